@@ -1,0 +1,57 @@
+"""The model configuration: one dataclass read by the checkpoint, the manifest and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+CELLS = ("rnn", "gru", "lstm")
+
+
+def _opt(default, help_text):
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture and sequence-length settings of a seq2seq model."""
+
+    cell: str = _opt("gru", "recurrent cell: rnn, gru or lstm")
+    embed_size: int = _opt(128, "embedding size of source and target tokens")
+    hidden_size: int = _opt(256, "hidden size of every recurrent layer")
+    num_layers: int = _opt(2, "stacked recurrent layers in encoder and decoder")
+    dropout: float = _opt(0.2, "dropout between recurrent layers (training only)")
+    num_steps: int = _opt(25, "training length: sources and targets are truncated/padded to it")
+    pad_source: bool = _opt(
+        False,
+        "seed semantics: run the encoder over padding up to num_steps "
+        "(otherwise the state is taken at each sentence's own length)",
+    )
+    max_decode_len: int = _opt(30, "default cap on generated tokens per sentence")
+    src_vocab_size: int = _opt(0, "set from the data: source vocabulary size")
+    tgt_vocab_size: int = _opt(0, "set from the data: target vocabulary size")
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        for name in ("embed_size", "hidden_size", "num_layers", "num_steps", "max_decode_len"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """Names of the recurrent state tensors carried between decoder steps."""
+        return ("h", "c") if self.cell == "lstm" else ("h",)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config fields: {', '.join(sorted(unknown))}")
+        return cls(**data)

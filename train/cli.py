@@ -1,0 +1,67 @@
+"""`s2s-train`: a flag for every field of TrainConfig and ModelConfig."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import click
+
+from s2s_batch.runtime.config import ModelConfig
+from s2s_batch.train.config import PRESETS, TrainConfig
+
+_DERIVED = {"model", "src_vocab_size", "tgt_vocab_size"}
+
+
+def _config_options(func):
+    """Add one click option per hyperparameter; defaults shown are the default preset's."""
+    fields = [*dataclasses.fields(ModelConfig), *dataclasses.fields(TrainConfig)]
+    defaults = {**ModelConfig().to_dict(), **{k: v for k, v in TrainConfig().to_dict().items()}}
+    for f in reversed(fields):
+        if f.name in _DERIVED:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f"{f.metadata['help']} [default: {defaults[f.name]}]"
+        if f.type in ("bool", bool):
+            func = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=None, help=help_text)(func)
+        else:
+            kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+            func = click.option(flag, f.name, type=kind, default=None, help=help_text)(func)
+    return func
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("--data", "data_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="tab-separated English-French corpus, e.g. ../shared/data/fra-eng/fra.txt")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="run folder: checkpoint.pt, best.pt, metrics.jsonl")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default="default",
+              help="starting recipe; d2l reproduces the notes' run; flags override it")
+@click.option("--resume", is_flag=True, help="continue from OUT/checkpoint.pt (its config wins)")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
+@click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's choice)")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@_config_options
+def main(data_path, out_dir, preset, resume, device, threads, quiet, **overrides):
+    """Train a seq2seq model on a tab-separated parallel corpus."""
+    import torch
+
+    from s2s_batch.train.config import make_config
+    from s2s_batch.train.trainer import train
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise click.UsageError("--device cuda: no CUDA device is visible to torch; use --device cpu")
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        cfg = make_config(preset, **overrides)
+        train(cfg, data_path, out_dir, resume=resume, device=device, progress=not quiet,
+              log=lambda msg: click.echo(msg, err=True))
+    except (ValueError, FileNotFoundError) as exc:
+        click.echo(f"s2s-train: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

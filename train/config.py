@@ -1,0 +1,66 @@
+"""Training configuration and the named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from s2s_batch.runtime.config import ModelConfig
+
+
+def _opt(default, help_text):
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every hyperparameter of a training run; `model` holds the architecture."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    batch_size: int = _opt(128, "sentence pairs per batch")
+    lr: float = _opt(0.002, "Adam learning rate")
+    epochs: int = _opt(12, "passes over the training split")
+    grad_clip: float = _opt(1.0, "gradient clipping: maximum global norm")
+    min_freq: int = _opt(5, "keep tokens seen at least this often in training")
+    max_pairs: int = _opt(0, "train on the first N training pairs of the corpus (0: all)")
+    dev_permille: int = _opt(20, "share of distinct English sentences held out for dev, per mille")
+    test_permille: int = _opt(20, "share of distinct English sentences held out for test, per mille")
+    dev_limit: int = _opt(1000, "dev sentences scored each epoch (0: all)")
+    seed: int = _opt(0, "random seed for initialisation and batch order")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        data = dict(data)
+        model = ModelConfig.from_dict(data.pop("model"))
+        return cls(model=model, **data)
+
+
+# The seed recipe (D2L's seq2seq chapter) and the default model's recipe.
+PRESETS: dict[str, dict] = {
+    "d2l": {
+        "model": {
+            "cell": "gru", "embed_size": 32, "hidden_size": 32, "num_layers": 2,
+            "dropout": 0.1, "num_steps": 10, "pad_source": True, "max_decode_len": 10,
+        },
+        "batch_size": 64, "lr": 0.005, "epochs": 300, "max_pairs": 600, "min_freq": 2,
+    },
+    "default": {},
+}
+
+
+def make_config(preset: str = "default", **overrides) -> TrainConfig:
+    """A TrainConfig from a preset plus overrides; model fields may be given flat."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    base = PRESETS[preset]
+    model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    model_kw = dict(base.get("model", {}))
+    train_kw = {k: v for k, v in base.items() if k != "model"}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        (model_kw if key in model_fields else train_kw)[key] = value
+    return TrainConfig(model=ModelConfig(**model_kw), **train_kw)

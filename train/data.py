@@ -1,0 +1,95 @@
+"""The parallel corpus: reading, the split by English sentence, vocabularies and tensors."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.runtime.vocab import Vocab, with_eos
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass
+class Pair:
+    src: list[str]
+    tgt: list[str]
+
+
+@dataclass
+class HeldOut:
+    """Distinct source sentences with every reference translation (for multi-reference BLEU)."""
+
+    sources: list[list[str]]
+    references: list[list[list[str]]]
+
+
+def read_pairs(path: Path) -> list[tuple[str, str]]:
+    """Raw (English, French) pairs from a tab-separated file; extra columns are ignored."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"corpus not found: {path}")
+    pairs = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) >= 2 and parts[0].strip() and parts[1].strip():
+                pairs.append((parts[0], parts[1]))
+    return pairs
+
+
+def split_of(src_tokens: list[str], dev_permille: int, test_permille: int) -> str:
+    """Deterministic split of a source sentence by the hash of its tokens.
+
+    Hashing the preprocessed sentence puts every translation of it (and every
+    variant that preprocesses the same) into one split.
+    """
+    digest = hashlib.sha256(" ".join(src_tokens).encode("utf-8")).digest()
+    bucket = int.from_bytes(digest[:4], "big") % 1000
+    if bucket < test_permille:
+        return "test"
+    if bucket < test_permille + dev_permille:
+        return "dev"
+    return "train"
+
+
+def split_corpus(raw: list[tuple[str, str]], dev_permille: int, test_permille: int,
+                 max_pairs: int = 0) -> tuple[list[Pair], HeldOut, HeldOut]:
+    """Train pairs (the first max_pairs, if set) and grouped dev/test sentences."""
+    train: list[Pair] = []
+    held: dict[str, dict[str, list]] = {"dev": {}, "test": {}}
+    for en, fr in raw:
+        src, tgt = tokenize(en), tokenize(fr)
+        split = split_of(src, dev_permille, test_permille)
+        if split == "train":
+            if not max_pairs or len(train) < max_pairs:
+                train.append(Pair(src, tgt))
+        else:
+            held[split].setdefault(" ".join(src), [src, []])[1].append(tgt)
+    dev, test = (HeldOut([v[0] for v in held[s].values()], [v[1] for v in held[s].values()])
+                 for s in ("dev", "test"))
+    return train, dev, test
+
+
+def truncate_pad(ids: list[int], num_steps: int, pad: int) -> list[int]:
+    """The seed's truncate_pad."""
+    if len(ids) > num_steps:
+        return ids[:num_steps]
+    return ids + [pad] * (num_steps - len(ids))
+
+
+def to_tensor(sentences: list[list[str]], vocab: Vocab, num_steps: int, seed_semantics: bool):
+    """Ids with <eos>, cut to num_steps and padded; returns (ids [B,T], valid_len [B]).
+
+    With seed_semantics every row is padded to num_steps (the seed's batches);
+    otherwise the batch is padded only to its longest sentence.
+    """
+    rows = [with_eos(vocab.encode(s), vocab.eos, num_steps, seed_semantics) for s in sentences]
+    width = num_steps if seed_semantics else max(len(r) for r in rows)
+    ids = torch.tensor([truncate_pad(r, width, vocab.pad) for r in rows], dtype=torch.long)
+    valid_len = torch.tensor([len(r) for r in rows], dtype=torch.long)
+    return ids, valid_len

@@ -1,0 +1,67 @@
+"""Eager PyTorch greedy decoding: the seed's one-sentence loop and a batched loop.
+
+These are the references the runtime is tested and benchmarked against.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from s2s_batch.runtime.vocab import Vocab, with_eos
+from s2s_batch.train.data import to_tensor, truncate_pad
+from s2s_batch.train.model import Seq2Seq, top_layer
+
+
+@torch.no_grad()
+def predict_seq2seq(net: Seq2Seq, src_tokens: list[str], src_vocab: Vocab, tgt_vocab: Vocab,
+                    max_len: int) -> list[int]:
+    """The seed's predict_seq2seq: one sentence in a batch of one, argmax fed back until <eos>.
+
+    Seed-semantics models see the source padded to num_steps; the others see it unpadded.
+    """
+    cfg = net.config
+    net.eval()
+    ids = with_eos(src_vocab.encode(src_tokens), src_vocab.eos, cfg.num_steps, cfg.pad_source)
+    enc_valid_len = torch.tensor([len(ids)])
+    if cfg.pad_source:
+        ids = truncate_pad(ids, cfg.num_steps, src_vocab.pad)
+    state = net.encoder(torch.tensor([ids]), enc_valid_len)
+    context = top_layer(state)
+    dec_x = torch.tensor([[tgt_vocab.bos]])
+    output = []
+    for _ in range(max_len):
+        y, state = net.decoder(dec_x, state, context)
+        dec_x = y.argmax(dim=2)
+        pred = int(dec_x.squeeze())
+        if pred == tgt_vocab.eos:
+            break
+        output.append(pred)
+    return output
+
+
+@torch.no_grad()
+def greedy_batch(net: Seq2Seq, sentences: list[list[str]], src_vocab: Vocab, tgt_vocab: Vocab,
+                 max_len: int, batch_size: int = 256) -> list[list[int]]:
+    """Batched greedy decoding in eager PyTorch; returns ids without <eos>."""
+    cfg = net.config
+    net.eval()
+    device = next(net.parameters()).device
+    results: list[list[int]] = []
+    for start in range(0, len(sentences), batch_size):
+        src, src_len = to_tensor(sentences[start : start + batch_size], src_vocab,
+                                 cfg.num_steps, cfg.pad_source)
+        state = net.encoder(src.to(device), src_len)
+        context = top_layer(state)
+        tokens = torch.full((src.shape[0], 1), tgt_vocab.bos, dtype=torch.long, device=device)
+        finished = torch.zeros(src.shape[0], dtype=torch.bool, device=device)
+        steps = []
+        for _ in range(max_len):
+            logits, state = net.decoder(tokens, state, context)
+            tokens = logits.argmax(dim=2)
+            steps.append(tokens[:, 0])
+            finished |= tokens[:, 0] == tgt_vocab.eos
+            if bool(finished.all()):
+                break
+        for row in torch.stack(steps, dim=1).tolist():
+            results.append(row[: row.index(tgt_vocab.eos)] if tgt_vocab.eos in row else row)
+    return results

@@ -1,0 +1,164 @@
+"""The training loop: teacher forcing, masked loss, clipping, Adam, per-epoch dev scores."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from s2s_batch.runtime.bleu import corpus_bleu, mean_seed_bleu, references_to_streams
+from s2s_batch.runtime.tokenize import detokenize
+from s2s_batch.runtime.vocab import Vocab
+from s2s_batch.train.checkpoint import load_checkpoint, save_checkpoint
+from s2s_batch.train.config import TrainConfig
+from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, to_tensor
+from s2s_batch.train.loss import MaskedSoftmaxCELoss
+from s2s_batch.train.model import Seq2Seq
+from s2s_batch.train.predict import greedy_batch
+
+LAST, BEST = "checkpoint.pt", "best.pt"
+
+
+def epoch_batches(pairs: list[Pair], cfg: TrainConfig, epoch: int) -> list[list[Pair]]:
+    """This epoch's batches, the same for the same seed and epoch (so resuming repeats nothing).
+
+    Seed-semantics runs shuffle plainly, as the seed does; the others group pairs of
+    similar target length into batches (less padding), then shuffle the batches.
+    """
+    rng = random.Random(cfg.seed * 100_003 + epoch)
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    if not cfg.model.pad_source:
+        window = cfg.batch_size * 50
+        order = [i for s in range(0, len(order), window)
+                 for i in sorted(order[s : s + window], key=lambda j: len(pairs[j].tgt))]
+    batches = [[pairs[i] for i in order[s : s + cfg.batch_size]]
+               for s in range(0, len(order), cfg.batch_size)]
+    if not cfg.model.pad_source:
+        rng.shuffle(batches)
+    return batches
+
+
+def batch_loss(net: Seq2Seq, batch: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab,
+               loss_fn: MaskedSoftmaxCELoss, device) -> tuple[torch.Tensor, int]:
+    """Summed masked loss of a batch under teacher forcing, and its target token count."""
+    m = net.config
+    src, src_len = to_tensor([p.src for p in batch], src_vocab, m.num_steps, m.pad_source)
+    tgt, tgt_len = to_tensor([p.tgt for p in batch], tgt_vocab, m.num_steps, m.pad_source)
+    src, tgt, tgt_len = src.to(device), tgt.to(device), tgt_len.to(device)
+    bos = torch.full((tgt.shape[0], 1), tgt_vocab.bos, dtype=torch.long, device=device)
+    dec_input = torch.cat([bos, tgt[:, :-1]], dim=1)  # teacher forcing: <bos> + shifted target
+    logits = net(src, src_len, dec_input)
+    return loss_fn(logits, tgt, tgt_len).sum(), int(tgt_len.sum())
+
+
+@torch.no_grad()
+def evaluate_dev(net: Seq2Seq, dev: HeldOut, src_vocab: Vocab, tgt_vocab: Vocab,
+                 loss_fn: MaskedSoftmaxCELoss, device) -> dict:
+    """Dev loss (the seed's: summed loss / target tokens, teacher-forced, every reference) and greedy dev BLEU."""
+    net.eval()
+    pairs = [Pair(s, r) for s, refs in zip(dev.sources, dev.references) for r in refs]
+    total, tokens = 0.0, 0
+    for start in range(0, len(pairs), 256):
+        loss, n = batch_loss(net, pairs[start : start + 256], src_vocab, tgt_vocab, loss_fn, device)
+        total, tokens = total + float(loss), tokens + n
+    hyp_ids = greedy_batch(net, dev.sources, src_vocab, tgt_vocab, net.config.max_decode_len)
+    hyps = [detokenize(tgt_vocab.decode(ids)) for ids in hyp_ids]
+    streams = references_to_streams([[detokenize(r) for r in refs] for refs in dev.references])
+    net.train()
+    return {
+        "dev_loss": round(total / max(tokens, 1), 4),
+        "dev_bleu": round(corpus_bleu(hyps, streams).score, 2),
+        "dev_seed_bleu": round(mean_seed_bleu(hyps, streams), 4),
+    }
+
+
+def prepare(cfg: TrainConfig, data_path: Path):
+    """Split the corpus and build the vocabularies from the training split."""
+    train_pairs, dev, test = split_corpus(read_pairs(data_path), cfg.dev_permille,
+                                          cfg.test_permille, cfg.max_pairs)
+    if not train_pairs:
+        raise ValueError(f"{data_path}: no training pairs after the split")
+    if cfg.dev_limit:
+        dev = HeldOut(dev.sources[: cfg.dev_limit], dev.references[: cfg.dev_limit])
+    return train_pairs, dev, test
+
+
+def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = False,
+          device: str = "cpu", progress: bool = True, log=print) -> dict:
+    """Train (or resume) a model; writes checkpoint.pt each epoch and best.pt on dev BLEU.
+
+    Returns the last epoch's metrics.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    history: list[dict] = []
+    start_epoch, best_bleu = 0, -1.0
+    if resume and (out_dir / LAST).is_file():
+        net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint(out_dir / LAST, device)
+        history, start_epoch = payload["history"], payload["epoch"] + 1
+        best_bleu = max((h["dev_bleu"] for h in history), default=-1.0)
+        train_pairs, dev, _ = prepare(cfg, data_path)
+        log(f"resuming from {out_dir / LAST} at epoch {start_epoch + 1}/{cfg.epochs}")
+    else:
+        train_pairs, dev, _ = prepare(cfg, data_path)
+        src_vocab = Vocab.build((p.src for p in train_pairs), cfg.min_freq)
+        tgt_vocab = Vocab.build((p.tgt for p in train_pairs), cfg.min_freq)
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(
+            cfg.model, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab)))
+        net = Seq2Seq(cfg.model).to(device)
+        payload = {}
+    log(f"{len(train_pairs)} training pairs, {len(dev.sources)} dev sentences, "
+        f"vocabularies {len(src_vocab)}/{len(tgt_vocab)}, "
+        f"{sum(p.numel() for p in net.parameters())} parameters")
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    if "optimizer" in payload:
+        optimizer.load_state_dict(payload["optimizer"])
+    if "torch_rng" in payload:
+        torch.set_rng_state(payload["torch_rng"])
+    loss_fn = MaskedSoftmaxCELoss()
+    metrics = history[-1] if history else {}
+    for epoch in range(start_epoch, cfg.epochs):
+        metrics = run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer,
+                            loss_fn, device, progress)
+        metrics.update(evaluate_dev(net, dev, src_vocab, tgt_vocab, loss_fn, device))
+        history.append(metrics)
+        log(json.dumps(metrics))
+        state = dict(epoch=epoch, history=history, optimizer=optimizer.state_dict(),
+                     torch_rng=torch.get_rng_state())
+        save_checkpoint(out_dir / LAST, net, cfg, src_vocab, tgt_vocab, **state)
+        if metrics["dev_bleu"] > best_bleu:
+            best_bleu = metrics["dev_bleu"]
+            save_checkpoint(out_dir / BEST, net, cfg, src_vocab, tgt_vocab, **state)
+        with (out_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps(metrics) + "\n")
+    return metrics
+
+
+def run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer, loss_fn, device,
+              progress) -> dict:
+    """One pass over the training split; returns the epoch's loss and speed."""
+    net.train()
+    batches = epoch_batches(train_pairs, cfg, epoch)
+    total_loss, total_tokens, t0 = 0.0, 0, time.perf_counter()
+    bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+               leave=False, mininterval=2.0)
+    for batch in bar:
+        optimizer.zero_grad(set_to_none=True)
+        loss, n_tokens = batch_loss(net, batch, src_vocab, tgt_vocab, loss_fn, device)
+        loss.backward()  # the seed backpropagates the sum over the batch
+        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+        optimizer.step()
+        total_loss += loss.item()
+        total_tokens += n_tokens
+        elapsed = time.perf_counter() - t0
+        bar.set_postfix(loss=f"{total_loss / total_tokens:.3f}", tok_s=f"{total_tokens / elapsed:.0f}")
+    elapsed = time.perf_counter() - t0
+    return {"epoch": epoch + 1, "train_loss": round(total_loss / max(total_tokens, 1), 4),
+            "tokens_per_s": round(total_tokens / elapsed), "seconds": round(elapsed, 1)}
