@@ -20,6 +20,7 @@ from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, to_ten
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
 from s2s_batch.train.model import Seq2Seq
 from s2s_batch.train.predict import greedy_batch
+from s2s_batch.train.provenance import data_provenance
 
 LAST, BEST = "checkpoint.pt", "best.pt"
 
@@ -113,7 +114,7 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(
             cfg.model, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab)))
         net = Seq2Seq(cfg.model).to(device)
-        payload = {}
+        payload = {"data": data_provenance(data_path)}
     log(f"{len(train_pairs)} training pairs, {len(dev.sources)} dev sentences, "
         f"vocabularies {len(src_vocab)}/{len(tgt_vocab)}, "
         f"{sum(p.numel() for p in net.parameters())} parameters")
@@ -131,7 +132,7 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         history.append(metrics)
         log(json.dumps(metrics))
         state = dict(epoch=epoch, history=history, optimizer=optimizer.state_dict(),
-                     torch_rng=torch.get_rng_state())
+                     torch_rng=torch.get_rng_state(), data=payload["data"])
         save_checkpoint(out_dir / LAST, net, cfg, src_vocab, tgt_vocab, **state)
         if metrics["dev_bleu"] > best_bleu:
             best_bleu = metrics["dev_bleu"]

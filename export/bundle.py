@@ -1,0 +1,97 @@
+"""Writing a model bundle: graphs, vocabularies and a manifest with checksums."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import onnx
+
+from s2s_batch.export.onnx_export import OPSET, export_graphs
+from s2s_batch.export.verify import verify_graphs
+from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, FORMAT_VERSION, MANIFEST,
+                                        SRC_VOCAB_FILE, TGT_VOCAB_FILE, sha256_of)
+from s2s_batch.runtime.vocab import Vocab
+from s2s_batch.train.config import TrainConfig
+from s2s_batch.train.model import Seq2Seq
+from s2s_batch.train.provenance import DEFAULT_ATTRIBUTION
+
+PARITY_TOLERANCE = 1e-4
+
+
+def _special_tokens(vocab: Vocab) -> dict:
+    return {"unk": vocab.unk, "pad": vocab.pad, "bos": vocab.bos, "eos": vocab.eos}
+
+
+def _versions() -> dict:
+    return {pkg: metadata.version(pkg) for pkg in ("torch", "onnx", "onnxruntime")}
+
+
+def _graph_io(path: Path) -> dict:
+    """The input and output names the written graph really has (unused inputs are pruned)."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    initializers = {i.name for i in graph.initializer}
+    return {"inputs": [i.name for i in graph.input if i.name not in initializers],
+            "outputs": [o.name for o in graph.output]}
+
+
+def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload: dict,
+                   files: dict, parity: float, graph_io: dict) -> dict:
+    """The manifest's content; `payload` is the checkpoint (history, data provenance)."""
+    history = payload.get("history", [])
+    best = max(history, key=lambda h: h["dev_bleu"]) if history else {}
+    data = payload.get("data", {})
+    return {
+        "format_version": FORMAT_VERSION,
+        "model_config": cfg.model.to_dict(),
+        "special_tokens": {"src": _special_tokens(src_vocab), "tgt": _special_tokens(tgt_vocab)},
+        "opset": OPSET,
+        "graphs": {
+            "encoder": {"file": ENCODER_FILE, **graph_io[ENCODER_FILE]},
+            "decoder_step": {"file": DECODER_FILE, **graph_io[DECODER_FILE]},
+        },
+        "vocabularies": {"src": SRC_VOCAB_FILE, "tgt": TGT_VOCAB_FILE},
+        "recipe": {
+            "train_config": cfg.to_dict(),
+            "epochs_trained": payload.get("epoch", -1) + 1,
+            "command": data.get("command"),
+            "data_file": data.get("file"),
+            "data_sha256": data.get("sha256"),
+        },
+        "metrics": {"dev_bleu": best.get("dev_bleu"), "dev_seed_bleu": best.get("dev_seed_bleu"),
+                    "dev_sentences": cfg.dev_limit or "all", "parity_max_abs_diff": parity},
+        "data_attribution": data.get("attribution", DEFAULT_ATTRIBUTION),
+        "exported_with": _versions(),
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "files": files,
+    }
+
+
+def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab,
+                 payload: dict, out_dir: Path) -> dict:
+    """Export, verify and write a bundle; `out_dir` is replaced only once everything passed."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        export_graphs(net, tmp / ENCODER_FILE, tmp / DECODER_FILE)
+        parity = verify_graphs(net, tmp / ENCODER_FILE, tmp / DECODER_FILE, PARITY_TOLERANCE)
+        src_vocab.save(tmp / SRC_VOCAB_FILE)
+        tgt_vocab.save(tmp / TGT_VOCAB_FILE)
+        files = {name: sha256_of(tmp / name)
+                 for name in (ENCODER_FILE, DECODER_FILE, SRC_VOCAB_FILE, TGT_VOCAB_FILE)}
+        graph_io = {name: _graph_io(tmp / name) for name in (ENCODER_FILE, DECODER_FILE)}
+        manifest = build_manifest(cfg, src_vocab, tgt_vocab, payload, files, parity, graph_io)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+                                    encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+        return manifest
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

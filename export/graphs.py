@@ -1,0 +1,58 @@
+"""The two exported graphs as modules with fixed, named inputs and outputs."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from s2s_batch.train.model import Seq2Seq
+
+
+class EncoderGraph(nn.Module):
+    """(src [B,T], src_len [B]) → state tensors [L,B,H] (h, and c for an LSTM), context [B,H]."""
+
+    def __init__(self, net: Seq2Seq):
+        super().__init__()
+        self.encoder = net.encoder
+
+    def forward(self, src: torch.Tensor, src_len: torch.Tensor):
+        state = self.encoder(src, src_len)
+        states = state if isinstance(state, tuple) else (state,)
+        return (*states, states[0][-1])
+
+
+class DecoderStepGraph(nn.Module):
+    """One step: (tokens [B], state..., context [B,H]) → logits [B,V], next_token [B], state_out...
+
+    The argmax is computed in the graph so that greedy decoding need not copy the
+    logits out of the session.
+    """
+
+    def __init__(self, net: Seq2Seq):
+        super().__init__()
+        self.decoder = net.decoder
+        self.lstm = net.config.cell == "lstm"
+
+    def forward(self, tokens: torch.Tensor, *state_and_context):
+        *states, context = state_and_context
+        state = tuple(states) if self.lstm else states[0]
+        logits, new_state = self.decoder(tokens.unsqueeze(1), state, context)
+        logits = logits[:, 0]  # (B, V)
+        new_states = new_state if isinstance(new_state, tuple) else (new_state,)
+        return (logits, logits.argmax(dim=-1), *new_states)
+
+
+def probe_inputs(net: Seq2Seq, batch: int = 3, seed: int = 0):
+    """A batch of random source ids with distinct lengths, as the graphs take them.
+
+    Distinct lengths keep the trace from specialising on equal lengths; seed-semantics
+    models always see num_steps columns.
+    """
+    cfg = net.config
+    gen = torch.Generator().manual_seed(seed)
+    width = cfg.num_steps if cfg.pad_source else max(batch + 2, 4)
+    lengths = torch.tensor([max(width - 2 * i, 1) for i in range(batch)], dtype=torch.long)
+    src = torch.randint(4, cfg.src_vocab_size, (batch, width), generator=gen)
+    for row, length in enumerate(lengths.tolist()):
+        src[row, length:] = 1  # padding id is irrelevant past the length for masked models
+    return src, lengths

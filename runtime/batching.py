@@ -1,0 +1,25 @@
+"""Length-sorted batches that remember where each sentence came from."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Indices grouped into batches of similar length (longest first), to pad little."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def pad_batch(rows: Sequence[Sequence[int]], pad: int, width: int | None = None):
+    """(ids [B, width] int64, lengths [B] int64) from ragged id lists."""
+    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    width = width or int(lengths.max())
+    ids = np.full((len(rows), width), pad, dtype=np.int64)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = r
+    return ids, lengths

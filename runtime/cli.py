@@ -1,0 +1,146 @@
+"""`s2s-batch`: translate, evaluate and info, each a thin layer over the library."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from s2s_batch.runtime.errors import InputError, S2SError
+
+EXIT_INTERRUPTED = 130
+
+
+def _user_errors(func):
+    """Turn S2SError into one line on stderr and its exit code; Ctrl-C into exit 130."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except S2SError as exc:
+            click.echo(f"s2s-batch: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("s2s-batch: interrupted; no output file was written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(package_name="s2s-batch")
+def main():
+    """Batch translation with an exported seq2seq model on onnxruntime."""
+
+
+_bundle_option = click.option(
+    "--bundle", type=click.Path(path_type=Path), default=None,
+    help="model bundle folder (default: the shipped models/fra-eng)")
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", default="-")
+@click.option("-o", "--output", default="-", help="output file ('-': stdout); written whole or not at all")
+@_bundle_option
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="sentences per batch [default: 256]")
+@click.option("--max-len", type=click.IntRange(min=1), default=None,
+              help="most tokens generated per sentence [default: the model's max_decode_len]")
+@click.option("--errors", type=click.Choice(["strict", "replace"]), default="strict",
+              help="invalid UTF-8: stop with its position, or translate with U+FFFD")
+@click.option("--threads", type=click.IntRange(min=0), default=0,
+              help="onnxruntime intra-op threads (0: the CPU quota of this container)")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar and no summary")
+@_user_errors
+def translate(input_path, output, bundle, device, batch_size, max_len, errors, threads, quiet):
+    """Translate INPUT (a file, or '-' for stdin), one output line per input line."""
+    from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator
+
+    translator = Translator(bundle, device=device, batch_size=batch_size or DEFAULT_BATCH_SIZE,
+                            max_len=max_len, threads=threads or None)
+    start = time.perf_counter()
+    stats = translator.translate_file(input_path, output, errors=errors,
+                                      progress=False if quiet else None)
+    seconds = time.perf_counter() - start
+    if not quiet:
+        unk = stats.unknown_tokens / max(stats.source_tokens, 1)
+        click.echo(f"s2s-batch: {stats.lines} lines in {seconds:.2f} s "
+                   f"({stats.lines / max(seconds, 1e-9):.0f} sentences/s), "
+                   f"unknown source words {unk:.1%}", err=True)
+    if stats.truncated_lines:
+        click.echo(f"s2s-batch: {stats.truncated_lines} lines longer than the model's "
+                   f"{translator.config.num_steps - 1} source tokens were truncated", err=True)
+
+
+def _read_text_lines(path: str) -> list[str]:
+    from s2s_batch.runtime.textio import open_input, read_lines
+
+    with open_input(path) as f:
+        return list(read_lines(f, path))
+
+
+@main.command()
+@click.argument("hyp", type=click.Path(dir_okay=False))
+@click.option("--ref", "refs", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="reference file, line-aligned with HYP; repeat for several references")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@_user_errors
+def evaluate(hyp, refs, as_json):
+    """Corpus BLEU (sacreBLEU, multi-reference) and the seed's mean sentence BLEU."""
+    import sacrebleu
+
+    from s2s_batch.runtime.bleu import mean_seed_bleu
+
+    hyps = _read_text_lines(hyp)
+    streams = [_read_text_lines(r) for r in refs]
+    for ref, stream in zip(refs, streams):
+        if len(stream) != len(hyps):
+            raise InputError(f"{ref}: {len(stream)} lines but {hyp} has {len(hyps)}; "
+                             "references must be line-aligned with the hypotheses")
+    metric = sacrebleu.metrics.BLEU()
+    score = metric.corpus_score(hyps, streams)
+    seed = mean_seed_bleu(hyps, streams, k=2)
+    if as_json:
+        click.echo(json.dumps({"bleu": round(score.score, 2), "signature": str(metric.get_signature()),
+                               "seed_bleu": round(seed, 4), "sentences": len(hyps)}))
+    else:
+        click.echo(f"{score} ({metric.get_signature()})")
+        click.echo(f"seed BLEU (k=2, mean over sentences, best reference) = {seed:.4f}")
+
+
+@main.command()
+@_bundle_option
+@_user_errors
+def info(bundle):
+    """Describe a bundle: model, vocabularies, recipe, scores, data attribution."""
+    from s2s_batch.runtime.manifest import load_manifest
+    from s2s_batch.runtime.translator import default_bundle_dir
+
+    m = load_manifest(bundle or default_bundle_dir())
+    d, cfg = m.data, m.config
+    recipe, metrics = d.get("recipe", {}), d.get("metrics", {})
+    size = sum(p.stat().st_size for p in m.root.iterdir() if p.is_file())
+    lines = [
+        f"bundle        {m.root} ({size / 1e6:.1f} MB, format {d['format_version']}, opset {d.get('opset')})",
+        f"model         {cfg.cell} encoder-decoder, {cfg.num_layers} layers, embed {cfg.embed_size}, "
+        f"hidden {cfg.hidden_size}",
+        f"vocabularies  source {cfg.src_vocab_size}, target {cfg.tgt_vocab_size} (word level)",
+        f"sources       {'padded to' if cfg.pad_source else 'masked by length, cut at'} {cfg.num_steps} "
+        f"tokens; at most {cfg.max_decode_len} output tokens",
+        f"trained       {recipe.get('epochs_trained')} epochs on {recipe.get('data_file')} "
+        f"({recipe.get('command')})",
+        f"dev BLEU      {metrics.get('dev_bleu')} (sacreBLEU), seed BLEU {metrics.get('dev_seed_bleu')}",
+        f"data          {d.get('data_attribution')}",
+        f"exported with {', '.join(f'{k} {v}' for k, v in d.get('exported_with', {}).items())}",
+    ]
+    click.echo("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

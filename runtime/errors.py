@@ -1,0 +1,33 @@
+"""Errors a user can cause, each with a stable exit code (documented in the README)."""
+
+from __future__ import annotations
+
+
+class S2SError(Exception):
+    """A user-facing problem; its message names the problem and the fix."""
+
+    exit_code = 1
+
+
+class InputError(S2SError):
+    """Unreadable or undecodable input."""
+
+    exit_code = 3
+
+
+class BundleError(S2SError):
+    """A missing, corrupt or incompatible model bundle."""
+
+    exit_code = 4
+
+
+class DeviceError(S2SError):
+    """The requested device or execution provider is not available."""
+
+    exit_code = 5
+
+
+class OutputError(S2SError):
+    """The output cannot be written."""
+
+    exit_code = 6

@@ -1,0 +1,88 @@
+"""The bundle contract: file names, graph I/O names, and loading a verified manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from s2s_batch.runtime.config import ModelConfig
+from s2s_batch.runtime.errors import BundleError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+ENCODER_FILE, DECODER_FILE = "encoder.onnx", "decoder_step.onnx"
+SRC_VOCAB_FILE, TGT_VOCAB_FILE = "src_vocab.txt", "tgt_vocab.txt"
+
+
+def encoder_io(cfg: ModelConfig) -> tuple[list[str], list[str]]:
+    """Encoder graph: (src [B,T] int64, src_len [B] int64) → state tensors [L,B,H], context [B,H]."""
+    return ["src", "src_len"], [*cfg.state_names, "context"]
+
+
+def decoder_io(cfg: ModelConfig) -> tuple[list[str], list[str]]:
+    """One decoder step: (tokens [B], state..., context) → logits [B,V], next_token [B], state_out..."""
+    return (["tokens", *cfg.state_names, "context"],
+            ["logits", "next_token", *(f"{name}_out" for name in cfg.state_names)])
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A bundle's manifest, checked against the files beside it."""
+
+    root: Path
+    data: dict
+    config: ModelConfig
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    @property
+    def special_tokens(self) -> dict:
+        return self.data["special_tokens"]
+
+
+def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
+    """Read and validate manifest.json; raise BundleError naming the file and the fix."""
+    root = Path(bundle_dir)
+    if not root.is_dir():
+        raise BundleError(f"bundle not found: {root} is not a directory; pass --bundle DIR "
+                          "with a folder written by s2s-export")
+    manifest_path = root / MANIFEST
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"{manifest_path}: missing; the folder is not a bundle, "
+                          "re-export it with s2s-export") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{manifest_path}: not valid JSON ({exc}); re-export the bundle") from None
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version != FORMAT_VERSION:
+        raise BundleError(f"{manifest_path}: bundle format version {version!r}, this runtime reads "
+                          f"{FORMAT_VERSION}; re-export with a matching s2s-export or upgrade s2s-batch")
+    try:
+        config = ModelConfig.from_dict(data["model_config"])
+        files = dict(data["files"])
+        data["special_tokens"]["tgt"]["eos"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{manifest_path}: malformed manifest ({exc}); re-export the bundle") from None
+    for name in (ENCODER_FILE, DECODER_FILE, SRC_VOCAB_FILE, TGT_VOCAB_FILE):
+        if name not in files:
+            raise BundleError(f"{manifest_path}: lists no checksum for {name}; re-export the bundle")
+    for name, expected in files.items():
+        path = root / name
+        if not path.is_file():
+            raise BundleError(f"{path}: missing from the bundle; copy the whole bundle folder again")
+        if verify_checksums and sha256_of(path) != expected:
+            raise BundleError(f"{path}: sha256 does not match the manifest (corrupt or modified); "
+                              "copy the bundle again or re-export it")
+    return Manifest(root=root, data=data, config=config)

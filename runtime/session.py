@@ -1,0 +1,107 @@
+"""onnxruntime sessions: device selection, threads, and the two graphs as callables."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from s2s_batch.runtime.errors import BundleError, DeviceError
+from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE, Manifest, decoder_io, encoder_io
+
+DEVICES = ("cpu", "cuda", "auto")
+_CUDA = "CUDAExecutionProvider"
+_CPU = "CPUExecutionProvider"
+
+
+def cpu_quota() -> int:
+    """CPUs this process may use: the cgroup quota if set, else the affinity mask."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            return max(1, math.floor(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return len(os.sched_getaffinity(0))
+
+
+def providers_for(device: str, announce=lambda msg: print(msg, file=sys.stderr)) -> list[str]:
+    """Execution providers for cpu, cuda or auto; raise DeviceError if cuda is not there."""
+    if device not in DEVICES:
+        raise DeviceError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
+    available = ort.get_available_providers()
+    if device == "cpu":
+        return [_CPU]
+    if device == "cuda":
+        if _CUDA not in available:
+            raise DeviceError("--device cuda: onnxruntime has no CUDA provider here; install "
+                              "s2s-batch[gpu] (onnxruntime-gpu) on a machine with a GPU, or use --device cpu")
+        return [_CUDA, _CPU]
+    chosen = [_CUDA, _CPU] if _CUDA in available else [_CPU]
+    announce(f"s2s-batch: --device auto chose {'cuda' if len(chosen) == 2 else 'cpu'}")
+    return chosen
+
+
+def open_session(path: Path, providers: list[str], threads: int) -> ort.InferenceSession:
+    """An InferenceSession; a graph onnxruntime cannot load becomes a BundleError."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), opts, providers=providers)
+    except Exception as exc:  # onnxruntime raises several unrelated types for bad files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BundleError(f"{path}: onnxruntime cannot load it ({first[:200]}); "
+                          "re-export the bundle with s2s-export") from None
+    if "cuda" in providers[0].lower() and _CUDA not in session.get_providers():
+        raise DeviceError("--device cuda: the CUDA provider failed to start (no GPU or driver?); "
+                          "use --device cpu")
+    return session
+
+
+class Graphs:
+    """The encoder and the decoder step of a bundle, fed and read by name."""
+
+    def __init__(self, manifest: Manifest, providers: list[str], threads: int | None = None):
+        cfg = manifest.config
+        threads = threads or cpu_quota()
+        self.encoder = open_session(manifest.path(ENCODER_FILE), providers, threads)
+        self.decoder = open_session(manifest.path(DECODER_FILE), providers, threads)
+        self.state_names = cfg.state_names
+        self._enc_inputs = {i.name for i in self.encoder.get_inputs()}
+        _, self._enc_outputs = encoder_io(cfg)
+        self._dec_inputs, dec_outputs = decoder_io(cfg)
+        self._step_outputs = ["next_token", *dec_outputs[2:]]
+        self._check_io(manifest)
+
+    def _check_io(self, manifest: Manifest) -> None:
+        enc_out = {o.name for o in self.encoder.get_outputs()}
+        dec_in = {i.name for i in self.decoder.get_inputs()}
+        dec_out = {o.name for o in self.decoder.get_outputs()}
+        missing = ((set(self._enc_outputs) - enc_out) | (set(self._dec_inputs) - dec_in)
+                   | (set(self._step_outputs) - dec_out))
+        if missing or not self._enc_inputs <= {"src", "src_len"}:
+            raise BundleError(f"{manifest.root}: graph inputs/outputs do not match the manifest's "
+                              f"model ({', '.join(sorted(missing))}); re-export the bundle")
+        logits_dim = self.decoder.get_outputs()[0].shape[-1]
+        if isinstance(logits_dim, int) and logits_dim != manifest.config.tgt_vocab_size:
+            raise BundleError(f"{manifest.path(DECODER_FILE)}: output size {logits_dim} does not match "
+                              f"the target vocabulary ({manifest.config.tgt_vocab_size}); re-export the bundle")
+
+    def encode(self, src: np.ndarray, src_len: np.ndarray) -> tuple[dict, np.ndarray]:
+        """(src [B,T], src_len [B]) → ({state name: [L,B,H]}, context [B,H])."""
+        feed = {"src": src, "src_len": src_len}
+        outputs = self.encoder.run(self._enc_outputs, {k: feed[k] for k in self._enc_inputs})
+        return dict(zip(self.state_names, outputs[:-1])), outputs[-1]
+
+    def step(self, tokens: np.ndarray, states: dict, context: np.ndarray) -> tuple[np.ndarray, dict]:
+        """One decoder step → (argmax ids [B], new states); the logits never leave the session."""
+        feed = {"tokens": tokens, "context": context, **states}
+        next_token, *new_states = self.decoder.run(self._step_outputs, feed)
+        return next_token, dict(zip(self.state_names, new_states))
