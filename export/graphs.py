@@ -43,16 +43,16 @@ class DecoderStepGraph(nn.Module):
 
 
 def probe_inputs(net: Seq2Seq, batch: int = 3, seed: int = 0):
-    """A batch of random source ids with distinct lengths, as the graphs take them.
+    """A batch of random source ids as the runtime feeds them: at most num_steps long.
 
-    Distinct lengths keep the trace from specialising on equal lengths; seed-semantics
-    models always see num_steps columns.
+    Lengths cycle down from num_steps so the trace never specialises on equal lengths;
+    seed-semantics models always see num_steps columns.
     """
     cfg = net.config
     gen = torch.Generator().manual_seed(seed)
-    width = cfg.num_steps if cfg.pad_source else max(batch + 2, 4)
-    lengths = torch.tensor([max(width - 2 * i, 1) for i in range(batch)], dtype=torch.long)
+    width = cfg.num_steps
+    lengths = torch.tensor([width - i % width for i in range(batch)], dtype=torch.long)
     src = torch.randint(4, cfg.src_vocab_size, (batch, width), generator=gen)
     for row, length in enumerate(lengths.tolist()):
-        src[row, length:] = 1  # padding id is irrelevant past the length for masked models
+        src[row, length:] = 1  # past a row's length: padding, which masked models never read
     return src, lengths

@@ -32,7 +32,7 @@ def read_lines(stream, name: str, errors: str = "strict") -> Iterator[str]:
         try:
             yield body.decode("utf-8", errors=errors)
         except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: line {number}: invalid UTF-8 at byte offset {start + exc.start}; "
+            raise InputError(f"{name}: line {number}: invalid UTF-8 at file byte offset {start + exc.start}; "
                              "fix the file or pass --errors replace") from None
         offset += len(raw)
 

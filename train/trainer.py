@@ -91,10 +91,11 @@ def prepare(cfg: TrainConfig, data_path: Path):
 
 
 def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = False,
-          device: str = "cpu", progress: bool = True, log=print) -> dict:
+          epochs: int | None = None, device: str = "cpu", progress: bool = True, log=print) -> dict:
     """Train (or resume) a model; writes checkpoint.pt each epoch and best.pt on dev BLEU.
 
-    Returns the last epoch's metrics.
+    On resume the checkpoint's config wins over `cfg`, except that `epochs`, when
+    given, sets a new total. Returns the last epoch's metrics.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,6 +105,8 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
     if resume and (out_dir / LAST).is_file():
         net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint(out_dir / LAST, device)
         history, start_epoch = payload["history"], payload["epoch"] + 1
+        if epochs:
+            cfg = dataclasses.replace(cfg, epochs=epochs)
         best_bleu = max((h["dev_bleu"] for h in history), default=-1.0)
         train_pairs, dev, _ = prepare(cfg, data_path)
         log(f"resuming from {out_dir / LAST} at epoch {start_epoch + 1}/{cfg.epochs}")

@@ -1,0 +1,60 @@
+"""The commands a user runs, in order: s2s-train, s2s-export, s2s-batch translate."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from s2s_batch.export.cli import main as export_main
+from s2s_batch.runtime.cli import main as batch_main
+from s2s_batch.train.cli import main as train_main
+
+
+def test_train_export_translate_with_the_d2l_preset(corpus_path, tmp_path):
+    runner = CliRunner()
+    run_dir, bundle_dir = tmp_path / "run", tmp_path / "bundle"
+    result = runner.invoke(train_main, ["--data", str(corpus_path), "--out", str(run_dir),
+                                        "--preset", "d2l", "--epochs", "3", "--quiet", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 3
+    result = runner.invoke(export_main, [str(run_dir / "checkpoint.pt"), "-o", str(bundle_dir)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((bundle_dir / "manifest.json").read_text())
+    cfg = manifest["model_config"]
+    assert (cfg["embed_size"], cfg["hidden_size"], cfg["num_steps"], cfg["pad_source"]) == (32, 32, 10, True)
+    assert manifest["recipe"]["train_config"]["max_pairs"] == 600
+    assert manifest["recipe"]["epochs_trained"] == 3
+    assert manifest["recipe"]["data_file"] == corpus_path.name
+    assert manifest["metrics"]["parity_max_abs_diff"] <= 1e-4
+    assert set(manifest["files"]) == {"encoder.onnx", "decoder_step.onnx", "src_vocab.txt", "tgt_vocab.txt"}
+    src = tmp_path / "in.txt"
+    src.write_text("I see the dog.\n\nWe eat.\n")
+    result = runner.invoke(batch_main, ["translate", str(src), "--bundle", str(bundle_dir), "-q"])
+    assert result.exit_code == 0 and result.stdout.count("\n") == 3
+
+
+def test_train_rejects_bad_hyperparameters(corpus_path, tmp_path):
+    result = CliRunner().invoke(train_main, ["--data", str(corpus_path), "--out", str(tmp_path),
+                                             "--cell", "transformer"])
+    assert result.exit_code == 2 and "cell must be one of" in result.output
+
+
+def test_export_refuses_graphs_that_disagree_with_the_model(trained, tmp_path, monkeypatch):
+    from s2s_batch.export import bundle as bundle_module
+    from s2s_batch.export.verify import ParityError
+    from s2s_batch.train.checkpoint import load_checkpoint
+
+    net, cfg, sv, tv, payload = load_checkpoint(trained("gru", False))
+    real_export = bundle_module.export_graphs
+
+    def export_then_drift(model, enc, dec):
+        real_export(model, enc, dec)
+        with torch.no_grad():
+            model.decoder.dense.bias.add_(1e-3)  # the graphs no longer match the model
+
+    monkeypatch.setattr(bundle_module, "export_graphs", export_then_drift)
+    out = tmp_path / "bundle"
+    with pytest.raises(ParityError, match="differ from the eager model"):
+        bundle_module.write_bundle(net, cfg, sv, tv, payload, out)
+    assert not out.exists() and list(tmp_path.iterdir()) == []

@@ -1,0 +1,82 @@
+"""Data split, masked loss, presets, checkpoints and resume."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.train.config import make_config
+from s2s_batch.train.data import read_pairs, split_corpus, split_of, to_tensor
+from s2s_batch.train.loss import MaskedSoftmaxCELoss
+from s2s_batch.runtime.vocab import Vocab
+from tests.conftest import tiny_config
+
+
+def test_masked_loss_matches_hand_computation_with_padding():
+    logits = torch.log(torch.tensor([[[0.7, 0.1, 0.2], [0.2, 0.5, 0.3], [0.3, 0.3, 0.4]],
+                                     [[0.1, 0.8, 0.1], [0.25, 0.25, 0.5], [0.9, 0.05, 0.05]]]))
+    label = torch.tensor([[0, 1, 2], [1, 2, 0]])
+    valid = torch.tensor([3, 1])  # second row: only its first token counts
+    loss = MaskedSoftmaxCELoss()(logits, label, valid)
+    import math
+    row0 = -(math.log(0.7) + math.log(0.5) + math.log(0.4)) / 3
+    row1 = -math.log(0.8) / 3  # mean over the time axis, padding included, as in the seed
+    assert loss.tolist() == pytest.approx([row0, row1], rel=1e-5)
+
+
+def test_split_keeps_every_translation_of_a_sentence_together(corpus_path):
+    raw = read_pairs(corpus_path)
+    train, dev, test = split_corpus(raw, 100, 100)
+    train_src = {" ".join(p.src) for p in train}
+    held = {" ".join(s) for s in dev.sources} | {" ".join(s) for s in test.sources}
+    assert train_src and dev.sources and test.sources
+    assert not train_src & held
+    n_refs = sum(len(r) for r in dev.references) + sum(len(r) for r in test.references)
+    assert len(train) + n_refs == len(raw)
+    assert any(len(r) > 1 for r in dev.references + test.references)
+
+
+def test_split_is_deterministic_and_by_preprocessed_sentence():
+    assert split_of(tokenize("Go."), 20, 20) == split_of(tokenize("go ."), 20, 20)
+    assert [split_of([str(i)], 100, 100) for i in range(50)] == \
+           [split_of([str(i)], 100, 100) for i in range(50)]
+
+
+def test_max_pairs_takes_the_first_training_pairs(corpus_path):
+    raw = read_pairs(corpus_path)
+    full, _, _ = split_corpus(raw, 100, 100)
+    first, _, _ = split_corpus(raw, 100, 100, max_pairs=50)
+    assert [p.src for p in first] == [p.src for p in full[:50]]
+
+
+def test_d2l_preset_is_the_seed_recipe():
+    cfg = make_config("d2l")
+    m = cfg.model
+    assert (m.cell, m.embed_size, m.hidden_size, m.num_layers, m.dropout, m.num_steps) == \
+           ("gru", 32, 32, 2, 0.1, 10)
+    assert (cfg.batch_size, cfg.lr, cfg.epochs, cfg.max_pairs) == (64, 0.005, 300, 600)
+    assert m.pad_source
+    assert make_config("d2l", hidden_size=64).model.hidden_size == 64
+
+
+def test_to_tensor_seed_semantics_pads_to_num_steps():
+    vocab = Vocab.build([["a", "b", "c"]], 1)
+    ids, valid = to_tensor([["a"], ["a", "b", "c"]], vocab, 5, True)
+    assert ids.shape == (2, 5) and valid.tolist() == [2, 4]
+    ids, valid = to_tensor([["a"], ["a", "b", "c"]], vocab, 5, False)
+    assert ids.shape == (2, 4) and valid.tolist() == [2, 4]
+
+
+def test_resume_continues_exactly_where_training_stopped(corpus_path, tmp_path):
+    from s2s_batch.train.trainer import train
+
+    cfg = tiny_config("gru", epochs=3)
+    quiet = dict(progress=False, log=lambda m: None)
+    straight = train(cfg, corpus_path, tmp_path / "straight", **quiet)
+    train(dataclasses.replace(cfg, epochs=2), corpus_path, tmp_path / "split", **quiet)
+    resumed = train(dataclasses.replace(cfg, epochs=2), corpus_path, tmp_path / "split",
+                    resume=True, epochs=3, **quiet)
+    assert resumed["epoch"] == straight["epoch"] == 3
+    assert resumed["train_loss"] == pytest.approx(straight["train_loss"], abs=1e-6)
+    assert resumed["dev_loss"] == pytest.approx(straight["dev_loss"], abs=1e-6)
