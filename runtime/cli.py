@@ -88,7 +88,8 @@ def _read_text_lines(path: str) -> list[str]:
 @main.command()
 @click.argument("hyp", type=click.Path(dir_okay=False))
 @click.option("--ref", "refs", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="reference file, line-aligned with HYP; repeat for several references")
+              help="reference file, line-aligned with HYP; repeat for several references "
+                   "(an empty line: no reference in this file for that sentence)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @_user_errors
 def evaluate(hyp, refs, as_json):
@@ -98,7 +99,8 @@ def evaluate(hyp, refs, as_json):
     from s2s_batch.runtime.bleu import mean_seed_bleu
 
     hyps = _read_text_lines(hyp)
-    streams = [_read_text_lines(r) for r in refs]
+    # An empty reference line means "no reference in this file for this sentence".
+    streams = [[line or None for line in _read_text_lines(r)] for r in refs]
     for ref, stream in zip(refs, streams):
         if len(stream) != len(hyps):
             raise InputError(f"{ref}: {len(stream)} lines but {hyp} has {len(hyps)}; "

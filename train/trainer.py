@@ -107,6 +107,7 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         history, start_epoch = payload["history"], payload["epoch"] + 1
         if epochs:
             cfg = dataclasses.replace(cfg, epochs=epochs)
+        payload["data"]["command"] += " ; " + data_provenance(data_path)["command"]
         best_bleu = max((h["dev_bleu"] for h in history), default=-1.0)
         train_pairs, dev, _ = prepare(cfg, data_path)
         log(f"resuming from {out_dir / LAST} at epoch {start_epoch + 1}/{cfg.epochs}")

@@ -1,0 +1,45 @@
+"""Write a held-out split as files: English sources and line-aligned French references.
+
+    python bench/heldout.py --data ../shared/data/fra-eng/fra.txt --out runs/heldout [--split test]
+
+Writes OUT/SPLIT.en (one distinct English sentence per line, as in the corpus) and
+OUT/SPLIT.ref0, .ref1, ... (its translations, normalised as the model writes text:
+lowercased, seed-tokenized, then detokenized; an empty line where a sentence has fewer
+references). The split is the one s2s-train uses with the default dev/test shares.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from s2s_batch.runtime.bleu import references_to_streams
+from s2s_batch.runtime.tokenize import detokenize, tokenize
+from s2s_batch.train.config import TrainConfig
+from s2s_batch.train.data import read_pairs, split_of
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--split", choices=["dev", "test"], default="test")
+    parser.add_argument("--limit", type=int, default=0, help="first N sentences (0: all)")
+    args = parser.parse_args()
+    defaults = TrainConfig()
+    groups: dict[str, tuple[str, list[str]]] = {}
+    for en, fr in read_pairs(args.data):
+        key = " ".join(tokenize(en))
+        if split_of(key.split(), defaults.dev_permille, defaults.test_permille) == args.split:
+            groups.setdefault(key, (en, []))[1].append(detokenize(tokenize(fr)))
+    items = list(groups.values())[: args.limit or None]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.split}.en").write_text("".join(en + "\n" for en, _ in items), encoding="utf-8")
+    for j, stream in enumerate(references_to_streams([refs for _, refs in items])):
+        (args.out / f"{args.split}.ref{j}").write_text("".join((r or "") + "\n" for r in stream),
+                                                      encoding="utf-8")
+    print(f"{len(items)} {args.split} sentences, up to {j + 1} references, in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The bundle shipped in models/fra-eng: intact, small, attributed, and translating sensibly."""
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from s2s_batch.runtime.cli import main
+from s2s_batch.runtime.manifest import load_manifest
+from s2s_batch.runtime.translator import Translator, default_bundle_dir
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample.en.txt"
+
+
+def test_default_bundle_is_verified_small_and_attributed():
+    manifest = load_manifest(default_bundle_dir())  # checks format version and every sha256
+    size = sum(p.stat().st_size for p in manifest.root.iterdir() if p.is_file())
+    assert size < 30e6
+    assert "tatoeba" in manifest.data["data_attribution"].lower()
+    assert "CC-BY 2.0 FR" in manifest.data["data_attribution"]
+    recipe = manifest.data["recipe"]
+    assert recipe["data_file"] == "fra.txt" and len(recipe["data_sha256"]) == 64
+    assert recipe["epochs_trained"] >= 1 and manifest.data["metrics"]["dev_bleu"] > 0
+
+
+def test_default_bundle_translates_simple_sentences_sensibly():
+    home, calm = Translator().translate_batch(["I'm home.", "He's calm."])
+    assert home.startswith("je suis") and home.endswith(".")
+    assert calm.startswith("il est") and calm.endswith(".")
+
+
+def test_translate_without_bundle_uses_the_default_and_keeps_2000_lines(tmp_path):
+    base = [line for line in SAMPLE.read_text(encoding="utf-8").split("\n")]
+    lines = [base[i % len(base)] for i in range(2000)]
+    src, out = tmp_path / "in.txt", tmp_path / "out.txt"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["translate", str(src), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    got = out.read_text(encoding="utf-8").split("\n")[:-1]
+    assert len(got) == 2000
+    assert all((g == "") == (line.strip() == "") for g, line in zip(got, lines))
+    assert got[0] == got[len(base)]  # the same line gets the same translation wherever it is
