@@ -106,9 +106,11 @@ def translate_stream_file(translator, src, dst, *, errors: str = "strict",
 
     if errors not in ("strict", "replace"):
         raise ValueError("errors must be 'strict' or 'replace'")
-    total = count_lines(src) if Path(str(src)).is_file() else None
+    show = sys.stderr.isatty() if progress is None else progress
+    # Counting costs a pass over the file, so only for a bar that will be seen.
+    total = count_lines(src) if show and Path(str(src)).is_file() else None
     with open_input(src) as fin, atomic_output(dst) as fout, \
-            tqdm(total=total, unit="line", disable=None if progress is None else not progress, file=sys.stderr,
+            tqdm(total=total, unit="line", disable=not show, file=sys.stderr,
                  dynamic_ncols=True) as bar:
         for chunk in chunks(read_lines(fin, str(src), errors), chunk_lines):
             out = translator.translate_batch(chunk)

@@ -14,6 +14,7 @@ from s2s_batch.runtime.errors import BundleError
 from s2s_batch.runtime.manifest import SRC_VOCAB_FILE, TGT_VOCAB_FILE, load_manifest
 from s2s_batch.runtime.search import greedy_decode
 from s2s_batch.runtime.session import Graphs, providers_for
+from s2s_batch.runtime.textio import translate_stream_file
 from s2s_batch.runtime.tokenize import detokenize, tokenize
 from s2s_batch.runtime.vocab import Vocab, with_eos
 
@@ -102,7 +103,5 @@ class Translator:
         return [detokenize(self.tgt_vocab.decode(ids)) for ids in decoded]
 
     def translate_file(self, src, dst, **options) -> Stats:
-        """Translate a text file (or '-') to another; see s2s_batch.runtime.textio."""
-        from s2s_batch.runtime.textio import translate_stream_file
-
+        """Translate a text file (or '-') line for line; options: errors, chunk_lines, progress."""
         return translate_stream_file(self, src, dst, **options)

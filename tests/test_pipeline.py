@@ -58,3 +58,11 @@ def test_export_refuses_graphs_that_disagree_with_the_model(trained, tmp_path, m
     with pytest.raises(ParityError, match="differ from the eager model"):
         bundle_module.write_bundle(net, cfg, sv, tv, payload, out)
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_export_of_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path):
+    bogus = tmp_path / "model.pt"
+    bogus.write_bytes(b"not a checkpoint")
+    result = CliRunner().invoke(export_main, [str(bogus), "-o", str(tmp_path / "b")])
+    assert result.exit_code == 4 and "not a readable s2s-train checkpoint" in result.output
+    assert not (tmp_path / "b").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -42,9 +43,12 @@ def save_checkpoint(path: Path, net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab
 
 def load_checkpoint(path: Path, device: str = "cpu"):
     """(model in eval mode, TrainConfig, src Vocab, tgt Vocab, the raw payload)."""
-    payload = torch.load(Path(path), map_location=device, weights_only=False)
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: unsupported checkpoint format {payload.get('format')!r}")
+    try:
+        payload = torch.load(Path(path), map_location=device, weights_only=False)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        raise ValueError(f"{path}: not a readable s2s-train checkpoint ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not an s2s-train checkpoint of format {CHECKPOINT_FORMAT}")
     cfg = TrainConfig.from_dict(payload["config"])
     net = Seq2Seq(cfg.model).to(device)
     net.load_state_dict(payload["model"])

@@ -17,17 +17,17 @@ _DERIVED = {"model", "src_vocab_size", "tgt_vocab_size"}
 def _config_options(func):
     """Add one click option per hyperparameter; defaults shown are the default preset's."""
     fields = [*dataclasses.fields(ModelConfig), *dataclasses.fields(TrainConfig)]
-    defaults = {**ModelConfig().to_dict(), **{k: v for k, v in TrainConfig().to_dict().items()}}
+    defaults = {**ModelConfig().to_dict(), **TrainConfig().to_dict()}
+    types = {"int": int, "float": float, "str": str}  # annotations are strings here
     for f in reversed(fields):
         if f.name in _DERIVED:
             continue
         flag = "--" + f.name.replace("_", "-")
         help_text = f"{f.metadata['help']} [default: {defaults[f.name]}]"
-        if f.type in ("bool", bool):
+        if f.type == "bool":
             func = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=None, help=help_text)(func)
         else:
-            kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            func = click.option(flag, f.name, type=kind, default=None, help=help_text)(func)
+            func = click.option(flag, f.name, type=types[f.type], default=None, help=help_text)(func)
     return func
 
 

@@ -1,0 +1,161 @@
+"""Throughput on one input, same weights, one run: seed loop, eager batched, the runtime, the bound.
+
+    python bench/run.py [--quick] [--bundle DIR] [--checkpoint PT] [--input FILE]
+
+1. the seed's one-sentence loop in eager PyTorch (the checkpoint behind the bundle);
+2. eager PyTorch batched greedy over the same length-sorted batches;
+3. the runtime at its default settings and a sweep of batch sizes;
+4. the machine's limit: sgemm GFLOP/s at the model's shapes × the FLOPs the model needs
+   for the real tokens → an upper bound on sentences/s.
+Checks that 2 and 3 give the same tokens as 1. Prints one JSON line per configuration,
+a table, and last: ratio_vs_eager=X.XX ratio_vs_seed_loop=Y.Y fraction_of_fp32_bound=Z.ZZ
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from s2s_batch.runtime.batching import sorted_batches
+from s2s_batch.runtime.session import cpu_quota
+from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator, default_bundle_dir
+from s2s_batch.train.checkpoint import load_checkpoint
+from s2s_batch.train.predict import greedy_batch, predict_seq2seq
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    """Median seconds over `repeats` runs after one warm-up run, and the last result."""
+    result = fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def model_flops(cfg) -> tuple[int, int]:
+    """Multiply-add FLOPs per source token (encoder) and per decoded token (decoder step)."""
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[cfg.cell]
+    h = cfg.hidden_size
+
+    def stack(first_input: int) -> int:
+        return sum(2 * gates * ((first_input if layer == 0 else h) * h + h * h)
+                   for layer in range(cfg.num_layers))
+
+    return stack(cfg.embed_size), stack(cfg.embed_size + h) + 2 * h * cfg.tgt_vocab_size
+
+
+def sgemm_gflops(cfg, batch: int) -> float:
+    """numpy float32 matmul speed at the decoder's output-projection and recurrent shapes."""
+    rng = np.random.default_rng(0)
+    shapes = [(batch, cfg.hidden_size, cfg.tgt_vocab_size),
+              (batch, cfg.embed_size + cfg.hidden_size, 3 * cfg.hidden_size)]
+    flops, seconds = 0, 0.0
+    for m, k, n in shapes:
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        a @ b
+        reps = max(3, int(2e10 / (2 * m * k * n)))
+        start = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        seconds += time.perf_counter() - start
+        flops += 2 * m * k * n * reps
+    return flops / seconds / 1e9
+
+
+def default_input(limit: int) -> list[str]:
+    path = ROOT / "runs" / "heldout" / "test.en"
+    if not path.is_file():
+        sys.exit("no input: pass --input FILE, or write the held-out split first with "
+                 "python bench/heldout.py --data ../shared/data/fra-eng/fra.txt --out runs/heldout")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return lines[:limit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer sentences and repeats (< 2 min)")
+    parser.add_argument("--bundle", type=Path, default=None)
+    parser.add_argument("--checkpoint", type=Path, default=ROOT / "runs" / "default" / "best.pt")
+    parser.add_argument("--input", type=Path, default=None)
+    args = parser.parse_args()
+    n_lines, seed_lines, repeats = (500, 100, 2) if args.quick else (2000, 400, 3)
+    lines = (args.input.read_text(encoding="utf-8").splitlines() if args.input
+             else default_input(n_lines))[:n_lines]
+    threads = cpu_quota()
+    torch.set_num_threads(threads)
+    translator = Translator(args.bundle or default_bundle_dir(), threads=threads)
+    net, tcfg, src_vocab, tgt_vocab, _ = load_checkpoint(args.checkpoint)
+    cfg, max_len = translator.config, translator.max_len
+    if net.config != cfg:
+        sys.exit(f"{args.checkpoint} is not the checkpoint behind the bundle (configs differ)")
+    rows = []
+
+    def record(name, seconds, n, **extra):
+        row = {"config": name, "sentences": n, "seconds": round(seconds, 4),
+               "sentences_per_s": round(n / seconds, 1), **extra}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    tokens = [tokenize(line) for line in lines]
+    seed_s, seed_out = timed(lambda: [predict_seq2seq(net, t, src_vocab, tgt_vocab, max_len)
+                                      for t in tokens[:seed_lines]], 1)
+    record("seed_loop_eager", seed_s, seed_lines)
+
+    batches = sorted_batches([len(t) for t in tokens], DEFAULT_BATCH_SIZE)
+
+    def eager_batched():
+        out = [None] * len(tokens)
+        for batch in batches:
+            for i, ids in zip(batch, greedy_batch(net, [tokens[i] for i in batch], src_vocab,
+                                                  tgt_vocab, max_len, len(batch))):
+                out[i] = ids
+        return out
+
+    eager_s, eager_out = timed(eager_batched, repeats)
+    record("eager_batched", eager_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
+    runtime_s, runtime_out = timed(lambda: translator.translate_ids(lines), repeats)
+    record("runtime_default", runtime_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
+    for size in (32, 64, 128, 512, 1024):
+        s, out = timed(lambda: translator.translate_ids(lines, batch_size=size), repeats)
+        record(f"runtime_batch_{size}", s, len(lines), batch_size=size,
+               same_tokens=out == runtime_out)
+
+    nonblank = [i for i, t in enumerate(tokens) if t]
+    seed_mismatch = sum(seed_out[i] != runtime_out[i] for i in range(seed_lines) if tokens[i])
+    eager_mismatch = sum(eager_out[i] != runtime_out[i] for i in nonblank)
+    enc_flops, dec_flops = model_flops(cfg)
+    src_tokens = sum(min(len(tokens[i]) + 1, cfg.num_steps) for i in nonblank)
+    dec_tokens = sum(min(len(runtime_out[i]) + 1, max_len) for i in nonblank)  # + <eos>
+    flops = src_tokens * enc_flops + dec_tokens * dec_flops
+    gflops = sgemm_gflops(cfg, DEFAULT_BATCH_SIZE)
+    bound = gflops * 1e9 / (flops / len(lines))
+    record("fp32_bound", len(lines) / bound, len(lines), sgemm_gflops=round(gflops, 1),
+           flops_per_sentence=round(flops / len(lines)), decoded_tokens=dec_tokens)
+    print(f"\n{'configuration':<22}{'sentences/s':>14}")
+    for row in rows:
+        print(f"{row['config']:<22}{row['sentences_per_s']:>14.1f}")
+    print(f"token mismatches vs the seed loop: {seed_mismatch}/{seed_lines}, "
+          f"eager batched vs runtime: {eager_mismatch}/{len(nonblank)}; threads {threads}")
+    if seed_mismatch or eager_mismatch:
+        sys.exit("token mismatch: the runtime does not reproduce eager PyTorch")
+    runtime_rate = len(lines) / runtime_s
+    print(f"ratio_vs_eager={runtime_rate / (len(lines) / eager_s):.2f} "
+          f"ratio_vs_seed_loop={runtime_rate / (seed_lines / seed_s):.1f} "
+          f"fraction_of_fp32_bound={runtime_rate / bound:.2f}")
+
+
+if __name__ == "__main__":
+    main()
