@@ -26,7 +26,7 @@ def _user_errors(func):
             click.echo(f"s2s-batch: error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("s2s-batch: interrupted; no output file was written", err=True)
+            click.echo("s2s-batch: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
 
     return wrapper
@@ -56,17 +56,22 @@ _bundle_option = click.option(
               help="invalid UTF-8: stop with its position, or translate with U+FFFD")
 @click.option("--threads", type=click.IntRange(min=0), default=0,
               help="onnxruntime intra-op threads (0: the CPU quota of this container)")
+@click.option("--resume", is_flag=True,
+              help="continue a killed or interrupted run on the same INPUT and OUTPUT")
+@click.option("--chunk-lines", type=click.IntRange(min=1), default=10_000,
+              help="lines read, translated and recorded at a time (the resume granularity)")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar and no summary")
 @_user_errors
-def translate(input_path, output, bundle, device, batch_size, max_len, errors, threads, quiet):
+def translate(input_path, output, bundle, device, batch_size, max_len, errors, threads, resume,
+              chunk_lines, quiet):
     """Translate INPUT (a file, or '-' for stdin), one output line per input line."""
     from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator
 
     translator = Translator(bundle, device=device, batch_size=batch_size or DEFAULT_BATCH_SIZE,
                             max_len=max_len, threads=threads or None)
     start = time.perf_counter()
-    stats = translator.translate_file(input_path, output, errors=errors,
-                                      progress=False if quiet else None)
+    stats = translator.translate_file(input_path, output, errors=errors, resume=resume,
+                                      chunk_lines=chunk_lines, progress=False if quiet else None)
     seconds = time.perf_counter() - start
     if not quiet:
         unk = stats.unknown_tokens / max(stats.source_tokens, 1)

@@ -9,6 +9,18 @@ class S2SError(Exception):
     exit_code = 1
 
 
+class UsageError(S2SError):
+    """Options that cannot work together."""
+
+    exit_code = 2
+
+
+class Interrupted(S2SError):
+    """Stopped by SIGINT; the partial output is kept for --resume."""
+
+    exit_code = 130
+
+
 class InputError(S2SError):
     """Unreadable or undecodable input."""
 

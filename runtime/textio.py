@@ -1,15 +1,16 @@
-"""Line-exact file translation: streamed in chunks, written to a temporary file, renamed."""
+"""Line-exact file translation: input read in chunks, output through a resumable job."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from s2s_batch.runtime.errors import InputError, OutputError
+from s2s_batch.runtime.errors import InputError, Interrupted, UsageError
+from s2s_batch.runtime.output import open_job
 
 CHUNK_LINES = 10_000
 _BOM = b"\xef\xbb\xbf"
@@ -61,32 +62,6 @@ def open_input(src):
         yield f
 
 
-@contextlib.contextmanager
-def atomic_output(dst):
-    """A binary file that appears at `dst` only when complete ('-' writes to stdout)."""
-    if str(dst) == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
-        return
-    dst = Path(dst)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=dst.parent if str(dst.parent) else ".", prefix=f".{dst.name}.",
-                                   suffix=".partial")
-    except OSError as exc:
-        raise OutputError(f"{dst}: cannot write output ({exc.strerror}); check the folder "
-                          "exists and is writable") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dst)
-    except OSError as exc:
-        raise OutputError(f"{dst}: writing failed ({exc.strerror}); no output was left behind") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def count_lines(src) -> int | None:
     """Lines in a file for the progress bar; None for stdin."""
     if str(src) == "-":
@@ -99,21 +74,49 @@ def count_lines(src) -> int | None:
         return n + (last != b"\n")
 
 
+def job_key(translator, src, errors: str) -> dict:
+    """What must not change between a run and its --resume: input, bundle, options."""
+    stat = os.stat(src)
+    return {"input": str(Path(src).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "bundle": translator.manifest.data["files"], "max_len": translator.max_len,
+            "errors": errors}
+
+
 def translate_stream_file(translator, src, dst, *, errors: str = "strict",
-                          chunk_lines: int = CHUNK_LINES, progress: bool | None = None):
-    """Translate src to dst line for line; returns the translator's Stats."""
+                          chunk_lines: int = CHUNK_LINES, progress: bool | None = None,
+                          resume: bool = False):
+    """Translate src to dst line for line, chunk by chunk; returns the translator's Stats.
+
+    With resume=True a run killed earlier continues after its last completed chunk.
+    """
     from tqdm import tqdm
 
     if errors not in ("strict", "replace"):
         raise ValueError("errors must be 'strict' or 'replace'")
+    if resume and str(src) == "-":
+        raise UsageError("--resume needs an input file, not stdin")
     show = sys.stderr.isatty() if progress is None else progress
     # Counting costs a pass over the file, so only for a bar that will be seen.
     total = count_lines(src) if show and Path(str(src)).is_file() else None
-    with open_input(src) as fin, atomic_output(dst) as fout, \
-            tqdm(total=total, unit="line", disable=not show, file=sys.stderr,
-                 dynamic_ncols=True) as bar:
-        for chunk in chunks(read_lines(fin, str(src), errors), chunk_lines):
-            out = translator.translate_batch(chunk)
-            fout.write("".join(line + "\n" for line in out).encode("utf-8"))
-            bar.update(len(chunk))
+    with open_input(src) as fin:
+        key = job_key(translator, src, errors) if str(dst) != "-" and str(src) != "-" else {}
+        job = open_job(dst, key, resume)
+        try:
+            with tqdm(total=total, unit="line", disable=not show, file=sys.stderr,
+                      dynamic_ncols=True) as bar:
+                lines = read_lines(fin, str(src), errors)
+                # Lines already translated are read again (to find the position) but not translated.
+                bar.update(sum(1 for _ in itertools.islice(lines, job.lines_done)))
+                for chunk in chunks(lines, chunk_lines):
+                    out = translator.translate_batch(chunk)
+                    job.write_chunk("".join(line + "\n" for line in out).encode("utf-8"), len(chunk))
+                    bar.update(len(chunk))
+        except KeyboardInterrupt:
+            job.abort(keep_for_resume=True)
+            raise Interrupted(f"interrupted after {job.lines_done} complete lines; {dst} was not "
+                              "written; rerun with --resume to continue") from None
+        except BaseException:
+            job.abort(keep_for_resume=False)
+            raise
+        job.commit()
     return translator.stats

@@ -1,0 +1,121 @@
+"""Output that appears whole or not at all, and that a killed run can resume.
+
+Chunks are appended to a hidden partial file beside the output; after each chunk the
+partial file is fsynced and then a progress sidecar records how many input lines and
+bytes it holds. Only a completed run renames the partial file onto the output path, so
+that path holds either nothing or a complete file (the previous one, or the new one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from s2s_batch.runtime.errors import OutputError, UsageError
+
+PROGRESS_VERSION = 1
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class StdoutJob:
+    """Chunks straight to stdout; nothing to resume."""
+
+    lines_done = 0
+
+    def __init__(self, resume: bool):
+        if resume:
+            raise UsageError("--resume needs an output file (-o PATH), not stdout")
+
+    def write_chunk(self, data: bytes, n_lines: int) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    def commit(self) -> None:
+        pass
+
+    def abort(self, keep_for_resume: bool) -> None:
+        pass
+
+
+class FileJob:
+    """Chunks to DST via `.DST.partial`, progress in `.DST.progress.json`."""
+
+    def __init__(self, dst: Path, job_key: dict, resume: bool):
+        self.dst = Path(dst)
+        self.partial = self.dst.with_name(f".{self.dst.name}.partial")
+        self.progress = self.dst.with_name(f".{self.dst.name}.progress.json")
+        self.job_key = job_key
+        self.lines_done, self.bytes_done = 0, 0
+        try:
+            if resume and self.progress.is_file():
+                self._reopen()
+            else:
+                self.file = open(self.partial, "wb")
+        except OSError as exc:
+            raise OutputError(f"{self.dst}: cannot write output ({exc.strerror}); check the folder "
+                              "exists and is writable") from None
+
+    def _reopen(self) -> None:
+        try:
+            saved = json.loads(self.progress.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            saved = {}
+        if saved.get("version") != PROGRESS_VERSION or saved.get("job") != self.job_key:
+            raise UsageError(f"{self.progress}: the interrupted run had another input, bundle or "
+                             "options; rerun without --resume to start over")
+        if not self.partial.is_file() or self.partial.stat().st_size < saved["bytes"]:
+            raise UsageError(f"{self.partial}: missing or shorter than its progress record; "
+                             "rerun without --resume to start over")
+        self.lines_done, self.bytes_done = saved["lines"], saved["bytes"]
+        self.file = open(self.partial, "r+b")
+        self.file.truncate(self.bytes_done)  # drop a chunk written after the last record
+        self.file.seek(self.bytes_done)
+
+    def write_chunk(self, data: bytes, n_lines: int) -> None:
+        """Append a chunk, make it durable, then record it."""
+        try:
+            self.file.write(data)
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.lines_done += n_lines
+            self.bytes_done += len(data)
+            _write_atomically(self.progress, json.dumps({
+                "version": PROGRESS_VERSION, "job": self.job_key,
+                "lines": self.lines_done, "bytes": self.bytes_done}))
+        except OSError as exc:
+            self.abort(keep_for_resume=False)
+            raise OutputError(f"{self.dst}: writing failed ({exc.strerror}); "
+                              "no output was left behind") from None
+
+    def commit(self) -> None:
+        """Put the complete output in place and forget the progress record."""
+        try:
+            self.file.close()
+            os.replace(self.partial, self.dst)
+        except OSError as exc:
+            self.abort(keep_for_resume=False)
+            raise OutputError(f"{self.dst}: cannot move the finished output into place "
+                              f"({exc.strerror})") from None
+        self.progress.unlink(missing_ok=True)
+
+    def abort(self, keep_for_resume: bool) -> None:
+        """Close; keep the partial file and its record for --resume, or remove both."""
+        self.file.close()
+        if not keep_for_resume:
+            self.partial.unlink(missing_ok=True)
+            self.progress.unlink(missing_ok=True)
+
+
+def open_job(dst, job_key: dict, resume: bool):
+    """The output job for a path, or for '-' (stdout)."""
+    return StdoutJob(resume) if str(dst) == "-" else FileJob(Path(dst), job_key, resume)
