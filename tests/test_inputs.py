@@ -1,0 +1,135 @@
+"""Input the engine must survive: in every case exactly one output line per input line."""
+
+import errno
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from s2s_batch.runtime.batching import sorted_batches
+from s2s_batch.runtime.cli import main
+from s2s_batch.runtime.translator import Translator
+
+# (name, file bytes, expected number of output lines)
+INPUT_CASES = [
+    ("empty_file", b"", 0),
+    ("no_final_newline", b"I see the dog.\nWe eat a cat.", 2),
+    ("empty_and_whitespace_lines", b"\n \n\t\nI see the dog.\n\n", 5),
+    ("crlf_and_bom", b"\xef\xbb\xbfI see.\r\nWe eat.\r\n\r\n", 3),
+    ("tabs_and_control_chars", b"I\tsee\x01the\x7fdog.\nWe\x0beat\x0ca\x1ccat.\n", 2),
+    ("zero_width_and_rtl", "I\u200bsee\u200d the \u202edog\u202c.\n\u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627\n".encode(), 2),
+    ("unicode_line_breaks_inside_a_line", "I see\u2028the dog\u2029.\x85ok\n".encode(), 1),
+    ("emoji_and_other_scripts", "I see the 🐈.\n猫が好きです。\nПривет, мир!\n".encode(), 3),
+    ("unknown_words", b"Zorblax quintessentially flummoxes.\n", 1),
+    ("lone_carriage_returns", b"a\rb\rc\nd\n", 2),
+]
+
+
+@pytest.mark.parametrize("name,data,n_lines", INPUT_CASES, ids=[c[0] for c in INPUT_CASES])
+def test_every_input_line_gets_exactly_one_output_line(name, data, n_lines, bundle, tmp_path):
+    src, dst = tmp_path / "in.txt", tmp_path / "out.txt"
+    src.write_bytes(data)
+    result = CliRunner().invoke(main, ["translate", str(src), "-o", str(dst), "--bundle",
+                                       str(bundle()), "-q"])
+    assert result.exit_code == 0, result.output
+    out = dst.read_bytes()
+    assert out.count(b"\n") == n_lines and (not out or out.endswith(b"\n"))
+    assert b"\r" not in out
+
+
+def test_long_lines_are_truncated_and_counted_never_silently(bundle, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("I see the dog.\n" + "we eat a big red old cat " * 40 + "\n")
+    result = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle())])
+    assert result.exit_code == 0
+    assert result.stdout.count("\n") == 2
+    assert "1 lines longer than the model's 11 source tokens were truncated" in result.stderr
+
+
+def test_a_hundred_thousand_copies_of_one_line(bundle, tmp_path):
+    src, dst = tmp_path / "in.txt", tmp_path / "out.txt"
+    src.write_text("We see the big dog.\n" * 100_000)
+    result = CliRunner().invoke(main, ["translate", str(src), "-o", str(dst), "--bundle",
+                                       str(bundle()), "-q", "--batch-size", "1024"])
+    assert result.exit_code == 0
+    lines = dst.read_text().split("\n")
+    assert len(lines) == 100_001 and lines[-1] == "" and len(set(lines[:-1])) == 1 and lines[0]
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_file(bundle, tmp_path, monkeypatch):
+    import os
+
+    from s2s_batch.runtime import output
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(output.os, "fsync", no_space)
+    src, dst = tmp_path / "in.txt", tmp_path / "out.txt"
+    src.write_text("I see the dog.\n")
+    result = CliRunner().invoke(main, ["translate", str(src), "-o", str(dst), "--bundle", str(bundle())])
+    assert result.exit_code == 6 and "No space left on device" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_a_vocabulary_that_does_not_match_the_graphs_is_a_bundle_error(bundle, tmp_path):
+    import json
+    import shutil
+
+    from s2s_batch.runtime.manifest import sha256_of
+
+    root = tmp_path / "bundle"
+    shutil.copytree(bundle(), root)
+    with (root / "tgt_vocab.txt").open("a", encoding="utf-8") as f:
+        f.write("extra\n")
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["files"]["tgt_vocab.txt"] = sha256_of(root / "tgt_vocab.txt")
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    src = tmp_path / "in.txt"
+    src.write_text("I see.\n")
+    result = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(root)])
+    assert result.exit_code == 4 and "tgt_vocab.txt" in result.stderr
+    assert "does not belong to these graphs" in result.stderr
+
+
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=300), st.integers(1, 64))
+def test_sorted_batches_cover_every_index_once(lengths, batch_size):
+    batches = sorted_batches(lengths, batch_size)
+    flat = [int(i) for b in batches for i in b]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert all(len(b) <= batch_size for b in batches)
+
+
+_LINE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=40)
+_SLOW = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@_SLOW
+@given(st.lists(_LINE, max_size=25))
+def test_file_round_trip_keeps_line_count_and_order(bundle, tmp_path, lines):
+    translator = Translator(bundle(), threads=1)
+    src, dst = tmp_path / "in.txt", tmp_path / "out.txt"
+    src.write_bytes("".join(line + "\n" for line in lines).encode("utf-8"))
+    translator.translate_file(src, dst, progress=False, chunk_lines=7)
+    out = dst.read_text(encoding="utf-8").split("\n")
+    assert len(out) == len(lines) + 1 and out[-1] == ""
+    one_by_one = [translator.translate_batch([as_read(i, line)])[0] for i, line in enumerate(lines)]
+    assert out[:-1] == one_by_one
+
+
+def as_read(index: int, line: str) -> str:
+    """What the reader hands on: a trailing CR dropped, and a BOM opening the file."""
+    line = line[:-1] if line.endswith("\r") else line
+    return line[1:] if index == 0 and line.startswith("\ufeff") else line
+
+
+@_SLOW
+@given(st.lists(st.sampled_from(["I see the dog.", "We eat a big red apple!", "They want a book?",
+                                 "she has the old small car", "", "zebra", "you like the bread."]),
+                min_size=1, max_size=40),
+       st.integers(1, 50), st.integers(1, 2))
+def test_translation_is_independent_of_batch_order_and_threads(bundle, lines, batch_size, threads):
+    alone = Translator(bundle("lstm"), threads=1)
+    expected = {line: alone.translate_batch([line])[0] for line in set(lines)}
+    got = Translator(bundle("lstm"), threads=threads).translate_batch(lines, batch_size=batch_size)
+    assert got == [expected[line] for line in lines]
