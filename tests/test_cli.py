@@ -204,3 +204,40 @@ def test_no_module_under_runtime_imports_torch():
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n == "torch" or n.startswith("torch.") for n in names), path
+
+
+BUNDLE_FILES = ["encoder.onnx", "decoder_step.onnx", "src_vocab.txt", "tgt_vocab.txt", "manifest.json"]
+
+
+@pytest.mark.parametrize("where", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("name", BUNDLE_FILES)
+def test_a_flipped_byte_in_any_bundle_file_is_a_bundle_error(name, where, bundle, input_file, tmp_path):
+    import shutil
+
+    root = tmp_path / "bundle"
+    shutil.copytree(bundle(), root)
+    data = bytearray((root / name).read_bytes())
+    data[min(int(where * len(data)), len(data) - 1)] ^= 0xFF
+    (root / name).write_bytes(bytes(data))
+    result = run("translate", input_file, "--bundle", root)
+    assert result.exit_code == 4, result.output
+    message = result.stderr.strip()
+    assert "\n" not in message and "Traceback" not in message
+    assert "re-export" in message or "copy the bundle" in message
+
+
+@pytest.mark.parametrize("name", BUNDLE_FILES)
+def test_a_missing_bundle_file_is_named(name, bundle, input_file, tmp_path):
+    import shutil
+
+    root = tmp_path / "bundle"
+    shutil.copytree(bundle(), root)
+    (root / name).unlink()
+    result = run("translate", input_file, "--bundle", root)
+    assert result.exit_code == 4 and name in result.stderr
+
+
+def test_device_auto_says_what_it_chose(bundle, input_file):
+    result = run("translate", input_file, "--bundle", bundle(), "--device", "auto", "-q")
+    assert result.exit_code == 0
+    assert "--device auto chose" in result.stderr
