@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from s2s_batch.runtime.errors import InputError, S2SError
+from s2s_batch.runtime.errors import InputError, S2SError, UsageError
 
 EXIT_INTERRUPTED = 130
 
@@ -60,18 +60,49 @@ _bundle_option = click.option(
               help="continue a killed or interrupted run on the same INPUT and OUTPUT")
 @click.option("--chunk-lines", type=click.IntRange(min=1), default=10_000,
               help="lines read, translated and recorded at a time (the resume granularity)")
+@click.option("--beam-size", type=click.IntRange(min=1), default=1, help="1: greedy search")
+@click.option("--num-hypotheses", type=click.IntRange(min=1), default=1,
+              help="n-best size (at most the beam size; all of them in jsonl, the best in text)")
+@click.option("--length-penalty", type=float, default=0.0,
+              help="GNMT length normalisation alpha for beam search (0: none)")
+@click.option("--min-len", type=click.IntRange(min=0), default=0, help="no <eos> before this many tokens")
+@click.option("--no-repeat-ngram", type=click.IntRange(min=0), default=0,
+              help="forbid repeating any n-gram of this size (0: off)")
+@click.option("--sampling-topk", type=click.IntRange(min=0), default=1,
+              help="sample from the K most likely tokens (1: no sampling; 0: the whole distribution)")
+@click.option("--sampling-topp", type=float, default=1.0,
+              help="nucleus: sample from the smallest set holding this probability mass")
+@click.option("--sampling-temperature", type=float, default=1.0,
+              help="divide logits by T before sampling (0: argmax)")
+@click.option("--seed", type=int, default=0,
+              help="sampling seed; a sentence's sample depends only on it and the sentence")
+@click.option("--output-format", type=click.Choice(["text", "jsonl"]), default="text",
+              help="text: the best translation; jsonl: the hypotheses with their scores")
+@click.option("--return-scores", is_flag=True, help="jsonl: add per-token log-probabilities")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar and no summary")
 @_user_errors
 def translate(input_path, output, bundle, device, batch_size, max_len, errors, threads, resume,
-              chunk_lines, quiet):
+              chunk_lines, beam_size, num_hypotheses, length_penalty, min_len, no_repeat_ngram,
+              sampling_topk, sampling_topp, sampling_temperature, seed, output_format,
+              return_scores, quiet):
     """Translate INPUT (a file, or '-' for stdin), one output line per input line."""
+    from s2s_batch.runtime.decoding import DecodingOptions
     from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator
 
+    decoding = dict(beam_size=beam_size, num_hypotheses=num_hypotheses, length_penalty=length_penalty,
+                    min_decoding_length=min_len, no_repeat_ngram_size=no_repeat_ngram,
+                    sampling_topk=sampling_topk, sampling_topp=sampling_topp,
+                    sampling_temperature=sampling_temperature, seed=seed, return_scores=return_scores)
+    try:
+        DecodingOptions(**decoding)
+    except ValueError as exc:
+        raise UsageError(f"{exc}; see s2s-batch translate --help") from None
     translator = Translator(bundle, device=device, batch_size=batch_size or DEFAULT_BATCH_SIZE,
                             max_len=max_len, threads=threads or None)
     start = time.perf_counter()
     stats = translator.translate_file(input_path, output, errors=errors, resume=resume,
-                                      chunk_lines=chunk_lines, progress=False if quiet else None)
+                                      chunk_lines=chunk_lines, progress=False if quiet else None,
+                                      output_format=output_format, decoding=decoding)
     seconds = time.perf_counter() - start
     if not quiet:
         unk = stats.unknown_tokens / max(stats.source_tokens, 1)

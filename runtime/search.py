@@ -4,31 +4,43 @@ from __future__ import annotations
 
 import numpy as np
 
+from s2s_batch.runtime.decoding import Hypothesis, log_softmax
 from s2s_batch.runtime.session import Graphs
 
 
 def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
-                  max_len: int) -> list[np.ndarray]:
-    """Greedy ids (without <eos>) for each row of a source batch.
+                  max_len: int, with_scores: bool = False) -> list[Hypothesis]:
+    """Greedy hypothesis (ids without <eos>) for each row of a source batch.
 
-    A row leaves the batch at the step it emits <eos>, so later steps compute
-    only live rows; `rows` maps live positions back to batch rows.
+    A row leaves the batch at the step it emits <eos>, so later steps compute only live
+    rows; `rows` maps live positions back to batch rows. Without scores the argmax is
+    taken inside the graph and the logits never leave the session.
     """
     states, context = graphs.encode(src, src_len)
     batch = src.shape[0]
     out = np.empty((batch, max_len), dtype=np.int64)
+    token_scores = np.zeros((batch, max_len), dtype=np.float32)
     lengths = np.full(batch, max_len)
+    emitted_eos = np.zeros(batch, dtype=bool)
     rows = np.arange(batch)
     tokens = np.full(batch, bos, dtype=np.int64)
     for t in range(max_len):
-        tokens, states = graphs.step(tokens, states, context)
+        if with_scores:
+            logits, states = graphs.step_logits(tokens, states, context)
+            tokens = logits.argmax(axis=-1)
+            token_scores[rows, t] = np.take_along_axis(log_softmax(logits), tokens[:, None], 1)[:, 0]
+        else:
+            tokens, states = graphs.step(tokens, states, context)
         out[rows, t] = tokens
         finished = tokens == eos
         if finished.any():
             lengths[rows[finished]] = t
+            emitted_eos[rows[finished]] = True
             live = ~finished
             rows, tokens, context = rows[live], tokens[live], context[live]
             states = {name: s[:, live] for name, s in states.items()}  # (L, B, H)
             if rows.size == 0:
                 break
-    return [out[i, : lengths[i]] for i in range(batch)]
+    return [Hypothesis(out[i, : lengths[i]].tolist(),
+                       token_scores[i, : lengths[i] + emitted_eos[i]].tolist() if with_scores else [])
+            for i in range(batch)]

@@ -78,6 +78,7 @@ class Graphs:
         _, self._enc_outputs = encoder_io(cfg)
         self._dec_inputs, dec_outputs = decoder_io(cfg)
         self._step_outputs = ["next_token", *dec_outputs[2:]]
+        self._logit_outputs = ["logits", *dec_outputs[2:]]
         self._check_io(manifest)
 
     def _check_io(self, manifest: Manifest) -> None:
@@ -105,3 +106,9 @@ class Graphs:
         feed = {"tokens": tokens, "context": context, **states}
         next_token, *new_states = self.decoder.run(self._step_outputs, feed)
         return next_token, dict(zip(self.state_names, new_states))
+
+    def step_logits(self, tokens: np.ndarray, states: dict, context: np.ndarray) -> tuple[np.ndarray, dict]:
+        """One decoder step → (logits [B, V], new states), for scoring, beam search and sampling."""
+        feed = {"tokens": tokens, "context": context, **states}
+        logits, *new_states = self.decoder.run(self._logit_outputs, feed)
+        return logits, dict(zip(self.state_names, new_states))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import sys
 from pathlib import Path
@@ -74,17 +75,30 @@ def count_lines(src) -> int | None:
         return n + (last != b"\n")
 
 
-def job_key(translator, src, errors: str) -> dict:
+def job_key(translator, src, **options) -> dict:
     """What must not change between a run and its --resume: input, bundle, options."""
     stat = os.stat(src)
     return {"input": str(Path(src).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "bundle": translator.manifest.data["files"], "max_len": translator.max_len,
-            "errors": errors}
+            "bundle": translator.manifest.data["files"], "max_len": translator.max_len, **options}
+
+
+def format_results(results, output_format: str, with_token_scores: bool) -> bytes:
+    """Output lines for translation results: the best text, or one JSON object per line."""
+    if output_format == "text":
+        lines = [r.best for r in results]
+    else:
+        lines = [json.dumps({"hypotheses": [
+            {"text": text, "score": round(score, 6),
+             **({"token_scores": [round(x, 6) for x in tokens]} if with_token_scores else {})}
+            for text, score, tokens in zip(r.hypotheses, r.scores, r.token_scores)]},
+            ensure_ascii=False) for r in results]
+    return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
 def translate_stream_file(translator, src, dst, *, errors: str = "strict",
                           chunk_lines: int = CHUNK_LINES, progress: bool | None = None,
-                          resume: bool = False):
+                          resume: bool = False, output_format: str = "text",
+                          decoding: dict | None = None):
     """Translate src to dst line for line, chunk by chunk; returns the translator's Stats.
 
     With resume=True a run killed earlier continues after its last completed chunk.
@@ -93,13 +107,20 @@ def translate_stream_file(translator, src, dst, *, errors: str = "strict",
 
     if errors not in ("strict", "replace"):
         raise ValueError("errors must be 'strict' or 'replace'")
+    if output_format not in ("text", "jsonl"):
+        raise ValueError("output_format must be 'text' or 'jsonl'")
+    decoding = dict(decoding or {})
+    with_token_scores = bool(decoding.get("return_scores"))
+    if output_format == "jsonl":
+        decoding["return_scores"] = True  # every jsonl hypothesis carries its total score
     if resume and str(src) == "-":
         raise UsageError("--resume needs an input file, not stdin")
     show = sys.stderr.isatty() if progress is None else progress
     # Counting costs a pass over the file, so only for a bar that will be seen.
     total = count_lines(src) if show and Path(str(src)).is_file() else None
     with open_input(src) as fin:
-        key = job_key(translator, src, errors) if str(dst) != "-" and str(src) != "-" else {}
+        key = (job_key(translator, src, errors=errors, output_format=output_format, decoding=decoding)
+               if str(dst) != "-" and str(src) != "-" else {})
         job = open_job(dst, key, resume)
         try:
             with tqdm(total=total, unit="line", disable=not show, file=sys.stderr,
@@ -108,8 +129,8 @@ def translate_stream_file(translator, src, dst, *, errors: str = "strict",
                 # Lines already translated are read again (to find the position) but not translated.
                 bar.update(sum(1 for _ in itertools.islice(lines, job.lines_done)))
                 for chunk in chunks(lines, chunk_lines):
-                    out = translator.translate_batch(chunk)
-                    job.write_chunk("".join(line + "\n" for line in out).encode("utf-8"), len(chunk))
+                    results = translator.translate(chunk, **decoding)
+                    job.write_chunk(format_results(results, output_format, with_token_scores), len(chunk))
                     bar.update(len(chunk))
         except KeyboardInterrupt:
             job.abort(keep_for_resume=True)

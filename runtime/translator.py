@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
@@ -12,6 +12,9 @@ import numpy as np
 from s2s_batch.runtime.batching import pad_batch, sorted_batches
 from s2s_batch.runtime.errors import BundleError
 from s2s_batch.runtime.manifest import SRC_VOCAB_FILE, TGT_VOCAB_FILE, load_manifest
+from s2s_batch.runtime.beam import beam_search
+from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
+from s2s_batch.runtime.sampling import sample_decode
 from s2s_batch.runtime.search import greedy_decode
 from s2s_batch.runtime.session import Graphs, providers_for
 from s2s_batch.runtime.textio import translate_stream_file
@@ -24,6 +27,25 @@ DEFAULT_BATCH_SIZE = 256
 def default_bundle_dir() -> Path:
     """The bundle shipped with the package (models/fra-eng)."""
     return Path(str(resources.files("s2s_batch.models") / "fra-eng"))
+
+
+@dataclass
+class TranslationResult:
+    """The n-best hypotheses of one line, best first (empty for a blank line)."""
+
+    hypotheses: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # total log-probability, <eos> included
+    token_scores: list[list[float]] = field(default_factory=list)
+    ids: list[list[int]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, hyps: list[Hypothesis], vocab: Vocab) -> "TranslationResult":
+        return cls([detokenize(vocab.decode(h.ids)) for h in hyps], [h.score for h in hyps],
+                   [h.token_scores for h in hyps], [h.ids for h in hyps])
+
+    @property
+    def best(self) -> str:
+        return self.hypotheses[0] if self.hypotheses else ""
 
 
 @dataclass
@@ -78,30 +100,49 @@ class Translator:
             self.stats.truncated_lines += 1
         return with_eos(ids, self.src_vocab.eos, self.config.num_steps, self.config.pad_source)
 
-    def translate_ids(self, lines: Sequence[str], *, batch_size: int | None = None,
-                      max_len: int | None = None) -> list[list[int]]:
-        """Greedy target ids (without <eos>) for each line, in input order."""
+    def translate(self, lines: Sequence[str], *, batch_size: int | None = None,
+                  **decoding) -> list["TranslationResult"]:
+        """Hypotheses for each line, in input order; `decoding` are DecodingOptions fields
+        (beam_size, num_hypotheses, length_penalty, sampling_topk, ...)."""
+        opts = DecodingOptions(**decoding)
+        max_len = opts.max_decoding_length or self.max_len
         sources = [self.source_ids(line) for line in lines]
         self.stats.lines += len(lines)
-        results: list[list[int]] = [[] for _ in lines]
+        results = [TranslationResult() for _ in lines]
         todo = [i for i, ids in enumerate(sources) if ids]
         width = self.config.num_steps if self.config.pad_source else None
-        tgt = self.tgt_vocab
         for batch in sorted_batches([len(sources[i]) for i in todo], batch_size or self.batch_size):
             index = [todo[j] for j in batch]
-            src, src_len = pad_batch([sources[i] for i in index], self.src_vocab.pad, width)
-            decoded = greedy_decode(self.graphs, src, src_len, tgt.bos, tgt.eos,
-                                    max_len or self.max_len)
-            for i, ids in zip(index, decoded):
-                results[i] = ids.tolist()
+            rows = [sources[i] for i in index]
+            src, src_len = pad_batch(rows, self.src_vocab.pad, width)
+            for i, hyps in zip(index, self._search(src, src_len, rows, max_len, opts)):
+                results[i] = TranslationResult.of(hyps, self.tgt_vocab)
         return results
 
+    def _search(self, src, src_len, rows, max_len: int, opts: DecodingOptions):
+        bos, eos = self.tgt_vocab.bos, self.tgt_vocab.eos
+        if opts.sampling:
+            return [[h] for h in sample_decode(self.graphs, src, src_len, rows, bos, eos, max_len, opts)]
+        if opts.beam_size == 1:  # greedy search, as CTranslate2 treats beam_size 1
+            return [[h] for h in greedy_decode(self.graphs, src, src_len, bos, eos, max_len,
+                                               with_scores=opts.return_scores)]
+        return beam_search(self.graphs, src, src_len, bos, eos, max_len, opts)
+
     def translate_batch(self, lines: Sequence[str], *, batch_size: int | None = None,
-                        max_len: int | None = None) -> list[str]:
-        """One translation per line, in input order; a blank line gives an empty string."""
-        decoded = self.translate_ids(lines, batch_size=batch_size, max_len=max_len)
-        return [detokenize(self.tgt_vocab.decode(ids)) for ids in decoded]
+                        **decoding) -> list[str]:
+        """The best translation of each line, in input order; a blank line gives ''."""
+        return [r.best for r in self.translate(lines, batch_size=batch_size, **decoding)]
+
+    def translate_ids(self, lines: Sequence[str], *, batch_size: int | None = None,
+                      **decoding) -> list[list[int]]:
+        """Target ids (without <eos>) of the best hypothesis of each line."""
+        return [r.ids[0] if r.ids else []
+                for r in self.translate(lines, batch_size=batch_size, **decoding)]
 
     def translate_file(self, src, dst, **options) -> Stats:
-        """Translate a text file (or '-') line for line; options: errors, chunk_lines, progress."""
+        """Translate a text file (or '-') line for line.
+
+        Options: errors, chunk_lines, progress, resume, output_format ('text' or 'jsonl'),
+        decoding (a dict of DecodingOptions fields).
+        """
         return translate_stream_file(self, src, dst, **options)

@@ -1,0 +1,111 @@
+"""Batched beam search over the decoder-step graph.
+
+Rows are (sentence, beam) pairs, sentence-major: row i*K + k is beam k of live sentence i.
+After each step the state and context are reordered by gathering the parent rows, and a
+sentence whose n-best can no longer improve leaves the batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis, banned_by_ngrams, log_softmax
+from s2s_batch.runtime.session import Graphs
+
+
+def _candidates(total: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The 2K best (flat index, score) of each sentence's (K * V) scores, best first.
+
+    More candidates than the beam size, so that beams that end in <eos> can be replaced.
+    """
+    n = min(2 * k, total.shape[1])
+    part = np.argpartition(-total, n - 1, axis=1)[:, :n]
+    scores = np.take_along_axis(total, part, 1)
+    order = np.lexsort((part, -scores), axis=1)  # by score, then by index for exact ties
+    return np.take_along_axis(part, order, 1), np.take_along_axis(scores, order, 1)
+
+
+def _can_stop(done: list[Hypothesis], live_best: float, opts: DecodingOptions, max_len: int) -> bool:
+    """True when no live beam can enter the n-best: its score only falls, and its length
+    normalizer is at most that of the longest allowed length."""
+    if len(done) < opts.num_hypotheses:
+        return False
+    worst_kept = sorted(h.rank_score for h in done)[-opts.num_hypotheses]
+    return live_best / opts.length_normalizer(max_len) <= worst_kept
+
+
+def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
+                max_len: int, opts: DecodingOptions) -> list[list[Hypothesis]]:
+    """The num_hypotheses best hypotheses of each source row, best first."""
+    k = opts.beam_size
+    states, context = graphs.encode(src, src_len)
+    batch = src.shape[0]
+    parent = np.repeat(np.arange(batch), k)
+    states = {name: s[:, parent] for name, s in states.items()}
+    context = context[parent]
+    tokens = np.full(batch * k, bos, dtype=np.int64)
+    beam_scores = np.full((batch, k), -np.inf, dtype=np.float32)
+    beam_scores[:, 0] = 0.0  # one start beam per sentence, so the first step has no duplicates
+    histories: list[list[int]] = [[] for _ in range(batch * k)]
+    token_scores: list[list[float]] = [[] for _ in range(batch * k)]
+    sentences = np.arange(batch)  # batch rows of the live sentences
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    for t in range(max_len):
+        logits, states = graphs.step_logits(tokens, states, context)
+        logp = log_softmax(logits)  # (n*K, V)
+        if t < opts.min_decoding_length:
+            logp[:, eos] = -np.inf
+        if opts.no_repeat_ngram_size:
+            for row, history in enumerate(histories):
+                logp[row, banned_by_ngrams(history, opts.no_repeat_ngram_size)] = -np.inf
+        vocab = logp.shape[1]
+        total = (beam_scores.reshape(-1, 1) + logp).reshape(len(sentences), k * vocab)
+        flat, cand_scores = _candidates(total, k)
+        keep_sentence, next_rows, next_tokens, next_scores = [], [], [], []
+        for i, sentence in enumerate(sentences):
+            live = _advance(i, flat[i], cand_scores[i], vocab, k, eos, t, max_len, logp,
+                            histories, token_scores, finished[sentence], opts)
+            if live and not _can_stop(finished[sentence], live[0][2], opts, max_len):
+                keep_sentence.append(i)
+                live += [live[-1][:2] + (-np.inf,)] * (k - len(live))  # pad a short beam
+                for row, tok, score in live:
+                    next_rows.append(row)
+                    next_tokens.append(tok)
+                    next_scores.append(score)
+        if not keep_sentence:
+            break
+        rows = np.array(next_rows)
+        sentences = sentences[keep_sentence]
+        histories = [histories[r] + [tok] for r, tok in zip(next_rows, next_tokens)]
+        token_scores = [token_scores[r] + [float(logp[r, tok])] for r, tok in zip(next_rows, next_tokens)]
+        states = {name: s[:, rows] for name, s in states.items()}  # gather parents: (L, n*K, H)
+        context = context[rows]
+        tokens = np.array(next_tokens, dtype=np.int64)
+        beam_scores = np.array(next_scores, dtype=np.float32).reshape(len(sentences), k)
+    return [sorted(done, key=lambda h: -h.rank_score)[: opts.num_hypotheses] for done in finished]
+
+
+def _advance(i, flat, scores, vocab, k, eos, t, max_len, logp, histories, token_scores,
+             done: list[Hypothesis], opts: DecodingOptions) -> list[tuple[int, int, float]]:
+    """Walk sentence i's candidates: a top-K candidate ending in <eos> finishes a
+    hypothesis; the best K others become the live beams (row, token, score). At the last
+    step the live beams finish too, cut at max_len."""
+    live = []
+    for rank, (index, score) in enumerate(zip(flat.tolist(), scores.tolist())):
+        if score == -np.inf:
+            break
+        row, tok = i * k + index // vocab, index % vocab
+        if tok == eos:
+            if rank < k:
+                steps = token_scores[row] + [float(logp[row, tok])]
+                done.append(Hypothesis(list(histories[row]), steps,
+                                       score / opts.length_normalizer(len(steps))))
+        elif len(live) < k:
+            live.append((row, tok, score))
+    if t == max_len - 1:
+        for row, tok, score in live:
+            steps = token_scores[row] + [float(logp[row, tok])]
+            done.append(Hypothesis(histories[row] + [tok], steps,
+                                   score / opts.length_normalizer(len(steps))))
+        return []
+    return live

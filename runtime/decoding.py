@@ -1,0 +1,86 @@
+"""Decoding options and results; the strategies (greedy, beam, sampling) share one decoder step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DecodingOptions:
+    """How to search; names follow CTranslate2's translate_batch where the meaning is the same.
+
+    Sampling is used when sampling_topk != 1 (0: the whole distribution), as in CTranslate2;
+    otherwise beam search, which is greedy search when beam_size is 1.
+    """
+
+    beam_size: int = 1
+    num_hypotheses: int = 1
+    length_penalty: float = 0.0  # GNMT: score / ((5 + length) / 6) ** length_penalty
+    min_decoding_length: int = 0
+    max_decoding_length: int | None = None  # None: the model's max_decode_len
+    no_repeat_ngram_size: int = 0
+    sampling_topk: int = 1
+    sampling_topp: float = 1.0
+    sampling_temperature: float = 1.0
+    seed: int = 0
+    return_scores: bool = False
+
+    def __post_init__(self):
+        checks = [
+            (self.beam_size >= 1, "beam_size must be at least 1"),
+            (1 <= self.num_hypotheses <= max(self.beam_size, 1) or self.sampling,
+             "num_hypotheses must be between 1 and beam_size"),
+            (self.num_hypotheses == 1 or not self.sampling, "sampling returns one hypothesis"),
+            (self.length_penalty >= 0, "length_penalty must be >= 0"),
+            (self.min_decoding_length >= 0, "min_decoding_length must be >= 0"),
+            (self.max_decoding_length is None or self.max_decoding_length >= 1,
+             "max_decoding_length must be at least 1"),
+            (self.no_repeat_ngram_size >= 0, "no_repeat_ngram_size must be >= 0"),
+            (self.sampling_topk >= 0, "sampling_topk must be >= 0"),
+            (0 < self.sampling_topp <= 1, "sampling_topp must be in (0, 1]"),
+            (self.sampling_temperature >= 0, "sampling_temperature must be >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def sampling(self) -> bool:
+        return self.sampling_topk != 1
+
+    def length_normalizer(self, length: int) -> float:
+        """GNMT length penalty ((5 + length) / 6) ** alpha; length counts <eos> if emitted."""
+        return ((5.0 + length) / 6.0) ** self.length_penalty
+
+
+@dataclass
+class Hypothesis:
+    """Generated ids (without <eos>), their log-probabilities, and the ranking score."""
+
+    ids: list[int]
+    token_scores: list[float] = field(default_factory=list)  # one per token, <eos> included
+    rank_score: float = 0.0  # total score / length normalizer
+
+    @property
+    def score(self) -> float:
+        """Total log-probability of the hypothesis, <eos> included."""
+        return float(sum(self.token_scores))
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax in float32, as the eager model computes it."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def banned_by_ngrams(history: list[int], n: int) -> list[int]:
+    """Tokens that would repeat an n-gram already in `history`."""
+    if n <= 0 or len(history) < n - 1:
+        return []
+    if n == 1:
+        return list(set(history))
+    prefix = tuple(history[len(history) - n + 1:])
+    return [history[i + n - 1] for i in range(len(history) - n + 1)
+            if tuple(history[i : i + n - 1]) == prefix]

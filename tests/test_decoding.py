@@ -1,0 +1,228 @@
+"""Beam search and sampling against a plain eager-PyTorch reference and known distributions."""
+
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from s2s_batch.runtime.beam import beam_search
+from s2s_batch.runtime.decoding import DecodingOptions, banned_by_ngrams
+from s2s_batch.runtime.sampling import draw, truncated_distribution
+from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.runtime.translator import Translator
+from s2s_batch.runtime.vocab import with_eos
+from s2s_batch.train.checkpoint import load_checkpoint
+from s2s_batch.train.data import truncate_pad
+from s2s_batch.train.model import top_layer
+
+
+@torch.no_grad()
+def reference_beam_search(net, tokens, src_vocab, tgt_vocab, k, n_best, alpha, max_len):
+    """One sentence, eager PyTorch, written for reading rather than speed.
+
+    At each step every live beam proposes every token; the 2K best proposals are walked
+    best first: one ending in <eos> within the top K finishes a hypothesis, the first K
+    others become the new beams. At max_len the beams finish as they are. The search
+    stops early once no beam can enter the n-best (scores only fall; the length
+    normalizer is largest at max_len).
+    """
+    cfg = net.config
+    ids = with_eos(src_vocab.encode(tokens), src_vocab.eos, cfg.num_steps, cfg.pad_source)
+    length = torch.tensor([len(ids)])
+    if cfg.pad_source:
+        ids = truncate_pad(ids, cfg.num_steps, src_vocab.pad)
+    state = net.encoder(torch.tensor([ids]), length)
+    context = top_layer(state)
+    norm = lambda n: ((5 + n) / 6) ** alpha  # noqa: E731
+    beams = [([], [], 0.0, state)]  # (tokens, token log-probs, total, decoder state)
+    finished = []  # (tokens, token log-probs, total / norm)
+    for t in range(max_len):
+        proposals = []
+        for b, (toks, steps, total, st) in enumerate(beams):
+            last = toks[-1] if toks else tgt_vocab.bos
+            logits, new_state = net.decoder(torch.tensor([[last]]), st, context)
+            logp = torch.log_softmax(logits[0, 0], dim=-1).tolist()
+            for tok, lp in enumerate(logp):
+                proposals.append((total + lp, b * len(logp) + tok, b, tok, lp, new_state))
+        proposals.sort(key=lambda p: (-p[0], p[1]))
+        new_beams = []
+        for rank, (total, _, b, tok, lp, st) in enumerate(proposals[: 2 * k]):
+            toks, steps = beams[b][0], beams[b][1] + [lp]
+            if tok == tgt_vocab.eos:
+                if rank < k:
+                    finished.append((toks, steps, total / norm(len(steps))))
+            elif len(new_beams) < k:
+                new_beams.append((toks + [tok], steps, total, st))
+        if t == max_len - 1:
+            finished += [(toks, steps, total / norm(len(steps))) for toks, steps, total, _ in new_beams]
+            break
+        if len(finished) >= n_best:
+            worst_kept = sorted(f[2] for f in finished)[-n_best]
+            if new_beams[0][2] / norm(max_len) <= worst_kept:
+                break
+        beams = new_beams
+    return sorted(finished, key=lambda f: -f[2])[:n_best]
+
+
+@pytest.fixture(scope="module")
+def lines(toy_sentences):
+    return toy_sentences[:40]
+
+
+@pytest.mark.parametrize("cell,seed_semantics", [("gru", False), ("lstm", True)])
+@pytest.mark.parametrize("k", [1, 2, 5])
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_batched_beam_search_equals_the_reference(cell, seed_semantics, k, alpha, trained, bundle, lines):
+    net, cfg, sv, tv, _ = load_checkpoint(trained(cell, seed_semantics))
+    max_len = cfg.model.max_decode_len
+    expected = [reference_beam_search(net, tokenize(line), sv, tv, k, k, alpha, max_len) for line in lines]
+    translator = Translator(bundle(cell, seed_semantics), threads=1)
+    opts = DecodingOptions(beam_size=k, num_hypotheses=k, length_penalty=alpha)
+    for batch_size in (1, 7, 64):
+        got = []
+        for start in range(0, len(lines), batch_size):
+            chunk = [translator.source_ids(line) for line in lines[start : start + batch_size]]
+            width = cfg.model.num_steps if cfg.model.pad_source else max(map(len, chunk))
+            src = np.full((len(chunk), width), sv.pad, dtype=np.int64)
+            for i, row in enumerate(chunk):
+                src[i, : len(row)] = row
+            src_len = np.array([len(r) for r in chunk], dtype=np.int64)
+            got += beam_search(translator.graphs, src, src_len, tv.bos, tv.eos, max_len, opts)
+        for want, have in zip(expected, got):
+            assert [h.ids for h in have] == [w[0] for w in want]
+            for h, w in zip(have, want):
+                assert h.token_scores == pytest.approx(w[1], abs=1e-4)
+                assert h.rank_score == pytest.approx(w[2], abs=1e-4)
+
+
+def test_beam_size_one_is_greedy_token_for_token(bundle, lines):
+    translator = Translator(bundle(), threads=1)
+    greedy = translator.translate(lines, return_scores=True)
+    tv = translator.tgt_vocab
+    srcs = [translator.source_ids(line) for line in lines]
+    for line, ids, result in zip(lines, srcs, greedy):
+        src = np.array([ids], dtype=np.int64)
+        ((hyp,),) = beam_search(translator.graphs, src, np.array([len(ids)]), tv.bos, tv.eos,
+                             translator.max_len, DecodingOptions(beam_size=1))
+        assert hyp.ids == result.ids[0]
+        assert hyp.score == pytest.approx(result.scores[0], abs=1e-5)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_best_beam_never_scores_below_greedy(bundle, lines, alpha):
+    translator = Translator(bundle("lstm"), threads=1)
+    opts = DecodingOptions(length_penalty=alpha)
+    greedy = translator.translate(lines, return_scores=True)
+    beam = translator.translate(lines, beam_size=5, length_penalty=alpha)
+    for g, b in zip(greedy, beam):
+        greedy_rank = g.scores[0] / opts.length_normalizer(len(g.token_scores[0]))
+        beam_rank = b.scores[0] / opts.length_normalizer(len(b.token_scores[0]))
+        assert beam_rank >= greedy_rank - 1e-5
+
+
+def test_n_best_comes_sorted_and_distinct(bundle, lines):
+    results = Translator(bundle(), threads=1).translate(lines, beam_size=4, num_hypotheses=3,
+                                                        length_penalty=0.6)
+    opts = DecodingOptions(length_penalty=0.6)
+    for r in results:
+        assert len(r.ids) == 3 and len({tuple(i) for i in r.ids}) == 3
+        ranks = [s / opts.length_normalizer(len(t)) for s, t in zip(r.scores, r.token_scores)]
+        assert ranks == sorted(ranks, reverse=True)
+        assert all(s == pytest.approx(sum(t), abs=1e-5) for s, t in zip(r.scores, r.token_scores))
+
+
+def test_min_length_and_no_repeat_ngram_are_respected(bundle, lines):
+    translator = Translator(bundle(), threads=1)
+    for options in ({"beam_size": 3}, {"sampling_topk": 0, "seed": 1}):
+        results = translator.translate(lines, min_decoding_length=4, no_repeat_ngram_size=2, **options)
+        for r in results:
+            ids = r.ids[0]
+            assert len(ids) >= 4
+            bigrams = list(zip(ids, ids[1:]))
+            assert len(bigrams) == len(set(bigrams))
+
+
+def test_banned_by_ngrams():
+    assert sorted(banned_by_ngrams([1, 2, 3, 1, 2], 3)) == [3]
+    assert banned_by_ngrams([1, 2, 3], 2) == []
+    assert set(banned_by_ngrams([4, 5, 4], 1)) == {4, 5}
+
+
+def test_sampling_is_reproducible_across_batch_size_and_order(bundle, lines):
+    translator = Translator(bundle(), threads=1)
+    options = dict(sampling_topk=0, sampling_temperature=1.5, seed=42)
+    reference = translator.translate_batch(lines, batch_size=1, **options)
+    order = list(range(len(lines)))
+    random.Random(0).shuffle(order)
+    for batch_size in (5, 64):
+        shuffled = translator.translate_batch([lines[i] for i in order], batch_size=batch_size, **options)
+        assert [shuffled[order.index(i)] for i in range(len(lines))] == reference
+    other_seed = translator.translate_batch(lines, **{**options, "seed": 7})
+    assert other_seed != reference
+
+
+@pytest.mark.parametrize("options", [{"sampling_temperature": 0.0}, {"sampling_temperature": 1e-4},
+                                     {"sampling_topp": 1e-6}])
+def test_sampling_limits_equal_greedy(bundle, lines, options):
+    translator = Translator(bundle(), threads=1)
+    assert translator.translate_batch(lines, sampling_topk=0, seed=5, **options) == \
+           translator.translate_batch(lines)
+
+
+def test_top_k_sampling_draws_from_the_truncated_renormalised_distribution():
+    logits = np.log(np.array([0.05, 0.3, 0.1, 0.2, 0.15, 0.02, 0.18], dtype=np.float32))
+    opts = DecodingOptions(sampling_topk=3)
+    rng = np.random.default_rng(123)
+    n = 20_000
+    counts = np.bincount([draw(logits, rng, opts) for _ in range(n)], minlength=len(logits))
+    kept = [1, 3, 6]  # the three most likely
+    assert counts[[i for i in range(len(logits)) if i not in kept]].sum() == 0
+    p = np.array([0.3, 0.2, 0.18]) / 0.68
+    chi2 = float((((counts[kept] - n * p) ** 2) / (n * p)).sum())
+    assert chi2 < 13.82  # chi-square, 2 degrees of freedom, p = 0.001
+
+
+def test_nucleus_keeps_the_smallest_set_reaching_p():
+    logits = np.log(np.array([0.1, 0.5, 0.25, 0.15]))
+    ids, probs = truncated_distribution(logits, 1.0, 0, 0.7)
+    assert ids.tolist() == [1, 2] and probs.tolist() == pytest.approx([2 / 3, 1 / 3])
+    ids, _ = truncated_distribution(logits, 1.0, 0, 0.75)
+    assert ids.tolist() == [1, 2]
+    ids, _ = truncated_distribution(logits, 1.0, 0, 0.76)
+    assert ids.tolist() == [1, 2, 3]
+
+
+def test_jsonl_output_carries_n_best_and_scores(bundle, tmp_path):
+    from s2s_batch.runtime.cli import main
+
+    src = tmp_path / "in.txt"
+    src.write_text("I see the dog.\n\nWe eat a big cat.\n")
+    result = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle()), "-q",
+                                       "--beam-size", "4", "--num-hypotheses", "2",
+                                       "--output-format", "jsonl", "--return-scores"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 3 and rows[1] == {"hypotheses": []}
+    for row in (rows[0], rows[2]):
+        assert len(row["hypotheses"]) == 2
+        for h in row["hypotheses"]:
+            assert h["score"] == pytest.approx(sum(h["token_scores"]), abs=1e-4)
+            assert all(s <= 0 for s in h["token_scores"])
+    text = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle()), "-q",
+                                     "--beam-size", "4", "--num-hypotheses", "2"])
+    assert [line for line in text.stdout.splitlines()] == [r["hypotheses"][0]["text"] if r["hypotheses"]
+                                                            else "" for r in rows]
+
+
+def test_bad_decoding_options_are_usage_errors(bundle, tmp_path):
+    from s2s_batch.runtime.cli import main
+
+    src = tmp_path / "in.txt"
+    src.write_text("I see.\n")
+    result = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle()),
+                                       "--beam-size", "2", "--num-hypotheses", "3"])
+    assert result.exit_code == 2 and "num_hypotheses must be between 1 and beam_size" in result.stderr
