@@ -39,6 +39,7 @@ class StdoutJob:
     def write_chunk(self, data: bytes, n_lines: int) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
+        self.lines_done += n_lines
 
     def commit(self) -> None:
         pass

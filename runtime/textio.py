@@ -134,6 +134,8 @@ def translate_stream_file(translator, src, dst, *, errors: str = "strict",
                     bar.update(len(chunk))
         except KeyboardInterrupt:
             job.abort(keep_for_resume=True)
+            if str(dst) == "-":
+                raise Interrupted(f"interrupted after {job.lines_done} complete lines") from None
             raise Interrupted(f"interrupted after {job.lines_done} complete lines; {dst} was not "
                               "written; rerun with --resume to continue") from None
         except BaseException:

@@ -7,7 +7,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from s2s_batch.runtime.batching import pad_batch, sorted_batches
 from s2s_batch.runtime.errors import BundleError
@@ -101,7 +100,7 @@ class Translator:
         return with_eos(ids, self.src_vocab.eos, self.config.num_steps, self.config.pad_source)
 
     def translate(self, lines: Sequence[str], *, batch_size: int | None = None,
-                  **decoding) -> list["TranslationResult"]:
+                  **decoding) -> list[TranslationResult]:
         """Hypotheses for each line, in input order; `decoding` are DecodingOptions fields
         (beam_size, num_hypotheses, length_penalty, sampling_topk, ...)."""
         opts = DecodingOptions(**decoding)

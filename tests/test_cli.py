@@ -241,3 +241,15 @@ def test_device_auto_says_what_it_chose(bundle, input_file):
     result = run("translate", input_file, "--bundle", bundle(), "--device", "auto", "-q")
     assert result.exit_code == 0
     assert "--device auto chose" in result.stderr
+
+
+def test_a_closed_stdout_pipe_stops_quietly(bundle, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("I see the dog.\n" * 50_000)
+    proc = subprocess.Popen([sys.executable, "-m", "s2s_batch.runtime.cli", "translate", str(src),
+                             "--bundle", str(bundle()), "-q", "--chunk-lines", "1000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    stderr = proc.communicate(timeout=120)[1].decode()
+    assert proc.returncode == 141 and "Traceback" not in stderr
