@@ -12,6 +12,7 @@ from pathlib import Path
 import onnx
 
 from s2s_batch.export.onnx_export import OPSET, export_graphs
+from s2s_batch.export.quantize import compare_with_fp32, quantize_graph
 from s2s_batch.export.verify import verify_graphs
 from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, FORMAT_VERSION, MANIFEST,
                                         SRC_VOCAB_FILE, TGT_VOCAB_FILE, sha256_of)
@@ -72,20 +73,36 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
 
 
 def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab,
-                 payload: dict, out_dir: Path) -> dict:
-    """Export, verify and write a bundle; `out_dir` is replaced only once everything passed."""
+                 payload: dict, out_dir: Path, quantize: str = "none") -> dict:
+    """Export, verify and write a bundle; `out_dir` is replaced only once everything passed.
+
+    The fp32 graphs are always checked against the eager model; with quantize="int8" they
+    are then quantized, and the int8 graphs' distance from fp32 is recorded.
+    """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         export_graphs(net, tmp / ENCODER_FILE, tmp / DECODER_FILE)
         parity = verify_graphs(net, tmp / ENCODER_FILE, tmp / DECODER_FILE, PARITY_TOLERANCE)
+        quantization = {}
+        if quantize == "int8":
+            fp32 = tmp / "fp32"
+            fp32.mkdir()
+            for name in (ENCODER_FILE, DECODER_FILE):
+                shutil.copy(tmp / name, fp32 / name)
+                quantize_graph(tmp / name)
+            quantization = compare_with_fp32(net, (fp32 / ENCODER_FILE, fp32 / DECODER_FILE),
+                                             (tmp / ENCODER_FILE, tmp / DECODER_FILE))
+            shutil.rmtree(fp32)
         src_vocab.save(tmp / SRC_VOCAB_FILE)
         tgt_vocab.save(tmp / TGT_VOCAB_FILE)
         files = {name: sha256_of(tmp / name)
                  for name in (ENCODER_FILE, DECODER_FILE, SRC_VOCAB_FILE, TGT_VOCAB_FILE)}
         graph_io = {name: _graph_io(tmp / name) for name in (ENCODER_FILE, DECODER_FILE)}
         manifest = build_manifest(cfg, src_vocab, tgt_vocab, payload, files, parity, graph_io)
+        manifest["precision"] = "int8" if quantize == "int8" else "fp32"
+        manifest["metrics"].update(quantization)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
         if out_dir.exists():

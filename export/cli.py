@@ -12,7 +12,9 @@ import click
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               required=True, help="bundle folder to write (replaced if it exists)")
-def main(checkpoint: Path, out_dir: Path):
+@click.option("--quantize", type=click.Choice(["none", "int8"]), default="none", show_default=True,
+              help="int8: dynamic quantization of the MatMul and embedding weights (smaller, faster on CPU)")
+def main(checkpoint: Path, out_dir: Path, quantize: str):
     """Export a training checkpoint to a verified model bundle."""
     from s2s_batch.export.bundle import write_bundle
     from s2s_batch.export.verify import ParityError
@@ -20,13 +22,16 @@ def main(checkpoint: Path, out_dir: Path):
 
     try:
         net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint(checkpoint)
-        manifest = write_bundle(net, cfg, src_vocab, tgt_vocab, payload, out_dir)
+        manifest = write_bundle(net, cfg, src_vocab, tgt_vocab, payload, out_dir, quantize)
     except (ParityError, ValueError) as exc:
         click.echo(f"s2s-export: {exc}", err=True)
         sys.exit(4)
     size = sum(p.stat().st_size for p in out_dir.iterdir())
-    click.echo(f"wrote {out_dir} ({size / 1e6:.1f} MB, parity {manifest['metrics']['parity_max_abs_diff']:.2g}, "
-               f"dev BLEU {manifest['metrics']['dev_bleu']})", err=True)
+    metrics = manifest["metrics"]
+    extra = (f", int8 vs fp32: logits within {metrics['int8_max_logit_diff']}, argmax agreement "
+             f"{metrics['int8_argmax_agreement']:.1%}" if quantize == "int8" else "")
+    click.echo(f"wrote {out_dir} ({size / 1e6:.1f} MB, {manifest['precision']}, parity "
+               f"{metrics['parity_max_abs_diff']:.2g}, dev BLEU {metrics['dev_bleu']}{extra})", err=True)
 
 
 if __name__ == "__main__":

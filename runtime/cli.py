@@ -171,7 +171,8 @@ def info(bundle):
     recipe, metrics = d.get("recipe", {}), d.get("metrics", {})
     size = sum(p.stat().st_size for p in m.root.iterdir() if p.is_file())
     lines = [
-        f"bundle        {m.root} ({size / 1e6:.1f} MB, format {d['format_version']}, opset {d.get('opset')})",
+        f"bundle        {m.root} ({size / 1e6:.1f} MB, {d.get('precision', 'fp32')}, "
+        f"format {d['format_version']}, opset {d.get('opset')})",
         f"model         {cfg.cell} encoder-decoder, {cfg.num_layers} layers, embed {cfg.embed_size}, "
         f"hidden {cfg.hidden_size}",
         f"vocabularies  source {cfg.src_vocab_size}, target {cfg.tgt_vocab_size} (word level)",

@@ -66,3 +66,24 @@ def test_export_of_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path):
     result = CliRunner().invoke(export_main, [str(bogus), "-o", str(tmp_path / "b")])
     assert result.exit_code == 4 and "not a readable s2s-train checkpoint" in result.output
     assert not (tmp_path / "b").exists()
+
+
+def test_int8_export_is_smaller_translates_and_records_its_distance(trained, tmp_path):
+    import onnx
+
+    from s2s_batch.runtime.translator import Translator
+
+    checkpoint = str(trained("gru", False))
+    runner = CliRunner()
+    for option in ("none", "int8"):
+        result = runner.invoke(export_main, [checkpoint, "-o", str(tmp_path / option), "--quantize", option])
+        assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "int8" / "manifest.json").read_text())
+    assert manifest["precision"] == "int8" and manifest["metrics"]["int8_argmax_agreement"] > 0.9
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "int8" / "decoder_step.onnx")).graph.node}
+    assert "MatMulInteger" in ops
+    lines = ["I see the dog.", "", "We eat a big red apple!"]
+    fp32 = Translator(tmp_path / "none").translate_batch(lines)
+    int8 = Translator(tmp_path / "int8").translate_batch(lines)
+    assert len(int8) == 3 and int8[1] == "" and all(int8[i] for i in (0, 2))
+    assert sum(a == b for a, b in zip(fp32, int8)) >= 2
