@@ -80,3 +80,13 @@ def test_resume_continues_exactly_where_training_stopped(corpus_path, tmp_path):
     assert resumed["epoch"] == straight["epoch"] == 3
     assert resumed["train_loss"] == pytest.approx(straight["train_loss"], abs=1e-6)
     assert resumed["dev_loss"] == pytest.approx(straight["dev_loss"], abs=1e-6)
+
+
+def test_dev_limit_takes_an_evenly_spaced_subset(corpus_path):
+    from s2s_batch.train.trainer import prepare
+
+    full = prepare(tiny_config(dev_limit=0), corpus_path)[1]
+    part = prepare(tiny_config(dev_limit=10), corpus_path)[1]
+    assert len(part.sources) == 10 and len(full.sources) > 20
+    positions = [full.sources.index(s) for s in part.sources]
+    assert positions == sorted(positions) and positions[-1] > len(full.sources) * 0.8

@@ -25,7 +25,7 @@ class TrainConfig:
     max_pairs: int = _opt(0, "train on the first N training pairs of the corpus (0: all)")
     dev_permille: int = _opt(20, "share of distinct English sentences held out for dev, per mille")
     test_permille: int = _opt(20, "share of distinct English sentences held out for test, per mille")
-    dev_limit: int = _opt(1000, "dev sentences scored each epoch (0: all)")
+    dev_limit: int = _opt(1000, "dev sentences scored each epoch, evenly spaced (0: all)")
     seed: int = _opt(0, "random seed for initialisation and batch order")
 
     def to_dict(self) -> dict:

@@ -85,8 +85,10 @@ def prepare(cfg: TrainConfig, data_path: Path):
                                           cfg.test_permille, cfg.max_pairs)
     if not train_pairs:
         raise ValueError(f"{data_path}: no training pairs after the split")
-    if cfg.dev_limit:
-        dev = HeldOut(dev.sources[: cfg.dev_limit], dev.references[: cfg.dev_limit])
+    if cfg.dev_limit and len(dev.sources) > cfg.dev_limit:
+        # Evenly spaced, not the first N: the corpus is sorted by length.
+        pick = [round(i * len(dev.sources) / cfg.dev_limit) for i in range(cfg.dev_limit)]
+        dev = HeldOut([dev.sources[i] for i in pick], [dev.references[i] for i in pick])
     return train_pairs, dev, test
 
 
