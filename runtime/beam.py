@@ -35,7 +35,7 @@ def _can_stop(done: list[Hypothesis], live_best: float, opts: DecodingOptions, m
 
 
 def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
-                max_len: int, opts: DecodingOptions) -> list[list[Hypothesis]]:
+                max_len: int, opts: DecodingOptions, banned: int | None = None) -> list[list[Hypothesis]]:
     """The num_hypotheses best hypotheses of each source row, best first."""
     k = opts.beam_size
     states, context = graphs.encode(src, src_len)
@@ -55,6 +55,8 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
         logp = log_softmax(logits)  # (n*K, V)
         if t < opts.min_decoding_length:
             logp[:, eos] = -np.inf
+        if banned is not None:
+            logp[:, banned] = -np.inf
         if opts.no_repeat_ngram_size:
             for row, history in enumerate(histories):
                 logp[row, banned_by_ngrams(history, opts.no_repeat_ngram_size)] = -np.inf

@@ -85,12 +85,13 @@ _bundle_option = click.option(
 @click.option("--output-format", type=click.Choice(["text", "jsonl"]), default="text",
               help="text: the best translation; jsonl: the hypotheses with their scores")
 @click.option("--return-scores", is_flag=True, help="jsonl: add per-token log-probabilities")
+@click.option("--disable-unk", is_flag=True, help="never generate the unknown-word token <unk>")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar and no summary")
 @_user_errors
 def translate(input_path, output, bundle, device, batch_size, max_len, errors, threads, resume,
               chunk_lines, beam_size, num_hypotheses, length_penalty, min_len, no_repeat_ngram,
               sampling_topk, sampling_topp, sampling_temperature, seed, output_format,
-              return_scores, quiet):
+              return_scores, disable_unk, quiet):
     """Translate INPUT (a file, or '-' for stdin), one output line per input line."""
     from s2s_batch.runtime.decoding import DecodingOptions
     from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator
@@ -98,7 +99,8 @@ def translate(input_path, output, bundle, device, batch_size, max_len, errors, t
     decoding = dict(beam_size=beam_size, num_hypotheses=num_hypotheses, length_penalty=length_penalty,
                     min_decoding_length=min_len, no_repeat_ngram_size=no_repeat_ngram,
                     sampling_topk=sampling_topk, sampling_topp=sampling_topp,
-                    sampling_temperature=sampling_temperature, seed=seed, return_scores=return_scores)
+                    sampling_temperature=sampling_temperature, seed=seed, return_scores=return_scores,
+                    disable_unk=disable_unk)
     try:
         DecodingOptions(**decoding)
     except ValueError as exc:

@@ -26,6 +26,7 @@ class DecodingOptions:
     sampling_temperature: float = 1.0
     seed: int = 0
     return_scores: bool = False
+    disable_unk: bool = False  # never generate <unk>
 
     def __post_init__(self):
         checks = [

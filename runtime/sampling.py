@@ -36,7 +36,8 @@ def draw(logits: np.ndarray, rng: np.random.Generator, opts: DecodingOptions) ->
 
 
 def sample_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, src_ids: list[list[int]],
-                  bos: int, eos: int, max_len: int, opts: DecodingOptions) -> list[Hypothesis]:
+                  bos: int, eos: int, max_len: int, opts: DecodingOptions,
+                  banned: int | None = None) -> list[Hypothesis]:
     """One sampled hypothesis per row.
 
     Each sentence draws from its own generator, seeded by (seed, its source ids), so its
@@ -53,6 +54,8 @@ def sample_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, src_ids:
         logp = log_softmax(logits)
         if t < opts.min_decoding_length:
             logits[:, eos] = -np.inf
+        if banned is not None:
+            logits[:, banned] = -np.inf
         for j, row in enumerate(rows):
             if opts.no_repeat_ngram_size:
                 logits[j, banned_by_ngrams(hyps[row].ids, opts.no_repeat_ngram_size)] = -np.inf

@@ -9,13 +9,14 @@ from s2s_batch.runtime.session import Graphs
 
 
 def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
-                  max_len: int, with_scores: bool = False) -> list[Hypothesis]:
+                  max_len: int, with_scores: bool = False, banned: int | None = None) -> list[Hypothesis]:
     """Greedy hypothesis (ids without <eos>) for each row of a source batch.
 
     A row leaves the batch at the step it emits <eos>, so later steps compute only live
-    rows; `rows` maps live positions back to batch rows. Without scores the argmax is
-    taken inside the graph and the logits never leave the session.
+    rows; `rows` maps live positions back to batch rows. Without scores or a `banned`
+    token id the argmax is taken inside the graph and the logits never leave the session.
     """
+    use_logits = with_scores or banned is not None
     states, context = graphs.encode(src, src_len)
     batch = src.shape[0]
     out = np.empty((batch, max_len), dtype=np.int64)
@@ -25,8 +26,10 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
     rows = np.arange(batch)
     tokens = np.full(batch, bos, dtype=np.int64)
     for t in range(max_len):
-        if with_scores:
+        if use_logits:
             logits, states = graphs.step_logits(tokens, states, context)
+            if banned is not None:
+                logits[:, banned] = -np.inf
             tokens = logits.argmax(axis=-1)
             token_scores[rows, t] = np.take_along_axis(log_softmax(logits), tokens[:, None], 1)[:, 0]
         else:

@@ -120,12 +120,14 @@ class Translator:
 
     def _search(self, src, src_len, rows, max_len: int, opts: DecodingOptions):
         bos, eos = self.tgt_vocab.bos, self.tgt_vocab.eos
+        banned = self.tgt_vocab.unk if opts.disable_unk else None
         if opts.sampling:
-            return [[h] for h in sample_decode(self.graphs, src, src_len, rows, bos, eos, max_len, opts)]
+            return [[h] for h in sample_decode(self.graphs, src, src_len, rows, bos, eos, max_len,
+                                               opts, banned)]
         if opts.beam_size == 1:  # greedy search, as CTranslate2 treats beam_size 1
             return [[h] for h in greedy_decode(self.graphs, src, src_len, bos, eos, max_len,
-                                               with_scores=opts.return_scores)]
-        return beam_search(self.graphs, src, src_len, bos, eos, max_len, opts)
+                                               with_scores=opts.return_scores, banned=banned)]
+        return beam_search(self.graphs, src, src_len, bos, eos, max_len, opts, banned)
 
     def translate_batch(self, lines: Sequence[str], *, batch_size: int | None = None,
                         **decoding) -> list[str]:

@@ -226,3 +226,14 @@ def test_bad_decoding_options_are_usage_errors(bundle, tmp_path):
     result = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle()),
                                        "--beam-size", "2", "--num-hypotheses", "3"])
     assert result.exit_code == 2 and "num_hypotheses must be between 1 and beam_size" in result.stderr
+
+
+@pytest.mark.parametrize("options", [{}, {"beam_size": 3}, {"sampling_topk": 0, "seed": 2}])
+def test_disable_unk_never_generates_unk(bundle, lines, options):
+    translator = Translator(bundle(), threads=1)
+    unk = translator.tgt_vocab.unk
+    with_unk = translator.translate_ids(lines, **options)
+    without = translator.translate_ids(lines, disable_unk=True, **options)
+    assert all(unk not in ids for ids in without)
+    if "sampling_topk" not in options:  # searches: rows that never chose <unk> are unchanged
+        assert all(a == b for a, b in zip(with_unk, without) if unk not in a)
