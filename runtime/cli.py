@@ -85,13 +85,15 @@ _bundle_option = click.option(
 @click.option("--output-format", type=click.Choice(["text", "jsonl"]), default="text",
               help="text: the best translation; jsonl: the hypotheses with their scores")
 @click.option("--return-scores", is_flag=True, help="jsonl: add per-token log-probabilities")
+@click.option("--return-attention", is_flag=True,
+              help="jsonl: add attention weights (models with attention only)")
 @click.option("--disable-unk", is_flag=True, help="never generate the unknown-word token <unk>")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar and no summary")
 @_user_errors
 def translate(input_path, output, bundle, device, batch_size, max_len, errors, threads, resume,
               chunk_lines, beam_size, num_hypotheses, length_penalty, min_len, no_repeat_ngram,
               sampling_topk, sampling_topp, sampling_temperature, seed, output_format,
-              return_scores, disable_unk, quiet):
+              return_scores, return_attention, disable_unk, quiet):
     """Translate INPUT (a file, or '-' for stdin), one output line per input line."""
     from s2s_batch.runtime.decoding import DecodingOptions
     from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator
@@ -105,6 +107,9 @@ def translate(input_path, output, bundle, device, batch_size, max_len, errors, t
         DecodingOptions(**decoding)
     except ValueError as exc:
         raise UsageError(f"{exc}; see s2s-batch translate --help") from None
+    if return_attention:
+        raise UsageError("--return-attention: this model has no attention (the seed's encoder-decoder "
+                         "passes one context vector); use a bundle trained with attention")
     translator = Translator(bundle, device=device, batch_size=batch_size or DEFAULT_BATCH_SIZE,
                             max_len=max_len, threads=threads or None)
     start = time.perf_counter()

@@ -237,3 +237,13 @@ def test_disable_unk_never_generates_unk(bundle, lines, options):
     assert all(unk not in ids for ids in without)
     if "sampling_topk" not in options:  # searches: rows that never chose <unk> are unchanged
         assert all(a == b for a, b in zip(with_unk, without) if unk not in a)
+
+
+def test_return_attention_on_a_model_without_attention_is_a_usage_error(bundle, tmp_path):
+    from s2s_batch.runtime.cli import main
+
+    src = tmp_path / "in.txt"
+    src.write_text("I see.\n")
+    result = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle()),
+                                       "--output-format", "jsonl", "--return-attention"])
+    assert result.exit_code == 2 and "has no attention" in result.stderr
