@@ -42,6 +42,7 @@ class DecodingOptions:
             (self.sampling_topk >= 0, "sampling_topk must be >= 0"),
             (0 < self.sampling_topp <= 1, "sampling_topp must be in (0, 1]"),
             (self.sampling_temperature >= 0, "sampling_temperature must be >= 0"),
+            (self.seed >= 0, "seed must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:

@@ -16,6 +16,9 @@ def truncated_distribution(logits: np.ndarray, temperature: float, topk: int, to
     probs = np.exp(scaled - scaled.max())
     probs /= probs.sum()
     order = np.lexsort((np.arange(len(probs)), -probs))
+    # Banned tokens (probability 0) must be unreachable even where the cumulative sum
+    # falls short of 1 by rounding.
+    order = order[probs[order] > 0]
     if topk:
         order = order[:topk]
     kept = probs[order]

@@ -247,3 +247,20 @@ def test_return_attention_on_a_model_without_attention_is_a_usage_error(bundle, 
     result = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle()),
                                        "--output-format", "jsonl", "--return-attention"])
     assert result.exit_code == 2 and "has no attention" in result.stderr
+
+
+def test_sampling_never_draws_a_banned_token():
+    logits = np.array([-np.inf, 0.0, 1e-3, -np.inf], dtype=np.float32)
+    ids, probs = truncated_distribution(logits, 1.0, 0, 1.0)
+    assert sorted(ids.tolist()) == [1, 2] and probs.sum() == pytest.approx(1.0)
+
+    class Last:  # a generator whose draw is as close to 1 as floats allow
+        def random(self):
+            return np.nextafter(1.0, 0.0)
+
+    assert draw(logits, Last(), DecodingOptions(sampling_topk=0)) in (1, 2)
+
+
+def test_negative_seed_is_rejected():
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        DecodingOptions(sampling_topk=0, seed=-1)
