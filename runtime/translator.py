@@ -110,14 +110,6 @@ class Translator:
         results = [TranslationResult() for _ in lines]
         todo = [i for i, ids in enumerate(sources) if ids]
         width = self.config.num_steps if self.config.pad_source else None
-        if not opts.sampling and opts.beam_size == 1:  # greedy, as CTranslate2 treats beam_size 1
-            hyps = greedy_decode(self.graphs, [sources[i] for i in todo], self.src_vocab.pad, width,
-                                 self.tgt_vocab.bos, self.tgt_vocab.eos, max_len,
-                                 batch_size or self.batch_size, opts.return_scores,
-                                 self.tgt_vocab.unk if opts.disable_unk else None)
-            for i, h in zip(todo, hyps):
-                results[i] = TranslationResult.of([h], self.tgt_vocab)
-            return results
         for batch in sorted_batches([len(sources[i]) for i in todo], batch_size or self.batch_size):
             index = [todo[j] for j in batch]
             rows = [sources[i] for i in index]
@@ -132,6 +124,9 @@ class Translator:
         if opts.sampling:
             return [[h] for h in sample_decode(self.graphs, src, src_len, rows, bos, eos, max_len,
                                                opts, banned)]
+        if opts.beam_size == 1:  # greedy search, as CTranslate2 treats beam_size 1
+            return [[h] for h in greedy_decode(self.graphs, src, src_len, bos, eos, max_len,
+                                               with_scores=opts.return_scores, banned=banned)]
         return beam_search(self.graphs, src, src_len, bos, eos, max_len, opts, banned)
 
     def translate_batch(self, lines: Sequence[str], *, batch_size: int | None = None,
