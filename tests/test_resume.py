@@ -34,8 +34,15 @@ def cli(bundle_dir, src, dst, *extra):
             "-q", *extra]
 
 
+def _default_sigint():
+    # A job started in the background by a non-interactive shell inherits SIGINT ignored
+    # (and Python then keeps ignoring it); the user's Ctrl-C case needs the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_and_stop_at(args, progress_file, target_lines, sig):
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:
