@@ -14,10 +14,8 @@ from s2s_batch.runtime.decoding import DecodingOptions, banned_by_ngrams
 from s2s_batch.runtime.sampling import draw, truncated_distribution
 from s2s_batch.runtime.tokenize import tokenize
 from s2s_batch.runtime.translator import Translator
-from s2s_batch.runtime.vocab import with_eos
 from s2s_batch.train.checkpoint import load_checkpoint
-from s2s_batch.train.data import truncate_pad
-from s2s_batch.train.model import top_layer
+from s2s_batch.train.predict import encode_sentence
 
 
 @torch.no_grad()
@@ -30,13 +28,7 @@ def reference_beam_search(net, tokens, src_vocab, tgt_vocab, k, n_best, alpha, m
     stops early once no beam can enter the n-best (scores only fall; the length
     normalizer is largest at max_len).
     """
-    cfg = net.config
-    ids = with_eos(src_vocab.encode(tokens), src_vocab.eos, cfg.num_steps, cfg.pad_source)
-    length = torch.tensor([len(ids)])
-    if cfg.pad_source:
-        ids = truncate_pad(ids, cfg.num_steps, src_vocab.pad)
-    state = net.encoder(torch.tensor([ids]), length)
-    context = top_layer(state)
+    state, context = encode_sentence(net, tokens, src_vocab)
     norm = lambda n: ((5 + n) / 6) ** alpha  # noqa: E731
     beams = [([], [], 0.0, state)]  # (tokens, token log-probs, total, decoder state)
     finished = []  # (tokens, token log-probs, total / norm)

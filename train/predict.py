@@ -13,20 +13,26 @@ from s2s_batch.train.model import Seq2Seq, top_layer
 
 
 @torch.no_grad()
-def predict_seq2seq(net: Seq2Seq, src_tokens: list[str], src_vocab: Vocab, tgt_vocab: Vocab,
-                    max_len: int) -> list[int]:
-    """The seed's predict_seq2seq: one sentence in a batch of one, argmax fed back until <eos>.
+def encode_sentence(net: Seq2Seq, src_tokens: list[str], src_vocab: Vocab):
+    """Encoder state and context for one sentence in a batch of one.
 
     Seed-semantics models see the source padded to num_steps; the others see it unpadded.
     """
     cfg = net.config
-    net.eval()
     ids = with_eos(src_vocab.encode(src_tokens), src_vocab.eos, cfg.num_steps, cfg.pad_source)
     enc_valid_len = torch.tensor([len(ids)])
     if cfg.pad_source:
         ids = truncate_pad(ids, cfg.num_steps, src_vocab.pad)
     state = net.encoder(torch.tensor([ids]), enc_valid_len)
-    context = top_layer(state)
+    return state, top_layer(state)
+
+
+@torch.no_grad()
+def predict_seq2seq(net: Seq2Seq, src_tokens: list[str], src_vocab: Vocab, tgt_vocab: Vocab,
+                    max_len: int) -> list[int]:
+    """The seed's predict_seq2seq: one sentence in a batch of one, argmax fed back until <eos>."""
+    net.eval()
+    state, context = encode_sentence(net, src_tokens, src_vocab)
     dec_x = torch.tensor([[tgt_vocab.bos]])
     output = []
     for _ in range(max_len):
