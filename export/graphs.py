@@ -36,8 +36,7 @@ class DecoderStepGraph(nn.Module):
     def forward(self, tokens: torch.Tensor, *state_and_context):
         *states, context = state_and_context
         state = tuple(states) if self.lstm else states[0]
-        logits, new_state = self.decoder(tokens.unsqueeze(1), state, context)
-        logits = logits[:, 0]  # (B, V)
+        logits, new_state = self.decoder.step(tokens, state, context)  # (B, V)
         new_states = new_state if isinstance(new_state, tuple) else (new_state,)
         return (logits, logits.argmax(dim=-1), *new_states)
 

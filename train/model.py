@@ -59,6 +59,16 @@ class Decoder(nn.Module):
         self.rnn = _recurrent(cfg, cfg.embed_size + cfg.hidden_size)
         self.dense = nn.Linear(cfg.hidden_size, cfg.tgt_vocab_size)
 
+    def step(self, tokens: torch.Tensor, state, context: torch.Tensor):
+        """One step without a time axis: tokens (B,) → logits (B, V) and the new state.
+
+        The same computation as forward() with T = 1, shaped so that the exported graph
+        runs the output layer as one Gemm with its bias and copies no (1, B, V) tensor.
+        """
+        x = torch.cat([self.embedding(tokens), context], dim=1).unsqueeze(0)  # (1, B, E + H)
+        out, state = self.rnn(x, state)
+        return self.dense(out[0]), state
+
     def forward(self, tgt_in: torch.Tensor, state, context: torch.Tensor):
         """tgt_in (B, T), context (B, H) → logits (B, T, V) and the new state."""
         x = self.embedding(tgt_in.t())  # (T, B, E)
