@@ -45,7 +45,7 @@ def main():
 
 
 _bundle_option = click.option(
-    "--bundle", type=click.Path(path_type=Path), default=None,
+    "--bundle", type=click.Path(path_type=Path), default=None, envvar="S2S_BUNDLE", show_envvar=True,
     help="model bundle folder (default: the shipped models/fra-eng)")
 
 
@@ -53,7 +53,8 @@ _bundle_option = click.option(
 @click.argument("input_path", metavar="INPUT", default="-")
 @click.option("-o", "--output", default="-", help="output file ('-': stdout); written whole or not at all")
 @_bundle_option
-@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", envvar="S2S_DEVICE",
+              show_envvar=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="sentences per batch [default: 256]")
 @click.option("--max-len", type=click.IntRange(min=1), default=None,
@@ -142,7 +143,7 @@ def _read_text_lines(path: str) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @_user_errors
 def evaluate(hyp, refs, as_json):
-    """Corpus BLEU (sacreBLEU, multi-reference) and the seed's mean sentence BLEU."""
+    """Corpus BLEU and chrF (sacreBLEU, multi-reference) and the seed's mean sentence BLEU."""
     import sacrebleu
 
     from s2s_batch.runtime.bleu import mean_seed_bleu
@@ -154,14 +155,18 @@ def evaluate(hyp, refs, as_json):
         if len(stream) != len(hyps):
             raise InputError(f"{ref}: {len(stream)} lines but {hyp} has {len(hyps)}; "
                              "references must be line-aligned with the hypotheses")
-    metric = sacrebleu.metrics.BLEU()
+    metric, chrf_metric = sacrebleu.metrics.BLEU(), sacrebleu.metrics.CHRF()
     score = metric.corpus_score(hyps, streams)
+    # chrF takes no missing references; an empty line stands in for one.
+    chrf = chrf_metric.corpus_score(hyps, [[r or "" for r in s] for s in streams])
     seed = mean_seed_bleu(hyps, streams, k=2)
     if as_json:
         click.echo(json.dumps({"bleu": round(score.score, 2), "signature": str(metric.get_signature()),
+                               "chrf": round(chrf.score, 2), "chrf_signature": str(chrf_metric.get_signature()),
                                "seed_bleu": round(seed, 4), "sentences": len(hyps)}))
     else:
         click.echo(f"{score} ({metric.get_signature()})")
+        click.echo(f"{chrf} ({chrf_metric.get_signature()})")
         click.echo(f"seed BLEU (k=2, mean over sentences, best reference) = {seed:.4f}")
 
 

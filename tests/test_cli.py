@@ -156,7 +156,7 @@ def test_evaluate_prints_sacrebleu_and_seed_bleu(tmp_path):
     assert result.exit_code == 0
     scores = json.loads(result.stdout)
     assert scores["bleu"] == pytest.approx(100.0) and scores["seed_bleu"] == pytest.approx(1.0)
-    assert "nrefs:2" in scores["signature"]
+    assert "nrefs:2" in scores["signature"] and scores["chrf"] == pytest.approx(100.0)
     one = json.loads(run("evaluate", hyp, "--ref", ref1, "--json").stdout)
     assert one["bleu"] < 100.0
 
@@ -253,3 +253,12 @@ def test_a_closed_stdout_pipe_stops_quietly(bundle, tmp_path):
     proc.stdout.close()  # like `| head -1`
     stderr = proc.communicate(timeout=120)[1].decode()
     assert proc.returncode == 141 and "Traceback" not in stderr
+
+
+def test_environment_variables_set_bundle_and_device(bundle, input_file, monkeypatch):
+    monkeypatch.setenv("S2S_BUNDLE", str(bundle("lstm")))
+    monkeypatch.setenv("S2S_DEVICE", "auto")
+    result = run("translate", input_file, "-q")
+    assert result.exit_code == 0 and "--device auto chose" in result.stderr
+    from s2s_batch.runtime.translator import Translator
+    assert result.stdout.splitlines() == Translator(bundle("lstm")).translate_batch(LINES)
