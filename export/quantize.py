@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from s2s_batch.export.graphs import probe_inputs
+from s2s_batch.export.verify import cpu_session
 from s2s_batch.runtime.manifest import decoder_io, encoder_io
 from s2s_batch.train.model import Seq2Seq
 
@@ -31,17 +31,11 @@ def quantize_graph(path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _session(path: Path):
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-
 @torch.no_grad()
 def compare_with_fp32(net: Seq2Seq, fp32: tuple[Path, Path], int8: tuple[Path, Path]) -> dict:
     """Greatest logit difference and argmax agreement of int8 against fp32 on probe batches."""
     cfg = net.config
-    sessions = {name: (_session(enc), _session(dec)) for name, (enc, dec) in
+    sessions = {name: (cpu_session(enc), cpu_session(dec)) for name, (enc, dec) in
                 (("fp32", fp32), ("int8", int8))}
     _, enc_out = encoder_io(cfg)
     dec_in, _ = decoder_io(cfg)

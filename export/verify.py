@@ -17,7 +17,8 @@ class ParityError(RuntimeError):
     """The exported graphs disagree with the eager model."""
 
 
-def _session(path: Path):
+def cpu_session(path: Path) -> ort.InferenceSession:
+    """A quiet CPU onnxruntime session for checking an exported graph."""
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
@@ -33,7 +34,7 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
     """
     net = net.eval().cpu()
     cfg = net.config
-    enc, dec = _session(encoder_path), _session(decoder_path)
+    enc, dec = cpu_session(encoder_path), cpu_session(decoder_path)
     enc_feed_names = {i.name for i in enc.get_inputs()}
     _, enc_out = encoder_io(cfg)
     dec_in, dec_out = decoder_io(cfg)
