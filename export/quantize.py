@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from s2s_batch.export.graphs import probe_inputs
-from s2s_batch.export.verify import cpu_session
+from s2s_batch.export.verify import cpu_session, encoder_feed
 from s2s_batch.runtime.manifest import decoder_io, encoder_io
 from s2s_batch.train.model import Seq2Seq
 
@@ -44,9 +44,7 @@ def compare_with_fp32(net: Seq2Seq, fp32: tuple[Path, Path], int8: tuple[Path, P
         src, src_len = probe_inputs(net, 32, seed=seed + 10)
         logits = {}
         for name, (enc, dec) in sessions.items():
-            feed = {k: v for k, v in (("src", src.numpy()), ("src_len", src_len.numpy()))
-                    if k in {i.name for i in enc.get_inputs()}}
-            *states, context = enc.run(enc_out, feed)
+            *states, context = enc.run(enc_out, encoder_feed(enc, src, src_len))
             tokens = np.full(src.shape[0], 2, dtype=np.int64)
             logits[name] = dec.run(["logits"], dict(zip(dec_in, (tokens, *states, context))))[0]
         worst = max(worst, float(np.abs(logits["fp32"] - logits["int8"]).max()))

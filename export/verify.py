@@ -24,6 +24,12 @@ def cpu_session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
+def encoder_feed(session: ort.InferenceSession, src: torch.Tensor, src_len: torch.Tensor) -> dict:
+    """The encoder's inputs, limited to those the graph has (seed-semantics graphs have no src_len)."""
+    names = {i.name for i in session.get_inputs()}
+    return {k: v.numpy() for k, v in (("src", src), ("src_len", src_len)) if k in names}
+
+
 @torch.no_grad()
 def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
                          batch_sizes=(1, 3, 8), steps: int = 3) -> float:
@@ -35,15 +41,12 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
     net = net.eval().cpu()
     cfg = net.config
     enc, dec = cpu_session(encoder_path), cpu_session(decoder_path)
-    enc_feed_names = {i.name for i in enc.get_inputs()}
     _, enc_out = encoder_io(cfg)
     dec_in, dec_out = decoder_io(cfg)
     worst = 0.0
     for seed, batch in enumerate(batch_sizes):
         src, src_len = probe_inputs(net, batch, seed=seed + 1)
-        feed = {k: v for k, v in (("src", src.numpy()), ("src_len", src_len.numpy()))
-                if k in enc_feed_names}
-        got = dict(zip(enc_out, enc.run(enc_out, feed)))
+        got = dict(zip(enc_out, enc.run(enc_out, encoder_feed(enc, src, src_len))))
         state = net.encoder(src, src_len)
         states = state if isinstance(state, tuple) else (state,)
         context = top_layer(state)

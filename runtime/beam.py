@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis, banned_by_ngrams, log_softmax
+from s2s_batch.runtime.decoding import (DecodingOptions, Hypothesis, banned_by_ngrams, forbid,
+                                         log_softmax)
 from s2s_batch.runtime.session import Graphs
 
 
@@ -53,10 +54,7 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
     for t in range(max_len):
         logits, states = graphs.step_logits(tokens, states, context)
         logp = log_softmax(logits)  # (n*K, V)
-        if t < opts.min_decoding_length:
-            logp[:, eos] = -np.inf
-        if banned is not None:
-            logp[:, banned] = -np.inf
+        forbid(logp, t, eos, banned, opts)
         if opts.no_repeat_ngram_size:
             for row, history in enumerate(histories):
                 logp[row, banned_by_ngrams(history, opts.no_repeat_ngram_size)] = -np.inf

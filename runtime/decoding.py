@@ -77,6 +77,15 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def forbid(scores: np.ndarray, t: int, eos: int, banned: int | None, opts: DecodingOptions) -> None:
+    """Set to -inf, in place, what step t may not produce: <eos> before the minimum length,
+    and the banned token (<unk> with disable_unk)."""
+    if t < opts.min_decoding_length:
+        scores[:, eos] = -np.inf
+    if banned is not None:
+        scores[:, banned] = -np.inf
+
+
 def banned_by_ngrams(history: list[int], n: int) -> list[int]:
     """Tokens that would repeat an n-gram already in `history`."""
     if n <= 0 or len(history) < n - 1:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis, banned_by_ngrams, log_softmax
+from s2s_batch.runtime.decoding import (DecodingOptions, Hypothesis, banned_by_ngrams, forbid,
+                                         log_softmax)
 from s2s_batch.runtime.session import Graphs
 
 
@@ -55,10 +56,7 @@ def sample_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, src_ids:
     for t in range(max_len):
         logits, states = graphs.step_logits(tokens, states, context)
         logp = log_softmax(logits)
-        if t < opts.min_decoding_length:
-            logits[:, eos] = -np.inf
-        if banned is not None:
-            logits[:, banned] = -np.inf
+        forbid(logits, t, eos, banned, opts)
         for j, row in enumerate(rows):
             if opts.no_repeat_ngram_size:
                 logits[j, banned_by_ngrams(hyps[row].ids, opts.no_repeat_ngram_size)] = -np.inf

@@ -103,12 +103,12 @@ class Graphs:
 
     def step(self, tokens: np.ndarray, states: dict, context: np.ndarray) -> tuple[np.ndarray, dict]:
         """One decoder step → (argmax ids [B], new states); the logits never leave the session."""
-        feed = {"tokens": tokens, "context": context, **states}
-        next_token, *new_states = self.decoder.run(self._step_outputs, feed)
-        return next_token, dict(zip(self.state_names, new_states))
+        return self._run_step(self._step_outputs, tokens, states, context)
 
     def step_logits(self, tokens: np.ndarray, states: dict, context: np.ndarray) -> tuple[np.ndarray, dict]:
         """One decoder step → (logits [B, V], new states), for scoring, beam search and sampling."""
-        feed = {"tokens": tokens, "context": context, **states}
-        logits, *new_states = self.decoder.run(self._logit_outputs, feed)
-        return logits, dict(zip(self.state_names, new_states))
+        return self._run_step(self._logit_outputs, tokens, states, context)
+
+    def _run_step(self, outputs: list[str], tokens, states: dict, context) -> tuple[np.ndarray, dict]:
+        first, *new_states = self.decoder.run(outputs, {"tokens": tokens, "context": context, **states})
+        return first, dict(zip(self.state_names, new_states))

@@ -63,10 +63,8 @@ def open_input(src):
         yield f
 
 
-def count_lines(src) -> int | None:
-    """Lines in a file for the progress bar; None for stdin."""
-    if str(src) == "-":
-        return None
+def count_lines(src) -> int:
+    """Lines in a file, for the progress bar."""
     with open(src, "rb") as f:
         n, last = 0, b"\n"
         for block in iter(lambda: f.read(1 << 20), b""):

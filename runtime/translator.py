@@ -7,7 +7,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-
 from s2s_batch.runtime.batching import pad_batch, sorted_batches
 from s2s_batch.runtime.errors import BundleError
 from s2s_batch.runtime.manifest import SRC_VOCAB_FILE, TGT_VOCAB_FILE, load_manifest
