@@ -8,9 +8,11 @@ that path holds either nothing or a complete file (the previous one, or the new 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from s2s_batch.runtime.errors import OutputError, UsageError
@@ -18,13 +20,19 @@ from s2s_batch.runtime.errors import OutputError, UsageError
 PROGRESS_VERSION = 1
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+@contextlib.contextmanager
+def atomic_write(path: Path):
+    """A binary file that replaces `path` only once written and fsynced; on error, nothing."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 class StdoutJob:
@@ -90,9 +98,9 @@ class FileJob:
             os.fsync(self.file.fileno())
             self.lines_done += n_lines
             self.bytes_done += len(data)
-            _write_atomically(self.progress, json.dumps({
-                "version": PROGRESS_VERSION, "job": self.job_key,
-                "lines": self.lines_done, "bytes": self.bytes_done}))
+            with atomic_write(self.progress) as f:
+                f.write(json.dumps({"version": PROGRESS_VERSION, "job": self.job_key,
+                                    "lines": self.lines_done, "bytes": self.bytes_done}).encode())
         except OSError as exc:
             self.abort(keep_for_resume=False)
             raise OutputError(f"{self.dst}: writing failed ({exc.strerror}); "

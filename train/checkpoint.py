@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import torch
 
+from s2s_batch.runtime.output import atomic_write
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.model import Seq2Seq
@@ -29,16 +28,8 @@ def save_checkpoint(path: Path, net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab
         "tgt_vocab": tgt_vocab.idx_to_token,
         **state,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        torch.save(payload, f)
 
 
 def load_checkpoint(path: Path, device: str = "cpu"):
