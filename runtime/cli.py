@@ -40,8 +40,22 @@ def _user_errors(func):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(package_name="s2s-batch")
-def main():
-    """Batch translation with an exported seq2seq model on onnxruntime."""
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              envvar="S2S_CONFIG", show_envvar=True,
+              help="TOML file of option defaults [default: ./s2s-batch.toml if it exists]")
+@click.pass_context
+@_user_errors
+def main(ctx, config_path):
+    """Batch translation with an exported seq2seq model on onnxruntime.
+
+    Option defaults come from the command line, then the environment, then the config
+    file (top-level keys for every command, or a [translate] table), then built-in values.
+    """
+    from s2s_batch.runtime.settings import find_config, load_defaults
+
+    path = find_config(config_path)
+    if path is not None:
+        ctx.default_map = load_defaults(path, main.commands)
 
 
 _bundle_option = click.option(
@@ -83,20 +97,39 @@ _bundle_option = click.option(
               help="divide logits by T before sampling (0: argmax)")
 @click.option("--seed", type=int, default=0,
               help="sampling seed; a sentence's sample depends only on it and the sentence")
-@click.option("--output-format", type=click.Choice(["text", "jsonl"]), default="text",
-              help="text: the best translation; jsonl: the hypotheses with their scores")
+@click.option("--input-format", type=click.Choice(["text", "jsonl", "tsv"]), default="text",
+              help="text: a sentence per line; jsonl: a JSON object per line (--field); "
+                   "tsv: tab-separated columns (--column)")
+@click.option("--field", default="text", help="jsonl input: the field holding the sentence")
+@click.option("--column", type=click.IntRange(min=1), default=1,
+              help="tsv input: the column holding the sentence, counting from 1")
+@click.option("--output-format", type=click.Choice(["text", "jsonl", "tsv"]), default="text",
+              help="text: the best translation; tsv: source<TAB>translation; "
+                   "jsonl: source, translation and the hypotheses with their scores")
 @click.option("--return-scores", is_flag=True, help="jsonl: add per-token log-probabilities")
 @click.option("--return-attention", is_flag=True,
               help="jsonl: add attention weights (models with attention only)")
 @click.option("--disable-unk", is_flag=True, help="never generate the unknown-word token <unk>")
-@click.option("-q", "--quiet", is_flag=True, help="no progress bar and no summary")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
+              metavar="[ADDRESS]",
+              help="translate on Ray actors: the cluster at ADDRESS (HOST:PORT), or a new local "
+                   "Ray instance when no ADDRESS is given (pip install 's2s-batch[ray]')")
+@click.option("--ray-actors", type=click.IntRange(min=1), default=None,
+              help="Ray actors, each holding one onnxruntime session [default: one per CPU "
+                   "of the cluster]")
+@click.option("-q", "--quiet", is_flag=True, help="no progress and no summary")
 @_user_errors
 def translate(input_path, output, bundle, device, batch_size, max_len, errors, threads, resume,
               chunk_lines, beam_size, num_hypotheses, length_penalty, min_len, no_repeat_ngram,
-              sampling_topk, sampling_topp, sampling_temperature, seed, output_format,
-              return_scores, return_attention, disable_unk, quiet):
-    """Translate INPUT (a file, or '-' for stdin), one output line per input line."""
+              sampling_topk, sampling_topp, sampling_temperature, seed, input_format, field, column,
+              output_format, return_scores, return_attention, disable_unk, ray_address, ray_actors,
+              quiet):
+    """Translate INPUT (a file, or '-' for stdin), one output line per input line.
+
+    A path ending in .gz is read or written through gzip.
+    """
     from s2s_batch.runtime.decoding import DecodingOptions
+    from s2s_batch.runtime.formats import InputFormat
     from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator
 
     decoding = dict(beam_size=beam_size, num_hypotheses=num_hypotheses, length_penalty=length_penalty,
@@ -111,21 +144,38 @@ def translate(input_path, output, bundle, device, batch_size, max_len, errors, t
     if return_attention:
         raise UsageError("--return-attention: this model has no attention (the seed's encoder-decoder "
                          "passes one context vector); use a bundle trained with attention")
+    if ray_actors and not ray_address:
+        raise UsageError("--ray-actors needs --ray; add --ray [ADDRESS]")
+    file_options = dict(errors=errors, resume=resume, chunk_lines=chunk_lines,
+                        progress=False if quiet else None, output_format=output_format,
+                        input_format=InputFormat(input_format, field, column), decoding=decoding)
     translator = Translator(bundle, device=device, batch_size=batch_size or DEFAULT_BATCH_SIZE,
                             max_len=max_len, threads=threads or None)
     start = time.perf_counter()
-    stats = translator.translate_file(input_path, output, errors=errors, resume=resume,
-                                      chunk_lines=chunk_lines, progress=False if quiet else None,
-                                      output_format=output_format, decoding=decoding)
+    if ray_address:
+        from s2s_batch.runtime.distributed import require_ray, translate_file_on_ray
+
+        require_ray()
+        stats = translate_file_on_ray(translator, input_path, output, actors=ray_actors,
+                                      address=None if ray_address == "local" else ray_address,
+                                      threads=threads or 1, **file_options)
+    else:
+        stats = translator.translate_file(input_path, output, **file_options)
     seconds = time.perf_counter() - start
     if not quiet:
-        unk = stats.unknown_tokens / max(stats.source_tokens, 1)
-        click.echo(f"s2s-batch: {stats.lines} lines in {seconds:.2f} s "
-                   f"({stats.lines / max(seconds, 1e-9):.0f} sentences/s), "
-                   f"unknown source words {unk:.1%}", err=True)
+        click.echo(summary(stats, seconds), err=True)
     if stats.truncated_lines:
         click.echo(f"s2s-batch: {stats.truncated_lines} lines longer than the model's "
                    f"{translator.config.num_steps - 1} source tokens were truncated", err=True)
+
+
+def summary(stats, seconds: float) -> str:
+    """The end-of-run line: lines, tokens, time, speed, unknown words, truncations."""
+    unk = stats.unknown_tokens / max(stats.source_tokens, 1)
+    return (f"s2s-batch: {stats.lines:,} lines, {stats.source_tokens:,} source and "
+            f"{stats.target_tokens:,} target tokens in {seconds:.2f} s "
+            f"({stats.lines / max(seconds, 1e-9):,.0f} sentences/s); unknown source words {unk:.1%}, "
+            f"{stats.truncated_lines:,} lines truncated")
 
 
 def _read_text_lines(path: str) -> list[str]:

@@ -43,3 +43,9 @@ class OutputError(S2SError):
     """The output cannot be written."""
 
     exit_code = 6
+
+
+class ClusterError(S2SError):
+    """The Ray cluster cannot be reached, or Ray is not installed."""
+
+    exit_code = 7

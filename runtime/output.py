@@ -4,11 +4,14 @@ Chunks are appended to a hidden partial file beside the output; after each chunk
 partial file is fsynced and then a progress sidecar records how many input lines and
 bytes it holds. Only a completed run renames the partial file onto the output path, so
 that path holds either nothing or a complete file (the previous one, or the new one).
+An output named *.gz gets each chunk as its own gzip member: concatenated members are
+one valid gzip file, and a resumed run can cut the partial file at a chunk boundary.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import sys
@@ -64,6 +67,7 @@ class FileJob:
         self.partial = self.dst.with_name(f".{self.dst.name}.partial")
         self.progress = self.dst.with_name(f".{self.dst.name}.progress.json")
         self.job_key = job_key
+        self.compress = self.dst.name.endswith(".gz")
         self.lines_done, self.bytes_done = 0, 0
         try:
             if resume and self.progress.is_file():
@@ -92,6 +96,8 @@ class FileJob:
 
     def write_chunk(self, data: bytes, n_lines: int) -> None:
         """Append a chunk, make it durable, then record it."""
+        if self.compress:
+            data = gzip.compress(data, mtime=0)  # mtime 0: a resumed run is byte-identical
         try:
             self.file.write(data)
             self.file.flush()

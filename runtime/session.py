@@ -14,7 +14,7 @@ from s2s_batch.runtime.errors import BundleError, DeviceError
 from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE, Manifest, decoder_io, encoder_io
 
 DEVICES = ("cpu", "cuda", "auto")
-_CUDA = "CUDAExecutionProvider"
+CUDA_PROVIDER = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
 
 
@@ -37,11 +37,11 @@ def providers_for(device: str, announce=lambda msg: print(msg, file=sys.stderr))
     if device == "cpu":
         return [_CPU]
     if device == "cuda":
-        if _CUDA not in available:
+        if CUDA_PROVIDER not in available:
             raise DeviceError("--device cuda: onnxruntime has no CUDA provider here; install "
                               "s2s-batch[gpu] (onnxruntime-gpu) on a machine with a GPU, or use --device cpu")
-        return [_CUDA, _CPU]
-    chosen = [_CUDA, _CPU] if _CUDA in available else [_CPU]
+        return [CUDA_PROVIDER, _CPU]
+    chosen = [CUDA_PROVIDER, _CPU] if CUDA_PROVIDER in available else [_CPU]
     announce(f"s2s-batch: --device auto chose {'cuda' if len(chosen) == 2 else 'cpu'}")
     return chosen
 
@@ -59,7 +59,7 @@ def open_session(path: Path, providers: list[str], threads: int) -> ort.Inferenc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"{path}: onnxruntime cannot load it ({first[:200]}); "
                           "re-export the bundle with s2s-export") from None
-    if "cuda" in providers[0].lower() and _CUDA not in session.get_providers():
+    if "cuda" in providers[0].lower() and CUDA_PROVIDER not in session.get_providers():
         raise DeviceError("--device cuda: the CUDA provider failed to start (no GPU or driver?); "
                           "use --device cpu")
     return session

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import itertools
-import json
 import os
 import sys
+import zlib
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
 from s2s_batch.runtime.errors import InputError, Interrupted, UsageError
+from s2s_batch.runtime.formats import OUTPUT_FORMATS, InputFormat, format_results
 from s2s_batch.runtime.output import open_job
+from s2s_batch.runtime.progress import Progress
 
 CHUNK_LINES = 10_000
 _BOM = b"\xef\xbb\xbf"
@@ -24,7 +28,7 @@ def read_lines(stream, name: str, errors: str = "strict") -> Iterator[str]:
     keeps other Unicode line breaks inside their line, so line N stays line N.
     """
     offset = 0
-    for number, raw in enumerate(stream, start=1):
+    for number, raw in enumerate(_raw_lines(stream, name), start=1):
         body = raw[:-1] if raw.endswith(b"\n") else raw
         if body.endswith(b"\r"):
             body = body[:-1]
@@ -37,6 +41,19 @@ def read_lines(stream, name: str, errors: str = "strict") -> Iterator[str]:
             raise InputError(f"{name}: line {number}: invalid UTF-8 at file byte offset {start + exc.start}; "
                              "fix the file or pass --errors replace") from None
         offset += len(raw)
+
+
+def _raw_lines(stream, name: str) -> Iterator[bytes]:
+    try:
+        yield from stream
+    except (OSError, EOFError, zlib.error) as exc:  # a corrupt or truncated .gz file
+        raise InputError(f"{name}: cannot read input ({exc}); check that the file is "
+                         "complete (a .gz name means gzip)") from None
+
+
+def is_gzip_path(path) -> bool:
+    """Whether a path is read or written through gzip (by its .gz extension)."""
+    return str(path).endswith(".gz")
 
 
 def chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
@@ -56,7 +73,7 @@ def open_input(src):
         yield sys.stdin.buffer
         return
     try:
-        f = open(src, "rb")
+        f = gzip.open(src, "rb") if is_gzip_path(src) else open(src, "rb")
     except OSError as exc:
         raise InputError(f"{src}: cannot read input ({exc.strerror}); check the path") from None
     with f:
@@ -64,8 +81,8 @@ def open_input(src):
 
 
 def count_lines(src) -> int:
-    """Lines in a file, for the progress bar."""
-    with open(src, "rb") as f:
+    """Lines in a file (after gzip decompression for a .gz name), for the progress bar."""
+    with (gzip.open(src, "rb") if is_gzip_path(src) else open(src, "rb")) as f:
         n, last = 0, b"\n"
         for block in iter(lambda: f.read(1 << 20), b""):
             n += block.count(b"\n")
@@ -80,64 +97,83 @@ def job_key(translator, src, **options) -> dict:
             "bundle": translator.manifest.data["files"], "max_len": translator.max_len, **options}
 
 
-def format_results(results, output_format: str, with_token_scores: bool) -> bytes:
-    """Output lines for translation results: the best text, or one JSON object per line."""
-    if output_format == "text":
-        lines = [r.best for r in results]
-    else:
-        lines = [json.dumps({"hypotheses": [
-            {"text": text, "score": round(score, 6),
-             **({"token_scores": [round(x, 6) for x in tokens]} if with_token_scores else {})}
-            for text, score, tokens in zip(r.hypotheses, r.scores, r.token_scores)]},
-            ensure_ascii=False) for r in results]
-    return "".join(line + "\n" for line in lines).encode("utf-8")
+def translated_chunks(translator, lines: Iterator[str], chunk_lines: int, output_format: str,
+                      decoding: dict, with_token_scores: bool) -> Iterator[tuple[bytes, int]]:
+    """(output bytes, line count) for each chunk of source sentences, translated here."""
+    for chunk in chunks(lines, chunk_lines):
+        results = translator.translate(chunk, **decoding)
+        yield format_results(results, chunk, output_format, with_token_scores), len(chunk)
+
+
+def output_decoding(decoding: dict | None, output_format: str) -> tuple[dict, bool]:
+    """Decoding options for an output format, and whether token scores are written."""
+    decoding = dict(decoding or {})
+    with_token_scores = bool(decoding.get("return_scores"))
+    if output_format == "jsonl":
+        decoding["return_scores"] = True  # every jsonl hypothesis carries its total score
+    return decoding, with_token_scores
+
+
+def run_job(src, dst, key: dict, resume: bool, produce, progress: Progress) -> None:
+    """Write the chunks of `produce(lines_done)` to dst as one resumable, atomic job.
+
+    `produce` gets the number of input lines already done by an interrupted run and
+    yields (bytes, line count) for the lines after them.
+    """
+    job = open_job(dst, key, resume)
+    try:
+        with progress:
+            progress.resumed_at(job.lines_done)
+            for data, n_lines in produce(job.lines_done):
+                job.write_chunk(data, n_lines)
+                progress.advance(n_lines)
+    except KeyboardInterrupt:
+        job.abort(keep_for_resume=True)
+        if str(dst) == "-":
+            raise Interrupted(f"interrupted after {job.lines_done} complete lines") from None
+        raise Interrupted(f"interrupted after {job.lines_done} complete lines; {dst} was not "
+                          "written; rerun with --resume to continue") from None
+    except BaseException:
+        job.abort(keep_for_resume=False)
+        raise
+    job.commit()
+
+
+def check_file_options(src, dst, errors: str, resume: bool, input_format: InputFormat,
+                       output_format: str) -> None:
+    """Refuse option values that cannot work, before any work starts."""
+    if errors not in ("strict", "replace"):
+        raise ValueError("errors must be 'strict' or 'replace'")
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}")
+    if not isinstance(input_format, InputFormat):
+        raise ValueError("input_format must be an InputFormat")
+    if resume and str(src) == "-":
+        raise UsageError("--resume needs an input file, not stdin")
 
 
 def translate_stream_file(translator, src, dst, *, errors: str = "strict",
                           chunk_lines: int = CHUNK_LINES, progress: bool | None = None,
                           resume: bool = False, output_format: str = "text",
+                          input_format: InputFormat = InputFormat(),
                           decoding: dict | None = None):
     """Translate src to dst line for line, chunk by chunk; returns the translator's Stats.
 
     With resume=True a run killed earlier continues after its last completed chunk.
     """
-    from tqdm import tqdm
-
-    if errors not in ("strict", "replace"):
-        raise ValueError("errors must be 'strict' or 'replace'")
-    if output_format not in ("text", "jsonl"):
-        raise ValueError("output_format must be 'text' or 'jsonl'")
-    decoding = dict(decoding or {})
-    with_token_scores = bool(decoding.get("return_scores"))
-    if output_format == "jsonl":
-        decoding["return_scores"] = True  # every jsonl hypothesis carries its total score
-    if resume and str(src) == "-":
-        raise UsageError("--resume needs an input file, not stdin")
-    show = sys.stderr.isatty() if progress is None else progress
-    # Counting costs a pass over the file, so only for a bar that will be seen.
-    total = count_lines(src) if show and Path(str(src)).is_file() else None
+    check_file_options(src, dst, errors, resume, input_format, output_format)
+    decoding, with_token_scores = output_decoding(decoding, output_format)
+    key = (job_key(translator, src, errors=errors, output_format=output_format,
+                   input_format=asdict(input_format), decoding=decoding)
+           if str(dst) != "-" and str(src) != "-" else {})
     with open_input(src) as fin:
-        key = (job_key(translator, src, errors=errors, output_format=output_format, decoding=decoding)
-               if str(dst) != "-" and str(src) != "-" else {})
-        job = open_job(dst, key, resume)
-        try:
-            with tqdm(total=total, unit="line", disable=not show, file=sys.stderr,
-                      dynamic_ncols=True) as bar:
-                lines = read_lines(fin, str(src), errors)
-                # Lines already translated are read again (to find the position) but not translated.
-                bar.update(sum(1 for _ in itertools.islice(lines, job.lines_done)))
-                for chunk in chunks(lines, chunk_lines):
-                    results = translator.translate(chunk, **decoding)
-                    job.write_chunk(format_results(results, output_format, with_token_scores), len(chunk))
-                    bar.update(len(chunk))
-        except KeyboardInterrupt:
-            job.abort(keep_for_resume=True)
-            if str(dst) == "-":
-                raise Interrupted(f"interrupted after {job.lines_done} complete lines") from None
-            raise Interrupted(f"interrupted after {job.lines_done} complete lines; {dst} was not "
-                              "written; rerun with --resume to continue") from None
-        except BaseException:
-            job.abort(keep_for_resume=False)
-            raise
-        job.commit()
+        def produce(lines_done: int):
+            lines = input_format.sources(read_lines(fin, str(src), errors), str(src))
+            # Lines already translated are read again (to find the position) but not translated.
+            for _ in itertools.islice(lines, lines_done):
+                pass
+            yield from translated_chunks(translator, lines, chunk_lines, output_format, decoding,
+                                         with_token_scores)
+
+        run_job(src, dst, key, resume, produce, Progress.for_input(src, progress))
     return translator.stats

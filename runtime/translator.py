@@ -14,7 +14,7 @@ from s2s_batch.runtime.beam import beam_search
 from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
 from s2s_batch.runtime.sampling import sample_decode
 from s2s_batch.runtime.search import greedy_decode
-from s2s_batch.runtime.session import Graphs, providers_for
+from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, providers_for
 from s2s_batch.runtime.textio import translate_stream_file
 from s2s_batch.runtime.tokenize import detokenize, tokenize
 from s2s_batch.runtime.vocab import Vocab, with_eos
@@ -54,6 +54,12 @@ class Stats:
     source_tokens: int = 0
     unknown_tokens: int = 0
     truncated_lines: int = 0
+    target_tokens: int = 0  # of the best hypotheses, <eos> not counted
+
+    def add(self, other: "Stats") -> None:
+        """Accumulate another Stats (e.g. a worker's) into this one."""
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 class Translator:
@@ -70,7 +76,9 @@ class Translator:
         self.config = self.manifest.config
         self.src_vocab = self._load_vocab(SRC_VOCAB_FILE, self.config.src_vocab_size)
         self.tgt_vocab = self._load_vocab(TGT_VOCAB_FILE, self.config.tgt_vocab_size)
-        self.graphs = Graphs(self.manifest, providers_for(device), threads)
+        providers = providers_for(device)
+        self.device = "cuda" if providers[0] == CUDA_PROVIDER else "cpu"  # "auto" resolved
+        self.graphs = Graphs(self.manifest, providers, threads)
         self.batch_size = batch_size
         self.max_len = max_len or self.config.max_decode_len
         self.stats = Stats()
@@ -115,6 +123,7 @@ class Translator:
             src, src_len = pad_batch(rows, self.src_vocab.pad, width)
             for i, hyps in zip(index, self._search(src, src_len, rows, max_len, opts)):
                 results[i] = TranslationResult.of(hyps, self.tgt_vocab)
+                self.stats.target_tokens += len(hyps[0].ids) if hyps else 0
         return results
 
     def _search(self, src, src_len, rows, max_len: int, opts: DecodingOptions):
@@ -142,7 +151,8 @@ class Translator:
     def translate_file(self, src, dst, **options) -> Stats:
         """Translate a text file (or '-') line for line.
 
-        Options: errors, chunk_lines, progress, resume, output_format ('text' or 'jsonl'),
-        decoding (a dict of DecodingOptions fields).
+        Options: errors, chunk_lines, progress, resume, input_format (an InputFormat),
+        output_format ('text', 'jsonl' or 'tsv'), decoding (a dict of DecodingOptions fields).
+        A path ending in .gz is read or written through gzip.
         """
         return translate_stream_file(self, src, dst, **options)

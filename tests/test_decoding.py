@@ -198,7 +198,7 @@ def test_jsonl_output_carries_n_best_and_scores(bundle, tmp_path):
                                        "--output-format", "jsonl", "--return-scores"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(rows) == 3 and rows[1] == {"hypotheses": []}
+    assert len(rows) == 3 and rows[1] == {"source": "", "translation": "", "hypotheses": []}
     for row in (rows[0], rows[2]):
         assert len(row["hypotheses"]) == 2
         for h in row["hypotheses"]:

@@ -1,0 +1,88 @@
+"""Record formats: where the source sentence sits in an input line, how results are written."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+from s2s_batch.runtime.errors import InputError
+
+INPUT_FORMATS = ("text", "jsonl", "tsv")
+OUTPUT_FORMATS = ("text", "jsonl", "tsv")
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """text: the line is the sentence; jsonl: field `field` of a JSON object;
+    tsv: tab-separated column `column` (1-based). A blank line is an empty sentence."""
+
+    kind: str = "text"
+    field: str = "text"
+    column: int = 1
+
+    def __post_init__(self):
+        if self.kind not in INPUT_FORMATS:
+            raise ValueError(f"input format must be one of {INPUT_FORMATS}")
+        if self.column < 1:
+            raise ValueError("column counts from 1")
+
+    def source(self, line: str, number: int, name: str) -> str:
+        """The sentence to translate in input line `number` of file `name`."""
+        if self.kind == "text":
+            return line
+        if not line.strip():
+            return ""
+        if self.kind == "tsv":
+            cells = line.split("\t")
+            if len(cells) < self.column:
+                raise InputError(f"{name}: line {number}: {len(cells)} tab-separated columns, "
+                                 f"but --column {self.column} was asked; fix the line or the column")
+            return cells[self.column - 1]
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise InputError(f"{name}: line {number}: not valid JSON ({exc}); fix the line "
+                             "or read the file with --input-format text") from None
+        if not isinstance(record, dict) or self.field not in record:
+            raise InputError(f"{name}: line {number}: no field {self.field!r} in the JSON object; "
+                             "name the field holding the sentence with --field")
+        value = record[self.field]
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise InputError(f"{name}: line {number}: field {self.field!r} holds "
+                             f"{type(value).__name__}, not a string; fix the line or --field")
+        return value
+
+    def sources(self, lines: Iterable[str], name: str, first_number: int = 1) -> Iterator[str]:
+        """The sentence of each line, in order."""
+        for number, line in enumerate(lines, start=first_number):
+            yield self.source(line, number, name)
+
+
+def _one_line(text: str) -> str:
+    # A tab or line break inside a TSV cell would shift columns or lines.
+    return " ".join(text.replace("\t", " ").splitlines()) if text else text
+
+
+def format_results(results, sources: Sequence[str], output_format: str,
+                   with_token_scores: bool) -> bytes:
+    """Output lines for translation results, one per source.
+
+    text: the best translation; tsv: the source, a tab, the best translation;
+    jsonl: {"source", "translation", "hypotheses": [{"text", "score"[, "token_scores"]}]}.
+    """
+    if output_format == "text":
+        lines = [r.best for r in results]
+    elif output_format == "tsv":
+        lines = [f"{_one_line(s)}\t{r.best}" for s, r in zip(sources, results)]
+    elif output_format == "jsonl":
+        lines = [json.dumps({"source": s, "translation": r.best, "hypotheses": [
+            {"text": text, "score": round(score, 6),
+             **({"token_scores": [round(x, 6) for x in tokens]} if with_token_scores else {})}
+            for text, score, tokens in zip(r.hypotheses, r.scores, r.token_scores)]},
+            ensure_ascii=False) for s, r in zip(sources, results)]
+    else:
+        raise ValueError(f"output format must be one of {OUTPUT_FORMATS}")
+    return "".join(line + "\n" for line in lines).encode("utf-8")

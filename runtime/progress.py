@@ -1,0 +1,81 @@
+"""Progress on stderr: a rich bar on a terminal, plain periodic lines elsewhere, or nothing."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+PLAIN_INTERVAL_S = 10.0
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """Counts input lines done; mode is "bar", "plain" or "off". A context manager."""
+
+    def __init__(self, mode: str, total: int | None = None, interval: float = PLAIN_INTERVAL_S):
+        if mode not in ("bar", "plain", "off"):
+            raise ValueError("mode must be 'bar', 'plain' or 'off'")
+        self.mode, self.total, self.interval = mode, total, interval
+        self.done = self._resumed = 0
+        self._bar = None
+
+    @classmethod
+    def for_input(cls, src, show: bool | None) -> "Progress":
+        """show None: a bar on a terminal, plain lines otherwise; False: off; True: a bar."""
+        from s2s_batch.runtime.textio import count_lines
+
+        if show is False:
+            return cls("off")
+        mode = "bar" if show or sys.stderr.isatty() else "plain"
+        # Counting costs a pass over the file; it gives the bar its length and ETA.
+        total = count_lines(src) if str(src) != "-" and Path(str(src)).is_file() else None
+        return cls(mode, total)
+
+    def __enter__(self):
+        self._start = self._last = time.perf_counter()
+        if self.mode == "bar":
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
+                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+            from rich.console import Console
+
+            self._bar = RichProgress(
+                TextColumn("translating"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("lines, {task.fields[rate]} lines/s"), TimeElapsedColumn(),
+                TextColumn("ETA"), TimeRemainingColumn(),
+                console=Console(file=sys.stderr), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("translate", total=self.total, rate="-")
+        return self
+
+    def resumed_at(self, lines: int) -> None:
+        """Lines an interrupted run already did: counted as done, not in the rate."""
+        self.done = self._resumed = lines
+        if self._bar is not None:
+            self._bar.update(self._task, completed=lines)
+
+    def advance(self, lines: int) -> None:
+        """Record `lines` more input lines done."""
+        self.done += lines
+        now = time.perf_counter()
+        rate = (self.done - self._resumed) / max(now - self._start, 1e-9)
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done, rate=f"{rate:,.0f}")
+        elif self.mode == "plain" and now - self._last >= self.interval:
+            self._last = now
+            line = f"s2s-batch: {self.done:,}"
+            if self.total:
+                eta = (self.total - self.done) / max(rate, 1e-9)
+                line += f"/{self.total:,} lines ({self.done / self.total:.0%}), ETA {_clock(eta)}"
+            else:
+                line += " lines"
+            print(f"{line}, {rate:,.0f} lines/s", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc_info):
+        if self._bar is not None:
+            self._bar.stop()
+        return False

@@ -1,0 +1,100 @@
+"""--ray against a real Ray head on 127.0.0.1 with two worker CPUs: same bytes as a local run."""
+
+import gzip
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+if os.environ.get("S2S_REQUIRE_RAY"):  # CI installs the extra: there, a skip would hide a failure
+    import ray  # noqa: F401
+else:
+    pytest.importorskip("ray")
+
+RAY = str(Path(sys.executable).parent / "ray")
+CLI = str(Path(sys.executable).parent / "s2s-batch")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory):
+    """A Ray head on 127.0.0.1 with 2 CPUs (two actors), stopped at the end."""
+    port = free_port()
+    # Ray >= 2.59 turns on token auth for `ray start --head` once ~/.ray/auth_token exists
+    # (any earlier local ray.init writes one); this head stays open like a fresh machine's.
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    subprocess.run([RAY, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                    "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"],
+                   check=True, capture_output=True, env=env, timeout=120)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, env=env, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def many_lines(toy_sentences, tmp_path_factory) -> Path:
+    """1,200 lines with blanks, so that 100-line blocks make 12 blocks for the two actors."""
+    path = tmp_path_factory.mktemp("ray") / "in.txt"
+    lines = [toy_sentences[i % len(toy_sentences)] if i % 17 else "" for i in range(1200)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, "translate", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_ray_output_is_identical_to_local(ray_head, bundle, many_lines, tmp_path):
+    local, remote = tmp_path / "local.txt", tmp_path / "ray.txt"
+    alone = cli(many_lines, "-o", local, "--bundle", bundle())
+    assert alone.returncode == 0, alone.stderr
+    result = cli(many_lines, "-o", remote, "--bundle", bundle(), "--ray", ray_head,
+                 "--ray-actors", 2, "--chunk-lines", 100)
+    assert result.returncode == 0, result.stderr
+    assert remote.read_bytes() == local.read_bytes()
+    assert len(local.read_text().splitlines()) == 1200
+    # The summary adds up the workers' counts: lines, tokens, unknown words, truncations.
+    counts = [[re.sub(r" in [\d.]+ s \([\d,]+ sentences/s\)", "", line) for line in run.stderr.splitlines()]
+              for run in (alone, result)]
+    assert counts[0] == counts[1] and counts[0][0].startswith("s2s-batch: 1,200 lines, ")
+
+
+def test_ray_formats_and_gzip_match_local(ray_head, bundle, many_lines, tmp_path):
+    src = tmp_path / "in.jsonl.gz"
+    records = [json.dumps({"en": line}) for line in many_lines.read_text().splitlines()]
+    src.write_bytes(gzip.compress(("\n".join(records) + "\n").encode()))
+    args = ["--bundle", bundle(), "-q", "--input-format", "jsonl", "--field", "en",
+            "--output-format", "tsv", "--chunk-lines", 150]
+    local, remote = tmp_path / "local.tsv.gz", tmp_path / "ray.tsv.gz"
+    assert cli(src, "-o", local, *args).returncode == 0
+    result = cli(src, "-o", remote, *args, "--ray", ray_head)
+    assert result.returncode == 0, result.stderr
+    assert gzip.decompress(remote.read_bytes()) == gzip.decompress(local.read_bytes())
+
+
+def test_bad_line_read_on_ray_is_one_line_exit_3(ray_head, bundle, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "I see the dog."}\n{"text": oops}\n')
+    out = tmp_path / "out.txt"
+    result = cli(src, "-o", out, "--bundle", bundle(), "--input-format", "jsonl", "--ray", ray_head)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        result.stderr.strip().splitlines()[-1]] and "line 2: not valid JSON" in result.stderr
+    assert not out.exists()
+
+
+def test_unreachable_cluster_is_exit_7():
+    result = cli("README.md", "--ray", f"127.0.0.1:{free_port()}")
+    assert result.returncode == 7 and "cannot reach a Ray cluster" in result.stderr
