@@ -76,7 +76,10 @@ _bundle_option = click.option(
 @click.option("--errors", type=click.Choice(["strict", "replace"]), default="strict",
               help="invalid UTF-8: stop with its position, or translate with U+FFFD")
 @click.option("--threads", type=click.IntRange(min=0), default=0,
-              help="onnxruntime intra-op threads (0: the CPU quota of this container)")
+              help="CPU threads in all (0: the CPU quota of this container); with --ray, per actor")
+@click.option("--inter-threads", type=click.IntRange(min=0), default=0,
+              help="batches decoded at once, each on threads/inter-threads onnxruntime threads "
+                   "(0: one per thread on CPU, 1 on CUDA)")
 @click.option("--resume", is_flag=True,
               help="continue a killed or interrupted run on the same INPUT and OUTPUT")
 @click.option("--chunk-lines", type=click.IntRange(min=1), default=10_000,
@@ -119,7 +122,8 @@ _bundle_option = click.option(
                    "of the cluster]")
 @click.option("-q", "--quiet", is_flag=True, help="no progress and no summary")
 @_user_errors
-def translate(input_path, output, bundle, device, batch_size, max_len, errors, threads, resume,
+def translate(input_path, output, bundle, device, batch_size, max_len, errors, threads,
+              inter_threads, resume,
               chunk_lines, beam_size, num_hypotheses, length_penalty, min_len, no_repeat_ngram,
               sampling_topk, sampling_topp, sampling_temperature, seed, input_format, field, column,
               output_format, return_scores, return_attention, disable_unk, ray_address, ray_actors,
@@ -150,7 +154,8 @@ def translate(input_path, output, bundle, device, batch_size, max_len, errors, t
                         progress=False if quiet else None, output_format=output_format,
                         input_format=InputFormat(input_format, field, column), decoding=decoding)
     translator = Translator(bundle, device=device, batch_size=batch_size or DEFAULT_BATCH_SIZE,
-                            max_len=max_len, threads=threads or None)
+                            max_len=max_len, threads=threads or None,
+                            inter_threads=inter_threads or None)
     start = time.perf_counter()
     if ray_address:
         from s2s_batch.runtime.distributed import require_ray, translate_file_on_ray

@@ -233,7 +233,8 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
             bundle_files=[ray.put(files)], decoding=decoding, output_format=output_format,
             with_token_scores=with_token_scores,
             translator_options=dict(device=translator.device, batch_size=translator.batch_size,
-                                    max_len=translator.max_len, threads=threads)))
+                                    max_len=translator.max_len, threads=threads,
+                                    inter_threads=min(translator.inter_threads, threads))))
     try:
         for row in translated.iter_rows():
             for f in fields(stats):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -14,7 +15,7 @@ from s2s_batch.runtime.beam import beam_search
 from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
 from s2s_batch.runtime.sampling import sample_decode
 from s2s_batch.runtime.search import greedy_decode
-from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, providers_for
+from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
 from s2s_batch.runtime.textio import translate_stream_file
 from s2s_batch.runtime.tokenize import detokenize, tokenize
 from s2s_batch.runtime.vocab import Vocab, with_eos
@@ -66,19 +67,27 @@ class Translator:
     """A loaded bundle with its two onnxruntime sessions.
 
     Translator(bundle_dir=None, device="cpu") loads the shipped default bundle when
-    bundle_dir is None; device is "cpu", "cuda" or "auto".
+    bundle_dir is None; device is "cpu", "cuda" or "auto". `threads` is the CPU threads in
+    all (default: this container's CPU quota); `inter_threads` how many batches are
+    decoded at once (default: `threads` on CPU, 1 on CUDA), each run on
+    threads // inter_threads onnxruntime threads.
     """
 
     def __init__(self, bundle_dir: str | Path | None = None, *, device: str = "cpu",
                  batch_size: int = DEFAULT_BATCH_SIZE, max_len: int | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, inter_threads: int | None = None):
         self.manifest = load_manifest(Path(bundle_dir) if bundle_dir else default_bundle_dir())
         self.config = self.manifest.config
         self.src_vocab = self._load_vocab(SRC_VOCAB_FILE, self.config.src_vocab_size)
         self.tgt_vocab = self._load_vocab(TGT_VOCAB_FILE, self.config.tgt_vocab_size)
         providers = providers_for(device)
         self.device = "cuda" if providers[0] == CUDA_PROVIDER else "cpu"  # "auto" resolved
-        self.graphs = Graphs(self.manifest, providers, threads)
+        threads = threads or cpu_quota()
+        # On CPU, single-thread batch streams side by side beat one multi-thread stream
+        # (3,700 against 2,270 sentences/s on 2 cores; bench/RESULTS.md).
+        self.inter_threads = inter_threads or (threads if self.device == "cpu" else 1)
+        self._executor = None
+        self.graphs = Graphs(self.manifest, providers, max(1, threads // self.inter_threads))
         self.batch_size = batch_size
         self.max_len = max_len or self.config.max_decode_len
         self.stats = Stats()
@@ -117,14 +126,29 @@ class Translator:
         results = [TranslationResult() for _ in lines]
         todo = [i for i, ids in enumerate(sources) if ids]
         width = self.config.num_steps if self.config.pad_source else None
-        for batch in sorted_batches([len(sources[i]) for i in todo], batch_size or self.batch_size):
-            index = [todo[j] for j in batch]
+        size = batch_size or self.batch_size
+        # Enough batches for every stream; the output does not depend on the batching.
+        size = max(1, min(size, -(-len(todo) // self.inter_threads)))
+        batches = [[todo[j] for j in batch]
+                   for batch in sorted_batches([len(sources[i]) for i in todo], size)]
+
+        def search(index: list[int]):
             rows = [sources[i] for i in index]
             src, src_len = pad_batch(rows, self.src_vocab.pad, width)
-            for i, hyps in zip(index, self._search(src, src_len, rows, max_len, opts)):
+            return self._search(src, src_len, rows, max_len, opts)
+
+        found = map(search, batches) if self.inter_threads == 1 else self._pool().map(search, batches)
+        for index, hyps_of_batch in zip(batches, found):
+            for i, hyps in zip(index, hyps_of_batch):
                 results[i] = TranslationResult.of(hyps, self.tgt_vocab)
                 self.stats.target_tokens += len(hyps[0].ids) if hyps else 0
         return results
+
+    def _pool(self) -> ThreadPoolExecutor:
+        # onnxruntime releases the GIL while it runs, and one session serves concurrent runs.
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.inter_threads, thread_name_prefix="s2s-batch")
+        return self._executor
 
     def _search(self, src, src_len, rows, max_len: int, opts: DecodingOptions):
         bos, eos = self.tgt_vocab.bos, self.tgt_vocab.eos
