@@ -133,3 +133,16 @@ def test_translation_is_independent_of_batch_order_and_threads(bundle, lines, ba
     expected = {line: alone.translate_batch([line])[0] for line in set(lines)}
     got = Translator(bundle("lstm"), threads=threads).translate_batch(lines, batch_size=batch_size)
     assert got == [expected[line] for line in lines]
+
+
+@pytest.mark.parametrize("decoding", [{}, {"beam_size": 3, "num_hypotheses": 2},
+                                      {"sampling_topk": 5, "seed": 7}, {"return_scores": True}])
+def test_concurrent_batch_streams_give_the_same_results(bundle, toy_sentences, decoding):
+    lines = [toy_sentences[i % len(toy_sentences)] for i in range(300)]
+    one = Translator(bundle(), threads=1).translate(lines, batch_size=16, **decoding)
+    streams = Translator(bundle(), threads=2, inter_threads=3)
+    assert streams.inter_threads == 3
+    many = streams.translate(lines, batch_size=16, **decoding)
+    assert [(r.hypotheses, r.ids) for r in many] == [(r.hypotheses, r.ids) for r in one]
+    # Scores are computed by the same kernels on the same batches: equal, not just close.
+    assert [r.scores for r in many] == [r.scores for r in one]
