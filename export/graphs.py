@@ -9,20 +9,22 @@ from s2s_batch.train.model import Seq2Seq
 
 
 class EncoderGraph(nn.Module):
-    """(src [B,T], src_len [B]) → state tensors [L,B,H] (h, and c for an LSTM), context [B,H]."""
+    """(src [B,T], src_len [B]) → state tensors [L,B,H] (h, and c for an LSTM), then the
+    decoder's memory (context [B,H]; or memory, memory_keys, src_mask with attention)."""
 
     def __init__(self, net: Seq2Seq):
         super().__init__()
-        self.encoder = net.encoder
+        self.net = net
 
     def forward(self, src: torch.Tensor, src_len: torch.Tensor):
-        state = self.encoder(src, src_len)
+        state, memory = self.net.encode(src, src_len)
         states = state if isinstance(state, tuple) else (state,)
-        return (*states, states[0][-1])
+        return (*states, *memory)
 
 
 class DecoderStepGraph(nn.Module):
-    """One step: (tokens [B], state..., context [B,H]) → logits [B,V], next_token [B], state_out...
+    """One step: (tokens [B], state..., memory...) → logits [B,V], next_token [B], state_out...,
+    and the attention weights [B,T] for a model with attention.
 
     The argmax is computed in the graph so that greedy decoding need not copy the
     logits out of the session.
@@ -31,14 +33,14 @@ class DecoderStepGraph(nn.Module):
     def __init__(self, net: Seq2Seq):
         super().__init__()
         self.decoder = net.decoder
-        self.lstm = net.config.cell == "lstm"
+        self.num_states = len(net.config.state_names)
 
-    def forward(self, tokens: torch.Tensor, *state_and_context):
-        *states, context = state_and_context
-        state = tuple(states) if self.lstm else states[0]
-        logits, new_state = self.decoder.step(tokens, state, context)  # (B, V)
+    def forward(self, tokens: torch.Tensor, *state_and_memory):
+        states, memory = state_and_memory[: self.num_states], state_and_memory[self.num_states:]
+        state = tuple(states) if self.num_states == 2 else states[0]
+        logits, new_state, weights = self.decoder.step(tokens, state, memory)  # (B, V)
         new_states = new_state if isinstance(new_state, tuple) else (new_state,)
-        return (logits, logits.argmax(dim=-1), *new_states)
+        return (logits, logits.argmax(dim=-1), *new_states, *(() if weights is None else (weights,)))
 
 
 def probe_inputs(net: Seq2Seq, batch: int = 3, seed: int = 0):

@@ -41,17 +41,21 @@ def export_graphs(net: Seq2Seq, encoder_path: Path, decoder_path: Path) -> None:
     cfg = net.config
     src, src_len = probe_inputs(net)
     enc_in, enc_out = encoder_io(cfg)
-    enc_axes = {"src": {0: "batch", 1: "src_len"}, "src_len": {0: "batch"}, "context": {0: "batch"}}
+    memory_axes = {"context": {0: "batch"}, "memory": {0: "batch", 1: "src_len"},
+                   "memory_keys": {0: "batch", 1: "src_len"}, "src_mask": {0: "batch", 1: "src_len"}}
+    enc_axes = {"src": {0: "batch", 1: "src_len"}, "src_len": {0: "batch"}}
     enc_axes.update({name: {1: "batch"} for name in cfg.state_names})
+    enc_axes.update({name: memory_axes[name] for name in cfg.memory_names})
     _export(EncoderGraph(net), (src, src_len), encoder_path, enc_in, enc_out, enc_axes)
 
-    state = net.encoder(src, src_len)
+    state, memory = net.encode(src, src_len)
     states = state if isinstance(state, tuple) else (state,)
     tokens = torch.full((src.shape[0],), 2, dtype=torch.long)
     dec_in, dec_out = decoder_io(cfg)
-    dec_axes = {"tokens": {0: "batch"}, "context": {0: "batch"}, "logits": {0: "batch"},
-                "next_token": {0: "batch"}}
+    dec_axes = {"tokens": {0: "batch"}, "logits": {0: "batch"}, "next_token": {0: "batch"},
+                "attention": {0: "batch", 1: "src_len"}}
+    dec_axes.update({name: memory_axes[name] for name in cfg.memory_names})
     dec_axes.update({name: {1: "batch"} for name in cfg.state_names})
     dec_axes.update({f"{name}_out": {1: "batch"} for name in cfg.state_names})
-    _export(DecoderStepGraph(net), (tokens, *states, top_layer(state)), decoder_path,
-            dec_in, dec_out, dec_axes)
+    _export(DecoderStepGraph(net), (tokens, *states, *memory), decoder_path, dec_in, dec_out,
+            {k: v for k, v in dec_axes.items() if k in dec_in or k in dec_out})

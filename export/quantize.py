@@ -44,9 +44,9 @@ def compare_with_fp32(net: Seq2Seq, fp32: tuple[Path, Path], int8: tuple[Path, P
         src, src_len = probe_inputs(net, 32, seed=seed + 10)
         logits = {}
         for name, (enc, dec) in sessions.items():
-            *states, context = enc.run(enc_out, encoder_feed(enc, src, src_len))
+            encoded = enc.run(enc_out, encoder_feed(enc, src, src_len))  # states, then memory
             tokens = np.full(src.shape[0], 2, dtype=np.int64)
-            logits[name] = dec.run(["logits"], dict(zip(dec_in, (tokens, *states, context))))[0]
+            logits[name] = dec.run(["logits"], dict(zip(dec_in, (tokens, *encoded))))[0]
         worst = max(worst, float(np.abs(logits["fp32"] - logits["int8"]).max()))
         agree += int((logits["fp32"].argmax(-1) == logits["int8"].argmax(-1)).sum())
         total += src.shape[0]

@@ -10,7 +10,7 @@ import torch
 
 from s2s_batch.export.graphs import probe_inputs
 from s2s_batch.runtime.manifest import decoder_io, encoder_io
-from s2s_batch.train.model import Seq2Seq, top_layer
+from s2s_batch.train.model import Seq2Seq
 
 
 class ParityError(RuntimeError):
@@ -36,7 +36,7 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
     """Largest absolute difference between onnxruntime and eager outputs.
 
     Runs both graphs over probe batches of several sizes, feeding each step's argmax
-    back for `steps` steps, comparing states, context and logits.
+    back for `steps` steps, comparing states, memory, logits and attention weights.
     """
     net = net.eval().cpu()
     cfg = net.config
@@ -47,20 +47,19 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
     for seed, batch in enumerate(batch_sizes):
         src, src_len = probe_inputs(net, batch, seed=seed + 1)
         got = dict(zip(enc_out, enc.run(enc_out, encoder_feed(enc, src, src_len))))
-        state = net.encoder(src, src_len)
+        state, memory = net.encode(src, src_len)
         states = state if isinstance(state, tuple) else (state,)
-        context = top_layer(state)
-        eager = dict(zip(enc_out, (*states, context)))
+        eager = dict(zip(enc_out, (*states, *memory)))
         worst = max(worst, *(float(np.abs(got[k] - eager[k].numpy()).max()) for k in enc_out))
         tokens = torch.full((batch,), 2, dtype=torch.long)
         for _ in range(steps):
             # Both sides step from the eager state, so differences do not compound.
-            feed = dict(zip(dec_in, (tokens.numpy(), *(s.numpy() for s in states), context.numpy())))
+            feed = dict(zip(dec_in, (tokens.numpy(), *(s.numpy() for s in (*states, *memory)))))
             got = dict(zip(dec_out, dec.run(dec_out, feed)))
-            logits, new_state = net.decoder(tokens.unsqueeze(1), state, context)
-            state = new_state
+            logits, state, weights = net.decoder.step(tokens, state, memory)
             states = state if isinstance(state, tuple) else (state,)
-            eager = dict(zip(dec_out, (logits[:, 0], logits[:, 0].argmax(-1), *states)))
+            eager = dict(zip(dec_out, (logits, logits.argmax(-1), *states,
+                                       *(() if weights is None else (weights,)))))
             worst = max(worst, *(float(np.abs(got[k] - eager[k].numpy()).max())
                                  for k in dec_out if k != "next_token"))
             tokens = eager["next_token"]

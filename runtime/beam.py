@@ -1,7 +1,7 @@
 """Batched beam search over the decoder-step graph.
 
 Rows are (sentence, beam) pairs, sentence-major: row i*K + k is beam k of live sentence i.
-After each step the state and context are reordered by gathering the parent rows, and a
+After each step the state and memory are reordered by gathering the parent rows, and a
 sentence whose n-best can no longer improve leaves the batch.
 """
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from s2s_batch.runtime.decoding import (DecodingOptions, Hypothesis, banned_by_ngrams, forbid,
                                          log_softmax)
-from s2s_batch.runtime.session import Graphs
+from s2s_batch.runtime.session import Graphs, select_rows
 
 
 def _candidates(total: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -39,11 +39,11 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
                 max_len: int, opts: DecodingOptions, banned: int | None = None) -> list[list[Hypothesis]]:
     """The num_hypotheses best hypotheses of each source row, best first."""
     k = opts.beam_size
-    states, context = graphs.encode(src, src_len)
+    states, memory = graphs.encode(src, src_len)
     batch = src.shape[0]
     parent = np.repeat(np.arange(batch), k)
     states = {name: s[:, parent] for name, s in states.items()}
-    context = context[parent]
+    memory = select_rows(memory, parent)
     tokens = np.full(batch * k, bos, dtype=np.int64)
     beam_scores = np.full((batch, k), -np.inf, dtype=np.float32)
     beam_scores[:, 0] = 0.0  # one start beam per sentence, so the first step has no duplicates
@@ -52,7 +52,7 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
     sentences = np.arange(batch)  # batch rows of the live sentences
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     for t in range(max_len):
-        logits, states = graphs.step_logits(tokens, states, context)
+        logits, states = graphs.step_logits(tokens, states, memory)
         logp = log_softmax(logits)  # (n*K, V)
         forbid(logp, t, eos, banned, opts)
         if opts.no_repeat_ngram_size:
@@ -79,7 +79,7 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
         histories = [histories[r] + [tok] for r, tok in zip(next_rows, next_tokens)]
         token_scores = [token_scores[r] + [float(logp[r, tok])] for r, tok in zip(next_rows, next_tokens)]
         states = {name: s[:, rows] for name, s in states.items()}  # gather parents: (L, n*K, H)
-        context = context[rows]
+        memory = select_rows(memory, rows)
         tokens = np.array(next_tokens, dtype=np.int64)
         beam_scores = np.array(next_scores, dtype=np.float32).reshape(len(sentences), k)
     return [sorted(done, key=lambda h: -h.rank_score)[: opts.num_hypotheses] for done in finished]

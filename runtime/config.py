@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 CELLS = ("rnn", "gru", "lstm")
+ATTENTIONS = ("none", "additive", "dot", "general")
 
 
 def _opt(default, help_text):
@@ -27,6 +28,9 @@ class ModelConfig:
         "seed semantics: run the encoder over padding up to num_steps "
         "(otherwise the state is taken at each sentence's own length)",
     )
+    attention: str = _opt(
+        "none", "decoder attention over the encoder outputs: none (the seed's fixed context), "
+        "additive (Bahdanau), dot (scaled) or general (Luong)")
     max_decode_len: int = _opt(30, "default cap on generated tokens per sentence")
     src_vocab_size: int = _opt(0, "set from the data: source vocabulary size")
     tgt_vocab_size: int = _opt(0, "set from the data: target vocabulary size")
@@ -34,6 +38,8 @@ class ModelConfig:
     def __post_init__(self):
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
         for name in ("embed_size", "hidden_size", "num_layers", "num_steps", "max_decode_len"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -44,6 +50,11 @@ class ModelConfig:
     def state_names(self) -> tuple[str, ...]:
         """Names of the recurrent state tensors carried between decoder steps."""
         return ("h", "c") if self.cell == "lstm" else ("h",)
+
+    @property
+    def memory_names(self) -> tuple[str, ...]:
+        """Names of what the decoder step reads of the source, fixed for a sentence."""
+        return ("context",) if self.attention == "none" else ("memory", "memory_keys", "src_mask")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -17,14 +17,18 @@ SRC_VOCAB_FILE, TGT_VOCAB_FILE = "src_vocab.txt", "tgt_vocab.txt"
 
 
 def encoder_io(cfg: ModelConfig) -> tuple[list[str], list[str]]:
-    """Encoder graph: (src [B,T] int64, src_len [B] int64) → state tensors [L,B,H], context [B,H]."""
-    return ["src", "src_len"], [*cfg.state_names, "context"]
+    """Encoder graph: (src [B,T] int64, src_len [B] int64) → state tensors [L,B,H], then the
+    decoder's memory: context [B,H], or with attention memory [B,T,H], memory_keys [B,T,H]
+    and src_mask [B,T]."""
+    return ["src", "src_len"], [*cfg.state_names, *cfg.memory_names]
 
 
 def decoder_io(cfg: ModelConfig) -> tuple[list[str], list[str]]:
-    """One decoder step: (tokens [B], state..., context) → logits [B,V], next_token [B], state_out..."""
-    return (["tokens", *cfg.state_names, "context"],
-            ["logits", "next_token", *(f"{name}_out" for name in cfg.state_names)])
+    """One decoder step: (tokens [B], state..., memory...) → logits [B,V], next_token [B],
+    state_out..., and with attention its weights [B,T]."""
+    return (["tokens", *cfg.state_names, *cfg.memory_names],
+            ["logits", "next_token", *(f"{name}_out" for name in cfg.state_names),
+             *(["attention"] if cfg.attention != "none" else [])])
 
 
 def sha256_of(path: Path) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 
 from s2s_batch.runtime.decoding import (DecodingOptions, Hypothesis, banned_by_ngrams, forbid,
                                          log_softmax)
-from s2s_batch.runtime.session import Graphs
+from s2s_batch.runtime.session import Graphs, select_rows
 
 
 def truncated_distribution(logits: np.ndarray, temperature: float, topk: int, topp: float):
@@ -49,12 +49,12 @@ def sample_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, src_ids:
     Token scores are the model's own log-probabilities (before temperature and truncation).
     """
     rngs = [np.random.default_rng([opts.seed, *ids]) for ids in src_ids]
-    states, context = graphs.encode(src, src_len)
+    states, memory = graphs.encode(src, src_len)
     rows = np.arange(src.shape[0])
     tokens = np.full(len(rows), bos, dtype=np.int64)
     hyps = [Hypothesis([]) for _ in rows]
     for t in range(max_len):
-        logits, states = graphs.step_logits(tokens, states, context)
+        logits, states = graphs.step_logits(tokens, states, memory)
         logp = log_softmax(logits)
         forbid(logits, t, eos, banned, opts)
         for j, row in enumerate(rows):
@@ -66,7 +66,7 @@ def sample_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, src_ids:
                 hyps[row].ids.append(int(tokens[j]))
         live = tokens != eos
         if not live.all():
-            rows, tokens, context = rows[live], tokens[live], context[live]
+            rows, tokens, memory = rows[live], tokens[live], select_rows(memory, live)
             states = {name: s[:, live] for name, s in states.items()}
             if rows.size == 0:
                 break

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from s2s_batch.runtime.decoding import Hypothesis, log_softmax
-from s2s_batch.runtime.session import Graphs
+from s2s_batch.runtime.session import Graphs, select_rows
 
 
 def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
@@ -17,7 +17,7 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
     token id the argmax is taken inside the graph and the logits never leave the session.
     """
     use_logits = with_scores or banned is not None
-    states, context = graphs.encode(src, src_len)
+    states, memory = graphs.encode(src, src_len)
     batch = src.shape[0]
     out = np.empty((batch, max_len), dtype=np.int64)
     token_scores = np.zeros((batch, max_len), dtype=np.float32)
@@ -27,20 +27,20 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
     tokens = np.full(batch, bos, dtype=np.int64)
     for t in range(max_len):
         if use_logits:
-            logits, states = graphs.step_logits(tokens, states, context)
+            logits, states = graphs.step_logits(tokens, states, memory)
             if banned is not None:
                 logits[:, banned] = -np.inf
             tokens = logits.argmax(axis=-1)
             token_scores[rows, t] = np.take_along_axis(log_softmax(logits), tokens[:, None], 1)[:, 0]
         else:
-            tokens, states = graphs.step(tokens, states, context)
+            tokens, states = graphs.step(tokens, states, memory)
         out[rows, t] = tokens
         finished = tokens == eos
         if finished.any():
             lengths[rows[finished]] = t
             emitted_eos[rows[finished]] = True
             live = ~finished
-            rows, tokens, context = rows[live], tokens[live], context[live]
+            rows, tokens, memory = rows[live], tokens[live], select_rows(memory, live)
             states = {name: s[:, live] for name, s in states.items()}  # (L, B, H)
             if rows.size == 0:
                 break

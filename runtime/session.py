@@ -73,12 +73,13 @@ class Graphs:
         threads = threads or cpu_quota()
         self.encoder = open_session(manifest.path(ENCODER_FILE), providers, threads)
         self.decoder = open_session(manifest.path(DECODER_FILE), providers, threads)
-        self.state_names = cfg.state_names
+        self.state_names, self.memory_names = cfg.state_names, cfg.memory_names
         self._enc_inputs = {i.name for i in self.encoder.get_inputs()}
         _, self._enc_outputs = encoder_io(cfg)
         self._dec_inputs, dec_outputs = decoder_io(cfg)
-        self._step_outputs = ["next_token", *dec_outputs[2:]]
-        self._logit_outputs = ["logits", *dec_outputs[2:]]
+        state_outputs = [f"{name}_out" for name in cfg.state_names]
+        self._step_outputs = ["next_token", *state_outputs]
+        self._logit_outputs = ["logits", *state_outputs]
         self._check_io(manifest)
 
     def _check_io(self, manifest: Manifest) -> None:
@@ -95,20 +96,30 @@ class Graphs:
             raise BundleError(f"{manifest.path(DECODER_FILE)}: output size {logits_dim} does not match "
                               f"the target vocabulary ({manifest.config.tgt_vocab_size}); re-export the bundle")
 
-    def encode(self, src: np.ndarray, src_len: np.ndarray) -> tuple[dict, np.ndarray]:
-        """(src [B,T], src_len [B]) → ({state name: [L,B,H]}, context [B,H])."""
+    def encode(self, src: np.ndarray, src_len: np.ndarray) -> tuple[dict, dict]:
+        """(src [B,T], src_len [B]) → ({state name: [L,B,H]}, {memory name: [B,...]}).
+
+        The memory (what the decoder step reads of the source) has the batch first, so a
+        row is dropped or repeated with the same indexing for every tensor in it.
+        """
         feed = {"src": src, "src_len": src_len}
         outputs = self.encoder.run(self._enc_outputs, {k: feed[k] for k in self._enc_inputs})
-        return dict(zip(self.state_names, outputs[:-1])), outputs[-1]
+        n = len(self.state_names)
+        return dict(zip(self.state_names, outputs[:n])), dict(zip(self.memory_names, outputs[n:]))
 
-    def step(self, tokens: np.ndarray, states: dict, context: np.ndarray) -> tuple[np.ndarray, dict]:
+    def step(self, tokens: np.ndarray, states: dict, memory: dict) -> tuple[np.ndarray, dict]:
         """One decoder step → (argmax ids [B], new states); the logits never leave the session."""
-        return self._run_step(self._step_outputs, tokens, states, context)
+        return self._run_step(self._step_outputs, tokens, states, memory)
 
-    def step_logits(self, tokens: np.ndarray, states: dict, context: np.ndarray) -> tuple[np.ndarray, dict]:
+    def step_logits(self, tokens: np.ndarray, states: dict, memory: dict) -> tuple[np.ndarray, dict]:
         """One decoder step → (logits [B, V], new states), for scoring, beam search and sampling."""
-        return self._run_step(self._logit_outputs, tokens, states, context)
+        return self._run_step(self._logit_outputs, tokens, states, memory)
 
-    def _run_step(self, outputs: list[str], tokens, states: dict, context) -> tuple[np.ndarray, dict]:
-        first, *new_states = self.decoder.run(outputs, {"tokens": tokens, "context": context, **states})
+    def _run_step(self, outputs: list[str], tokens, states: dict, memory: dict) -> tuple[np.ndarray, dict]:
+        first, *new_states = self.decoder.run(outputs, {"tokens": tokens, **memory, **states})
         return first, dict(zip(self.state_names, new_states))
+
+
+def select_rows(memory: dict, rows: np.ndarray) -> dict:
+    """The memory of some batch rows (an index array or a boolean mask), in that order."""
+    return {name: value[rows] for name, value in memory.items()}

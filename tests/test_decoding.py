@@ -28,7 +28,7 @@ def reference_beam_search(net, tokens, src_vocab, tgt_vocab, k, n_best, alpha, m
     stops early once no beam can enter the n-best (scores only fall; the length
     normalizer is largest at max_len).
     """
-    state, context = encode_sentence(net, tokens, src_vocab)
+    state, memory = encode_sentence(net, tokens, src_vocab)
     norm = lambda n: ((5 + n) / 6) ** alpha  # noqa: E731
     beams = [([], [], 0.0, state)]  # (tokens, token log-probs, total, decoder state)
     finished = []  # (tokens, token log-probs, total / norm)
@@ -36,7 +36,7 @@ def reference_beam_search(net, tokens, src_vocab, tgt_vocab, k, n_best, alpha, m
         proposals = []
         for b, (toks, steps, total, st) in enumerate(beams):
             last = toks[-1] if toks else tgt_vocab.bos
-            logits, new_state = net.decoder(torch.tensor([[last]]), st, context)
+            logits, new_state = net.decoder(torch.tensor([[last]]), st, memory)
             logp = torch.log_softmax(logits[0, 0], dim=-1).tolist()
             for tok, lp in enumerate(logp):
                 proposals.append((total + lp, b * len(logp) + tok, b, tok, lp, new_state))

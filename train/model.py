@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from s2s_batch.runtime.config import ModelConfig
 
@@ -32,25 +34,61 @@ class Encoder(nn.Module):
         self.rnn = _recurrent(cfg, cfg.embed_size)
 
     def forward(self, src: torch.Tensor, src_len: torch.Tensor):
-        """src (B, T) ids, src_len (B,) → final state (L, B, H), or (h, c) for an LSTM."""
+        """src (B, T) ids, src_len (B,) → top-layer outputs (T, B, H) and the final state
+        (L, B, H), or (h, c) for an LSTM. Outputs past a row's length are zeros."""
         x = self.embedding(src.t())  # (T, B, E)
         if self.pad_source:
             # Seed semantics: padding runs through the cell.
-            _, state = self.rnn(x)
+            return self.rnn(x)
+        # Packing stops each row at its own length. The TorchScript ONNX exporter
+        # turns this into the ONNX RNN operator's sequence_lens input.
+        packed = pack_padded_sequence(x, src_len.cpu(), enforce_sorted=False)
+        outputs, state = self.rnn(packed)
+        return pad_packed_sequence(outputs, total_length=src.shape[1])[0], state
+
+
+class Attention(nn.Module):
+    """Global attention of a query (B, H) over the encoder outputs, masked by source length.
+
+    additive: Bahdanau's v' tanh(Wq q + Wk k); dot: q'k / sqrt(H); general: Luong's q'W k.
+    Keys are projected once per sentence (`keys`), not at every step.
+    """
+
+    def __init__(self, kind: str, hidden: int):
+        super().__init__()
+        self.kind = kind
+        self.scale = 1.0 / math.sqrt(hidden) if kind == "dot" else 1.0
+        if kind == "additive":
+            self.w_query = nn.Linear(hidden, hidden, bias=False)
+            self.w_key = nn.Linear(hidden, hidden, bias=False)
+            self.v = nn.Linear(hidden, 1, bias=False)
+        elif kind == "general":
+            self.w_key = nn.Linear(hidden, hidden, bias=False)
+
+    def keys(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Encoder outputs (B, T, H) → keys (B, T, H)."""
+        return outputs if self.kind == "dot" else self.w_key(outputs)
+
+    def forward(self, query, keys, values, mask):
+        """→ context (B, H) and weights (B, T); mask (B, T) is 1 on real tokens, 0 on padding."""
+        if self.kind == "additive":
+            scores = self.v(torch.tanh(self.w_query(query).unsqueeze(1) + keys)).squeeze(-1)
         else:
-            # Packing stops each row at its own length. The TorchScript ONNX exporter
-            # turns this into the ONNX RNN operator's sequence_lens input.
-            packed = pack_padded_sequence(x, src_len.cpu(), enforce_sorted=False)
-            _, state = self.rnn(packed)
-        return state
+            scores = torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1) * self.scale
+        scores = scores.masked_fill(mask == 0, -1e9)  # exp(-1e9 - max) is exactly 0 in float32
+        weights = torch.softmax(scores, dim=-1)
+        return torch.bmm(weights.unsqueeze(1), values).squeeze(1), weights
 
 
 class Decoder(nn.Module):
     """The seed's decoder: embedding ++ context into a stacked cell, then a dense layer.
 
-    The context is the encoder's final top-layer state, fixed for the whole
-    sentence (the notes' second edition; the first edition re-read the decoder's
-    own changing state at prediction time, which training never saw).
+    Without attention the context is the encoder's final top-layer state, fixed for the
+    whole sentence (the notes' second edition; the first edition re-read the decoder's
+    own changing state at prediction time, which training never saw). With attention it
+    is recomputed before every step from the decoder's top-layer state (the notes'
+    Bahdanau decoder). What the decoder reads of the source is its `memory`: (context,),
+    or (outputs (B,T,H), keys (B,T,H), mask (B,T)) with attention.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -58,21 +96,43 @@ class Decoder(nn.Module):
         self.embedding = nn.Embedding(cfg.tgt_vocab_size, cfg.embed_size)
         self.rnn = _recurrent(cfg, cfg.embed_size + cfg.hidden_size)
         self.dense = nn.Linear(cfg.hidden_size, cfg.tgt_vocab_size)
+        self.attention = None if cfg.attention == "none" else Attention(cfg.attention, cfg.hidden_size)
 
-    def step(self, tokens: torch.Tensor, state, context: torch.Tensor):
-        """One step without a time axis: tokens (B,) → logits (B, V) and the new state.
+    def memory(self, outputs: torch.Tensor, state, src_len: torch.Tensor) -> tuple:
+        """What the decoder reads of the source, from the encoder's outputs (T, B, H) and state."""
+        if self.attention is None:
+            return (top_layer(state),)
+        values = outputs.transpose(0, 1)  # (B, T, H)
+        positions = torch.arange(values.shape[1], device=values.device).unsqueeze(0)
+        mask = (positions < src_len.to(values.device).unsqueeze(1)).to(values.dtype)
+        return values, self.attention.keys(values), mask
 
-        The same computation as forward() with T = 1, shaped so that the exported graph
-        runs the output layer as one Gemm with its bias and copies no (1, B, V) tensor.
+    def step(self, tokens: torch.Tensor, state, memory: tuple):
+        """One step without a time axis: tokens (B,) → logits (B, V), the new state, and the
+        attention weights (B, T) (None without attention).
+
+        Shaped so that the exported graph runs the output layer as one Gemm with its bias
+        and copies no (1, B, V) tensor.
         """
+        if self.attention is None:
+            context, weights = memory[0], None
+        else:
+            context, weights = self.attention(top_layer(state), *memory)
         x = torch.cat([self.embedding(tokens), context], dim=1).unsqueeze(0)  # (1, B, E + H)
         out, state = self.rnn(x, state)
-        return self.dense(out[0]), state
+        return self.dense(out[0]), state, weights
 
-    def forward(self, tgt_in: torch.Tensor, state, context: torch.Tensor):
-        """tgt_in (B, T), context (B, H) → logits (B, T, V) and the new state."""
+    def forward(self, tgt_in: torch.Tensor, state, memory: tuple):
+        """tgt_in (B, T) → logits (B, T, V) and the new state."""
+        if self.attention is not None:
+            # The context depends on the previous step's state: one step at a time.
+            logits = []
+            for t in range(tgt_in.shape[1]):
+                step_logits, state, _ = self.step(tgt_in[:, t], state, memory)
+                logits.append(step_logits)
+            return torch.stack(logits, dim=1), state
         x = self.embedding(tgt_in.t())  # (T, B, E)
-        ctx = context.unsqueeze(0).expand(x.shape[0], -1, -1)  # (T, B, H)
+        ctx = memory[0].unsqueeze(0).expand(x.shape[0], -1, -1)  # (T, B, H)
         out, state = self.rnn(torch.cat([x, ctx], dim=2), state)
         return self.dense(out).transpose(0, 1), state
 
@@ -89,10 +149,15 @@ class Seq2Seq(nn.Module):
         self.decoder = Decoder(cfg)
         self.apply(xavier_init)
 
+    def encode(self, src: torch.Tensor, src_len: torch.Tensor):
+        """→ (the decoder's initial state, its memory of the source)."""
+        outputs, state = self.encoder(src, src_len)
+        return state, self.decoder.memory(outputs, state, src_len)
+
     def forward(self, src, src_len, tgt_in):
         """Teacher-forced logits (B, T, V)."""
-        state = self.encoder(src, src_len)
-        logits, _ = self.decoder(tgt_in, state, top_layer(state))
+        state, memory = self.encode(src, src_len)
+        logits, _ = self.decoder(tgt_in, state, memory)
         return logits
 
 

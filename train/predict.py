@@ -9,12 +9,12 @@ import torch
 
 from s2s_batch.runtime.vocab import Vocab, with_eos
 from s2s_batch.train.data import to_tensor, truncate_pad
-from s2s_batch.train.model import Seq2Seq, top_layer
+from s2s_batch.train.model import Seq2Seq
 
 
 @torch.no_grad()
 def encode_sentence(net: Seq2Seq, src_tokens: list[str], src_vocab: Vocab):
-    """Encoder state and context for one sentence in a batch of one.
+    """Encoder state and decoder memory for one sentence in a batch of one.
 
     Seed-semantics models see the source padded to num_steps; the others see it unpadded.
     """
@@ -23,8 +23,7 @@ def encode_sentence(net: Seq2Seq, src_tokens: list[str], src_vocab: Vocab):
     enc_valid_len = torch.tensor([len(ids)])
     if cfg.pad_source:
         ids = truncate_pad(ids, cfg.num_steps, src_vocab.pad)
-    state = net.encoder(torch.tensor([ids]), enc_valid_len)
-    return state, top_layer(state)
+    return net.encode(torch.tensor([ids]), enc_valid_len)
 
 
 @torch.no_grad()
@@ -32,11 +31,11 @@ def predict_seq2seq(net: Seq2Seq, src_tokens: list[str], src_vocab: Vocab, tgt_v
                     max_len: int) -> list[int]:
     """The seed's predict_seq2seq: one sentence in a batch of one, argmax fed back until <eos>."""
     net.eval()
-    state, context = encode_sentence(net, src_tokens, src_vocab)
+    state, memory = encode_sentence(net, src_tokens, src_vocab)
     dec_x = torch.tensor([[tgt_vocab.bos]])
     output = []
     for _ in range(max_len):
-        y, state = net.decoder(dec_x, state, context)
+        y, state = net.decoder(dec_x, state, memory)
         dec_x = y.argmax(dim=2)
         pred = int(dec_x.squeeze())
         if pred == tgt_vocab.eos:
@@ -56,13 +55,12 @@ def greedy_batch(net: Seq2Seq, sentences: list[list[str]], src_vocab: Vocab, tgt
     for start in range(0, len(sentences), batch_size):
         src, src_len = to_tensor(sentences[start : start + batch_size], src_vocab,
                                  cfg.num_steps, cfg.pad_source)
-        state = net.encoder(src.to(device), src_len)
-        context = top_layer(state)
+        state, memory = net.encode(src.to(device), src_len)
         tokens = torch.full((src.shape[0], 1), tgt_vocab.bos, dtype=torch.long, device=device)
         finished = torch.zeros(src.shape[0], dtype=torch.bool, device=device)
         steps = []
         for _ in range(max_len):
-            logits, state = net.decoder(tokens, state, context)
+            logits, state = net.decoder(tokens, state, memory)
             tokens = logits.argmax(dim=2)
             steps.append(tokens[:, 0])
             finished |= tokens[:, 0] == tgt_vocab.eos
