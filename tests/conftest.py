@@ -65,16 +65,16 @@ _CHECKPOINTS: dict = {}
 
 @pytest.fixture(scope="session")
 def trained(corpus_path, tmp_path_factory):
-    """trained(cell, seed_semantics) → checkpoint path, trained once per session."""
+    """trained(cell, seed_semantics, attention) → checkpoint path, trained once per session."""
     from s2s_batch.train.trainer import train
 
-    def get(cell: str = "gru", seed_semantics: bool = False) -> Path:
-        key = (cell, seed_semantics)
+    def get(cell: str = "gru", seed_semantics: bool = False, attention: str = "none") -> Path:
+        key = (cell, seed_semantics, attention)
         if key not in _CHECKPOINTS:
-            out = tmp_path_factory.mktemp(f"run-{cell}-{int(seed_semantics)}")
+            out = tmp_path_factory.mktemp(f"run-{cell}-{int(seed_semantics)}-{attention}")
             torch.set_num_threads(1)
-            train(tiny_config(cell, seed_semantics), corpus_path, out, progress=False,
-                  log=lambda msg: None)
+            train(tiny_config(cell, seed_semantics, attention=attention), corpus_path, out,
+                  progress=False, log=lambda msg: None)
             _CHECKPOINTS[key] = out / "checkpoint.pt"
         return _CHECKPOINTS[key]
 
@@ -86,15 +86,15 @@ _BUNDLES: dict = {}
 
 @pytest.fixture(scope="session")
 def bundle(trained, tmp_path_factory):
-    """bundle(cell, seed_semantics) → exported bundle folder."""
+    """bundle(cell, seed_semantics, attention) → exported bundle folder."""
     from s2s_batch.export.bundle import write_bundle
     from s2s_batch.train.checkpoint import load_checkpoint
 
-    def get(cell: str = "gru", seed_semantics: bool = False) -> Path:
-        key = (cell, seed_semantics)
+    def get(cell: str = "gru", seed_semantics: bool = False, attention: str = "none") -> Path:
+        key = (cell, seed_semantics, attention)
         if key not in _BUNDLES:
-            net, cfg, sv, tv, payload = load_checkpoint(trained(cell, seed_semantics))
-            out = tmp_path_factory.mktemp("bundles") / f"{cell}-{int(seed_semantics)}"
+            net, cfg, sv, tv, payload = load_checkpoint(trained(cell, seed_semantics, attention))
+            out = tmp_path_factory.mktemp("bundles") / f"{cell}-{int(seed_semantics)}-{attention}"
             write_bundle(net, cfg, sv, tv, payload, out)
             _BUNDLES[key] = out
         return _BUNDLES[key]

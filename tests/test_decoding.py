@@ -65,14 +65,16 @@ def lines(toy_sentences):
     return toy_sentences[:40]
 
 
-@pytest.mark.parametrize("cell,seed_semantics", [("gru", False), ("lstm", True)])
+@pytest.mark.parametrize("cell,seed_semantics,attention",
+                         [("gru", False, "none"), ("lstm", True, "none"), ("gru", False, "additive")])
 @pytest.mark.parametrize("k", [1, 2, 5])
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
-def test_batched_beam_search_equals_the_reference(cell, seed_semantics, k, alpha, trained, bundle, lines):
-    net, cfg, sv, tv, _ = load_checkpoint(trained(cell, seed_semantics))
+def test_batched_beam_search_equals_the_reference(cell, seed_semantics, attention, k, alpha, trained,
+                                                  bundle, lines):
+    net, cfg, sv, tv, _ = load_checkpoint(trained(cell, seed_semantics, attention))
     max_len = cfg.model.max_decode_len
     expected = [reference_beam_search(net, tokenize(line), sv, tv, k, k, alpha, max_len) for line in lines]
-    translator = Translator(bundle(cell, seed_semantics), threads=1)
+    translator = Translator(bundle(cell, seed_semantics, attention), threads=1)
     opts = DecodingOptions(beam_size=k, num_hypotheses=k, length_penalty=alpha)
     for batch_size in (1, 7, 64):
         got = []

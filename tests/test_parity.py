@@ -14,30 +14,33 @@ from s2s_batch.train.predict import greedy_batch, predict_seq2seq
 
 CELLS = ["rnn", "gru", "lstm"]
 SEMANTICS = [pytest.param(False, id="masked"), pytest.param(True, id="seed")]
+# The parity matrix: every cell with and without attention; every scoring function once.
+MATRIX = [(cell, semantics, "none") for cell in CELLS for semantics in (False, True)] + [
+    ("gru", False, "additive"), ("lstm", False, "additive"), ("rnn", True, "additive"),
+    ("gru", True, "dot"), ("lstm", False, "general")]
+MATRIX_IDS = [f"{c}-{'seed' if s else 'masked'}-{a}" for c, s, a in MATRIX]
 
 
-@pytest.mark.parametrize("seed_semantics", SEMANTICS)
-@pytest.mark.parametrize("cell", CELLS)
-def test_graphs_match_eager_within_1e_5(cell, seed_semantics, trained, bundle):
+@pytest.mark.parametrize("cell,seed_semantics,attention", MATRIX, ids=MATRIX_IDS)
+def test_graphs_match_eager_within_1e_5(cell, seed_semantics, attention, trained, bundle):
     # Measured: on a tanh RNN trained at twice the seed's lr, onnxruntime and eager float32
     # each sit ~6e-6 from a float64 run, on opposite sides; the tiny models therefore use
     # the seed's lr (0.005), where both are within 1e-6 of float64.
-    net, *_ = load_checkpoint(trained(cell, seed_semantics))
-    root = bundle(cell, seed_semantics)
+    net, *_ = load_checkpoint(trained(cell, seed_semantics, attention))
+    root = bundle(cell, seed_semantics, attention)
     worst = max_graph_difference(net, root / ENCODER_FILE, root / DECODER_FILE,
                                  batch_sizes=(1, 3, 64), steps=4)
     assert worst <= 1e-5
 
 
-@pytest.mark.parametrize("seed_semantics", SEMANTICS)
-@pytest.mark.parametrize("cell", CELLS)
-def test_runtime_greedy_equals_the_seeds_one_sentence_loop(cell, seed_semantics, trained, bundle,
-                                                           toy_sentences):
-    net, cfg, src_vocab, tgt_vocab, _ = load_checkpoint(trained(cell, seed_semantics))
+@pytest.mark.parametrize("cell,seed_semantics,attention", MATRIX, ids=MATRIX_IDS)
+def test_runtime_greedy_equals_the_seeds_one_sentence_loop(cell, seed_semantics, attention, trained,
+                                                           bundle, toy_sentences):
+    net, cfg, src_vocab, tgt_vocab, _ = load_checkpoint(trained(cell, seed_semantics, attention))
     expected = [predict_seq2seq(net, tokenize(line), src_vocab, tgt_vocab, cfg.model.max_decode_len)
                 for line in toy_sentences]
     assert sum(map(len, expected)) > len(expected), "the tiny model should emit real tokens"
-    translator = Translator(bundle(cell, seed_semantics), threads=1)
+    translator = Translator(bundle(cell, seed_semantics, attention), threads=1)
     order = list(range(len(toy_sentences)))
     random.Random(3).shuffle(order)
     shuffled = [toy_sentences[i] for i in order]
@@ -76,3 +79,18 @@ def test_padding_never_reaches_the_state_of_masked_models(bundle):
     padded = np.concatenate([ids, np.full((1, 9), translator.src_vocab.pad, dtype=np.int64)], axis=1)
     with_pad, _ = graphs.encode(padded, np.array([4], dtype=np.int64))
     np.testing.assert_array_equal(alone["h"], with_pad["h"])
+
+
+def test_attention_weights_cover_the_real_tokens_only(bundle):
+    translator = Translator(bundle("gru", False, "additive"), threads=1)
+    graphs = translator.graphs
+    src = np.array([[5, 6, 7, 3, 1, 1], [5, 6, 3, 1, 1, 1]], dtype=np.int64)
+    src_len = np.array([4, 3], dtype=np.int64)
+    states, memory = graphs.encode(src, src_len)
+    np.testing.assert_array_equal(memory["src_mask"], [[1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0]])
+    names = ["attention"]
+    weights = graphs.decoder.run(names, {"tokens": np.array([2, 2]), **states, **memory})[0]
+    assert weights.shape == (2, 6)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-6)
+    assert (weights[0, 4:] == 0).all() and (weights[1, 3:] == 0).all()
+    assert (weights[0, :4] > 0).all() and (weights[1, :3] > 0).all()
