@@ -49,10 +49,11 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
     beam_scores[:, 0] = 0.0  # one start beam per sentence, so the first step has no duplicates
     histories: list[list[int]] = [[] for _ in range(batch * k)]
     token_scores: list[list[float]] = [[] for _ in range(batch * k)]
+    attention: list[list] | None = [[] for _ in range(batch * k)] if opts.return_attention else None
     sentences = np.arange(batch)  # batch rows of the live sentences
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     for t in range(max_len):
-        logits, states = graphs.step_logits(tokens, states, memory)
+        logits, states, weights = graphs.step_logits(tokens, states, memory, opts.return_attention)
         logp = log_softmax(logits)  # (n*K, V)
         forbid(logp, t, eos, banned, opts)
         if opts.no_repeat_ngram_size:
@@ -64,7 +65,7 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
         keep_sentence, next_rows, next_tokens, next_scores = [], [], [], []
         for i, sentence in enumerate(sentences):
             live = _advance(i, flat[i], cand_scores[i], vocab, k, eos, t, max_len, logp,
-                            histories, token_scores, finished[sentence], opts)
+                            histories, token_scores, finished[sentence], opts, attention, weights)
             if live and not _can_stop(finished[sentence], live[0][2], opts, max_len):
                 keep_sentence.append(i)
                 live += [live[-1][:2] + (-np.inf,)] * (k - len(live))  # pad a short beam
@@ -78,6 +79,8 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
         sentences = sentences[keep_sentence]
         histories = [histories[r] + [tok] for r, tok in zip(next_rows, next_tokens)]
         token_scores = [token_scores[r] + [float(logp[r, tok])] for r, tok in zip(next_rows, next_tokens)]
+        if attention is not None:
+            attention = [attention[r] + [weights[r]] for r in next_rows]
         states = {name: s[:, rows] for name, s in states.items()}  # gather parents: (L, n*K, H)
         memory = select_rows(memory, rows)
         tokens = np.array(next_tokens, dtype=np.int64)
@@ -85,8 +88,13 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
     return [sorted(done, key=lambda h: -h.rank_score)[: opts.num_hypotheses] for done in finished]
 
 
+def _attention_of(attention, weights, row: int) -> list:
+    return [] if attention is None else attention[row] + [weights[row]]
+
+
 def _advance(i, flat, scores, vocab, k, eos, t, max_len, logp, histories, token_scores,
-             done: list[Hypothesis], opts: DecodingOptions) -> list[tuple[int, int, float]]:
+             done: list[Hypothesis], opts: DecodingOptions, attention=None,
+             weights=None) -> list[tuple[int, int, float]]:
     """Walk sentence i's candidates: a top-K candidate ending in <eos> finishes a
     hypothesis; the best K others become the live beams (row, token, score). At the last
     step the live beams finish too, cut at max_len."""
@@ -99,13 +107,15 @@ def _advance(i, flat, scores, vocab, k, eos, t, max_len, logp, histories, token_
             if rank < k:
                 steps = token_scores[row] + [float(logp[row, tok])]
                 done.append(Hypothesis(list(histories[row]), steps,
-                                       score / opts.length_normalizer(len(steps))))
+                                       score / opts.length_normalizer(len(steps)),
+                                       _attention_of(attention, weights, row)))
         elif len(live) < k:
             live.append((row, tok, score))
     if t == max_len - 1:
         for row, tok, score in live:
             steps = token_scores[row] + [float(logp[row, tok])]
             done.append(Hypothesis(histories[row] + [tok], steps,
-                                   score / opts.length_normalizer(len(steps))))
+                                   score / opts.length_normalizer(len(steps)),
+                                   _attention_of(attention, weights, row)))
         return []
     return live

@@ -113,6 +113,9 @@ _bundle_option = click.option(
 @click.option("--return-attention", is_flag=True,
               help="jsonl: add attention weights (models with attention only)")
 @click.option("--disable-unk", is_flag=True, help="never generate the unknown-word token <unk>")
+@click.option("--replace-unk", is_flag=True,
+              help="replace each <unk> by the source word with the highest attention weight "
+                   "(models with attention only)")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
               metavar="[ADDRESS]",
               help="translate on Ray actors: the cluster at ADDRESS (HOST:PORT), or a new local "
@@ -126,7 +129,8 @@ def translate(input_path, output, bundle, device, batch_size, max_len, errors, t
               inter_threads, resume,
               chunk_lines, beam_size, num_hypotheses, length_penalty, min_len, no_repeat_ngram,
               sampling_topk, sampling_topp, sampling_temperature, seed, input_format, field, column,
-              output_format, return_scores, return_attention, disable_unk, ray_address, ray_actors,
+              output_format, return_scores, return_attention, disable_unk, replace_unk, ray_address,
+              ray_actors,
               quiet):
     """Translate INPUT (a file, or '-' for stdin), one output line per input line.
 
@@ -140,14 +144,12 @@ def translate(input_path, output, bundle, device, batch_size, max_len, errors, t
                     min_decoding_length=min_len, no_repeat_ngram_size=no_repeat_ngram,
                     sampling_topk=sampling_topk, sampling_topp=sampling_topp,
                     sampling_temperature=sampling_temperature, seed=seed, return_scores=return_scores,
-                    disable_unk=disable_unk)
+                    return_attention=return_attention, disable_unk=disable_unk,
+                    replace_unknowns=replace_unk)
     try:
         DecodingOptions(**decoding)
     except ValueError as exc:
         raise UsageError(f"{exc}; see s2s-batch translate --help") from None
-    if return_attention:
-        raise UsageError("--return-attention: this model has no attention (the seed's encoder-decoder "
-                         "passes one context vector); use a bundle trained with attention")
     if ray_actors and not ray_address:
         raise UsageError("--ray-actors needs --ray; add --ray [ADDRESS]")
     file_options = dict(errors=errors, resume=resume, chunk_lines=chunk_lines,

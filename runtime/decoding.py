@@ -26,7 +26,9 @@ class DecodingOptions:
     sampling_temperature: float = 1.0
     seed: int = 0
     return_scores: bool = False
+    return_attention: bool = False  # models with attention: weights over the source per token
     disable_unk: bool = False  # never generate <unk>
+    replace_unknowns: bool = False  # <unk> → the source word with the highest attention weight
 
     def __post_init__(self):
         checks = [
@@ -64,6 +66,7 @@ class Hypothesis:
     ids: list[int]
     token_scores: list[float] = field(default_factory=list)  # one per token, <eos> included
     rank_score: float = 0.0  # total score / length normalizer
+    attention: list = field(default_factory=list)  # weights [T] per token, <eos> included
 
     @property
     def score(self) -> float:

@@ -80,8 +80,10 @@ def format_results(results, sources: Sequence[str], output_format: str,
     elif output_format == "jsonl":
         lines = [json.dumps({"source": s, "translation": r.best, "hypotheses": [
             {"text": text, "score": round(score, 6),
-             **({"token_scores": [round(x, 6) for x in tokens]} if with_token_scores else {})}
-            for text, score, tokens in zip(r.hypotheses, r.scores, r.token_scores)]},
+             **({"token_scores": [round(x, 6) for x in tokens]} if with_token_scores else {}),
+             **({"attention": [[round(x, 4) for x in row] for row in weights]} if weights else {})}
+            for text, score, tokens, weights in zip(r.hypotheses, r.scores, r.token_scores,
+                                                    r.attention or [[]] * len(r.hypotheses))]},
             ensure_ascii=False) for s, r in zip(sources, results)]
     else:
         raise ValueError(f"output format must be one of {OUTPUT_FORMATS}")

@@ -54,7 +54,7 @@ def sample_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, src_ids:
     tokens = np.full(len(rows), bos, dtype=np.int64)
     hyps = [Hypothesis([]) for _ in rows]
     for t in range(max_len):
-        logits, states = graphs.step_logits(tokens, states, memory)
+        logits, states, weights = graphs.step_logits(tokens, states, memory, opts.return_attention)
         logp = log_softmax(logits)
         forbid(logits, t, eos, banned, opts)
         for j, row in enumerate(rows):
@@ -62,6 +62,8 @@ def sample_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, src_ids:
                 logits[j, banned_by_ngrams(hyps[row].ids, opts.no_repeat_ngram_size)] = -np.inf
             tokens[j] = draw(logits[j], rngs[row], opts)
             hyps[row].token_scores.append(float(logp[j, tokens[j]]))
+            if weights is not None:
+                hyps[row].attention.append(weights[j])
             if tokens[j] != eos:
                 hyps[row].ids.append(int(tokens[j]))
         live = tokens != eos

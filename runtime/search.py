@@ -9,7 +9,8 @@ from s2s_batch.runtime.session import Graphs, select_rows
 
 
 def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
-                  max_len: int, with_scores: bool = False, banned: int | None = None) -> list[Hypothesis]:
+                  max_len: int, with_scores: bool = False, banned: int | None = None,
+                  with_attention: bool = False) -> list[Hypothesis]:
     """Greedy hypothesis (ids without <eos>) for each row of a source batch.
 
     A row leaves the batch at the step it emits <eos>, so later steps compute only live
@@ -21,19 +22,22 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
     batch = src.shape[0]
     out = np.empty((batch, max_len), dtype=np.int64)
     token_scores = np.zeros((batch, max_len), dtype=np.float32)
+    attention = np.zeros((batch, max_len, src.shape[1]), dtype=np.float32) if with_attention else None
     lengths = np.full(batch, max_len)
     emitted_eos = np.zeros(batch, dtype=bool)
     rows = np.arange(batch)
     tokens = np.full(batch, bos, dtype=np.int64)
     for t in range(max_len):
         if use_logits:
-            logits, states = graphs.step_logits(tokens, states, memory)
+            logits, states, weights = graphs.step_logits(tokens, states, memory, with_attention)
             if banned is not None:
                 logits[:, banned] = -np.inf
             tokens = logits.argmax(axis=-1)
             token_scores[rows, t] = np.take_along_axis(log_softmax(logits), tokens[:, None], 1)[:, 0]
         else:
-            tokens, states = graphs.step(tokens, states, memory)
+            tokens, states, weights = graphs.step(tokens, states, memory, with_attention)
+        if with_attention:
+            attention[rows, t] = weights
         out[rows, t] = tokens
         finished = tokens == eos
         if finished.any():
@@ -45,5 +49,6 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
             if rows.size == 0:
                 break
     return [Hypothesis(out[i, : lengths[i]].tolist(),
-                       token_scores[i, : lengths[i] + emitted_eos[i]].tolist() if with_scores else [])
+                       token_scores[i, : lengths[i] + emitted_eos[i]].tolist() if with_scores else [],
+                       attention=list(attention[i, : lengths[i] + emitted_eos[i]]) if with_attention else [])
             for i in range(batch)]

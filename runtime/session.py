@@ -74,6 +74,7 @@ class Graphs:
         self.encoder = open_session(manifest.path(ENCODER_FILE), providers, threads)
         self.decoder = open_session(manifest.path(DECODER_FILE), providers, threads)
         self.state_names, self.memory_names = cfg.state_names, cfg.memory_names
+        self.has_attention = cfg.attention != "none"
         self._enc_inputs = {i.name for i in self.encoder.get_inputs()}
         _, self._enc_outputs = encoder_io(cfg)
         self._dec_inputs, dec_outputs = decoder_io(cfg)
@@ -107,17 +108,21 @@ class Graphs:
         n = len(self.state_names)
         return dict(zip(self.state_names, outputs[:n])), dict(zip(self.memory_names, outputs[n:]))
 
-    def step(self, tokens: np.ndarray, states: dict, memory: dict) -> tuple[np.ndarray, dict]:
-        """One decoder step → (argmax ids [B], new states); the logits never leave the session."""
-        return self._run_step(self._step_outputs, tokens, states, memory)
+    def step(self, tokens: np.ndarray, states: dict, memory: dict, with_attention: bool = False):
+        """One decoder step → (argmax ids [B], new states, attention weights [B,T] or None);
+        the logits never leave the session."""
+        return self._run_step(self._step_outputs, tokens, states, memory, with_attention)
 
-    def step_logits(self, tokens: np.ndarray, states: dict, memory: dict) -> tuple[np.ndarray, dict]:
-        """One decoder step → (logits [B, V], new states), for scoring, beam search and sampling."""
-        return self._run_step(self._logit_outputs, tokens, states, memory)
+    def step_logits(self, tokens: np.ndarray, states: dict, memory: dict, with_attention: bool = False):
+        """One decoder step → (logits [B, V], new states, attention weights [B,T] or None),
+        for scoring, beam search and sampling."""
+        return self._run_step(self._logit_outputs, tokens, states, memory, with_attention)
 
-    def _run_step(self, outputs: list[str], tokens, states: dict, memory: dict) -> tuple[np.ndarray, dict]:
-        first, *new_states = self.decoder.run(outputs, {"tokens": tokens, **memory, **states})
-        return first, dict(zip(self.state_names, new_states))
+    def _run_step(self, outputs: list[str], tokens, states: dict, memory: dict, with_attention: bool):
+        names = outputs + ["attention"] if with_attention else outputs
+        first, *rest = self.decoder.run(names, {"tokens": tokens, **memory, **states})
+        weights = rest.pop() if with_attention else None
+        return first, dict(zip(self.state_names, rest)), weights
 
 
 def select_rows(memory: dict, rows: np.ndarray) -> dict:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from s2s_batch.runtime.batching import pad_batch, sorted_batches
-from s2s_batch.runtime.errors import BundleError
+from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.manifest import SRC_VOCAB_FILE, TGT_VOCAB_FILE, load_manifest
 from s2s_batch.runtime.beam import beam_search
 from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
@@ -36,11 +39,26 @@ class TranslationResult:
     scores: list[float] = field(default_factory=list)  # total log-probability, <eos> included
     token_scores: list[list[float]] = field(default_factory=list)
     ids: list[list[int]] = field(default_factory=list)
+    # with return_attention: per hypothesis, per target token (<eos> included), the weights
+    # over the source tokens the encoder saw (<eos> included)
+    attention: list[list[list[float]]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, hyps: list[Hypothesis], vocab: Vocab) -> "TranslationResult":
-        return cls([detokenize(vocab.decode(h.ids)) for h in hyps], [h.score for h in hyps],
-                   [h.token_scores for h in hyps], [h.ids for h in hyps])
+    def of(cls, hyps: list[Hypothesis], vocab: Vocab, source_tokens: list[str],
+           replace_unknowns: bool = False) -> "TranslationResult":
+        """Detokenized hypotheses; with replace_unknowns each <unk> becomes the source word
+        with the highest attention weight at that step."""
+        texts = []
+        for h in hyps:
+            words = vocab.decode(h.ids)
+            if replace_unknowns:
+                words = [source_tokens[int(np.argmax(h.attention[t][: len(source_tokens)]))]
+                         if i == vocab.unk else word for t, (i, word) in enumerate(zip(h.ids, words))]
+            texts.append(detokenize(words))
+        width = len(source_tokens) + 1  # the encoder's input: the tokens and <eos>
+        return cls(texts, [h.score for h in hyps], [h.token_scores for h in hyps],
+                   [h.ids for h in hyps],
+                   [[[float(x) for x in w[:width]] for w in h.attention] for h in hyps])
 
     @property
     def best(self) -> str:
@@ -120,6 +138,13 @@ class Translator:
         """Hypotheses for each line, in input order; `decoding` are DecodingOptions fields
         (beam_size, num_hypotheses, length_penalty, sampling_topk, ...)."""
         opts = DecodingOptions(**decoding)
+        replace_unknowns = opts.replace_unknowns
+        if (replace_unknowns or opts.return_attention) and not self.graphs.has_attention:
+            raise UsageError("--return-attention and --replace-unk need a model with attention "
+                             "(this one's decoder reads one context vector); use a bundle "
+                             "trained with s2s-train --attention")
+        if replace_unknowns:  # the weights are needed, even where they are not returned
+            opts = dataclasses.replace(opts, return_attention=True)
         max_len = opts.max_decoding_length or self.max_len
         sources = [self.source_ids(line) for line in lines]
         self.stats.lines += len(lines)
@@ -140,7 +165,9 @@ class Translator:
         found = map(search, batches) if self.inter_threads == 1 else self._pool().map(search, batches)
         for index, hyps_of_batch in zip(batches, found):
             for i, hyps in zip(index, hyps_of_batch):
-                results[i] = TranslationResult.of(hyps, self.tgt_vocab)
+                source_tokens = tokenize(lines[i])[: self.config.num_steps - 1]
+                results[i] = TranslationResult.of(hyps, self.tgt_vocab, source_tokens,
+                                                  replace_unknowns)
                 self.stats.target_tokens += len(hyps[0].ids) if hyps else 0
         return results
 
@@ -158,7 +185,8 @@ class Translator:
                                                opts, banned)]
         if opts.beam_size == 1:  # greedy search, as CTranslate2 treats beam_size 1
             return [[h] for h in greedy_decode(self.graphs, src, src_len, bos, eos, max_len,
-                                               with_scores=opts.return_scores, banned=banned)]
+                                               with_scores=opts.return_scores, banned=banned,
+                                               with_attention=opts.return_attention)]
         return beam_search(self.graphs, src, src_len, bos, eos, max_len, opts, banned)
 
     def translate_batch(self, lines: Sequence[str], *, batch_size: int | None = None,

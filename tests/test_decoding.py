@@ -233,14 +233,17 @@ def test_disable_unk_never_generates_unk(bundle, lines, options):
         assert all(a == b for a, b in zip(with_unk, without) if unk not in a)
 
 
-def test_return_attention_on_a_model_without_attention_is_a_usage_error(bundle, tmp_path):
+@pytest.mark.parametrize("flag", ["--return-attention", "--replace-unk"])
+def test_attention_flags_on_a_model_without_attention_are_a_usage_error(bundle, tmp_path, flag):
     from s2s_batch.runtime.cli import main
 
     src = tmp_path / "in.txt"
     src.write_text("I see.\n")
-    result = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle()),
-                                       "--output-format", "jsonl", "--return-attention"])
-    assert result.exit_code == 2 and "has no attention" in result.stderr
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(main, ["translate", str(src), "-o", str(out), "--bundle", str(bundle()),
+                                       "--output-format", "jsonl", flag])
+    assert result.exit_code == 2 and "need a model with attention" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
 def test_sampling_never_draws_a_banned_token():

@@ -66,8 +66,9 @@ def test_ray_output_is_identical_to_local(ray_head, bundle, many_lines, tmp_path
     assert remote.read_bytes() == local.read_bytes()
     assert len(local.read_text().splitlines()) == 1200
     # The summary adds up the workers' counts: lines, tokens, unknown words, truncations.
-    counts = [[re.sub(r" in [\d.]+ s \([\d,]+ sentences/s\)", "", line) for line in run.stderr.splitlines()]
-              for run in (alone, result)]
+    # The last two lines: the summary and the truncation count (progress lines come before).
+    counts = [[re.sub(r" in [\d.]+ s \([\d,]+ sentences/s\)", "", line)
+               for line in run.stderr.splitlines()[-2:]] for run in (alone, result)]
     assert counts[0] == counts[1] and counts[0][0].startswith("s2s-batch: 1,200 lines, ")
 
 
