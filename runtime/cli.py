@@ -228,6 +228,36 @@ def evaluate(hyp, refs, as_json):
 
 
 @main.command()
+@click.argument("sentence")
+@_bundle_option
+@click.option("--png", type=click.Path(dir_okay=False), default=None,
+              help="also draw the attention heatmap to this PNG file (needs matplotlib)")
+@click.option("--beam-size", type=click.IntRange(min=1), default=1, help="1: greedy search")
+@_user_errors
+def explain(sentence, bundle, png, beam_size):
+    """Translate SENTENCE and show where the model looked: for each output token, the
+    source words with the highest attention weights (models with attention only)."""
+    from s2s_batch.runtime.plots import attention_heatmap
+    from s2s_batch.runtime.tokenize import tokenize
+    from s2s_batch.runtime.translator import Translator
+
+    translator = Translator(bundle, threads=1)
+    result = translator.translate([sentence], beam_size=beam_size, return_attention=True)[0]
+    if not result.hypotheses:
+        raise UsageError("SENTENCE is blank; give the sentence to translate in quotes")
+    source = tokenize(sentence)[: translator.config.num_steps - 1] + ["<eos>"]
+    target = translator.tgt_vocab.decode(result.ids[0])
+    target += ["<eos>"] * (len(result.attention[0]) - len(target))
+    click.echo(result.best)
+    for token, weights in zip(target, result.attention[0]):
+        top = sorted(range(len(weights)), key=lambda j: -weights[j])[:3]
+        click.echo(f"  {token:<14} " + "  ".join(f"{source[j]} {weights[j]:.2f}" for j in top))
+    if png:
+        attention_heatmap(source, target, result.attention[0], Path(png))
+        click.echo(f"s2s-batch: heatmap written to {png}", err=True)
+
+
+@main.command()
 @_bundle_option
 @_user_errors
 def info(bundle):

@@ -140,9 +140,9 @@ class Translator:
         opts = DecodingOptions(**decoding)
         replace_unknowns = opts.replace_unknowns
         if (replace_unknowns or opts.return_attention) and not self.graphs.has_attention:
-            raise UsageError("--return-attention and --replace-unk need a model with attention "
-                             "(this one's decoder reads one context vector); use a bundle "
-                             "trained with s2s-train --attention")
+            raise UsageError("attention weights (--return-attention, --replace-unk, explain) "
+                             "need a model with attention (this one's decoder reads one context "
+                             "vector); use a bundle trained with s2s-train --attention")
         if replace_unknowns:  # the weights are needed, even where they are not returned
             opts = dataclasses.replace(opts, return_attention=True)
         max_len = opts.max_decoding_length or self.max_len

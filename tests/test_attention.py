@@ -69,3 +69,24 @@ def test_replace_unk_runs_on_a_model_with_attention(bundle, toy_sentences, tmp_p
     # The tiny model's vocabulary keeps every training word, so it never emits <unk> here:
     # the flag must then change nothing (the replacement itself is tested above).
     assert "<unk>" not in plain.stdout and replaced.stdout == plain.stdout
+
+
+def test_explain_prints_a_row_per_token_and_draws_a_png(bundle, tmp_path):
+    png = tmp_path / "heat.png"
+    result = CliRunner().invoke(main, ["explain", "I see the big dog.", "--bundle",
+                                       str(bundle("gru", False, "additive")), "--png", str(png)])
+    assert result.exit_code == 0, result.output
+    translation, *rows = result.stdout.splitlines()
+    ids = Translator(bundle("gru", False, "additive"), threads=1).translate_ids(["I see the big dog."])[0]
+    assert translation and len(rows) in (len(ids), len(ids) + 1)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_explain_without_attention_is_exit_2(bundle):
+    result = CliRunner().invoke(main, ["explain", "I see.", "--bundle", str(bundle())])
+    assert result.exit_code == 2 and "need a model with attention" in result.stderr
+
+
+def test_training_draws_its_curves_beside_the_checkpoint(trained):
+    png = trained("gru", False, "additive").parent / "curves.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -12,6 +12,8 @@ import torch
 from tqdm import tqdm
 
 from s2s_batch.runtime.bleu import corpus_bleu, mean_seed_bleu, references_to_streams
+from s2s_batch.runtime.errors import UsageError
+from s2s_batch.runtime.plots import training_curves
 from s2s_batch.runtime.tokenize import detokenize
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.checkpoint import load_checkpoint, save_checkpoint
@@ -23,6 +25,7 @@ from s2s_batch.train.predict import greedy_batch
 from s2s_batch.train.provenance import data_provenance
 
 LAST, BEST = "checkpoint.pt", "best.pt"
+CURVES = "curves.png"  # loss and dev BLEU per epoch, rewritten after each epoch
 
 
 def epoch_batches(pairs: list[Pair], cfg: TrainConfig, epoch: int) -> list[list[Pair]]:
@@ -145,7 +148,15 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
             save_checkpoint(out_dir / BEST, net, cfg, src_vocab, tgt_vocab, **state)
         with (out_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
             f.write(json.dumps(metrics) + "\n")
+        _plot_curves(history, out_dir / CURVES, log)
     return metrics
+
+
+def _plot_curves(history: list[dict], path: Path, log) -> None:
+    try:
+        training_curves(history, path)
+    except UsageError as exc:  # matplotlib missing: the run goes on without the figure
+        log(f"no {path.name}: {exc}")
 
 
 def run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer, loss_fn, device,
