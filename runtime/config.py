@@ -31,6 +31,9 @@ class ModelConfig:
     attention: str = _opt(
         "none", "decoder attention over the encoder outputs: none (the seed's fixed context), "
         "additive (Bahdanau), dot (scaled) or general (Luong)")
+    bidirectional: bool = _opt(
+        False, "bidirectional encoder; a bridge (linear + tanh) maps both directions' final "
+        "states to the decoder's initial state")
     max_decode_len: int = _opt(30, "default cap on generated tokens per sentence")
     src_vocab_size: int = _opt(0, "set from the data: source vocabulary size")
     tgt_vocab_size: int = _opt(0, "set from the data: target vocabulary size")

@@ -65,7 +65,10 @@ _CHECKPOINTS: dict = {}
 
 @pytest.fixture(scope="session")
 def trained(corpus_path, tmp_path_factory):
-    """trained(cell, seed_semantics, attention) → checkpoint path, trained once per session."""
+    """trained(cell, seed_semantics, attention) → checkpoint path, trained once per session.
+
+    attention is none, additive, dot or general, with "+bi" for a bidirectional encoder.
+    """
     from s2s_batch.train.trainer import train
 
     def get(cell: str = "gru", seed_semantics: bool = False, attention: str = "none") -> Path:
@@ -73,8 +76,10 @@ def trained(corpus_path, tmp_path_factory):
         if key not in _CHECKPOINTS:
             out = tmp_path_factory.mktemp(f"run-{cell}-{int(seed_semantics)}-{attention}")
             torch.set_num_threads(1)
-            train(tiny_config(cell, seed_semantics, attention=attention), corpus_path, out,
-                  progress=False, log=lambda msg: None)
+            # "KIND+bi": attention KIND with a bidirectional encoder
+            kind, _, bi = attention.partition("+")
+            train(tiny_config(cell, seed_semantics, attention=kind, bidirectional=bi == "bi"),
+                  corpus_path, out, progress=False, log=lambda msg: None)
             _CHECKPOINTS[key] = out / "checkpoint.pt"
         return _CHECKPOINTS[key]
 

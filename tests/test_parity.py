@@ -17,7 +17,10 @@ SEMANTICS = [pytest.param(False, id="masked"), pytest.param(True, id="seed")]
 # The parity matrix: every cell with and without attention; every scoring function once.
 MATRIX = [(cell, semantics, "none") for cell in CELLS for semantics in (False, True)] + [
     ("gru", False, "additive"), ("lstm", False, "additive"), ("rnn", True, "additive"),
-    ("gru", True, "dot"), ("lstm", False, "general")]
+    ("gru", True, "dot"), ("lstm", False, "general"),
+    # bidirectional encoders, with and without attention
+    ("gru", False, "none+bi"), ("lstm", False, "additive+bi"), ("rnn", True, "dot+bi"),
+    ("gru", True, "general+bi")]
 MATRIX_IDS = [f"{c}-{'seed' if s else 'masked'}-{a}" for c, s, a in MATRIX]
 
 

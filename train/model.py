@@ -13,9 +13,10 @@ from s2s_batch.runtime.config import ModelConfig
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
-def _recurrent(cfg: ModelConfig, input_size: int) -> nn.Module:
+def _recurrent(cfg: ModelConfig, input_size: int, bidirectional: bool = False) -> nn.Module:
     dropout = cfg.dropout if cfg.num_layers > 1 else 0.0
-    return _CELLS[cfg.cell](input_size, cfg.hidden_size, cfg.num_layers, dropout=dropout)
+    return _CELLS[cfg.cell](input_size, cfg.hidden_size, cfg.num_layers, dropout=dropout,
+                            bidirectional=bidirectional)
 
 
 def top_layer(state):
@@ -31,20 +32,44 @@ class Encoder(nn.Module):
         super().__init__()
         self.pad_source = cfg.pad_source
         self.embedding = nn.Embedding(cfg.src_vocab_size, cfg.embed_size)
-        self.rnn = _recurrent(cfg, cfg.embed_size)
+        self.rnn = _recurrent(cfg, cfg.embed_size, cfg.bidirectional)
+        self.num_layers, self.hidden_size = cfg.num_layers, cfg.hidden_size
+        self.bridges = None
+        self.output_projection = None
+        if cfg.bidirectional:
+            # One bridge per state tensor (h, and c for an LSTM): both directions → H.
+            n_states = len(cfg.state_names)
+            self.bridges = nn.ModuleList(nn.Linear(2 * cfg.hidden_size, cfg.hidden_size)
+                                         for _ in range(n_states))
+            if cfg.attention != "none":
+                self.output_projection = nn.Linear(2 * cfg.hidden_size, cfg.hidden_size)
 
     def forward(self, src: torch.Tensor, src_len: torch.Tensor):
         """src (B, T) ids, src_len (B,) → top-layer outputs (T, B, H) and the final state
-        (L, B, H), or (h, c) for an LSTM. Outputs past a row's length are zeros."""
+        (L, B, H), or (h, c) for an LSTM. Outputs past a row's length are zeros (before the
+        projection of a bidirectional encoder)."""
         x = self.embedding(src.t())  # (T, B, E)
         if self.pad_source:
             # Seed semantics: padding runs through the cell.
-            return self.rnn(x)
-        # Packing stops each row at its own length. The TorchScript ONNX exporter
-        # turns this into the ONNX RNN operator's sequence_lens input.
-        packed = pack_padded_sequence(x, src_len.cpu(), enforce_sorted=False)
-        outputs, state = self.rnn(packed)
-        return pad_packed_sequence(outputs, total_length=src.shape[1])[0], state
+            outputs, state = self.rnn(x)
+        else:
+            # Packing stops each row at its own length. The TorchScript ONNX exporter
+            # turns this into the ONNX RNN operator's sequence_lens input.
+            packed = pack_padded_sequence(x, src_len.cpu(), enforce_sorted=False)
+            outputs, state = self.rnn(packed)
+            outputs = pad_packed_sequence(outputs, total_length=src.shape[1])[0]
+        if self.bridges is None:
+            return outputs, state
+        if self.output_projection is not None:
+            outputs = self.output_projection(outputs)
+        states = state if isinstance(state, tuple) else (state,)
+        merged = tuple(self._bridge(s, bridge) for s, bridge in zip(states, self.bridges))
+        return outputs, merged if isinstance(state, tuple) else merged[0]
+
+    def _bridge(self, state: torch.Tensor, bridge: nn.Linear) -> torch.Tensor:
+        """(2L, B, H), directions interleaved per layer → (L, B, H)."""
+        both = state.reshape(self.num_layers, 2, -1, self.hidden_size)
+        return torch.tanh(bridge(torch.cat([both[:, 0], both[:, 1]], dim=-1)))
 
 
 class Attention(nn.Module):
