@@ -90,3 +90,49 @@ def test_dev_limit_takes_an_evenly_spaced_subset(corpus_path):
     assert len(part.sources) == 10 and len(full.sources) > 20
     positions = [full.sources.index(s) for s in part.sources]
     assert positions == sorted(positions) and positions[-1] > len(full.sources) * 0.8
+
+
+def test_label_smoothing_moves_mass_off_the_label():
+    logits = torch.tensor([[[8.0, 0.0, 0.0, 0.0]]])
+    label, valid = torch.tensor([[0]]), torch.tensor([1])
+    plain = MaskedSoftmaxCELoss()(logits, label, valid)
+    smooth = MaskedSoftmaxCELoss(0.1)(logits, label, valid)
+    logp = torch.log_softmax(logits[0, 0], dim=-1)
+    expected = -(0.9 + 0.1 / 4) * logp[0] - (0.1 / 4) * logp[1:].sum()
+    assert smooth.item() == pytest.approx(expected.item(), rel=1e-5) and smooth > plain
+
+
+def test_warmup_rises_linearly_then_stays():
+    from s2s_batch.train.trainer import warmup
+
+    factor = warmup(4)
+    assert [factor(u) for u in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert warmup(0)(0) == 1.0
+
+
+def test_early_stopping_stops_after_patience_epochs_without_progress(corpus_path, tmp_path):
+    import json
+
+    from s2s_batch.train.trainer import train
+
+    # lr 0: the weights never change, so dev BLEU never improves after the first epoch.
+    cfg = tiny_config(lr=0.0, epochs=6, patience=2, max_pairs=100)
+    train(cfg, corpus_path, tmp_path, progress=False, log=lambda m: None)
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3]
+
+
+def test_checkpoint_averaging_means_the_last_epochs(corpus_path, tmp_path):
+    from s2s_batch.train.checkpoint import load_checkpoint
+    from s2s_batch.train.trainer import train
+
+    train(tiny_config(epochs=3, average_last=2, max_pairs=200), corpus_path, tmp_path,
+          progress=False, log=lambda m: None)
+    assert sorted(p.name for p in tmp_path.glob("weights-epoch*.pt")) == ["weights-epoch2.pt",
+                                                                          "weights-epoch3.pt"]
+    epoch2 = torch.load(tmp_path / "weights-epoch2.pt", weights_only=True)
+    epoch3 = torch.load(tmp_path / "weights-epoch3.pt", weights_only=True)
+    averaged, *_ = load_checkpoint(tmp_path / "averaged.pt")
+    for name, value in averaged.state_dict().items():
+        torch.testing.assert_close(value, (epoch2[name] + epoch3[name]) / 2)
+    assert not torch.equal(epoch2["decoder.dense.weight"], epoch3["decoder.dense.weight"])

@@ -27,6 +27,10 @@ class TrainConfig:
     test_permille: int = _opt(20, "share of distinct English sentences held out for test, per mille")
     dev_limit: int = _opt(1000, "dev sentences scored each epoch, evenly spaced (0: all)")
     seed: int = _opt(0, "random seed for initialisation and batch order")
+    label_smoothing: float = _opt(0.0, "label smoothing of the training loss (dev loss stays plain)")
+    warmup_steps: int = _opt(0, "linear learning-rate warmup over this many updates (0: none)")
+    patience: int = _opt(0, "early stopping: stop after this many epochs without a better dev BLEU (0: never)")
+    average_last: int = _opt(0, "also write averaged.pt, the mean of the last N epochs' weights (0: off)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

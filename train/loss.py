@@ -15,9 +15,15 @@ def sequence_mask(valid_len: torch.Tensor, width: int) -> torch.Tensor:
 class MaskedSoftmaxCELoss(nn.Module):
     """Per-token cross-entropy, zeroed past each valid length, mean over the time axis.
 
-    Returns one loss per sequence (B,), as the seed does; the trainer sums them.
+    Returns one loss per sequence (B,), as the seed does; the trainer sums them. With
+    label_smoothing > 0 the target distribution puts that mass uniformly on all tokens.
     """
 
+    def __init__(self, label_smoothing: float = 0.0):
+        super().__init__()
+        self.label_smoothing = label_smoothing
+
     def forward(self, logits: torch.Tensor, label: torch.Tensor, valid_len: torch.Tensor):
-        per_token = nn.functional.cross_entropy(logits.permute(0, 2, 1), label, reduction="none")
+        per_token = nn.functional.cross_entropy(logits.permute(0, 2, 1), label, reduction="none",
+                                                label_smoothing=self.label_smoothing)
         return (per_token * sequence_mask(valid_len, label.shape[1])).mean(dim=1)

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from s2s_batch.runtime.bleu import corpus_bleu, mean_seed_bleu, references_to_streams
 from s2s_batch.runtime.errors import UsageError
+from s2s_batch.runtime.output import atomic_write
 from s2s_batch.runtime.plots import training_curves
 from s2s_batch.runtime.tokenize import detokenize
 from s2s_batch.runtime.vocab import Vocab
@@ -24,7 +25,7 @@ from s2s_batch.train.model import Seq2Seq
 from s2s_batch.train.predict import greedy_batch
 from s2s_batch.train.provenance import data_provenance
 
-LAST, BEST = "checkpoint.pt", "best.pt"
+LAST, BEST, AVERAGED = "checkpoint.pt", "best.pt", "averaged.pt"
 CURVES = "curves.png"  # loss and dev BLEU per epoch, rewritten after each epoch
 
 
@@ -128,20 +129,27 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         f"vocabularies {len(src_vocab)}/{len(tgt_vocab)}, "
         f"{sum(p.numel() for p in net.parameters())} parameters")
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup(cfg.warmup_steps))
     if "optimizer" in payload:
         optimizer.load_state_dict(payload["optimizer"])
+    if "schedule" in payload:
+        schedule.load_state_dict(payload["schedule"])
     if "torch_rng" in payload:
         torch.set_rng_state(payload["torch_rng"])
-    loss_fn = MaskedSoftmaxCELoss()
+    train_loss, dev_loss = MaskedSoftmaxCELoss(cfg.label_smoothing), MaskedSoftmaxCELoss()
     metrics = history[-1] if history else {}
     for epoch in range(start_epoch, cfg.epochs):
+        if stale_epochs(history) >= cfg.patience > 0:
+            log(f"early stop: no better dev BLEU for {cfg.patience} epochs")
+            break
         metrics = run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer,
-                            loss_fn, device, progress)
-        metrics.update(evaluate_dev(net, dev, src_vocab, tgt_vocab, loss_fn, device))
+                            train_loss, device, progress, schedule)
+        metrics.update(evaluate_dev(net, dev, src_vocab, tgt_vocab, dev_loss, device))
         history.append(metrics)
         log(json.dumps(metrics))
         state = dict(epoch=epoch, history=history, optimizer=optimizer.state_dict(),
-                     torch_rng=torch.get_rng_state(), data=payload["data"])
+                     schedule=schedule.state_dict(), torch_rng=torch.get_rng_state(),
+                     data=payload["data"])
         save_checkpoint(out_dir / LAST, net, cfg, src_vocab, tgt_vocab, **state)
         if metrics["dev_bleu"] > best_bleu:
             best_bleu = metrics["dev_bleu"]
@@ -149,7 +157,49 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         with (out_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
             f.write(json.dumps(metrics) + "\n")
         _plot_curves(history, out_dir / CURVES, log)
+        if cfg.average_last:
+            keep_weights(net, out_dir, epoch + 1, cfg.average_last)
+            averaged = average_weights(out_dir, cfg.average_last)
+            save_checkpoint(out_dir / AVERAGED, averaged_model(net, averaged), cfg, src_vocab,
+                            tgt_vocab, **state)
     return metrics
+
+
+def warmup(steps: int):
+    """Learning-rate factor per update: linear from 1/steps up to 1, then 1."""
+    return lambda update: min(1.0, (update + 1) / steps) if steps > 0 else 1.0
+
+
+def stale_epochs(history: list[dict]) -> int:
+    """Epochs since the best dev BLEU so far."""
+    if not history:
+        return 0
+    best = max(range(len(history)), key=lambda i: (history[i]["dev_bleu"], -i))
+    return len(history) - 1 - best
+
+
+def keep_weights(net: Seq2Seq, out_dir: Path, epoch: int, last: int) -> None:
+    """Save this epoch's weights as weights-epochN.pt; delete those older than `last` epochs."""
+    with atomic_write(out_dir / f"weights-epoch{epoch}.pt") as f:
+        torch.save(net.state_dict(), f)
+    for path in out_dir.glob("weights-epoch*.pt"):
+        if int(path.stem.removeprefix("weights-epoch")) <= epoch - last:
+            path.unlink()
+
+
+def average_weights(out_dir: Path, last: int) -> dict:
+    """The element-wise mean of the newest `last` saved epoch weights."""
+    paths = sorted(out_dir.glob("weights-epoch*.pt"),
+                   key=lambda p: int(p.stem.removeprefix("weights-epoch")))[-last:]
+    states = [torch.load(p, map_location="cpu", weights_only=True) for p in paths]
+    return {name: sum(s[name] for s in states) / len(states) for name in states[0]}
+
+
+def averaged_model(net: Seq2Seq, weights: dict) -> Seq2Seq:
+    """A copy of `net` holding `weights`."""
+    copy = Seq2Seq(net.config)
+    copy.load_state_dict(weights)
+    return copy
 
 
 def _plot_curves(history: list[dict], path: Path, log) -> None:
@@ -160,7 +210,7 @@ def _plot_curves(history: list[dict], path: Path, log) -> None:
 
 
 def run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer, loss_fn, device,
-              progress) -> dict:
+              progress, schedule=None) -> dict:
     """One pass over the training split; returns the epoch's loss and speed."""
     net.train()
     batches = epoch_batches(train_pairs, cfg, epoch)
@@ -173,6 +223,8 @@ def run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer, los
         loss.backward()  # the seed backpropagates the sum over the batch
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         optimizer.step()
+        if schedule is not None:
+            schedule.step()
         total_loss += loss.item()
         total_tokens += n_tokens
         elapsed = time.perf_counter() - t0
