@@ -34,6 +34,8 @@ class ModelConfig:
     bidirectional: bool = _opt(
         False, "bidirectional encoder; a bridge (linear + tanh) maps both directions' final "
         "states to the decoder's initial state")
+    residual: bool = _opt(
+        False, "residual connections between stacked recurrent layers (from the second layer on)")
     max_decode_len: int = _opt(30, "default cap on generated tokens per sentence")
     src_vocab_size: int = _opt(0, "set from the data: source vocabulary size")
     tgt_vocab_size: int = _opt(0, "set from the data: target vocabulary size")

@@ -67,7 +67,8 @@ _CHECKPOINTS: dict = {}
 def trained(corpus_path, tmp_path_factory):
     """trained(cell, seed_semantics, attention) → checkpoint path, trained once per session.
 
-    attention is none, additive, dot or general, with "+bi" for a bidirectional encoder.
+    attention is none, additive, dot or general, with "+bi" for a bidirectional encoder
+    and "+res" for residual connections.
     """
     from s2s_batch.train.trainer import train
 
@@ -76,9 +77,10 @@ def trained(corpus_path, tmp_path_factory):
         if key not in _CHECKPOINTS:
             out = tmp_path_factory.mktemp(f"run-{cell}-{int(seed_semantics)}-{attention}")
             torch.set_num_threads(1)
-            # "KIND+bi": attention KIND with a bidirectional encoder
-            kind, _, bi = attention.partition("+")
-            train(tiny_config(cell, seed_semantics, attention=kind, bidirectional=bi == "bi"),
+            # "KIND+bi+res": attention KIND, a bidirectional encoder, residual connections
+            kind, *extras = attention.split("+")
+            train(tiny_config(cell, seed_semantics, attention=kind, bidirectional="bi" in extras,
+                              residual="res" in extras),
                   corpus_path, out, progress=False, log=lambda msg: None)
             _CHECKPOINTS[key] = out / "checkpoint.pt"
         return _CHECKPOINTS[key]

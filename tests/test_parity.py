@@ -20,7 +20,9 @@ MATRIX = [(cell, semantics, "none") for cell in CELLS for semantics in (False, T
     ("gru", True, "dot"), ("lstm", False, "general"),
     # bidirectional encoders, with and without attention
     ("gru", False, "none+bi"), ("lstm", False, "additive+bi"), ("rnn", True, "dot+bi"),
-    ("gru", True, "general+bi")]
+    ("gru", True, "general+bi"),
+    # residual connections between the stacked layers
+    ("gru", False, "none+res"), ("lstm", False, "additive+bi+res"), ("rnn", True, "dot+res")]
 MATRIX_IDS = [f"{c}-{'seed' if s else 'masked'}-{a}" for c, s, a in MATRIX]
 
 

@@ -14,9 +14,55 @@ _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 def _recurrent(cfg: ModelConfig, input_size: int, bidirectional: bool = False) -> nn.Module:
+    if cfg.residual and cfg.num_layers > 1:
+        return ResidualStack(cfg, input_size, bidirectional)
     dropout = cfg.dropout if cfg.num_layers > 1 else 0.0
     return _CELLS[cfg.cell](input_size, cfg.hidden_size, cfg.num_layers, dropout=dropout,
                             bidirectional=bidirectional)
+
+
+class ResidualStack(nn.Module):
+    """Single-layer cells stacked by hand: from the second layer on, each layer's input is
+    added to its output; dropout between layers, as the stacked cell applies it."""
+
+    def __init__(self, cfg: ModelConfig, input_size: int, bidirectional: bool = False):
+        super().__init__()
+        self.directions = 2 if bidirectional else 1
+        width = self.directions * cfg.hidden_size
+        self.layers = nn.ModuleList(
+            _CELLS[cfg.cell](input_size if i == 0 else width, cfg.hidden_size, 1,
+                             bidirectional=bidirectional) for i in range(cfg.num_layers))
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor, state=None, lengths: torch.Tensor | None = None):
+        """x (T, B, I) → outputs (T, B, D*H) and the final state (L*D, B, H) (or (h, c)), as
+        the stacked cell returns them; with `lengths`, each layer stops at each row's length."""
+        finals, steps = [], x.shape[0]
+        for i, layer in enumerate(self.layers):
+            rows = slice(i * self.directions, (i + 1) * self.directions)
+            layer_state = None if state is None else (
+                tuple(s[rows] for s in state) if isinstance(state, tuple) else state[rows])
+            given = () if layer_state is None else (layer_state,)
+            if lengths is None:
+                out, final = layer(x, *given)
+            else:
+                packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+                out, final = layer(packed, *given)
+                out = pad_packed_sequence(out, total_length=steps)[0]
+            if i > 0:
+                out = out + x
+            x = self.dropout(out) if i < len(self.layers) - 1 else out
+            finals.append(final)
+        if lengths is not None:
+            # The TorchScript exporter cannot lower a packed cell whose outputs are never
+            # unpacked (here: a caller that keeps only the state). An empty slice of the
+            # unpacked outputs, summed (0), ties them in without changing a value.
+            tie = x[:1, :, :0].sum()
+            finals[-1] = (tuple(f + tie for f in finals[-1]) if isinstance(finals[-1], tuple)
+                          else finals[-1] + tie)
+        if isinstance(finals[0], tuple):
+            return x, tuple(torch.cat(parts, dim=0) for parts in zip(*finals))
+        return x, torch.cat(finals, dim=0)
 
 
 def top_layer(state):
@@ -49,7 +95,9 @@ class Encoder(nn.Module):
         (L, B, H), or (h, c) for an LSTM. Outputs past a row's length are zeros (before the
         projection of a bidirectional encoder)."""
         x = self.embedding(src.t())  # (T, B, E)
-        if self.pad_source:
+        if isinstance(self.rnn, ResidualStack):
+            outputs, state = self.rnn(x, lengths=None if self.pad_source else src_len.cpu())
+        elif self.pad_source:
             # Seed semantics: padding runs through the cell.
             outputs, state = self.rnn(x)
         else:
