@@ -15,7 +15,8 @@ from s2s_batch.export.onnx_export import OPSET, export_graphs
 from s2s_batch.export.quantize import compare_with_fp32, quantize_graph
 from s2s_batch.export.verify import verify_graphs
 from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, FORMAT_VERSION, MANIFEST,
-                                        SRC_VOCAB_FILE, TGT_VOCAB_FILE, sha256_of)
+                                        SRC_SPM_FILE, SRC_VOCAB_FILE, TGT_SPM_FILE,
+                                        TGT_VOCAB_FILE, sha256_of)
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.model import Seq2Seq
@@ -97,8 +98,15 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
             shutil.rmtree(fp32)
         src_vocab.save(tmp / SRC_VOCAB_FILE)
         tgt_vocab.save(tmp / TGT_VOCAB_FILE)
-        files = {name: sha256_of(tmp / name)
-                 for name in (ENCODER_FILE, DECODER_FILE, SRC_VOCAB_FILE, TGT_VOCAB_FILE)}
+        names = [ENCODER_FILE, DECODER_FILE, SRC_VOCAB_FILE, TGT_VOCAB_FILE]
+        if cfg.model.tokenizer == "sentencepiece":
+            models = payload.get("spm_models") or {}
+            for side, name in (("src", SRC_SPM_FILE), ("tgt", TGT_SPM_FILE)):
+                if side not in models:
+                    raise ValueError("the checkpoint has no SentencePiece models; retrain it")
+                (tmp / name).write_bytes(models[side])
+            names += [SRC_SPM_FILE, TGT_SPM_FILE]
+        files = {name: sha256_of(tmp / name) for name in names}
         graph_io = {name: _graph_io(tmp / name) for name in (ENCODER_FILE, DECODER_FILE)}
         manifest = build_manifest(cfg, src_vocab, tgt_vocab, payload, files, parity, graph_io)
         manifest["precision"] = "int8" if quantize == "int8" else "fp32"

@@ -238,14 +238,13 @@ def explain(sentence, bundle, png, beam_size):
     """Translate SENTENCE and show where the model looked: for each output token, the
     source words with the highest attention weights (models with attention only)."""
     from s2s_batch.runtime.plots import attention_heatmap
-    from s2s_batch.runtime.tokenize import tokenize
     from s2s_batch.runtime.translator import Translator
 
     translator = Translator(bundle, threads=1)
     result = translator.translate([sentence], beam_size=beam_size, return_attention=True)[0]
     if not result.hypotheses:
         raise UsageError("SENTENCE is blank; give the sentence to translate in quotes")
-    source = tokenize(sentence)[: translator.config.num_steps - 1] + ["<eos>"]
+    source = translator.src_tokenizer.encode(sentence)[: translator.config.num_steps - 1] + ["<eos>"]
     target = translator.tgt_vocab.decode(result.ids[0])
     target += ["<eos>"] * (len(result.attention[0]) - len(target))
     click.echo(result.best)
@@ -274,7 +273,8 @@ def info(bundle):
         f"format {d['format_version']}, opset {d.get('opset')})",
         f"model         {cfg.cell} encoder-decoder, {cfg.num_layers} layers, embed {cfg.embed_size}, "
         f"hidden {cfg.hidden_size}",
-        f"vocabularies  source {cfg.src_vocab_size}, target {cfg.tgt_vocab_size} (word level)",
+        f"vocabularies  source {cfg.src_vocab_size}, target {cfg.tgt_vocab_size} "
+        f"({'word level' if cfg.tokenizer == 'word' else 'SentencePiece subwords'})",
         f"sources       {'padded to' if cfg.pad_source else 'masked by length, cut at'} {cfg.num_steps} "
         f"tokens; at most {cfg.max_decode_len} output tokens",
         f"trained       {recipe.get('epochs_trained')} epochs on {recipe.get('data_file')} "

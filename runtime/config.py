@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 CELLS = ("rnn", "gru", "lstm")
+TOKENIZERS = ("word", "sentencepiece")
 ATTENTIONS = ("none", "additive", "dot", "general")
 
 
@@ -36,6 +37,9 @@ class ModelConfig:
         "states to the decoder's initial state")
     residual: bool = _opt(
         False, "residual connections between stacked recurrent layers (from the second layer on)")
+    tokenizer: str = _opt(
+        "word", "word (the seed's lowercased words) or sentencepiece (cased subwords, trained "
+        "on the training split)")
     max_decode_len: int = _opt(30, "default cap on generated tokens per sentence")
     src_vocab_size: int = _opt(0, "set from the data: source vocabulary size")
     tgt_vocab_size: int = _opt(0, "set from the data: target vocabulary size")
@@ -43,6 +47,8 @@ class ModelConfig:
     def __post_init__(self):
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {self.tokenizer!r}")
         if self.attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
         for name in ("embed_size", "hidden_size", "num_layers", "num_steps", "max_decode_len"):

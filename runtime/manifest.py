@@ -14,6 +14,8 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 ENCODER_FILE, DECODER_FILE = "encoder.onnx", "decoder_step.onnx"
 SRC_VOCAB_FILE, TGT_VOCAB_FILE = "src_vocab.txt", "tgt_vocab.txt"
+# Only in bundles with tokenizer "sentencepiece": the segmentation models of each side.
+SRC_SPM_FILE, TGT_SPM_FILE = "src.spm.model", "tgt.spm.model"
 
 
 def encoder_io(cfg: ModelConfig) -> tuple[list[str], list[str]]:

@@ -31,3 +31,53 @@ def detokenize(tokens: list[str]) -> str:
     """Join tokens into text, re-attaching '.' and ','; French keeps its space before '!' and '?'."""
     text = " ".join(tokens)
     return text.replace(" .", ".").replace(" ,", ",")
+
+
+class WordTokenizer:
+    """The seed's word level: lowercased, punctuation split off (what --preset d2l uses)."""
+
+    kind = "word"
+
+    def encode(self, text: str) -> list[str]:
+        return tokenize(text)
+
+    def decode(self, tokens: list[str]) -> str:
+        return detokenize(tokens)
+
+
+class SentencePieceTokenizer:
+    """Subword pieces of a SentencePiece model: cased, untokenized text in and out."""
+
+    kind = "sentencepiece"
+
+    def __init__(self, model_proto: bytes, name: str = "SentencePiece model"):
+        try:
+            import sentencepiece
+        except ImportError:
+            from s2s_batch.runtime.errors import BundleError
+
+            raise BundleError(f"{name}: this bundle uses SentencePiece subwords; "
+                              "pip install sentencepiece") from None
+        self.processor = sentencepiece.SentencePieceProcessor(model_proto=model_proto)
+
+    def encode(self, text: str) -> list[str]:
+        return self.processor.encode(text, out_type=str)
+
+    def decode(self, tokens: list[str]) -> str:
+        return self.processor.decode_pieces(list(tokens))
+
+
+def train_sentencepiece(texts: list[str], vocab_size: int, model_type: str) -> bytes:
+    """A SentencePiece model (its serialized proto) trained on `texts`."""
+    import io
+
+    import sentencepiece
+
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size,
+        model_type=model_type, character_coverage=1.0, hard_vocab_limit=False,
+        # Our vocabulary adds <unk> <pad> <bos> <eos> itself; SentencePiece only segments.
+        unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1, input_sentence_size=1_000_000,
+        shuffle_input_sentence=True, minloglevel=2)
+    return model.getvalue()

@@ -13,14 +13,15 @@ import numpy as np
 
 from s2s_batch.runtime.batching import pad_batch, sorted_batches
 from s2s_batch.runtime.errors import BundleError, UsageError
-from s2s_batch.runtime.manifest import SRC_VOCAB_FILE, TGT_VOCAB_FILE, load_manifest
+from s2s_batch.runtime.manifest import (SRC_SPM_FILE, SRC_VOCAB_FILE, TGT_SPM_FILE, TGT_VOCAB_FILE,
+                                        load_manifest)
 from s2s_batch.runtime.beam import beam_search
 from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
 from s2s_batch.runtime.sampling import sample_decode
 from s2s_batch.runtime.search import greedy_decode
 from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
 from s2s_batch.runtime.textio import translate_stream_file
-from s2s_batch.runtime.tokenize import detokenize, tokenize
+from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize
 from s2s_batch.runtime.vocab import Vocab, with_eos
 
 DEFAULT_BATCH_SIZE = 256
@@ -45,7 +46,7 @@ class TranslationResult:
 
     @classmethod
     def of(cls, hyps: list[Hypothesis], vocab: Vocab, source_tokens: list[str],
-           replace_unknowns: bool = False) -> "TranslationResult":
+           replace_unknowns: bool = False, detok=detokenize) -> "TranslationResult":
         """Detokenized hypotheses; with replace_unknowns each <unk> becomes the source word
         with the highest attention weight at that step."""
         texts = []
@@ -54,7 +55,7 @@ class TranslationResult:
             if replace_unknowns:
                 words = [source_tokens[int(np.argmax(h.attention[t][: len(source_tokens)]))]
                          if i == vocab.unk else word for t, (i, word) in enumerate(zip(h.ids, words))]
-            texts.append(detokenize(words))
+            texts.append(detok(words))
         width = len(source_tokens) + 1  # the encoder's input: the tokens and <eos>
         return cls(texts, [h.score for h in hyps], [h.token_scores for h in hyps],
                    [h.ids for h in hyps],
@@ -96,6 +97,7 @@ class Translator:
                  threads: int | None = None, inter_threads: int | None = None):
         self.manifest = load_manifest(Path(bundle_dir) if bundle_dir else default_bundle_dir())
         self.config = self.manifest.config
+        self.src_tokenizer, self.tgt_tokenizer = self._load_tokenizers()
         self.src_vocab = self._load_vocab(SRC_VOCAB_FILE, self.config.src_vocab_size)
         self.tgt_vocab = self._load_vocab(TGT_VOCAB_FILE, self.config.tgt_vocab_size)
         providers = providers_for(device)
@@ -110,6 +112,19 @@ class Translator:
         self.max_len = max_len or self.config.max_decode_len
         self.stats = Stats()
 
+    def _load_tokenizers(self):
+        if self.config.tokenizer == "word":
+            return WordTokenizer(), WordTokenizer()
+        tokenizers = []
+        for name in (SRC_SPM_FILE, TGT_SPM_FILE):
+            path = self.manifest.path(name)
+            try:
+                tokenizers.append(SentencePieceTokenizer(path.read_bytes(), str(path)))
+            except (OSError, RuntimeError) as exc:
+                raise BundleError(f"{path}: unreadable SentencePiece model ({exc}); "
+                                  "re-export the bundle") from None
+        return tuple(tokenizers)
+
     def _load_vocab(self, name: str, expected_size: int) -> Vocab:
         path = self.manifest.path(name)
         try:
@@ -123,7 +138,7 @@ class Translator:
 
     def source_ids(self, line: str) -> list[int]:
         """Token ids the encoder sees for a line (with <eos>, cut to num_steps); [] if blank."""
-        tokens = tokenize(line)
+        tokens = self.src_tokenizer.encode(line)
         if not tokens:
             return []
         ids = self.src_vocab.encode(tokens)
@@ -165,9 +180,9 @@ class Translator:
         found = map(search, batches) if self.inter_threads == 1 else self._pool().map(search, batches)
         for index, hyps_of_batch in zip(batches, found):
             for i, hyps in zip(index, hyps_of_batch):
-                source_tokens = tokenize(lines[i])[: self.config.num_steps - 1]
+                source_tokens = self.src_tokenizer.encode(lines[i])[: self.config.num_steps - 1]
                 results[i] = TranslationResult.of(hyps, self.tgt_vocab, source_tokens,
-                                                  replace_unknowns)
+                                                  replace_unknowns, self.tgt_tokenizer.decode)
                 self.stats.target_tokens += len(hyps[0].ids) if hyps else 0
         return results
 

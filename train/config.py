@@ -27,6 +27,8 @@ class TrainConfig:
     test_permille: int = _opt(20, "share of distinct English sentences held out for test, per mille")
     dev_limit: int = _opt(1000, "dev sentences scored each epoch, evenly spaced (0: all)")
     seed: int = _opt(0, "random seed for initialisation and batch order")
+    spm_vocab_size: int = _opt(8000, "--tokenizer sentencepiece: pieces per language")
+    spm_model_type: str = _opt("unigram", "--tokenizer sentencepiece: unigram or bpe")
     label_smoothing: float = _opt(0.0, "label smoothing of the training loss (dev loss stays plain)")
     warmup_steps: int = _opt(0, "linear learning-rate warmup over this many updates (0: none)")
     patience: int = _opt(0, "early stopping: stop after this many epochs without a better dev BLEU (0: never)")

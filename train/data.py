@@ -58,13 +58,20 @@ def split_of(src_tokens: list[str], dev_permille: int, test_permille: int) -> st
 
 
 def split_corpus(raw: list[tuple[str, str]], dev_permille: int, test_permille: int,
-                 max_pairs: int = 0) -> tuple[list[Pair], HeldOut, HeldOut]:
-    """Train pairs (the first max_pairs, if set) and grouped dev/test sentences."""
+                 max_pairs: int = 0, src_tokenizer=None,
+                 tgt_tokenizer=None) -> tuple[list[Pair], HeldOut, HeldOut]:
+    """Train pairs (the first max_pairs, if set) and grouped dev/test sentences.
+
+    The split is always by the word-level English sentence, whatever the tokenizers
+    (default: word level), so every vocabulary sees the same held-out sentences.
+    """
     train: list[Pair] = []
     held: dict[str, dict[str, list]] = {"dev": {}, "test": {}}
     for en, fr in raw:
-        src, tgt = tokenize(en), tokenize(fr)
-        split = split_of(src, dev_permille, test_permille)
+        words = tokenize(en)
+        split = split_of(words, dev_permille, test_permille)
+        src = src_tokenizer.encode(en) if src_tokenizer else words
+        tgt = tgt_tokenizer.encode(fr) if tgt_tokenizer else tokenize(fr)
         if split == "train":
             if not max_pairs or len(train) < max_pairs:
                 train.append(Pair(src, tgt))

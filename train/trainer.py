@@ -15,11 +15,12 @@ from s2s_batch.runtime.bleu import corpus_bleu, mean_seed_bleu, references_to_st
 from s2s_batch.runtime.errors import UsageError
 from s2s_batch.runtime.output import atomic_write
 from s2s_batch.runtime.plots import training_curves
-from s2s_batch.runtime.tokenize import detokenize
+from s2s_batch.runtime.tokenize import (SentencePieceTokenizer, WordTokenizer, detokenize,
+                                        tokenize, train_sentencepiece)
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.checkpoint import load_checkpoint, save_checkpoint
 from s2s_batch.train.config import TrainConfig
-from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, to_tensor
+from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, split_of, to_tensor
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
 from s2s_batch.train.model import Seq2Seq
 from s2s_batch.train.predict import greedy_batch
@@ -64,7 +65,7 @@ def batch_loss(net: Seq2Seq, batch: list[Pair], src_vocab: Vocab, tgt_vocab: Voc
 
 @torch.no_grad()
 def evaluate_dev(net: Seq2Seq, dev: HeldOut, src_vocab: Vocab, tgt_vocab: Vocab,
-                 loss_fn: MaskedSoftmaxCELoss, device) -> dict:
+                 loss_fn: MaskedSoftmaxCELoss, device, detok=detokenize) -> dict:
     """Dev loss (the seed's: summed loss / target tokens, teacher-forced, every reference) and greedy dev BLEU."""
     net.eval()
     pairs = [Pair(s, r) for s, refs in zip(dev.sources, dev.references) for r in refs]
@@ -73,8 +74,8 @@ def evaluate_dev(net: Seq2Seq, dev: HeldOut, src_vocab: Vocab, tgt_vocab: Vocab,
         loss, n = batch_loss(net, pairs[start : start + 256], src_vocab, tgt_vocab, loss_fn, device)
         total, tokens = total + float(loss), tokens + n
     hyp_ids = greedy_batch(net, dev.sources, src_vocab, tgt_vocab, net.config.max_decode_len)
-    hyps = [detokenize(tgt_vocab.decode(ids)) for ids in hyp_ids]
-    streams = references_to_streams([[detokenize(r) for r in refs] for refs in dev.references])
+    hyps = [detok(tgt_vocab.decode(ids)) for ids in hyp_ids]
+    streams = references_to_streams([[detok(r) for r in refs] for refs in dev.references])
     net.train()
     return {
         "dev_loss": round(total / max(tokens, 1), 4),
@@ -83,17 +84,39 @@ def evaluate_dev(net: Seq2Seq, dev: HeldOut, src_vocab: Vocab, tgt_vocab: Vocab,
     }
 
 
-def prepare(cfg: TrainConfig, data_path: Path):
-    """Split the corpus and build the vocabularies from the training split."""
-    train_pairs, dev, test = split_corpus(read_pairs(data_path), cfg.dev_permille,
-                                          cfg.test_permille, cfg.max_pairs)
+def tokenizers_for(cfg: TrainConfig, raw: list[tuple[str, str]], models: dict | None = None):
+    """(source tokenizer, target tokenizer, SentencePiece models or None) for a config.
+
+    SentencePiece models are trained on the training split unless `models` (their
+    serialized protos, from a checkpoint) are given.
+    """
+    if cfg.model.tokenizer == "word":
+        return WordTokenizer(), WordTokenizer(), None
+    if models is None:
+        train_raw = [(en, fr) for en, fr in raw
+                     if split_of(tokenize(en), cfg.dev_permille, cfg.test_permille) == "train"]
+        train_raw = train_raw[: cfg.max_pairs] if cfg.max_pairs else train_raw
+        models = {side: train_sentencepiece([pair[i] for pair in train_raw], cfg.spm_vocab_size,
+                                            cfg.spm_model_type)
+                  for i, side in enumerate(("src", "tgt"))}
+    return SentencePieceTokenizer(models["src"]), SentencePieceTokenizer(models["tgt"]), models
+
+
+def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None):
+    """Split the corpus (tokenized as the config says): (train pairs, dev, test, source
+    tokenizer, target tokenizer, SentencePiece models or None)."""
+    raw = read_pairs(data_path)
+    src_tok, tgt_tok, spm_models = tokenizers_for(cfg, raw, spm_models)
+    word = cfg.model.tokenizer == "word"
+    train_pairs, dev, test = split_corpus(raw, cfg.dev_permille, cfg.test_permille, cfg.max_pairs,
+                                          None if word else src_tok, None if word else tgt_tok)
     if not train_pairs:
         raise ValueError(f"{data_path}: no training pairs after the split")
     if cfg.dev_limit and len(dev.sources) > cfg.dev_limit:
         # Evenly spaced, not the first N: the corpus is sorted by length.
         pick = [round(i * len(dev.sources) / cfg.dev_limit) for i in range(cfg.dev_limit)]
         dev = HeldOut([dev.sources[i] for i in pick], [dev.references[i] for i in pick])
-    return train_pairs, dev, test
+    return train_pairs, dev, test, src_tok, tgt_tok, spm_models
 
 
 def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = False,
@@ -115,16 +138,18 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
             cfg = dataclasses.replace(cfg, epochs=epochs)
         payload["data"]["command"] += " ; " + data_provenance(data_path)["command"]
         best_bleu = max((h["dev_bleu"] for h in history), default=-1.0)
-        train_pairs, dev, _ = prepare(cfg, data_path)
+        train_pairs, dev, _, _, tgt_tok, _ = prepare(cfg, data_path, payload.get("spm_models"))
         log(f"resuming from {out_dir / LAST} at epoch {start_epoch + 1}/{cfg.epochs}")
     else:
-        train_pairs, dev, _ = prepare(cfg, data_path)
-        src_vocab = Vocab.build((p.src for p in train_pairs), cfg.min_freq)
-        tgt_vocab = Vocab.build((p.tgt for p in train_pairs), cfg.min_freq)
+        train_pairs, dev, _, _, tgt_tok, spm_models = prepare(cfg, data_path)
+        # Every piece of a SentencePiece model was chosen from this data: keep them all.
+        min_freq = cfg.min_freq if spm_models is None else 1
+        src_vocab = Vocab.build((p.src for p in train_pairs), min_freq)
+        tgt_vocab = Vocab.build((p.tgt for p in train_pairs), min_freq)
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(
             cfg.model, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab)))
         net = Seq2Seq(cfg.model).to(device)
-        payload = {"data": data_provenance(data_path)}
+        payload = {"data": data_provenance(data_path), "spm_models": spm_models}
     log(f"{len(train_pairs)} training pairs, {len(dev.sources)} dev sentences, "
         f"vocabularies {len(src_vocab)}/{len(tgt_vocab)}, "
         f"{sum(p.numel() for p in net.parameters())} parameters")
@@ -144,12 +169,12 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
             break
         metrics = run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer,
                             train_loss, device, progress, schedule)
-        metrics.update(evaluate_dev(net, dev, src_vocab, tgt_vocab, dev_loss, device))
+        metrics.update(evaluate_dev(net, dev, src_vocab, tgt_vocab, dev_loss, device, tgt_tok.decode))
         history.append(metrics)
         log(json.dumps(metrics))
         state = dict(epoch=epoch, history=history, optimizer=optimizer.state_dict(),
                      schedule=schedule.state_dict(), torch_rng=torch.get_rng_state(),
-                     data=payload["data"])
+                     data=payload["data"], spm_models=payload.get("spm_models"))
         save_checkpoint(out_dir / LAST, net, cfg, src_vocab, tgt_vocab, **state)
         if metrics["dev_bleu"] > best_bleu:
             best_bleu = metrics["dev_bleu"]
