@@ -4,7 +4,7 @@
 
 1. the seed's one-sentence loop in eager PyTorch (the checkpoint behind the bundle);
 2. eager PyTorch batched greedy over the same length-sorted batches;
-3. the runtime at its default settings and a sweep of batch sizes;
+3. the runtime at its default settings and a sweep of batch sizes and token budgets;
 4. the machine's limit: sgemm GFLOP/s at the model's shapes × the FLOPs the model needs
    for the real tokens → an upper bound on sentences/s.
 Checks that 2 and 3 give the same tokens as 1. Prints one JSON line per configuration,
@@ -131,6 +131,12 @@ def main() -> None:
     for size in (32, 64, 128, 512, 1024):
         s, out = timed(lambda: translator.translate_ids(lines, batch_size=size), repeats)
         record(f"runtime_batch_{size}", s, len(lines), batch_size=size,
+               same_tokens=out == runtime_out)
+    for budget in (1024, 2048, 4096, 8192):
+        by_tokens = Translator(args.bundle or default_bundle_dir(), threads=threads,
+                               batch_type="tokens", batch_size=budget)
+        s, out = timed(lambda: by_tokens.translate_ids(lines), repeats)
+        record(f"runtime_tokens_{budget}", s, len(lines), max_batch_tokens=budget,
                same_tokens=out == runtime_out)
 
     nonblank = [i for i, t in enumerate(tokens) if t]

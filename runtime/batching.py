@@ -15,6 +15,22 @@ def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def token_batches(lengths: Sequence[int], max_tokens: int) -> list[np.ndarray]:
+    """Indices in length-sorted batches (longest first) of at most `max_tokens` padded
+    source tokens each (rows x the batch's longest row); a longer row is a batch alone."""
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        longest = max(int(lengths[order[start]]), 1)
+        size = max(1, max_tokens // longest)
+        batches.append(order[start : start + size])
+        start += size
+    return batches
+
+
 def pad_batch(rows: Sequence[Sequence[int]], pad: int, width: int | None = None):
     """(ids [B, width] int64, lengths [B] int64) from ragged id lists."""
     lengths = np.array([len(r) for r in rows], dtype=np.int64)

@@ -70,7 +70,12 @@ _bundle_option = click.option(
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", envvar="S2S_DEVICE",
               show_envvar=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="sentences per batch [default: 256]")
+              help="sentences per batch [default: 256], or padded source tokens with "
+                   "--batch-type tokens [default: 4096]")
+@click.option("--batch-type", type=click.Choice(["examples", "tokens"]), default="examples",
+              help="what --batch-size counts: sentences, or padded source tokens (a token budget)")
+@click.option("--max-batch-tokens", type=click.IntRange(min=1), default=None,
+              help="same as --batch-type tokens --batch-size N")
 @click.option("--max-len", type=click.IntRange(min=1), default=None,
               help="most tokens generated per sentence [default: the model's max_decode_len]")
 @click.option("--errors", type=click.Choice(["strict", "replace"]), default="strict",
@@ -125,7 +130,8 @@ _bundle_option = click.option(
                    "of the cluster]")
 @click.option("-q", "--quiet", is_flag=True, help="no progress and no summary")
 @_user_errors
-def translate(input_path, output, bundle, device, batch_size, max_len, errors, threads,
+def translate(input_path, output, bundle, device, batch_size, batch_type, max_batch_tokens, max_len,
+              errors, threads,
               inter_threads, resume,
               chunk_lines, beam_size, num_hypotheses, length_penalty, min_len, no_repeat_ngram,
               sampling_topk, sampling_topp, sampling_temperature, seed, input_format, field, column,
@@ -138,7 +144,7 @@ def translate(input_path, output, bundle, device, batch_size, max_len, errors, t
     """
     from s2s_batch.runtime.decoding import DecodingOptions
     from s2s_batch.runtime.formats import InputFormat
-    from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator
+    from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, Translator
 
     decoding = dict(beam_size=beam_size, num_hypotheses=num_hypotheses, length_penalty=length_penalty,
                     min_decoding_length=min_len, no_repeat_ngram_size=no_repeat_ngram,
@@ -155,7 +161,13 @@ def translate(input_path, output, bundle, device, batch_size, max_len, errors, t
     file_options = dict(errors=errors, resume=resume, chunk_lines=chunk_lines,
                         progress=False if quiet else None, output_format=output_format,
                         input_format=InputFormat(input_format, field, column), decoding=decoding)
-    translator = Translator(bundle, device=device, batch_size=batch_size or DEFAULT_BATCH_SIZE,
+    if max_batch_tokens:
+        if batch_size and batch_type == "examples":
+            raise UsageError("--max-batch-tokens and --batch-size (sentences) disagree; give one")
+        batch_type, batch_size = "tokens", max_batch_tokens
+    default_size = DEFAULT_BATCH_TOKENS if batch_type == "tokens" else DEFAULT_BATCH_SIZE
+    translator = Translator(bundle, device=device, batch_size=batch_size or default_size,
+                            batch_type=batch_type,
                             max_len=max_len, threads=threads or None,
                             inter_threads=inter_threads or None)
     start = time.perf_counter()

@@ -233,6 +233,7 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
             bundle_files=[ray.put(files)], decoding=decoding, output_format=output_format,
             with_token_scores=with_token_scores,
             translator_options=dict(device=translator.device, batch_size=translator.batch_size,
+                                    batch_type=translator.batch_type,
                                     max_len=translator.max_len, threads=threads,
                                     inter_threads=min(translator.inter_threads, threads))))
     try:

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from s2s_batch.runtime.batching import pad_batch, sorted_batches
+from s2s_batch.runtime.batching import pad_batch, sorted_batches, token_batches
 from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.manifest import (SRC_SPM_FILE, SRC_VOCAB_FILE, TGT_SPM_FILE, TGT_VOCAB_FILE,
                                         load_manifest)
@@ -25,6 +25,7 @@ from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, de
 from s2s_batch.runtime.vocab import Vocab, with_eos
 
 DEFAULT_BATCH_SIZE = 256
+DEFAULT_BATCH_TOKENS = 4096  # with batch_type="tokens"
 
 
 def default_bundle_dir() -> Path:
@@ -86,7 +87,8 @@ class Translator:
     """A loaded bundle with its two onnxruntime sessions.
 
     Translator(bundle_dir=None, device="cpu") loads the shipped default bundle when
-    bundle_dir is None; device is "cpu", "cuda" or "auto". `threads` is the CPU threads in
+    bundle_dir is None; device is "cpu", "cuda" or "auto". batch_size counts sentences, or
+    with batch_type="tokens" padded source tokens per batch (CTranslate2's names). `threads` is the CPU threads in
     all (default: this container's CPU quota); `inter_threads` how many batches are
     decoded at once (default: `threads` on CPU, 1 on CUDA), each run on
     threads // inter_threads onnxruntime threads.
@@ -94,7 +96,8 @@ class Translator:
 
     def __init__(self, bundle_dir: str | Path | None = None, *, device: str = "cpu",
                  batch_size: int = DEFAULT_BATCH_SIZE, max_len: int | None = None,
-                 threads: int | None = None, inter_threads: int | None = None):
+                 threads: int | None = None, inter_threads: int | None = None,
+                 batch_type: str = "examples"):
         self.manifest = load_manifest(Path(bundle_dir) if bundle_dir else default_bundle_dir())
         self.config = self.manifest.config
         self.src_tokenizer, self.tgt_tokenizer = self._load_tokenizers()
@@ -108,7 +111,9 @@ class Translator:
         self.inter_threads = inter_threads or (threads if self.device == "cpu" else 1)
         self._executor = None
         self.graphs = Graphs(self.manifest, providers, max(1, threads // self.inter_threads))
-        self.batch_size = batch_size
+        if batch_type not in ("examples", "tokens"):
+            raise ValueError("batch_type must be 'examples' or 'tokens'")
+        self.batch_size, self.batch_type = batch_size, batch_type
         self.max_len = max_len or self.config.max_decode_len
         self.stats = Stats()
 
@@ -167,10 +172,13 @@ class Translator:
         todo = [i for i, ids in enumerate(sources) if ids]
         width = self.config.num_steps if self.config.pad_source else None
         size = batch_size or self.batch_size
-        # Enough batches for every stream; the output does not depend on the batching.
-        size = max(1, min(size, -(-len(todo) // self.inter_threads)))
-        batches = [[todo[j] for j in batch]
-                   for batch in sorted_batches([len(sources[i]) for i in todo], size)]
+        lengths = [len(sources[i]) for i in todo]
+        if self.batch_type == "tokens":  # size is a budget of padded source tokens
+            grouped = token_batches(lengths, size)
+        else:
+            # Enough batches for every stream; the output does not depend on the batching.
+            grouped = sorted_batches(lengths, max(1, min(size, -(-len(todo) // self.inter_threads))))
+        batches = [[todo[j] for j in batch] for batch in grouped]
 
         def search(index: list[int]):
             rows = [sources[i] for i in index]

@@ -146,3 +146,30 @@ def test_concurrent_batch_streams_give_the_same_results(bundle, toy_sentences, d
     assert [(r.hypotheses, r.ids) for r in many] == [(r.hypotheses, r.ids) for r in one]
     # Scores are computed by the same kernels on the same batches: equal, not just close.
     assert [r.scores for r in many] == [r.scores for r in one]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=200), st.integers(1, 300))
+def test_token_batches_cover_every_index_once_within_the_budget(lengths, budget):
+    from s2s_batch.runtime.batching import token_batches
+
+    batches = token_batches(lengths, budget)
+    assert sorted(int(i) for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        padded = len(b) * max(lengths[i] for i in b)
+        assert padded <= budget or len(b) == 1
+
+
+def test_token_budget_batching_gives_the_same_translations(bundle, toy_sentences, tmp_path):
+    from click.testing import CliRunner
+
+    from s2s_batch.runtime.cli import main
+
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(toy_sentences) + "\n")
+    base = ["translate", str(src), "--bundle", str(bundle()), "-q"]
+    plain = CliRunner().invoke(main, base)
+    budget = CliRunner().invoke(main, [*base, "--batch-type", "tokens", "--batch-size", "60"])
+    same = CliRunner().invoke(main, [*base, "--max-batch-tokens", "60"])
+    assert plain.exit_code == budget.exit_code == same.exit_code == 0
+    assert budget.stdout == plain.stdout == same.stdout
