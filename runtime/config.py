@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 CELLS = ("rnn", "gru", "lstm")
 TOKENIZERS = ("word", "sentencepiece")
-ATTENTIONS = ("none", "additive", "dot", "general")
+ATTENTIONS = ("none", "additive", "dot", "general", "local")
 
 
 def _opt(default, help_text):
@@ -31,7 +31,12 @@ class ModelConfig:
     )
     attention: str = _opt(
         "none", "decoder attention over the encoder outputs: none (the seed's fixed context), "
-        "additive (Bahdanau), dot (scaled) or general (Luong)")
+        "additive (Bahdanau), dot (scaled), general (Luong) or local (Luong's predictive "
+        "window, general scores)")
+    local_window: int = _opt(5, "attention local: half-width D of the window around the predicted position")
+    self_attention: bool = _opt(
+        False, "a self-attention layer (residual, layer norm) over the encoder outputs, "
+        "masked by source length; with --attention only")
     bidirectional: bool = _opt(
         False, "bidirectional encoder; a bridge (linear + tanh) maps both directions' final "
         "states to the decoder's initial state")

@@ -22,7 +22,10 @@ MATRIX = [(cell, semantics, "none") for cell in CELLS for semantics in (False, T
     ("gru", False, "none+bi"), ("lstm", False, "additive+bi"), ("rnn", True, "dot+bi"),
     ("gru", True, "general+bi"),
     # residual connections between the stacked layers
-    ("gru", False, "none+res"), ("lstm", False, "additive+bi+res"), ("rnn", True, "dot+res")]
+    ("gru", False, "none+res"), ("lstm", False, "additive+bi+res"), ("rnn", True, "dot+res"),
+    # Luong's local attention; a self-attention layer over the encoder outputs
+    ("gru", False, "local"), ("lstm", True, "local+bi"), ("gru", False, "additive+self"),
+    ("rnn", False, "general+bi+res+self")]
 MATRIX_IDS = [f"{c}-{'seed' if s else 'masked'}-{a}" for c, s, a in MATRIX]
 
 

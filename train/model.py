@@ -123,20 +123,26 @@ class Encoder(nn.Module):
 class Attention(nn.Module):
     """Global attention of a query (B, H) over the encoder outputs, masked by source length.
 
-    additive: Bahdanau's v' tanh(Wq q + Wk k); dot: q'k / sqrt(H); general: Luong's q'W k.
+    additive: Bahdanau's v' tanh(Wq q + Wk k); dot: q'k / sqrt(H); general: Luong's q'W k;
+    local: Luong's local-p, general scores inside a window of half-width D around a
+    predicted position p = (len - 1) * sigmoid(v' tanh(Wp q)), weighted by a Gaussian
+    (sd D/2) after the softmax, so the weights need not sum to 1.
     Keys are projected once per sentence (`keys`), not at every step.
     """
 
-    def __init__(self, kind: str, hidden: int):
+    def __init__(self, kind: str, hidden: int, window: int = 5):
         super().__init__()
-        self.kind = kind
+        self.kind, self.window = kind, window
         self.scale = 1.0 / math.sqrt(hidden) if kind == "dot" else 1.0
         if kind == "additive":
             self.w_query = nn.Linear(hidden, hidden, bias=False)
             self.w_key = nn.Linear(hidden, hidden, bias=False)
             self.v = nn.Linear(hidden, 1, bias=False)
-        elif kind == "general":
+        elif kind in ("general", "local"):
             self.w_key = nn.Linear(hidden, hidden, bias=False)
+        if kind == "local":
+            self.w_position = nn.Linear(hidden, hidden, bias=False)
+            self.v_position = nn.Linear(hidden, 1, bias=False)
 
     def keys(self, outputs: torch.Tensor) -> torch.Tensor:
         """Encoder outputs (B, T, H) → keys (B, T, H)."""
@@ -148,9 +154,37 @@ class Attention(nn.Module):
             scores = self.v(torch.tanh(self.w_query(query).unsqueeze(1) + keys)).squeeze(-1)
         else:
             scores = torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1) * self.scale
+        if self.kind == "local":
+            lengths = mask.sum(dim=-1, keepdim=True)  # (B, 1)
+            center = (lengths - 1) * torch.sigmoid(self.v_position(torch.tanh(self.w_position(query))))
+            positions = torch.arange(mask.shape[1], device=mask.device, dtype=mask.dtype).unsqueeze(0)
+            distance = positions - center  # (B, T)
+            mask = mask * (distance.abs() <= self.window).to(mask.dtype)
         scores = scores.masked_fill(mask == 0, -1e9)  # exp(-1e9 - max) is exactly 0 in float32
         weights = torch.softmax(scores, dim=-1)
+        if self.kind == "local":
+            sigma = self.window / 2.0
+            weights = weights * torch.exp(-distance.pow(2) / (2 * sigma * sigma))
         return torch.bmm(weights.unsqueeze(1), values).squeeze(1), weights
+
+
+class SelfAttention(nn.Module):
+    """One scaled dot-product self-attention layer over the encoder outputs, with a
+    residual connection and layer norm; padded positions are never attended to."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.query, self.key = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden)
+        self.value, self.out = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden)
+        self.norm = nn.LayerNorm(hidden)
+        self.scale = 1.0 / math.sqrt(hidden)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, T, H), mask (B, T) → (B, T, H)."""
+        scores = torch.bmm(self.query(x), self.key(x).transpose(1, 2)) * self.scale  # (B, T, T)
+        scores = scores.masked_fill(mask.unsqueeze(1) == 0, -1e9)
+        mixed = torch.bmm(torch.softmax(scores, dim=-1), self.value(x))
+        return self.norm(x + self.out(mixed))
 
 
 class Decoder(nn.Module):
@@ -169,7 +203,10 @@ class Decoder(nn.Module):
         self.embedding = nn.Embedding(cfg.tgt_vocab_size, cfg.embed_size)
         self.rnn = _recurrent(cfg, cfg.embed_size + cfg.hidden_size)
         self.dense = nn.Linear(cfg.hidden_size, cfg.tgt_vocab_size)
-        self.attention = None if cfg.attention == "none" else Attention(cfg.attention, cfg.hidden_size)
+        self.attention = (None if cfg.attention == "none"
+                          else Attention(cfg.attention, cfg.hidden_size, cfg.local_window))
+        self.self_attention = (SelfAttention(cfg.hidden_size)
+                               if cfg.self_attention and self.attention is not None else None)
 
     def memory(self, outputs: torch.Tensor, state, src_len: torch.Tensor) -> tuple:
         """What the decoder reads of the source, from the encoder's outputs (T, B, H) and state."""
@@ -178,6 +215,8 @@ class Decoder(nn.Module):
         values = outputs.transpose(0, 1)  # (B, T, H)
         positions = torch.arange(values.shape[1], device=values.device).unsqueeze(0)
         mask = (positions < src_len.to(values.device).unsqueeze(1)).to(values.dtype)
+        if self.self_attention is not None:
+            values = self.self_attention(values, mask)
         return values, self.attention.keys(values), mask
 
     def step(self, tokens: torch.Tensor, state, memory: tuple):
