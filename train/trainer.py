@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from s2s_batch.train.predict import greedy_batch
 from s2s_batch.train.provenance import data_provenance
 
 LAST, BEST, AVERAGED = "checkpoint.pt", "best.pt", "averaged.pt"
+PLAIN_EVERY = 200
 CURVES = "curves.png"  # loss and dev BLEU per epoch, rewritten after each epoch
 
 
@@ -240,7 +242,9 @@ def run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer, los
     net.train()
     batches = epoch_batches(train_pairs, cfg, epoch)
     total_loss, total_tokens, t0 = 0.0, 0, time.perf_counter()
-    bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+    # A bar on a terminal; in a log file, a plain line every PLAIN_EVERY batches instead.
+    live = progress and sys.stderr.isatty()
+    bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not live,
                leave=False, mininterval=2.0)
     for batch in bar:
         optimizer.zero_grad(set_to_none=True)
@@ -254,6 +258,11 @@ def run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer, los
         total_tokens += n_tokens
         elapsed = time.perf_counter() - t0
         bar.set_postfix(loss=f"{total_loss / total_tokens:.3f}", tok_s=f"{total_tokens / elapsed:.0f}")
+        done = bar.n + 1
+        if progress and not live and done % PLAIN_EVERY == 0:
+            print(f"epoch {epoch + 1}/{cfg.epochs}: {done}/{len(batches)} batches, "
+                  f"loss {total_loss / total_tokens:.3f}, {total_tokens / elapsed:.0f} tokens/s",
+                  file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - t0
     return {"epoch": epoch + 1, "train_loss": round(total_loss / max(total_tokens, 1), 4),
             "tokens_per_s": round(total_tokens / elapsed), "seconds": round(elapsed, 1)}
