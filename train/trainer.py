@@ -246,7 +246,7 @@ def run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer, los
     live = progress and sys.stderr.isatty()
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not live,
                leave=False, mininterval=2.0)
-    for batch in bar:
+    for done, batch in enumerate(bar, start=1):
         optimizer.zero_grad(set_to_none=True)
         loss, n_tokens = batch_loss(net, batch, src_vocab, tgt_vocab, loss_fn, device)
         loss.backward()  # the seed backpropagates the sum over the batch
@@ -258,7 +258,6 @@ def run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer, los
         total_tokens += n_tokens
         elapsed = time.perf_counter() - t0
         bar.set_postfix(loss=f"{total_loss / total_tokens:.3f}", tok_s=f"{total_tokens / elapsed:.0f}")
-        done = bar.n + 1
         if progress and not live and done % PLAIN_EVERY == 0:
             print(f"epoch {epoch + 1}/{cfg.epochs}: {done}/{len(batches)} batches, "
                   f"loss {total_loss / total_tokens:.3f}, {total_tokens / elapsed:.0f} tokens/s",
