@@ -284,7 +284,7 @@ def info(bundle):
         f"bundle        {m.root} ({size / 1e6:.1f} MB, {d.get('precision', 'fp32')}, "
         f"format {d['format_version']}, opset {d.get('opset')})",
         f"model         {cfg.cell} encoder-decoder, {cfg.num_layers} layers, embed {cfg.embed_size}, "
-        f"hidden {cfg.hidden_size}",
+        f"hidden {cfg.hidden_size}; {_architecture(cfg)}",
         f"vocabularies  source {cfg.src_vocab_size}, target {cfg.tgt_vocab_size} "
         f"({'word level' if cfg.tokenizer == 'word' else 'SentencePiece subwords'})",
         f"sources       {'padded to' if cfg.pad_source else 'masked by length, cut at'} {cfg.num_steps} "
@@ -296,6 +296,16 @@ def info(bundle):
         f"exported with {', '.join(f'{k} {v}' for k, v in d.get('exported_with', {}).items())}",
     ]
     click.echo("\n".join(lines))
+
+
+def _architecture(cfg) -> str:
+    parts = ["attention " + cfg.attention if cfg.attention != "none" else "no attention (fixed context)"]
+    if cfg.attention == "local":
+        parts[0] += f" (window {cfg.local_window})"
+    parts += [name for name, on in (("bidirectional encoder", cfg.bidirectional),
+                                     ("residual layers", cfg.residual),
+                                     ("encoder self-attention", cfg.self_attention)) if on]
+    return ", ".join(parts)
 
 
 if __name__ == "__main__":
