@@ -29,6 +29,10 @@ class TrainConfig:
     seed: int = _opt(0, "random seed for initialisation and batch order")
     spm_vocab_size: int = _opt(8000, "--tokenizer sentencepiece: pieces per language")
     spm_model_type: str = _opt("unigram", "--tokenizer sentencepiece: unigram or bpe")
+    curriculum: str = _opt("none", "curriculum learning: none, length or rarity (easiest pairs first, "
+                                   "competence growing as a square root)")
+    curriculum_steps: int = _opt(5000, "curriculum: updates until every pair is admitted")
+    curriculum_start: float = _opt(0.01, "curriculum: the share of pairs admitted at the first update")
     label_smoothing: float = _opt(0.0, "label smoothing of the training loss (dev loss stays plain)")
     warmup_steps: int = _opt(0, "linear learning-rate warmup over this many updates (0: none)")
     patience: int = _opt(0, "early stopping: stop after this many epochs without a better dev BLEU (0: never)")

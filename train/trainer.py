@@ -21,6 +21,7 @@ from s2s_batch.runtime.tokenize import (SentencePieceTokenizer, WordTokenizer, d
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.checkpoint import load_checkpoint, save_checkpoint
 from s2s_batch.train.config import TrainConfig
+from s2s_batch.train.curriculum import curriculum_batches, difficulty_order
 from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, split_of, to_tensor
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
 from s2s_batch.train.model import Seq2Seq
@@ -165,12 +166,13 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         torch.set_rng_state(payload["torch_rng"])
     train_loss, dev_loss = MaskedSoftmaxCELoss(cfg.label_smoothing), MaskedSoftmaxCELoss()
     metrics = history[-1] if history else {}
+    order = None if cfg.curriculum == "none" else difficulty_order(train_pairs, cfg.curriculum)
     for epoch in range(start_epoch, cfg.epochs):
         if stale_epochs(history) >= cfg.patience > 0:
             log(f"early stop: no better dev BLEU for {cfg.patience} epochs")
             break
         metrics = run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer,
-                            train_loss, device, progress, schedule)
+                            train_loss, device, progress, schedule, order)
         metrics.update(evaluate_dev(net, dev, src_vocab, tgt_vocab, dev_loss, device, tgt_tok.decode))
         history.append(metrics)
         log(json.dumps(metrics))
@@ -237,10 +239,14 @@ def _plot_curves(history: list[dict], path: Path, log) -> None:
 
 
 def run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer, loss_fn, device,
-              progress, schedule=None) -> dict:
+              progress, schedule=None, curriculum_order=None) -> dict:
     """One pass over the training split; returns the epoch's loss and speed."""
     net.train()
-    batches = epoch_batches(train_pairs, cfg, epoch)
+    if curriculum_order is None:
+        batches = epoch_batches(train_pairs, cfg, epoch)
+    else:
+        batches = curriculum_batches(train_pairs, curriculum_order, cfg.batch_size, cfg.seed, epoch,
+                                     cfg.curriculum_steps, cfg.curriculum_start)
     total_loss, total_tokens, t0 = 0.0, 0, time.perf_counter()
     # A bar on a terminal; in a log file, a plain line every PLAIN_EVERY batches instead.
     live = progress and sys.stderr.isatty()
