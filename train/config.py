@@ -33,6 +33,8 @@ class TrainConfig:
                                    "competence growing as a square root)")
     curriculum_steps: int = _opt(5000, "curriculum: updates until every pair is admitted")
     curriculum_start: float = _opt(0.01, "curriculum: the share of pairs admitted at the first update")
+    adversarial: float = _opt(0.0, "adversarial training: also train on embeddings perturbed by this "
+                                   "L2 norm along the loss gradient (0: off)")
     label_smoothing: float = _opt(0.0, "label smoothing of the training loss (dev loss stays plain)")
     warmup_steps: int = _opt(0, "linear learning-rate warmup over this many updates (0: none)")
     patience: int = _opt(0, "early stopping: stop after this many epochs without a better dev BLEU (0: never)")

@@ -90,11 +90,13 @@ class Encoder(nn.Module):
             if cfg.attention != "none":
                 self.output_projection = nn.Linear(2 * cfg.hidden_size, cfg.hidden_size)
 
-    def forward(self, src: torch.Tensor, src_len: torch.Tensor):
+    def forward(self, src: torch.Tensor, src_len: torch.Tensor, noise: torch.Tensor | None = None):
         """src (B, T) ids, src_len (B,) → top-layer outputs (T, B, H) and the final state
         (L, B, H), or (h, c) for an LSTM. Outputs past a row's length are zeros (before the
         projection of a bidirectional encoder)."""
         x = self.embedding(src.t())  # (T, B, E)
+        if noise is not None:  # adversarial training perturbs the embeddings
+            x = x + noise
         if isinstance(self.rnn, ResidualStack):
             outputs, state = self.rnn(x, lengths=None if self.pad_source else src_len.cpu())
         elif self.pad_source:
@@ -219,7 +221,7 @@ class Decoder(nn.Module):
             values = self.self_attention(values, mask)
         return values, self.attention.keys(values), mask
 
-    def step(self, tokens: torch.Tensor, state, memory: tuple):
+    def step(self, tokens: torch.Tensor, state, memory: tuple, noise: torch.Tensor | None = None):
         """One step without a time axis: tokens (B,) → logits (B, V), the new state, and the
         attention weights (B, T) (None without attention).
 
@@ -230,20 +232,25 @@ class Decoder(nn.Module):
             context, weights = memory[0], None
         else:
             context, weights = self.attention(top_layer(state), *memory)
-        x = torch.cat([self.embedding(tokens), context], dim=1).unsqueeze(0)  # (1, B, E + H)
+        embedded = self.embedding(tokens) if noise is None else self.embedding(tokens) + noise
+        x = torch.cat([embedded, context], dim=1).unsqueeze(0)  # (1, B, E + H)
         out, state = self.rnn(x, state)
         return self.dense(out[0]), state, weights
 
-    def forward(self, tgt_in: torch.Tensor, state, memory: tuple):
-        """tgt_in (B, T) → logits (B, T, V) and the new state."""
+    def forward(self, tgt_in: torch.Tensor, state, memory: tuple, noise: torch.Tensor | None = None):
+        """tgt_in (B, T) → logits (B, T, V) and the new state; noise (T, B, E), if given, is
+        added to the target embeddings."""
         if self.attention is not None:
             # The context depends on the previous step's state: one step at a time.
             logits = []
             for t in range(tgt_in.shape[1]):
-                step_logits, state, _ = self.step(tgt_in[:, t], state, memory)
+                step_logits, state, _ = self.step(tgt_in[:, t], state, memory,
+                                                  None if noise is None else noise[t])
                 logits.append(step_logits)
             return torch.stack(logits, dim=1), state
         x = self.embedding(tgt_in.t())  # (T, B, E)
+        if noise is not None:
+            x = x + noise
         ctx = memory[0].unsqueeze(0).expand(x.shape[0], -1, -1)  # (T, B, H)
         out, state = self.rnn(torch.cat([x, ctx], dim=2), state)
         return self.dense(out).transpose(0, 1), state
@@ -261,15 +268,17 @@ class Seq2Seq(nn.Module):
         self.decoder = Decoder(cfg)
         self.apply(xavier_init)
 
-    def encode(self, src: torch.Tensor, src_len: torch.Tensor):
+    def encode(self, src: torch.Tensor, src_len: torch.Tensor, noise: torch.Tensor | None = None):
         """→ (the decoder's initial state, its memory of the source)."""
-        outputs, state = self.encoder(src, src_len)
+        outputs, state = self.encoder(src, src_len, noise)
         return state, self.decoder.memory(outputs, state, src_len)
 
-    def forward(self, src, src_len, tgt_in):
-        """Teacher-forced logits (B, T, V)."""
-        state, memory = self.encode(src, src_len)
-        logits, _ = self.decoder(tgt_in, state, memory)
+    def forward(self, src, src_len, tgt_in, noise: tuple | None = None):
+        """Teacher-forced logits (B, T, V); noise = (source, target) embedding
+        perturbations (T, B, E) for adversarial training."""
+        src_noise, tgt_noise = noise if noise is not None else (None, None)
+        state, memory = self.encode(src, src_len, src_noise)
+        logits, _ = self.decoder(tgt_in, state, memory, tgt_noise)
         return logits
 
 

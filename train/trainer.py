@@ -53,17 +53,45 @@ def epoch_batches(pairs: list[Pair], cfg: TrainConfig, epoch: int) -> list[list[
     return batches
 
 
-def batch_loss(net: Seq2Seq, batch: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab,
-               loss_fn: MaskedSoftmaxCELoss, device) -> tuple[torch.Tensor, int]:
-    """Summed masked loss of a batch under teacher forcing, and its target token count."""
+def _tensors(net, batch, src_vocab, tgt_vocab, device):
     m = net.config
     src, src_len = to_tensor([p.src for p in batch], src_vocab, m.num_steps, m.pad_source)
     tgt, tgt_len = to_tensor([p.tgt for p in batch], tgt_vocab, m.num_steps, m.pad_source)
     src, tgt, tgt_len = src.to(device), tgt.to(device), tgt_len.to(device)
     bos = torch.full((tgt.shape[0], 1), tgt_vocab.bos, dtype=torch.long, device=device)
     dec_input = torch.cat([bos, tgt[:, :-1]], dim=1)  # teacher forcing: <bos> + shifted target
+    return src, src_len, dec_input, tgt, tgt_len
+
+
+def batch_loss(net: Seq2Seq, batch: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab,
+               loss_fn: MaskedSoftmaxCELoss, device, adversarial: float = 0.0) -> tuple[torch.Tensor, int]:
+    """Summed masked loss of a batch under teacher forcing, and its target token count.
+
+    With adversarial = eps > 0 it is the clean loss plus the loss of the same batch with
+    its embeddings perturbed along the clean loss's gradient (norm eps per sentence).
+    """
+    src, src_len, dec_input, tgt, tgt_len = _tensors(net, batch, src_vocab, tgt_vocab, device)
+    if adversarial > 0:
+        clean, perturbed = adversarial_losses(net, (src, src_len, dec_input, tgt, tgt_len),
+                                              loss_fn, adversarial)
+        return clean + perturbed, int(tgt_len.sum())
     logits = net(src, src_len, dec_input)
     return loss_fn(logits, tgt, tgt_len).sum(), int(tgt_len.sum())
+
+
+def adversarial_losses(net: Seq2Seq, tensors, loss_fn, eps: float):
+    """(clean loss, perturbed loss) of a batch, fast-gradient style (Miyato et al. 2017):
+    the source and target embeddings move by eps along the clean loss's gradient,
+    L2-normalised per sentence."""
+    src, src_len, dec_input, tgt, tgt_len = tensors
+    embed = net.config.embed_size
+    zeros = [torch.zeros(x.shape[1], x.shape[0], embed, device=x.device, requires_grad=True)
+             for x in (src, dec_input)]
+    clean = loss_fn(net(src, src_len, dec_input, tuple(zeros)), tgt, tgt_len).sum()
+    grads = torch.autograd.grad(clean, zeros, retain_graph=True)
+    noise = tuple(eps * g / (g.pow(2).sum(dim=(0, 2), keepdim=True).sqrt() + 1e-12) for g in grads)
+    perturbed = loss_fn(net(src, src_len, dec_input, tuple(n.detach() for n in noise)), tgt, tgt_len).sum()
+    return clean, perturbed
 
 
 @torch.no_grad()
@@ -254,7 +282,7 @@ def run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer, los
                leave=False, mininterval=2.0)
     for done, batch in enumerate(bar, start=1):
         optimizer.zero_grad(set_to_none=True)
-        loss, n_tokens = batch_loss(net, batch, src_vocab, tgt_vocab, loss_fn, device)
+        loss, n_tokens = batch_loss(net, batch, src_vocab, tgt_vocab, loss_fn, device, cfg.adversarial)
         loss.backward()  # the seed backpropagates the sum over the batch
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         optimizer.step()

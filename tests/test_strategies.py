@@ -1,4 +1,4 @@
-"""Curriculum learning: the schedule admits exactly the intended pairs; runs end to end."""
+"""Training strategies (issue 9): the curriculum schedule admits exactly the intended pairs; adversarial training perturbs toward a higher loss."""
 
 import json
 
@@ -49,3 +49,25 @@ def test_curriculum_run_resumes_mid_schedule_exactly(corpus_path, tmp_path):
     train(cfg, corpus_path, tmp_path / "split", resume=True, epochs=2, progress=False, log=lambda m: None)
     read = lambda d: [json.loads(l)["train_loss"] for l in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
     assert read(tmp_path / "full") == read(tmp_path / "split")
+
+
+def test_adversarial_perturbation_raises_the_loss_and_training_runs(corpus_path, tmp_path, trained):
+    from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE
+    from s2s_batch.export.bundle import write_bundle
+    from s2s_batch.export.verify import max_graph_difference
+    from s2s_batch.train.checkpoint import load_checkpoint
+    from s2s_batch.train.loss import MaskedSoftmaxCELoss
+    from s2s_batch.train.trainer import _tensors, adversarial_losses, prepare
+
+    net, cfg, sv, tv, _ = load_checkpoint(trained("gru", False, "additive"))
+    pairs = prepare(cfg, corpus_path)[0][:64]
+    clean, perturbed = adversarial_losses(net, _tensors(net, pairs, sv, tv, "cpu"),
+                                          MaskedSoftmaxCELoss(), eps=1.0)
+    assert perturbed.item() > clean.item()
+    # A run with it trains, exports (the graphs are unchanged by it) and keeps parity.
+    train(tiny_config(epochs=1, adversarial=0.5, max_pairs=200), corpus_path, tmp_path / "adv",
+          progress=False, log=lambda m: None)
+    net, cfg, sv, tv, payload = load_checkpoint(tmp_path / "adv" / "checkpoint.pt")
+    write_bundle(net, cfg, sv, tv, payload, tmp_path / "bundle")
+    assert max_graph_difference(net, tmp_path / "bundle" / ENCODER_FILE,
+                                tmp_path / "bundle" / DECODER_FILE) <= 1e-5
