@@ -71,3 +71,21 @@ def test_adversarial_perturbation_raises_the_loss_and_training_runs(corpus_path,
     write_bundle(net, cfg, sv, tv, payload, tmp_path / "bundle")
     assert max_graph_difference(net, tmp_path / "bundle" / ENCODER_FILE,
                                 tmp_path / "bundle" / DECODER_FILE) <= 1e-5
+
+
+@pytest.mark.parametrize("cell,attention", [("gru", "none"), ("lstm", "additive"), ("rnn", "general")])
+def test_language_model_pretraining_learns_and_the_model_exports(corpus_path, tmp_path, cell, attention):
+    from s2s_batch.export.bundle import write_bundle
+    from s2s_batch.export.verify import max_graph_difference
+    from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE
+    from s2s_batch.train.checkpoint import load_checkpoint
+
+    cfg = tiny_config(cell, attention=attention, epochs=1, max_pairs=300, pretrain_decoder_lm=True,
+                      pretrain_encoder_lm=True, pretrain_epochs=3)
+    train(cfg, corpus_path, tmp_path / "run", progress=False, log=lambda m: None)
+    net, cfg, sv, tv, payload = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    for losses in payload["pretraining"].values():
+        assert len(losses) == 3 and losses[-1] < losses[0]
+    write_bundle(net, cfg, sv, tv, payload, tmp_path / "bundle")
+    assert max_graph_difference(net, tmp_path / "bundle" / ENCODER_FILE,
+                                tmp_path / "bundle" / DECODER_FILE) <= 1e-5

@@ -35,6 +35,9 @@ class TrainConfig:
     curriculum_start: float = _opt(0.01, "curriculum: the share of pairs admitted at the first update")
     adversarial: float = _opt(0.0, "adversarial training: also train on embeddings perturbed by this "
                                    "L2 norm along the loss gradient (0: off)")
+    pretrain_decoder_lm: bool = _opt(False, "first train the decoder as a target-side language model")
+    pretrain_encoder_lm: bool = _opt(False, "first train the encoder as a source-side language model")
+    pretrain_epochs: int = _opt(1, "epochs of each language-model pretraining")
     label_smoothing: float = _opt(0.0, "label smoothing of the training loss (dev loss stays plain)")
     warmup_steps: int = _opt(0, "linear learning-rate warmup over this many updates (0: none)")
     patience: int = _opt(0, "early stopping: stop after this many epochs without a better dev BLEU (0: never)")

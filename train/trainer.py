@@ -21,6 +21,7 @@ from s2s_batch.runtime.tokenize import (SentencePieceTokenizer, WordTokenizer, d
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.checkpoint import load_checkpoint, save_checkpoint
 from s2s_batch.train.config import TrainConfig
+from s2s_batch.train.pretrain import pretrain_decoder, pretrain_encoder
 from s2s_batch.train.curriculum import curriculum_batches, difficulty_order
 from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, split_of, to_tensor
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
@@ -181,6 +182,16 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
             cfg.model, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab)))
         net = Seq2Seq(cfg.model).to(device)
         payload = {"data": data_provenance(data_path), "spm_models": spm_models}
+        pretraining = {}
+        if cfg.pretrain_decoder_lm:
+            pretraining["decoder_lm_loss"] = pretrain_decoder(
+                net, train_pairs, tgt_vocab, cfg.pretrain_epochs, cfg.batch_size, cfg.lr,
+                cfg.grad_clip, device, log)
+        if cfg.pretrain_encoder_lm:
+            pretraining["encoder_lm_loss"] = pretrain_encoder(
+                net, train_pairs, src_vocab, cfg.pretrain_epochs, cfg.batch_size, cfg.lr,
+                cfg.grad_clip, device, log)
+        payload["pretraining"] = pretraining
     log(f"{len(train_pairs)} training pairs, {len(dev.sources)} dev sentences, "
         f"vocabularies {len(src_vocab)}/{len(tgt_vocab)}, "
         f"{sum(p.numel() for p in net.parameters())} parameters")
@@ -206,7 +217,8 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         log(json.dumps(metrics))
         state = dict(epoch=epoch, history=history, optimizer=optimizer.state_dict(),
                      schedule=schedule.state_dict(), torch_rng=torch.get_rng_state(),
-                     data=payload["data"], spm_models=payload.get("spm_models"))
+                     data=payload["data"], spm_models=payload.get("spm_models"),
+                     pretraining=payload.get("pretraining", {}))
         save_checkpoint(out_dir / LAST, net, cfg, src_vocab, tgt_vocab, **state)
         if metrics["dev_bleu"] > best_bleu:
             best_bleu = metrics["dev_bleu"]
