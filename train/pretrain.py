@@ -37,6 +37,13 @@ def _zero_state(net: Seq2Seq, batch: int, device):
     return (h, h.clone()) if cfg.cell == "lstm" else h
 
 
+def _update(loss: torch.Tensor, optimizer, params: list, grad_clip: float) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(params, grad_clip)
+    optimizer.step()
+
+
 def pretrain_decoder(net: Seq2Seq, pairs: list[Pair], tgt_vocab: Vocab, epochs: int, batch_size: int,
                      lr: float, grad_clip: float, device, log=print) -> list[float]:
     """Train the decoder as a target-side language model; returns the loss per epoch."""
@@ -55,10 +62,7 @@ def pretrain_decoder(net: Seq2Seq, pairs: list[Pair], tgt_vocab: Vocab, epochs: 
                                     _zero_state(net, tgt.shape[0], device),
                                     _empty_memory(net, tgt.shape[0], device))
             loss = loss_fn(logits, tgt, tgt_len).sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, grad_clip)
-            optimizer.step()
+            _update(loss, optimizer, params, grad_clip)
             total, tokens = total + loss.item(), tokens + int(tgt_len.sum())
         losses.append(total / max(tokens, 1))
         log(f"decoder LM pretraining epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}")
@@ -87,10 +91,7 @@ def pretrain_encoder(net: Seq2Seq, pairs: list[Pair], src_vocab: Vocab, epochs: 
             logits = head(outputs[:-1]).transpose(0, 1)  # predicts tokens 1..T-1
             next_len = (src_len - 1).clamp(min=0).to(device)
             loss = loss_fn(logits, src[:, 1:], next_len).sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, grad_clip)
-            optimizer.step()
+            _update(loss, optimizer, params, grad_clip)
             total, tokens = total + loss.item(), tokens + int(next_len.sum())
         losses.append(total / max(tokens, 1))
         log(f"encoder LM pretraining epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}")
