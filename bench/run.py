@@ -44,16 +44,25 @@ def timed(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def model_flops(cfg) -> tuple[int, int]:
-    """Multiply-add FLOPs per source token (encoder) and per decoded token (decoder step)."""
+def model_flops(cfg) -> tuple[int, int, int]:
+    """Multiply-add FLOPs per source token (encoder), per decoded token (decoder step), and
+    per (decoded token, source token) pair (attention's scores and context)."""
     gates = {"rnn": 1, "gru": 3, "lstm": 4}[cfg.cell]
     h = cfg.hidden_size
+    directions = 2 if cfg.bidirectional else 1
 
-    def stack(first_input: int) -> int:
-        return sum(2 * gates * ((first_input if layer == 0 else h) * h + h * h)
+    def stack(first_input: int, directions: int = 1) -> int:
+        return sum(2 * gates * directions * ((first_input if layer == 0 else directions * h) * h + h * h)
                    for layer in range(cfg.num_layers))
 
-    return stack(cfg.embed_size), stack(cfg.embed_size + h) + 2 * h * cfg.tgt_vocab_size
+    encoder = stack(cfg.embed_size, directions)
+    decoder = stack(cfg.embed_size + h) + 2 * h * cfg.tgt_vocab_size
+    pair = 0
+    if cfg.attention != "none":
+        encoder += 2 * h * h if cfg.attention != "dot" else 0  # keys, once per source token
+        decoder += 2 * h * h if cfg.attention in ("additive", "local") else 0  # the query
+        pair = (3 if cfg.attention == "additive" else 1) * 2 * h + 2 * h  # scores, context
+    return encoder, decoder, pair
 
 
 def sgemm_gflops(cfg, batch: int) -> float:
@@ -158,10 +167,12 @@ def main() -> None:
 
 def sentences_bound(cfg, tokens, outputs, nonblank, max_len, n_lines, record) -> float:
     """Sentences/s the machine's sgemm speed allows for the FLOPs of the real tokens."""
-    enc_flops, dec_flops = model_flops(cfg)
-    src_tokens = sum(min(len(tokens[i]) + 1, cfg.num_steps) for i in nonblank)
-    dec_tokens = sum(min(len(outputs[i]) + 1, max_len) for i in nonblank)  # + <eos>
-    flops = src_tokens * enc_flops + dec_tokens * dec_flops
+    enc_flops, dec_flops, pair_flops = model_flops(cfg)
+    src_len = {i: min(len(tokens[i]) + 1, cfg.num_steps) for i in nonblank}
+    dec_len = {i: min(len(outputs[i]) + 1, max_len) for i in nonblank}  # + <eos>
+    src_tokens, dec_tokens = sum(src_len.values()), sum(dec_len.values())
+    flops = (src_tokens * enc_flops + dec_tokens * dec_flops
+             + pair_flops * sum(src_len[i] * dec_len[i] for i in nonblank))
     gflops = sgemm_gflops(cfg, DEFAULT_BATCH_SIZE)
     bound = gflops * 1e9 / (flops / n_lines)
     record("fp32_bound", n_lines / bound, n_lines, sgemm_gflops=round(gflops, 1),
