@@ -68,7 +68,8 @@ def main() -> None:
             start = time.perf_counter()
             translator.translate_file(src, local, progress=False, chunk_lines=args.chunk_lines)
             seconds = time.perf_counter() - start
-            rows.append({"config": f"local ({cpus} onnxruntime threads)", "lines": args.lines,
+            rows.append({"config": f"local ({translator.inter_threads} batch streams x "
+                                   f"{max(1, cpus // translator.inter_threads)} thread)", "lines": args.lines,
                          "seconds": round(seconds, 2), "sentences_per_s": round(args.lines / seconds)})
             print(json.dumps(rows[-1]), flush=True)
             for actors in args.actors:
