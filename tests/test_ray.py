@@ -4,6 +4,7 @@ import gzip
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +16,8 @@ if os.environ.get("S2S_REQUIRE_RAY"):  # CI installs the extra: there, a skip wo
     import ray  # noqa: F401
 else:
     pytest.importorskip("ray")
+
+from tests.test_resume import job  # noqa: E402,F401  (the resume test's input and reference)
 
 RAY = str(Path(sys.executable).parent / "ray")
 CLI = str(Path(sys.executable).parent / "s2s-batch")
@@ -99,3 +102,21 @@ def test_bad_line_read_on_ray_is_one_line_exit_3(ray_head, bundle, tmp_path):
 def test_unreachable_cluster_is_exit_7():
     result = cli("README.md", "--ray", f"127.0.0.1:{free_port()}")
     assert result.returncode == 7 and "cannot reach a Ray cluster" in result.stderr
+
+
+def test_a_killed_local_run_resumes_on_ray_byte_identical(ray_head, job, tmp_path):
+    from tests.test_resume import N_LINES, cli as local_cli, start_and_stop_at
+
+    bundle_dir, src, reference = job
+    dst = tmp_path / "out.txt"
+    progress = tmp_path / ".out.txt.progress.json"
+    code, _ = start_and_stop_at(local_cli(bundle_dir, src, dst), progress, N_LINES // 3,
+                                signal.SIGKILL)
+    assert code == -signal.SIGKILL and not dst.exists()
+    done = json.loads(progress.read_text())["lines"]
+    assert 0 < done < N_LINES
+    # The same options (the job key) on Ray: the datasource skips the lines already done.
+    args = local_cli(bundle_dir, src, dst, "--resume", "--ray", ray_head)
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert dst.read_bytes() == reference
