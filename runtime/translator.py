@@ -143,7 +143,9 @@ class Translator:
 
     def source_ids(self, line: str) -> list[int]:
         """Token ids the encoder sees for a line (with <eos>, cut to num_steps); [] if blank."""
-        tokens = self.src_tokenizer.encode(line)
+        return self._ids_of(self.src_tokenizer.encode(line))
+
+    def _ids_of(self, tokens: list[str]) -> list[int]:
         if not tokens:
             return []
         ids = self.src_vocab.encode(tokens)
@@ -166,7 +168,8 @@ class Translator:
         if replace_unknowns:  # the weights are needed, even where they are not returned
             opts = dataclasses.replace(opts, return_attention=True)
         max_len = opts.max_decoding_length or self.max_len
-        sources = [self.source_ids(line) for line in lines]
+        tokens = [self.src_tokenizer.encode(line) for line in lines]
+        sources = [self._ids_of(t) for t in tokens]
         self.stats.lines += len(lines)
         results = [TranslationResult() for _ in lines]
         todo = [i for i, ids in enumerate(sources) if ids]
@@ -188,8 +191,8 @@ class Translator:
         found = map(search, batches) if self.inter_threads == 1 else self._pool().map(search, batches)
         for index, hyps_of_batch in zip(batches, found):
             for i, hyps in zip(index, hyps_of_batch):
-                source_tokens = self.src_tokenizer.encode(lines[i])[: self.config.num_steps - 1]
-                results[i] = TranslationResult.of(hyps, self.tgt_vocab, source_tokens,
+                results[i] = TranslationResult.of(hyps, self.tgt_vocab,
+                                                  tokens[i][: self.config.num_steps - 1],
                                                   replace_unknowns, self.tgt_tokenizer.decode)
                 self.stats.target_tokens += len(hyps[0].ids) if hyps else 0
         return results
