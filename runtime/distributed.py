@@ -238,8 +238,7 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
                                     inter_threads=min(translator.inter_threads, threads))))
     try:
         for row in translated.iter_rows():
-            for f in fields(stats):
-                setattr(stats, f.name, getattr(stats, f.name) + int(row[f.name]))
+            stats.add(type(stats)(**{f.name: int(row[f.name]) for f in fields(stats)}))
             yield bytes(row["data"]), int(row["lines"])
     except Exception as exc:
         cause = _user_error_in(exc)
