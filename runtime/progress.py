@@ -17,10 +17,13 @@ def _clock(seconds: float) -> str:
 class Progress:
     """Counts input lines done; mode is "bar", "plain" or "off". A context manager."""
 
-    def __init__(self, mode: str, total: int | None = None, interval: float = PLAIN_INTERVAL_S):
+    def __init__(self, mode: str, total: int | None = None, interval: float = PLAIN_INTERVAL_S,
+                 count=None):
+        """`count`, a callable, gives the total when a plain line first needs it."""
         if mode not in ("bar", "plain", "off"):
             raise ValueError("mode must be 'bar', 'plain' or 'off'")
         self.mode, self.total, self.interval = mode, total, interval
+        self._count = count
         self.done = self._resumed = 0
         self._bar = None
 
@@ -32,9 +35,12 @@ class Progress:
         if show is False:
             return cls("off")
         mode = "bar" if show or sys.stderr.isatty() else "plain"
-        # Counting costs a pass over the file; it gives the bar its length and ETA.
-        total = count_lines(src) if str(src) != "-" and Path(str(src)).is_file() else None
-        return cls(mode, total)
+        # Counting costs a pass over the file: up front for a bar (its length), and for
+        # plain lines only once the first one is due (a short run never pays for it).
+        count = (lambda: count_lines(src)) if str(src) != "-" and Path(str(src)).is_file() else None
+        if mode == "bar":
+            return cls(mode, count() if count else None)
+        return cls(mode, count=count)
 
     def __enter__(self):
         self._start = self._last = time.perf_counter()
@@ -67,6 +73,8 @@ class Progress:
             self._bar.update(self._task, completed=self.done, rate=f"{rate:,.0f}")
         elif self.mode == "plain" and now - self._last >= self.interval:
             self._last = now
+            if self.total is None and self._count is not None:
+                self.total, self._count = self._count(), None
             line = f"s2s-batch: {self.done:,}"
             if self.total:
                 eta = (self.total - self.done) / max(rate, 1e-9)
