@@ -56,6 +56,10 @@ def is_gzip_path(path) -> bool:
     return str(path).endswith(".gz")
 
 
+def _open_binary(path):
+    return gzip.open(path, "rb") if is_gzip_path(path) else open(path, "rb")
+
+
 def chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
     chunk: list[str] = []
     for line in lines:
@@ -73,7 +77,7 @@ def open_input(src):
         yield sys.stdin.buffer
         return
     try:
-        f = gzip.open(src, "rb") if is_gzip_path(src) else open(src, "rb")
+        f = _open_binary(src)
     except OSError as exc:
         raise InputError(f"{src}: cannot read input ({exc.strerror}); check the path") from None
     with f:
@@ -82,7 +86,7 @@ def open_input(src):
 
 def count_lines(src) -> int:
     """Lines in a file (after gzip decompression for a .gz name), for the progress bar."""
-    with (gzip.open(src, "rb") if is_gzip_path(src) else open(src, "rb")) as f:
+    with _open_binary(src) as f:
         n, last = 0, b"\n"
         for block in iter(lambda: f.read(1 << 20), b""):
             n += block.count(b"\n")
