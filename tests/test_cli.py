@@ -14,9 +14,9 @@ LINES = ["I see the dog.", "", "   ", "She likes a big red car!", "We want the b
          "unknownword zzz", "They eat the apple."]
 
 
-def run(*args, input=None):
-    result = CliRunner().invoke(main, [str(a) for a in args], input=input)
-    return result
+def run(*args, input=None, env=None):
+    """The CLI in process; args may be paths or numbers."""
+    return CliRunner().invoke(main, [str(a) for a in args], input=input, env=env)
 
 
 @pytest.fixture

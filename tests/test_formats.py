@@ -6,17 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from s2s_batch.runtime.cli import main
 from s2s_batch.runtime.output import FileJob
+from tests.test_cli import run
 from s2s_batch.runtime.progress import Progress
 
 SENTENCES = ["I see the dog.", "", "She likes a big red car!", "We want the bread?", "They eat the apple."]
-
-
-def run(*args, input=None, env=None):
-    return CliRunner().invoke(main, [str(a) for a in args], input=input, env=env)
 
 
 def translate_lines(bundle_dir, path, *extra) -> list[str]:
