@@ -218,12 +218,18 @@ def evaluate(hyp, refs, as_json):
     from s2s_batch.runtime.bleu import mean_seed_bleu
 
     hyps = _read_text_lines(hyp)
+    if not hyps:
+        raise InputError(f"{hyp}: no lines to score; pass the translation output of a non-empty input")
     # An empty reference line means "no reference in this file for this sentence".
     streams = [[line or None for line in _read_text_lines(r)] for r in refs]
     for ref, stream in zip(refs, streams):
         if len(stream) != len(hyps):
             raise InputError(f"{ref}: {len(stream)} lines but {hyp} has {len(hyps)}; "
                              "references must be line-aligned with the hypotheses")
+    unreferenced = next((i for i, refs_i in enumerate(zip(*streams), 1) if not any(refs_i)), None)
+    if unreferenced is not None:
+        raise InputError(f"{hyp}: line {unreferenced} has no reference in any --ref file; "
+                         "give every line at least one non-empty reference")
     metric, chrf_metric = sacrebleu.metrics.BLEU(), sacrebleu.metrics.CHRF()
     score = metric.corpus_score(hyps, streams)
     # chrF takes no missing references; an empty line stands in for one.

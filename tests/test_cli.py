@@ -169,6 +169,22 @@ def test_evaluate_rejects_misaligned_references(tmp_path):
     assert result.exit_code == 3 and "line-aligned" in result.stderr
 
 
+@pytest.mark.parametrize("hyp_text, ref_texts, message", [
+    ("", [""], "no lines to score"),
+    ("a b\nc d\n", ["a b\n\n", "a b\n\n"], "line 2 has no reference"),
+])
+def test_evaluate_rejects_what_cannot_be_scored(tmp_path, hyp_text, ref_texts, message):
+    hyp = tmp_path / "hyp"
+    hyp.write_text(hyp_text)
+    refs = []
+    for i, text in enumerate(ref_texts):
+        refs += ["--ref", tmp_path / f"ref{i}"]
+        refs[-1].write_text(text)
+    result = run("evaluate", hyp, *refs)
+    assert result.exit_code == 3 and message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_info_describes_the_bundle(bundle):
     result = run("info", "--bundle", bundle("lstm"))
     assert result.exit_code == 0
