@@ -13,12 +13,15 @@ import onnx
 
 from s2s_batch.export.onnx_export import OPSET, export_graphs
 from s2s_batch.export.quantize import compare_with_fp32, quantize_graph
+from s2s_batch.export.shortlist_graph import add_shortlist_input
 from s2s_batch.export.verify import verify_graphs
 from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, FORMAT_VERSION, MANIFEST,
-                                        SRC_SPM_FILE, SRC_VOCAB_FILE, TGT_SPM_FILE,
+                                        SHORTLIST_FILE, SRC_SPM_FILE, SRC_VOCAB_FILE, TGT_SPM_FILE,
                                         TGT_VOCAB_FILE, sha256_of)
+from s2s_batch.runtime.shortlist import LexicalTable
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.config import TrainConfig
+from s2s_batch.train.lexicon import lexicon_from_payload
 from s2s_batch.train.model import Seq2Seq
 from s2s_batch.train.provenance import DEFAULT_ATTRIBUTION
 
@@ -74,17 +77,25 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
 
 
 def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab,
-                 payload: dict, out_dir: Path, quantize: str = "none") -> dict:
+                 payload: dict, out_dir: Path, quantize: str = "none",
+                 lexicon: LexicalTable | None = None) -> dict:
     """Export, verify and write a bundle; `out_dir` is replaced only once everything passed.
 
     The fp32 graphs are always checked against the eager model; with quantize="int8" they
-    are then quantized, and the int8 graphs' distance from fp32 is recorded.
+    are then quantized, and the int8 graphs' distance from fp32 is recorded. The lexical
+    table (`lexicon`, else the checkpoint's) makes a shortlist bundle: the table ships in
+    it and the decoder step takes a shortlist input. int8 bundles get none: the
+    quantized output layer is no longer the Gemm that the shortlist rewrites.
     """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    lexicon = lexicon if lexicon is not None else lexicon_from_payload(payload)
+    with_shortlist = lexicon is not None and quantize == "none"
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         export_graphs(net, tmp / ENCODER_FILE, tmp / DECODER_FILE)
+        if with_shortlist:
+            add_shortlist_input(tmp / DECODER_FILE)
         parity = verify_graphs(net, tmp / ENCODER_FILE, tmp / DECODER_FILE, PARITY_TOLERANCE)
         quantization = {}
         if quantize == "int8":
@@ -106,10 +117,16 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
                     raise ValueError("the checkpoint has no SentencePiece models; retrain it")
                 (tmp / name).write_bytes(models[side])
             names += [SRC_SPM_FILE, TGT_SPM_FILE]
+        if with_shortlist:
+            lexicon.save(tmp / SHORTLIST_FILE)
+            names.append(SHORTLIST_FILE)
         files = {name: sha256_of(tmp / name) for name in names}
         graph_io = {name: _graph_io(tmp / name) for name in (ENCODER_FILE, DECODER_FILE)}
         manifest = build_manifest(cfg, src_vocab, tgt_vocab, payload, files, parity, graph_io)
         manifest["precision"] = "int8" if quantize == "int8" else "fp32"
+        if with_shortlist:
+            manifest["shortlist"] = {"file": SHORTLIST_FILE, "source_ids": lexicon.source_size,
+                                     "candidates": int(len(lexicon.targets))}
         manifest["metrics"].update(quantization)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                     encoding="utf-8")

@@ -14,24 +14,38 @@ import click
               required=True, help="bundle folder to write (replaced if it exists)")
 @click.option("--quantize", type=click.Choice(["none", "int8"]), default="none", show_default=True,
               help="int8: dynamic quantization of the MatMul and embedding weights (smaller, faster on CPU)")
-def main(checkpoint: Path, out_dir: Path, quantize: str):
+@click.option("--shortlist/--no-shortlist", default=True, show_default=True,
+              help="ship the lexical table for `s2s-batch translate --shortlist` (fp32 bundles)")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="training corpus: learn the lexical table from the checkpoint's training "
+                   "split, for checkpoints written before s2s-train stored one")
+def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, data: Path | None):
     """Export a training checkpoint to a verified model bundle."""
     from s2s_batch.export.bundle import write_bundle
     from s2s_batch.export.verify import ParityError
     from s2s_batch.train.checkpoint import load_checkpoint
+    from s2s_batch.train.lexicon import build_lexical_table, lexicon_from_payload
+    from s2s_batch.train.trainer import prepare
 
     try:
         net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint(checkpoint)
-        manifest = write_bundle(net, cfg, src_vocab, tgt_vocab, payload, out_dir, quantize)
-    except (ParityError, ValueError) as exc:
+        lexicon = lexicon_from_payload(payload) if shortlist else None
+        if shortlist and lexicon is None and data is not None:
+            train_pairs = prepare(cfg, data, payload.get("spm_models"))[0]
+            lexicon = build_lexical_table(train_pairs, src_vocab, tgt_vocab)
+        payload.pop("lexicon", None)  # the `lexicon` argument decides
+        manifest = write_bundle(net, cfg, src_vocab, tgt_vocab, payload, out_dir, quantize, lexicon)
+    except (ParityError, ValueError, FileNotFoundError) as exc:
         click.echo(f"s2s-export: {exc}", err=True)
         sys.exit(4)
     size = sum(p.stat().st_size for p in out_dir.iterdir())
     metrics = manifest["metrics"]
     extra = (f", int8 vs fp32: logits within {metrics['int8_max_logit_diff']}, argmax agreement "
              f"{metrics['int8_argmax_agreement']:.1%}" if quantize == "int8" else "")
-    click.echo(f"wrote {out_dir} ({size / 1e6:.1f} MB, {manifest['precision']}, parity "
-               f"{metrics['parity_max_abs_diff']:.2g}, dev BLEU {metrics['dev_bleu']}{extra})", err=True)
+    table = "with" if "shortlist" in manifest else "without"
+    click.echo(f"wrote {out_dir} ({size / 1e6:.1f} MB, {manifest['precision']}, {table} shortlist "
+               f"table, parity {metrics['parity_max_abs_diff']:.2g}, dev BLEU {metrics['dev_bleu']}{extra})",
+               err=True)
 
 
 if __name__ == "__main__":

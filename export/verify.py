@@ -9,7 +9,7 @@ import onnxruntime as ort
 import torch
 
 from s2s_batch.export.graphs import probe_inputs
-from s2s_batch.runtime.manifest import decoder_io, encoder_io
+from s2s_batch.runtime.manifest import SHORTLIST_INPUT, decoder_io, encoder_io
 from s2s_batch.train.model import Seq2Seq
 
 
@@ -43,6 +43,11 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
     enc, dec = cpu_session(encoder_path), cpu_session(decoder_path)
     _, enc_out = encoder_io(cfg)
     dec_in, dec_out = decoder_io(cfg)
+    # A graph with a shortlist input runs its full-vocabulary branch on an empty one, and
+    # each step is checked once more on a random shortlist.
+    takes_shortlist = SHORTLIST_INPUT in {i.name for i in dec.get_inputs()}
+    full = {SHORTLIST_INPUT: np.zeros(0, dtype=np.int64)} if takes_shortlist else {}
+    rng = np.random.default_rng(0)
     worst = 0.0
     for seed, batch in enumerate(batch_sizes):
         src, src_len = probe_inputs(net, batch, seed=seed + 1)
@@ -55,8 +60,10 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
         for _ in range(steps):
             # Both sides step from the eager state, so differences do not compound.
             feed = dict(zip(dec_in, (tokens.numpy(), *(s.numpy() for s in (*states, *memory)))))
-            got = dict(zip(dec_out, dec.run(dec_out, feed)))
+            got = dict(zip(dec_out, dec.run(dec_out, {**feed, **full})))
             logits, state, weights = net.decoder.step(tokens, state, memory)
+            if takes_shortlist:
+                worst = max(worst, _shortlist_difference(dec, feed, logits.numpy(), rng))
             states = state if isinstance(state, tuple) else (state,)
             eager = dict(zip(dec_out, (logits, logits.argmax(-1), *states,
                                        *(() if weights is None else (weights,)))))
@@ -64,6 +71,17 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
                                  for k in dec_out if k != "next_token"))
             tokens = eager["next_token"]
     return worst
+
+
+def _shortlist_difference(dec, feed: dict, logits: np.ndarray, rng) -> float:
+    """Largest logit difference of the shortlist branch from the full logits at the same
+    ids; inf if its next_token is not the best shortlisted id."""
+    vocab = logits.shape[1]
+    ids = np.union1d(rng.choice(vocab, size=max(1, vocab // 3), replace=False), logits.argmax(-1))
+    short_logits, next_token = dec.run(["logits", "next_token"], {**feed, SHORTLIST_INPUT: ids})
+    if not np.array_equal(next_token, ids[short_logits.argmax(-1)]):
+        return float("inf")
+    return float(np.abs(short_logits - logits[:, ids]).max())
 
 
 def verify_graphs(net: Seq2Seq, encoder_path: Path, decoder_path: Path, tolerance: float) -> float:

@@ -235,7 +235,8 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
             translator_options=dict(device=translator.device, batch_size=translator.batch_size,
                                     batch_type=translator.batch_type,
                                     max_len=translator.max_len, threads=threads,
-                                    inter_threads=min(translator.inter_threads, threads))))
+                                    inter_threads=min(translator.inter_threads, threads),
+                                    shortlist=translator.shortlist is not None)))
     try:
         for row in translated.iter_rows():
             stats.add(type(stats)(**{f.name: int(row[f.name]) for f in fields(stats)}))

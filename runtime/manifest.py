@@ -16,6 +16,9 @@ ENCODER_FILE, DECODER_FILE = "encoder.onnx", "decoder_step.onnx"
 SRC_VOCAB_FILE, TGT_VOCAB_FILE = "src_vocab.txt", "tgt_vocab.txt"
 # Only in bundles with tokenizer "sentencepiece": the segmentation models of each side.
 SRC_SPM_FILE, TGT_SPM_FILE = "src.spm.model", "tgt.spm.model"
+# Only in bundles with a vocabulary shortlist: the lexical table, and the decoder step's
+# extra input (sorted int64 target ids; empty: the full vocabulary).
+SHORTLIST_FILE, SHORTLIST_INPUT = "shortlist.npz", "shortlist_ids"
 
 
 def encoder_io(cfg: ModelConfig) -> tuple[list[str], list[str]]:

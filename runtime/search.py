@@ -10,14 +10,20 @@ from s2s_batch.runtime.session import Graphs, select_rows
 
 def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
                   max_len: int, with_scores: bool = False, banned: int | None = None,
-                  with_attention: bool = False) -> list[Hypothesis]:
+                  with_attention: bool = False, shortlist: np.ndarray | None = None) -> list[Hypothesis]:
     """Greedy hypothesis (ids without <eos>) for each row of a source batch.
 
     A row leaves the batch at the step it emits <eos>, so later steps compute only live
     rows; `rows` maps live positions back to batch rows. Without scores or a `banned`
     token id the argmax is taken inside the graph and the logits never leave the session.
+    With a shortlist (sorted target ids, <eos> among them) only those ids can be chosen,
+    and scores are normalised over them.
     """
     use_logits = with_scores or banned is not None
+    banned_column = banned
+    if banned is not None and shortlist is not None:  # the banned id's column among the shortlist's
+        at = int(np.searchsorted(shortlist, banned))
+        banned_column = at if at < len(shortlist) and shortlist[at] == banned else None
     states, memory = graphs.encode(src, src_len)
     batch = src.shape[0]
     out = np.empty((batch, max_len), dtype=np.int64)
@@ -29,13 +35,15 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
     tokens = np.full(batch, bos, dtype=np.int64)
     for t in range(max_len):
         if use_logits:
-            logits, states, weights = graphs.step_logits(tokens, states, memory, with_attention)
-            if banned is not None:
-                logits[:, banned] = -np.inf
-            tokens = logits.argmax(axis=-1)
-            token_scores[rows, t] = np.take_along_axis(log_softmax(logits), tokens[:, None], 1)[:, 0]
+            logits, states, weights = graphs.step_logits(tokens, states, memory, with_attention,
+                                                         shortlist)
+            if banned_column is not None:
+                logits[:, banned_column] = -np.inf
+            columns = logits.argmax(axis=-1)
+            token_scores[rows, t] = np.take_along_axis(log_softmax(logits), columns[:, None], 1)[:, 0]
+            tokens = columns if shortlist is None else shortlist[columns]
         else:
-            tokens, states, weights = graphs.step(tokens, states, memory, with_attention)
+            tokens, states, weights = graphs.step(tokens, states, memory, with_attention, shortlist)
         if with_attention:
             attention[rows, t] = weights
         out[rows, t] = tokens

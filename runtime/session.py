@@ -11,11 +11,13 @@ import numpy as np
 import onnxruntime as ort
 
 from s2s_batch.runtime.errors import BundleError, DeviceError
-from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE, Manifest, decoder_io, encoder_io
+from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, SHORTLIST_INPUT, Manifest,
+                                        decoder_io, encoder_io)
 
 DEVICES = ("cpu", "cuda", "auto")
 CUDA_PROVIDER = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
+_FULL_VOCABULARY = np.zeros(0, dtype=np.int64)  # an empty shortlist: every target id
 
 
 def cpu_quota() -> int:
@@ -81,6 +83,7 @@ class Graphs:
         state_outputs = [f"{name}_out" for name in cfg.state_names]
         self._step_outputs = ["next_token", *state_outputs]
         self._logit_outputs = ["logits", *state_outputs]
+        self.takes_shortlist = SHORTLIST_INPUT in {i.name for i in self.decoder.get_inputs()}
         self._check_io(manifest)
 
     def _check_io(self, manifest: Manifest) -> None:
@@ -108,19 +111,28 @@ class Graphs:
         n = len(self.state_names)
         return dict(zip(self.state_names, outputs[:n])), dict(zip(self.memory_names, outputs[n:]))
 
-    def step(self, tokens: np.ndarray, states: dict, memory: dict, with_attention: bool = False):
+    def step(self, tokens: np.ndarray, states: dict, memory: dict, with_attention: bool = False,
+             shortlist: np.ndarray | None = None):
         """One decoder step → (argmax ids [B], new states, attention weights [B,T] or None);
-        the logits never leave the session."""
-        return self._run_step(self._step_outputs, tokens, states, memory, with_attention)
+        the logits never leave the session. With a shortlist (sorted int64 target ids) the
+        argmax is taken over those ids only."""
+        return self._run_step(self._step_outputs, tokens, states, memory, with_attention, shortlist)
 
-    def step_logits(self, tokens: np.ndarray, states: dict, memory: dict, with_attention: bool = False):
+    def step_logits(self, tokens: np.ndarray, states: dict, memory: dict, with_attention: bool = False,
+                    shortlist: np.ndarray | None = None):
         """One decoder step → (logits [B, V], new states, attention weights [B,T] or None),
-        for scoring, beam search and sampling."""
-        return self._run_step(self._logit_outputs, tokens, states, memory, with_attention)
+        for scoring, beam search and sampling; with a shortlist, logits [B, K] of its ids."""
+        return self._run_step(self._logit_outputs, tokens, states, memory, with_attention, shortlist)
 
-    def _run_step(self, outputs: list[str], tokens, states: dict, memory: dict, with_attention: bool):
+    def _run_step(self, outputs: list[str], tokens, states: dict, memory: dict, with_attention: bool,
+                  shortlist: np.ndarray | None = None):
         names = outputs + ["attention"] if with_attention else outputs
-        first, *rest = self.decoder.run(names, {"tokens": tokens, **memory, **states})
+        feed = {"tokens": tokens, **memory, **states}
+        if self.takes_shortlist:
+            feed[SHORTLIST_INPUT] = _FULL_VOCABULARY if shortlist is None else shortlist
+        elif shortlist is not None:
+            raise BundleError("this bundle's decoder step takes no shortlist; re-export it with s2s-export")
+        first, *rest = self.decoder.run(names, feed)
         weights = rest.pop() if with_attention else None
         return first, dict(zip(self.state_names, rest)), weights
 

@@ -13,13 +13,14 @@ import numpy as np
 
 from s2s_batch.runtime.batching import pad_batch, sorted_batches, token_batches
 from s2s_batch.runtime.errors import BundleError, UsageError
-from s2s_batch.runtime.manifest import (SRC_SPM_FILE, SRC_VOCAB_FILE, TGT_SPM_FILE, TGT_VOCAB_FILE,
-                                        load_manifest)
+from s2s_batch.runtime.manifest import (SHORTLIST_FILE, SRC_SPM_FILE, SRC_VOCAB_FILE, TGT_SPM_FILE,
+                                        TGT_VOCAB_FILE, load_manifest)
 from s2s_batch.runtime.beam import beam_search
 from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
 from s2s_batch.runtime.sampling import sample_decode
 from s2s_batch.runtime.search import greedy_decode
 from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
+from s2s_batch.runtime.shortlist import LexicalTable, Shortlist
 from s2s_batch.runtime.textio import translate_stream_file
 from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize
 from s2s_batch.runtime.vocab import Vocab, with_eos
@@ -91,13 +92,15 @@ class Translator:
     with batch_type="tokens" padded source tokens per batch (CTranslate2's names). `threads` is the CPU threads in
     all (default: this container's CPU quota); `inter_threads` how many batches are
     decoded at once (default: `threads` on CPU, 1 on CUDA), each run on
-    threads // inter_threads onnxruntime threads.
+    threads // inter_threads onnxruntime threads. With `shortlist`, greedy search
+    chooses each batch's words among a vocabulary shortlist (runtime/shortlist.py):
+    faster, and not always the same words as the full output layer.
     """
 
     def __init__(self, bundle_dir: str | Path | None = None, *, device: str = "cpu",
                  batch_size: int = DEFAULT_BATCH_SIZE, max_len: int | None = None,
                  threads: int | None = None, inter_threads: int | None = None,
-                 batch_type: str = "examples"):
+                 batch_type: str = "examples", shortlist: bool | Shortlist = False):
         self.manifest = load_manifest(Path(bundle_dir) if bundle_dir else default_bundle_dir())
         self.config = self.manifest.config
         self.src_tokenizer, self.tgt_tokenizer = self._load_tokenizers()
@@ -115,7 +118,17 @@ class Translator:
             raise ValueError("batch_type must be 'examples' or 'tokens'")
         self.batch_size, self.batch_type = batch_size, batch_type
         self.max_len = max_len or self.config.max_decode_len
+        self.shortlist = self._load_shortlist() if shortlist is True else (shortlist or None)
         self.stats = Stats()
+
+    def _load_shortlist(self) -> Shortlist:
+        if SHORTLIST_FILE not in self.manifest.data["files"] or not self.graphs.takes_shortlist:
+            raise UsageError(f"{self.manifest.root}: this bundle has no shortlist table; re-export "
+                             "it with s2s-export (add --data CORPUS for an older checkpoint), or "
+                             "translate without --shortlist")
+        table = LexicalTable.load(self.manifest.path(SHORTLIST_FILE), self.config.src_vocab_size,
+                                  self.config.tgt_vocab_size)
+        return Shortlist(table)
 
     def _load_tokenizers(self):
         if self.config.tokenizer == "word":
@@ -165,6 +178,9 @@ class Translator:
             raise UsageError("attention weights (--return-attention, --replace-unk, explain) "
                              "need a model with attention (this one's decoder reads one context "
                              "vector); use a bundle trained with s2s-train --attention")
+        if self.shortlist is not None and (opts.sampling or opts.beam_size > 1):
+            raise UsageError("the vocabulary shortlist serves greedy search only; drop --shortlist "
+                             "for beam search or sampling")
         if replace_unknowns:  # the weights are needed, even where they are not returned
             opts = dataclasses.replace(opts, return_attention=True)
         max_len = opts.max_decoding_length or self.max_len
@@ -210,9 +226,12 @@ class Translator:
             return [[h] for h in sample_decode(self.graphs, src, src_len, rows, bos, eos, max_len,
                                                opts, banned)]
         if opts.beam_size == 1:  # greedy search, as CTranslate2 treats beam_size 1
+            shortlist = (None if self.shortlist is None
+                         else self.shortlist.candidates(src, self.config.tgt_vocab_size))
             return [[h] for h in greedy_decode(self.graphs, src, src_len, bos, eos, max_len,
                                                with_scores=opts.return_scores, banned=banned,
-                                               with_attention=opts.return_attention)]
+                                               with_attention=opts.return_attention,
+                                               shortlist=shortlist)]
         return beam_search(self.graphs, src, src_len, bos, eos, max_len, opts, banned)
 
     def translate_batch(self, lines: Sequence[str], *, batch_size: int | None = None,

@@ -96,8 +96,7 @@ def test_attention_weights_cover_the_real_tokens_only(bundle):
     src_len = np.array([4, 3], dtype=np.int64)
     states, memory = graphs.encode(src, src_len)
     np.testing.assert_array_equal(memory["src_mask"], [[1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0]])
-    names = ["attention"]
-    weights = graphs.decoder.run(names, {"tokens": np.array([2, 2]), **states, **memory})[0]
+    _, _, weights = graphs.step(np.array([2, 2]), states, memory, with_attention=True)
     assert weights.shape == (2, 6)
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-6)
     assert (weights[0, 4:] == 0).all() and (weights[1, 3:] == 0).all()

@@ -21,6 +21,7 @@ from s2s_batch.runtime.tokenize import (SentencePieceTokenizer, WordTokenizer, d
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.checkpoint import load_checkpoint, save_checkpoint
 from s2s_batch.train.config import TrainConfig
+from s2s_batch.train.lexicon import build_lexical_table, lexicon_payload
 from s2s_batch.train.pretrain import pretrain_decoder, pretrain_encoder
 from s2s_batch.train.curriculum import curriculum_batches, difficulty_order
 from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, split_of, to_tensor
@@ -192,6 +193,8 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
                 net, train_pairs, src_vocab, cfg.pretrain_epochs, cfg.batch_size, cfg.lr,
                 cfg.grad_clip, device, log)
         payload["pretraining"] = pretraining
+    if "lexicon" not in payload:  # checkpoints written before shortlists lack it
+        payload["lexicon"] = lexicon_payload(build_lexical_table(train_pairs, src_vocab, tgt_vocab))
     log(f"{len(train_pairs)} training pairs, {len(dev.sources)} dev sentences, "
         f"vocabularies {len(src_vocab)}/{len(tgt_vocab)}, "
         f"{sum(p.numel() for p in net.parameters())} parameters")
@@ -218,7 +221,7 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         state = dict(epoch=epoch, history=history, optimizer=optimizer.state_dict(),
                      schedule=schedule.state_dict(), torch_rng=torch.get_rng_state(),
                      data=payload["data"], spm_models=payload.get("spm_models"),
-                     pretraining=payload.get("pretraining", {}))
+                     pretraining=payload.get("pretraining", {}), lexicon=payload["lexicon"])
         save_checkpoint(out_dir / LAST, net, cfg, src_vocab, tgt_vocab, **state)
         if metrics["dev_bleu"] > best_bleu:
             best_bleu = metrics["dev_bleu"]
