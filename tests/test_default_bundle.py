@@ -39,3 +39,14 @@ def test_translate_without_bundle_uses_the_default_and_keeps_2000_lines(tmp_path
     assert len(got) == 2000
     assert all((g == "") == (line.strip() == "") for g, line in zip(got, lines))
     assert got[0] == got[len(base)]  # the same line gets the same translation wherever it is
+
+
+def test_every_file_of_the_default_bundle_is_package_data():
+    import fnmatch
+    import tomllib
+
+    pyproject = tomllib.loads((SAMPLE.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["s2s_batch.models"]
+    for path in default_bundle_dir().iterdir():
+        name = f"{path.parent.name}/{path.name}"
+        assert any(fnmatch.fnmatch(name, p) for p in patterns), f"{name} would not be installed"
