@@ -1,9 +1,11 @@
 """BLEU and speed of greedy search and beam search on a held-out split, in one run.
 
-    python bench/decoding.py [--bundle DIR] [--heldout runs/heldout] [--split test]
+    python bench/decoding.py [--bundle DIR] [--heldout runs/heldout-cased] [--split test]
                              [--beams 2 4 8] [--penalties 0 0.6 1.0]
 
-Reads SPLIT.en and SPLIT.ref* written by bench/heldout.py. Prints one JSON line per
+Reads SPLIT.en and SPLIT.ref* written by bench/heldout.py: with --cased there (the
+default folder here), the output is truecased; otherwise (references lowercased and
+seed-tokenized) pass --no-truecase. Prints one JSON line per
 configuration (sacreBLEU, seed BLEU, sentences/s, speed relative to greedy) and a table.
 """
 
@@ -28,13 +30,15 @@ def read_split(folder: Path, split: str) -> tuple[list[str], list[list[str | Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, default=None)
-    parser.add_argument("--heldout", type=Path, default=Path("runs/heldout"))
+    parser.add_argument("--heldout", type=Path, default=Path("runs/heldout-cased"))
+    parser.add_argument("--no-truecase", action="store_true",
+                        help="write lowercase words (for references from heldout.py without --cased)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--beams", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--penalties", type=float, nargs="+", default=[0.0, 0.6, 1.0])
     args = parser.parse_args()
     sources, refs = read_split(args.heldout, args.split)
-    translator = Translator(args.bundle)
+    translator = Translator(args.bundle, truecase=not args.no_truecase)
     translator.translate_batch(sources[:64])  # warm-up
     configs = [("greedy", {})] + [(f"beam{k}_lp{a:g}", {"beam_size": k, "length_penalty": a})
                                   for k in args.beams for a in args.penalties]

@@ -3,9 +3,11 @@
     python bench/heldout.py --data ../shared/data/fra-eng/fra.txt --out runs/heldout [--split test]
 
 Writes OUT/SPLIT.en (one distinct English sentence per line, as in the corpus) and
-OUT/SPLIT.ref0, .ref1, ... (its translations, normalised as the model writes text:
-lowercased, seed-tokenized, then detokenized; an empty line where a sentence has fewer
-references). The split is the one s2s-train uses with the default dev/test shares.
+OUT/SPLIT.ref0, .ref1, ... (its translations, normalised as the word-level models wrote
+text before truecasing: lowercased, seed-tokenized, then detokenized; an empty line where a
+sentence has fewer references). With --cased the references are the corpus's own text,
+for the quality issue's metric (sacreBLEU, cased, 13a). The split is the one s2s-train
+uses with the default dev/test shares.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--split", choices=["dev", "test"], default="test")
     parser.add_argument("--limit", type=int, default=0, help="first N sentences (0: all)")
+    parser.add_argument("--cased", action="store_true", help="references as the corpus writes them")
     args = parser.parse_args()
     defaults = TrainConfig()
     groups: dict[str, tuple[str, list[str]]] = {}
     for en, fr in read_pairs(args.data):
         key = " ".join(tokenize(en))
         if split_of(key.split(), defaults.dev_permille, defaults.test_permille) == args.split:
-            groups.setdefault(key, (en, []))[1].append(detokenize(tokenize(fr)))
+            groups.setdefault(key, (en, []))[1].append(fr.strip() if args.cased else detokenize(tokenize(fr)))
     items = list(groups.values())[: args.limit or None]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.split}.en").write_text("".join(en + "\n" for en, _ in items), encoding="utf-8")

@@ -17,8 +17,9 @@ from s2s_batch.export.shortlist_graph import add_shortlist_input
 from s2s_batch.export.verify import verify_graphs
 from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, FORMAT_VERSION, MANIFEST,
                                         SHORTLIST_FILE, SRC_SPM_FILE, SRC_VOCAB_FILE, TGT_SPM_FILE,
-                                        TGT_VOCAB_FILE, sha256_of)
+                                        TGT_VOCAB_FILE, TRUECASE_FILE, sha256_of)
 from s2s_batch.runtime.shortlist import LexicalTable
+from s2s_batch.runtime.truecase import Recaser
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.lexicon import lexicon_from_payload
@@ -78,14 +79,15 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
 
 def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab,
                  payload: dict, out_dir: Path, quantize: str = "none",
-                 lexicon: LexicalTable | None = None) -> dict:
+                 lexicon: LexicalTable | None = None, truecase: dict | None = None) -> dict:
     """Export, verify and write a bundle; `out_dir` is replaced only once everything passed.
 
     The fp32 graphs are always checked against the eager model; with quantize="int8" they
     are then quantized, and the int8 graphs' distance from fp32 is recorded. The lexical
     table (`lexicon`, else the checkpoint's) makes a shortlist bundle: the table ships in
     it and the decoder step takes a shortlist input. int8 bundles get none: the
-    quantized output layer is no longer the Gemm that the shortlist rewrites.
+    quantized output layer is no longer the Gemm that the shortlist rewrites. A word-level
+    model's truecasing table (`truecase`, else the checkpoint's) ships as truecase.txt.
     """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -120,6 +122,10 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
         if with_shortlist:
             lexicon.save(tmp / SHORTLIST_FILE)
             names.append(SHORTLIST_FILE)
+        truecase = truecase if truecase is not None else payload.get("truecase")
+        if truecase is not None and cfg.model.tokenizer == "word":
+            Recaser(truecase).save(tmp / TRUECASE_FILE)
+            names.append(TRUECASE_FILE)
         files = {name: sha256_of(tmp / name) for name in names}
         graph_io = {name: _graph_io(tmp / name) for name in (ENCODER_FILE, DECODER_FILE)}
         manifest = build_manifest(cfg, src_vocab, tgt_vocab, payload, files, parity, graph_io)

@@ -17,15 +17,15 @@ import click
 @click.option("--shortlist/--no-shortlist", default=True, show_default=True,
               help="ship the lexical table for `s2s-batch translate --shortlist` (fp32 bundles)")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="training corpus: learn the lexical table from the checkpoint's training "
-                   "split, for checkpoints written before s2s-train stored one")
+              help="training corpus: learn the lexical table and the truecasing table from the "
+                   "checkpoint's training split, for checkpoints written before s2s-train stored them")
 def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, data: Path | None):
     """Export a training checkpoint to a verified model bundle."""
     from s2s_batch.export.bundle import write_bundle
     from s2s_batch.export.verify import ParityError
     from s2s_batch.train.checkpoint import load_checkpoint
     from s2s_batch.train.lexicon import build_lexical_table, lexicon_from_payload
-    from s2s_batch.train.trainer import prepare
+    from s2s_batch.train.trainer import prepare, truecasing_for
 
     try:
         net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint(checkpoint)
@@ -33,8 +33,12 @@ def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, data: 
         if shortlist and lexicon is None and data is not None:
             train_pairs = prepare(cfg, data, payload.get("spm_models"))[0]
             lexicon = build_lexical_table(train_pairs, src_vocab, tgt_vocab)
-        payload.pop("lexicon", None)  # the `lexicon` argument decides
-        manifest = write_bundle(net, cfg, src_vocab, tgt_vocab, payload, out_dir, quantize, lexicon)
+        truecase = payload.get("truecase")
+        if truecase is None and data is not None:
+            truecase = truecasing_for(cfg, data)
+        payload.pop("lexicon", None)  # the arguments decide
+        manifest = write_bundle(net, cfg, src_vocab, tgt_vocab, payload, out_dir, quantize, lexicon,
+                                truecase)
     except (ParityError, ValueError, FileNotFoundError) as exc:
         click.echo(f"s2s-export: {exc}", err=True)
         sys.exit(4)

@@ -9,7 +9,7 @@ import torch
 
 from s2s_batch.export.graphs import DecoderStepGraph, EncoderGraph, probe_inputs
 from s2s_batch.runtime.manifest import decoder_io, encoder_io
-from s2s_batch.train.model import Seq2Seq, top_layer
+from s2s_batch.train.model import Seq2Seq
 
 OPSET = 20
 

@@ -120,6 +120,8 @@ _bundle_option = click.option(
 @click.option("--shortlist", is_flag=True,
               help="greedy search: choose among each batch's vocabulary shortlist (faster with "
                    "large target vocabularies; about 1% of sentences change, bench/RESULTS.md)")
+@click.option("--no-truecase", is_flag=True,
+              help="word-level bundles: write the model's lowercase words, not truecased text")
 @click.option("--disable-unk", is_flag=True, help="never generate the unknown-word token <unk>")
 @click.option("--replace-unk", is_flag=True,
               help="replace each <unk> by the source word with the highest attention weight "
@@ -138,7 +140,8 @@ def translate(input_path, output, bundle, device, batch_size, batch_type, max_ba
               inter_threads, resume,
               chunk_lines, beam_size, num_hypotheses, length_penalty, min_len, no_repeat_ngram,
               sampling_topk, sampling_topp, sampling_temperature, seed, input_format, field, column,
-              output_format, return_scores, return_attention, shortlist, disable_unk, replace_unk,
+              output_format, return_scores, return_attention, shortlist, no_truecase, disable_unk,
+              replace_unk,
               ray_address,
               ray_actors,
               quiet):
@@ -173,7 +176,8 @@ def translate(input_path, output, bundle, device, batch_size, batch_type, max_ba
     translator = Translator(bundle, device=device, batch_size=batch_size or default_size,
                             batch_type=batch_type,
                             max_len=max_len, threads=threads or None,
-                            inter_threads=inter_threads or None, shortlist=shortlist)
+                            inter_threads=inter_threads or None, shortlist=shortlist,
+                            truecase=not no_truecase)
     start = time.perf_counter()
     if ray_address:
         from s2s_batch.runtime.distributed import require_ray, translate_file_on_ray

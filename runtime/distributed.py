@@ -236,7 +236,8 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
                                     batch_type=translator.batch_type,
                                     max_len=translator.max_len, threads=threads,
                                     inter_threads=min(translator.inter_threads, threads),
-                                    shortlist=translator.shortlist is not None)))
+                                    shortlist=translator.shortlist is not None,
+                                    truecase=translator.truecase)))
     try:
         for row in translated.iter_rows():
             stats.add(type(stats)(**{f.name: int(row[f.name]) for f in fields(stats)}))

@@ -19,6 +19,8 @@ SRC_SPM_FILE, TGT_SPM_FILE = "src.spm.model", "tgt.spm.model"
 # Only in bundles with a vocabulary shortlist: the lexical table, and the decoder step's
 # extra input (sorted int64 target ids; empty: the full vocabulary).
 SHORTLIST_FILE, SHORTLIST_INPUT = "shortlist.npz", "shortlist_ids"
+# Only in word-level bundles with truecasing: lowercase word TAB its usual form.
+TRUECASE_FILE = "truecase.txt"
 
 
 def encoder_io(cfg: ModelConfig) -> tuple[list[str], list[str]]:

@@ -7,9 +7,13 @@ _SPACE_BEFORE = frozenset(",.!?")
 _NBSP = str.maketrans({"\u202f": " ", "\xa0": " "})
 
 
-def preprocess(text: str) -> str:
-    """Non-breaking spaces to spaces, lowercase, a space before , . ! ? (the seed's rule)."""
-    text = text.translate(_NBSP).lower()
+def preprocess(text: str, lowercase: bool = True) -> str:
+    """Non-breaking spaces to spaces, lowercase, a space before , . ! ? (the seed's rule).
+
+    With lowercase=False the case is kept (to learn how each word is cased).
+    """
+    text = text.translate(_NBSP)
+    text = text.lower() if lowercase else text
     out = []
     for i, char in enumerate(text):
         if i > 0 and char in _SPACE_BEFORE and text[i - 1] != " ":
@@ -34,15 +38,21 @@ def detokenize(tokens: list[str]) -> str:
 
 
 class WordTokenizer:
-    """The seed's word level: lowercased, punctuation split off (what --preset d2l uses)."""
+    """The seed's word level: lowercased, punctuation split off (what --preset d2l uses).
+
+    With a recaser, decoded text is truecased (names capitalised, the first letter too).
+    """
 
     kind = "word"
+
+    def __init__(self, recaser=None):
+        self.recaser = recaser
 
     def encode(self, text: str) -> list[str]:
         return tokenize(text)
 
     def decode(self, tokens: list[str]) -> str:
-        return detokenize(tokens)
+        return detokenize(tokens if self.recaser is None else self.recaser.apply(tokens))
 
 
 class SentencePieceTokenizer:

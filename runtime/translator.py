@@ -14,7 +14,7 @@ import numpy as np
 from s2s_batch.runtime.batching import pad_batch, sorted_batches, token_batches
 from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.manifest import (SHORTLIST_FILE, SRC_SPM_FILE, SRC_VOCAB_FILE, TGT_SPM_FILE,
-                                        TGT_VOCAB_FILE, load_manifest)
+                                        TGT_VOCAB_FILE, TRUECASE_FILE, load_manifest)
 from s2s_batch.runtime.beam import beam_search
 from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
 from s2s_batch.runtime.sampling import sample_decode
@@ -23,6 +23,7 @@ from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, cpu_quota, provider
 from s2s_batch.runtime.shortlist import LexicalTable, Shortlist
 from s2s_batch.runtime.textio import translate_stream_file
 from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize
+from s2s_batch.runtime.truecase import Recaser
 from s2s_batch.runtime.vocab import Vocab, with_eos
 
 DEFAULT_BATCH_SIZE = 256
@@ -94,16 +95,20 @@ class Translator:
     decoded at once (default: `threads` on CPU, 1 on CUDA), each run on
     threads // inter_threads onnxruntime threads. With `shortlist`, greedy search
     chooses each batch's words among a vocabulary shortlist (runtime/shortlist.py):
-    faster, and not always the same words as the full output layer.
+    faster, and not always the same words as the full output layer. A word-level bundle
+    with a truecasing table writes cased text ("Tom est à Boston."); truecase=False
+    writes the model's lowercase words.
     """
 
     def __init__(self, bundle_dir: str | Path | None = None, *, device: str = "cpu",
                  batch_size: int = DEFAULT_BATCH_SIZE, max_len: int | None = None,
                  threads: int | None = None, inter_threads: int | None = None,
-                 batch_type: str = "examples", shortlist: bool | Shortlist = False):
+                 batch_type: str = "examples", shortlist: bool | Shortlist = False,
+                 truecase: bool = True):
         self.manifest = load_manifest(Path(bundle_dir) if bundle_dir else default_bundle_dir())
         self.config = self.manifest.config
-        self.src_tokenizer, self.tgt_tokenizer = self._load_tokenizers()
+        self.truecase = truecase
+        self.src_tokenizer, self.tgt_tokenizer = self._load_tokenizers(truecase)
         self.src_vocab = self._load_vocab(SRC_VOCAB_FILE, self.config.src_vocab_size)
         self.tgt_vocab = self._load_vocab(TGT_VOCAB_FILE, self.config.tgt_vocab_size)
         providers = providers_for(device)
@@ -130,9 +135,11 @@ class Translator:
                                   self.config.tgt_vocab_size)
         return Shortlist(table)
 
-    def _load_tokenizers(self):
+    def _load_tokenizers(self, truecase: bool):
         if self.config.tokenizer == "word":
-            return WordTokenizer(), WordTokenizer()
+            cased = truecase and TRUECASE_FILE in self.manifest.data["files"]
+            return WordTokenizer(), WordTokenizer(Recaser.load(self.manifest.path(TRUECASE_FILE))
+                                                  if cased else None)
         tokenizers = []
         for name in (SRC_SPM_FILE, TGT_SPM_FILE):
             path = self.manifest.path(name)

@@ -23,9 +23,10 @@ def test_default_bundle_is_verified_small_and_attributed():
 
 
 def test_default_bundle_translates_simple_sentences_sensibly():
-    home, calm = Translator().translate_batch(["I'm home.", "He's calm."])
-    assert home.startswith("je suis") and home.endswith(".")
-    assert calm.startswith("il est") and calm.endswith(".")
+    home, calm, boston = Translator().translate_batch(["I'm home.", "He's calm.", "Tom is in Boston."])
+    assert home.startswith("Je suis") and home.endswith(".")
+    assert calm.startswith("Il est") and calm.endswith(".")
+    assert "Tom" in boston and "Boston" in boston  # truecased names
 
 
 def test_translate_without_bundle_uses_the_default_and_keeps_2000_lines(tmp_path):

@@ -28,7 +28,7 @@ def test_train_export_translate_with_the_d2l_preset(corpus_path, tmp_path):
     assert manifest["recipe"]["data_file"] == corpus_path.name
     assert manifest["metrics"]["parity_max_abs_diff"] <= 1e-4
     assert set(manifest["files"]) == {"encoder.onnx", "decoder_step.onnx", "src_vocab.txt", "tgt_vocab.txt",
-                                      "shortlist.npz"}
+                                      "shortlist.npz", "truecase.txt"}
     src = tmp_path / "in.txt"
     src.write_text("I see the dog.\n\nWe eat.\n")
     result = runner.invoke(batch_main, ["translate", str(src), "--bundle", str(bundle_dir), "-q"])

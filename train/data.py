@@ -57,6 +57,14 @@ def split_of(src_tokens: list[str], dev_permille: int, test_permille: int) -> st
     return "train"
 
 
+def training_raw(raw: list[tuple[str, str]], dev_permille: int, test_permille: int,
+                 max_pairs: int = 0) -> list[tuple[str, str]]:
+    """The raw (English, French) pairs of the training split, the first max_pairs if set."""
+    train = [(en, fr) for en, fr in raw
+             if split_of(tokenize(en), dev_permille, test_permille) == "train"]
+    return train[:max_pairs] if max_pairs else train
+
+
 def split_corpus(raw: list[tuple[str, str]], dev_permille: int, test_permille: int,
                  max_pairs: int = 0, src_tokenizer=None,
                  tgt_tokenizer=None) -> tuple[list[Pair], HeldOut, HeldOut]:

@@ -17,14 +17,15 @@ from s2s_batch.runtime.errors import UsageError
 from s2s_batch.runtime.output import atomic_write
 from s2s_batch.runtime.plots import training_curves
 from s2s_batch.runtime.tokenize import (SentencePieceTokenizer, WordTokenizer, detokenize,
-                                        tokenize, train_sentencepiece)
+                                        train_sentencepiece)
+from s2s_batch.runtime.truecase import learn_truecasing
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.checkpoint import load_checkpoint, save_checkpoint
 from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.lexicon import build_lexical_table, lexicon_payload
 from s2s_batch.train.pretrain import pretrain_decoder, pretrain_encoder
 from s2s_batch.train.curriculum import curriculum_batches, difficulty_order
-from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, split_of, to_tensor
+from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, to_tensor, training_raw
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
 from s2s_batch.train.model import Seq2Seq
 from s2s_batch.train.predict import greedy_batch
@@ -126,13 +127,20 @@ def tokenizers_for(cfg: TrainConfig, raw: list[tuple[str, str]], models: dict | 
     if cfg.model.tokenizer == "word":
         return WordTokenizer(), WordTokenizer(), None
     if models is None:
-        train_raw = [(en, fr) for en, fr in raw
-                     if split_of(tokenize(en), cfg.dev_permille, cfg.test_permille) == "train"]
-        train_raw = train_raw[: cfg.max_pairs] if cfg.max_pairs else train_raw
+        train_raw = training_raw(raw, cfg.dev_permille, cfg.test_permille, cfg.max_pairs)
         models = {side: train_sentencepiece([pair[i] for pair in train_raw], cfg.spm_vocab_size,
                                             cfg.spm_model_type)
                   for i, side in enumerate(("src", "tgt"))}
     return SentencePieceTokenizer(models["src"]), SentencePieceTokenizer(models["tgt"]), models
+
+
+def truecasing_for(cfg: TrainConfig, data_path: Path) -> dict | None:
+    """A word-level model's truecasing table (lowercase → cased) from its training split's
+    raw targets; None for SentencePiece models."""
+    if cfg.model.tokenizer != "word":
+        return None
+    raw = training_raw(read_pairs(data_path), cfg.dev_permille, cfg.test_permille, cfg.max_pairs)
+    return learn_truecasing(fr for _, fr in raw).table
 
 
 def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None):
@@ -195,6 +203,8 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         payload["pretraining"] = pretraining
     if "lexicon" not in payload:  # checkpoints written before shortlists lack it
         payload["lexicon"] = lexicon_payload(build_lexical_table(train_pairs, src_vocab, tgt_vocab))
+    if "truecase" not in payload:  # nor truecasing (SentencePiece models keep the case themselves)
+        payload["truecase"] = truecasing_for(cfg, data_path)
     log(f"{len(train_pairs)} training pairs, {len(dev.sources)} dev sentences, "
         f"vocabularies {len(src_vocab)}/{len(tgt_vocab)}, "
         f"{sum(p.numel() for p in net.parameters())} parameters")
@@ -221,7 +231,8 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         state = dict(epoch=epoch, history=history, optimizer=optimizer.state_dict(),
                      schedule=schedule.state_dict(), torch_rng=torch.get_rng_state(),
                      data=payload["data"], spm_models=payload.get("spm_models"),
-                     pretraining=payload.get("pretraining", {}), lexicon=payload["lexicon"])
+                     pretraining=payload.get("pretraining", {}), lexicon=payload["lexicon"],
+                     truecase=payload["truecase"])
         save_checkpoint(out_dir / LAST, net, cfg, src_vocab, tgt_vocab, **state)
         if metrics["dev_bleu"] > best_bleu:
             best_bleu = metrics["dev_bleu"]
