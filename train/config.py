@@ -28,7 +28,9 @@ class TrainConfig:
     dev_limit: int = _opt(1000, "dev sentences scored each epoch, evenly spaced (0: all)")
     seed: int = _opt(0, "random seed for initialisation and batch order")
     spm_vocab_size: int = _opt(8000, "--tokenizer sentencepiece: pieces per language")
-    spm_model_type: str = _opt("unigram", "--tokenizer sentencepiece: unigram or bpe")
+    # bpe by default: sentencepiece 0.2's unigram trainer cut the last letter off frequent
+    # words of this corpus ("▁Nou" "s", a lone "▁" before "à"; compare google/sentencepiece#1047).
+    spm_model_type: str = _opt("bpe", "--tokenizer sentencepiece: bpe or unigram")
     curriculum: str = _opt("none", "curriculum learning: none, length or rarity (easiest pairs first, "
                                    "competence growing as a square root)")
     curriculum_steps: int = _opt(5000, "curriculum: updates until every pair is admitted")
