@@ -89,3 +89,28 @@ def test_language_model_pretraining_learns_and_the_model_exports(corpus_path, tm
     write_bundle(net, cfg, sv, tv, payload, tmp_path / "bundle")
     assert max_graph_difference(net, tmp_path / "bundle" / ENCODER_FILE,
                                 tmp_path / "bundle" / DECODER_FILE) <= 1e-5
+
+
+@pytest.mark.parametrize("cell,attention,bidirectional,encoder_lm", [
+    ("lstm", "additive", True, False),  # an encoder LM needs a unidirectional encoder
+    ("gru", "dot", False, True),
+])
+def test_all_three_strategies_combine_with_the_quality_options(corpus_path, tmp_path, toy_sentences,
+                                                               cell, attention, bidirectional, encoder_lm):
+    from s2s_batch.export.bundle import write_bundle
+    from s2s_batch.runtime.translator import Translator
+    from s2s_batch.train.checkpoint import load_checkpoint
+    from s2s_batch.train.predict import greedy_batch
+
+    cfg = tiny_config(cell, attention=attention, bidirectional=bidirectional, epochs=2, max_pairs=300,
+                      curriculum="length", curriculum_steps=10, adversarial=0.5,
+                      pretrain_decoder_lm=True, pretrain_encoder_lm=encoder_lm)
+    train(cfg, corpus_path, tmp_path / "run", progress=False, log=lambda m: None)
+    net, cfg, sv, tv, payload = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert set(payload["pretraining"]) == {"decoder_lm_loss", *(["encoder_lm_loss"] if encoder_lm else [])}
+    write_bundle(net, cfg, sv, tv, payload, tmp_path / "bundle")
+    translator = Translator(tmp_path / "bundle", truecase=False)
+    expected = greedy_batch(net, [translator.src_tokenizer.encode(s) for s in toy_sentences], sv, tv,
+                            cfg.model.max_decode_len)
+    assert translator.translate_ids(toy_sentences) == expected
+    assert any(expected)
