@@ -95,7 +95,8 @@ class Translator:
     decoded at once (default: `threads` on CPU, 1 on CUDA), each run on
     threads // inter_threads onnxruntime threads. With `shortlist`, greedy search
     chooses each batch's words among a vocabulary shortlist (runtime/shortlist.py):
-    faster, and not always the same words as the full output layer. A word-level bundle
+    faster where the shortlist is much smaller than the target vocabulary, and not always
+    the same words as the full output layer. A word-level bundle
     with a truecasing table writes cased text ("Tom est à Boston."); truecase=False
     writes the model's lowercase words.
     """
