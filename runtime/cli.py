@@ -306,10 +306,20 @@ def info(bundle):
         f"trained       {recipe.get('epochs_trained')} epochs on {recipe.get('data_file')} "
         f"({recipe.get('command')})",
         f"dev BLEU      {metrics.get('dev_bleu')} (sacreBLEU), seed BLEU {metrics.get('dev_seed_bleu')}",
+        f"extras        {_extras(d)}",
         f"data          {d.get('data_attribution')}",
         f"exported with {', '.join(f'{k} {v}' for k, v in d.get('exported_with', {}).items())}",
     ]
     click.echo("\n".join(lines))
+
+
+def _extras(data: dict) -> str:
+    from s2s_batch.runtime.manifest import SHORTLIST_FILE, TRUECASE_FILE
+
+    files = data.get("files", {})
+    parts = [text for name, text in ((TRUECASE_FILE, "truecasing table (--no-truecase to skip)"),
+                                     (SHORTLIST_FILE, "shortlist table (--shortlist)")) if name in files]
+    return "; ".join(parts) or "none"
 
 
 def _architecture(cfg) -> str:

@@ -189,6 +189,7 @@ def test_info_describes_the_bundle(bundle):
     result = run("info", "--bundle", bundle("lstm"))
     assert result.exit_code == 0
     assert "lstm encoder-decoder" in result.stdout and "manythings" in result.stdout
+    assert "truecasing table" in result.stdout and "shortlist table" in result.stdout
 
 
 _NO_TORCH = (
