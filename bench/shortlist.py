@@ -52,6 +52,8 @@ def main() -> None:
     full = Translator(args.bundle)
     short = Translator(args.bundle, shortlist=True)
     width = full.config.tgt_vocab_size
+    rows = [full.source_ids(line) for line in lines]
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
         full_s, full_out = timed(lambda: full.translate_batch(lines, batch_size=batch_size), args.repeats)
         for spec in args.sizes.split(","):
@@ -59,8 +61,6 @@ def main() -> None:
             short.shortlist = Shortlist(short.shortlist.table, frequent, per_source)
             short_s, short_out = timed(lambda: short.translate_batch(lines, batch_size=batch_size),
                                        args.repeats)
-            rows = [full.source_ids(line) for line in lines]
-            order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
             sizes = [len(short.shortlist.candidates(
                 np.array([v for i in order[s : s + batch_size] for v in rows[i]]), width))
                 for s in range(0, len(order), batch_size)]
