@@ -13,7 +13,7 @@ import onnx
 
 from s2s_batch.export.onnx_export import OPSET, export_graphs
 from s2s_batch.export.quantize import compare_with_fp32, quantize_graph
-from s2s_batch.export.shortlist_graph import add_shortlist_input
+from s2s_batch.export.output_head import PRESCORE_CANDIDATES, PRESCORE_GROUP, rewrite_output_head
 from s2s_batch.export.verify import verify_graphs
 from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, FORMAT_VERSION, MANIFEST,
                                         SHORTLIST_FILE, SRC_SPM_FILE, SRC_VOCAB_FILE, TGT_SPM_FILE,
@@ -79,25 +79,27 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
 
 def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab,
                  payload: dict, out_dir: Path, quantize: str = "none",
-                 lexicon: LexicalTable | None = None, truecase: dict | None = None) -> dict:
+                 lexicon: LexicalTable | None = None, truecase: dict | None = None,
+                 prescore: bool = True) -> dict:
     """Export, verify and write a bundle; `out_dir` is replaced only once everything passed.
 
     The fp32 graphs are always checked against the eager model; with quantize="int8" they
     are then quantized, and the int8 graphs' distance from fp32 is recorded. The lexical
     table (`lexicon`, else the checkpoint's) makes a shortlist bundle: the table ships in
-    it and the decoder step takes a shortlist input. int8 bundles get none: the
-    quantized output layer is no longer the Gemm that the shortlist rewrites. A word-level
+    it and the decoder step takes a shortlist input. `prescore` gives the decoder step
+    the exact int8-prescored argmax (export/output_head.py). int8 bundles get neither:
+    the quantized output layer is no longer the Gemm that both rewrite. A word-level
     model's truecasing table (`truecase`, else the checkpoint's) ships as truecase.txt.
     """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     lexicon = lexicon if lexicon is not None else lexicon_from_payload(payload)
     with_shortlist = lexicon is not None and quantize == "none"
+    prescore = prescore and quantize == "none"
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         export_graphs(net, tmp / ENCODER_FILE, tmp / DECODER_FILE)
-        if with_shortlist:
-            add_shortlist_input(tmp / DECODER_FILE)
+        rewrite_output_head(tmp / DECODER_FILE, shortlist=with_shortlist, prescore=prescore)
         parity = verify_graphs(net, tmp / ENCODER_FILE, tmp / DECODER_FILE, PARITY_TOLERANCE)
         quantization = {}
         if quantize == "int8":
@@ -130,6 +132,9 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
         graph_io = {name: _graph_io(tmp / name) for name in (ENCODER_FILE, DECODER_FILE)}
         manifest = build_manifest(cfg, src_vocab, tgt_vocab, payload, files, parity, graph_io)
         manifest["precision"] = "int8" if quantize == "int8" else "fp32"
+        if prescore:
+            manifest["prescore"] = {"candidates": min(PRESCORE_CANDIDATES, cfg.model.tgt_vocab_size),
+                                    "group": PRESCORE_GROUP, "weight_bits": 7}
         if with_shortlist:
             manifest["shortlist"] = {"file": SHORTLIST_FILE, "source_ids": lexicon.source_size,
                                      "candidates": int(len(lexicon.targets))}

@@ -16,10 +16,14 @@ import click
               help="int8: dynamic quantization of the MatMul and embedding weights (smaller, faster on CPU)")
 @click.option("--shortlist/--no-shortlist", default=True, show_default=True,
               help="ship the lexical table for `s2s-batch translate --shortlist` (fp32 bundles)")
+@click.option("--prescore/--no-prescore", default=True, show_default=True,
+              help="give the decoder step the exact int8-prescored greedy argmax (fp32 bundles; "
+                   "same words, faster on CPU)")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="training corpus: learn the lexical table and the truecasing table from the "
                    "checkpoint's training split, for checkpoints written before s2s-train stored them")
-def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, data: Path | None):
+def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, prescore: bool,
+         data: Path | None):
     """Export a training checkpoint to a verified model bundle."""
     from s2s_batch.export.bundle import write_bundle
     from s2s_batch.export.verify import ParityError
@@ -38,7 +42,7 @@ def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, data: 
             truecase = truecasing_for(cfg, data)
         payload.pop("lexicon", None)  # the arguments decide
         manifest = write_bundle(net, cfg, src_vocab, tgt_vocab, payload, out_dir, quantize, lexicon,
-                                truecase)
+                                truecase, prescore)
     except (ParityError, ValueError, FileNotFoundError) as exc:
         click.echo(f"s2s-export: {exc}", err=True)
         sys.exit(4)

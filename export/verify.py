@@ -9,7 +9,7 @@ import onnxruntime as ort
 import torch
 
 from s2s_batch.export.graphs import probe_inputs
-from s2s_batch.runtime.manifest import SHORTLIST_INPUT, decoder_io, encoder_io
+from s2s_batch.runtime.manifest import PRESCORE_INPUT, SHORTLIST_INPUT, decoder_io, encoder_io
 from s2s_batch.train.model import Seq2Seq
 
 
@@ -44,9 +44,13 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
     _, enc_out = encoder_io(cfg)
     dec_in, dec_out = decoder_io(cfg)
     # A graph with a shortlist input runs its full-vocabulary branch on an empty one, and
-    # each step is checked once more on a random shortlist.
-    takes_shortlist = SHORTLIST_INPUT in {i.name for i in dec.get_inputs()}
+    # each step is checked once more on a random shortlist; one with int8 prescoring runs
+    # with it off, and once more with it on, where next_token must not change.
+    inputs = {i.name for i in dec.get_inputs()}
+    takes_shortlist, takes_prescore = SHORTLIST_INPUT in inputs, PRESCORE_INPUT in inputs
     full = {SHORTLIST_INPUT: np.zeros(0, dtype=np.int64)} if takes_shortlist else {}
+    if takes_prescore:
+        full[PRESCORE_INPUT] = np.array(False)
     rng = np.random.default_rng(0)
     worst = 0.0
     for seed, batch in enumerate(batch_sizes):
@@ -62,8 +66,11 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
             feed = dict(zip(dec_in, (tokens.numpy(), *(s.numpy() for s in (*states, *memory)))))
             got = dict(zip(dec_out, dec.run(dec_out, {**feed, **full})))
             logits, state, weights = net.decoder.step(tokens, state, memory)
+            feed.update(full)
             if takes_shortlist:
                 worst = max(worst, _shortlist_difference(dec, feed, logits.numpy(), rng))
+            if takes_prescore:
+                worst = max(worst, _prescore_difference(dec, feed, got["next_token"]))
             states = state if isinstance(state, tuple) else (state,)
             eager = dict(zip(dec_out, (logits, logits.argmax(-1), *states,
                                        *(() if weights is None else (weights,)))))
@@ -82,6 +89,12 @@ def _shortlist_difference(dec, feed: dict, logits: np.ndarray, rng) -> float:
     if not np.array_equal(next_token, ids[short_logits.argmax(-1)]):
         return float("inf")
     return float(np.abs(short_logits - logits[:, ids]).max())
+
+
+def _prescore_difference(dec, feed: dict, next_token: np.ndarray) -> float:
+    """0 when the prescored argmax is the full layer's argmax, else inf."""
+    prescored = dec.run(["next_token"], {**feed, PRESCORE_INPUT: np.array(True)})[0]
+    return 0.0 if np.array_equal(prescored, next_token) else float("inf")
 
 
 def verify_graphs(net: Seq2Seq, encoder_path: Path, decoder_path: Path, tolerance: float) -> float:

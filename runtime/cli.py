@@ -122,6 +122,9 @@ _bundle_option = click.option(
                    "large target vocabularies; about 1% of sentences change, bench/RESULTS.md)")
 @click.option("--no-truecase", is_flag=True,
               help="word-level bundles: write the model's lowercase words, not truecased text")
+@click.option("--no-prescore", is_flag=True,
+              help="greedy search on CPU: take each argmax from the full fp32 output layer, not "
+                   "through the bundle's int8 prescoring (same words, slower; for measuring)")
 @click.option("--disable-unk", is_flag=True, help="never generate the unknown-word token <unk>")
 @click.option("--replace-unk", is_flag=True,
               help="replace each <unk> by the source word with the highest attention weight "
@@ -140,8 +143,8 @@ def translate(input_path, output, bundle, device, batch_size, batch_type, max_ba
               inter_threads, resume,
               chunk_lines, beam_size, num_hypotheses, length_penalty, min_len, no_repeat_ngram,
               sampling_topk, sampling_topp, sampling_temperature, seed, input_format, field, column,
-              output_format, return_scores, return_attention, shortlist, no_truecase, disable_unk,
-              replace_unk,
+              output_format, return_scores, return_attention, shortlist, no_truecase, no_prescore,
+              disable_unk, replace_unk,
               ray_address,
               ray_actors,
               quiet):
@@ -177,7 +180,7 @@ def translate(input_path, output, bundle, device, batch_size, batch_type, max_ba
                             batch_type=batch_type,
                             max_len=max_len, threads=threads or None,
                             inter_threads=inter_threads or None, shortlist=shortlist,
-                            truecase=not no_truecase)
+                            truecase=not no_truecase, prescore=not no_prescore)
     start = time.perf_counter()
     if ray_address:
         from s2s_batch.runtime.distributed import require_ray, translate_file_on_ray
@@ -319,6 +322,9 @@ def _extras(data: dict) -> str:
     files = data.get("files", {})
     parts = [text for name, text in ((TRUECASE_FILE, "truecasing table (--no-truecase to skip)"),
                                      (SHORTLIST_FILE, "shortlist table (--shortlist)")) if name in files]
+    if "prescore" in data:
+        parts.append(f"int8 prescoring of greedy argmax, {data['prescore']['candidates']} candidates "
+                     "(--no-prescore to skip)")
     return "; ".join(parts) or "none"
 
 

@@ -237,7 +237,8 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
                                     max_len=translator.max_len, threads=threads,
                                     inter_threads=min(translator.inter_threads, threads),
                                     shortlist=translator.shortlist is not None,
-                                    truecase=translator.truecase)))
+                                    truecase=translator.truecase,
+                                    prescore=translator.prescore)))
     try:
         for row in translated.iter_rows():
             stats.add(type(stats)(**{f.name: int(row[f.name]) for f in fields(stats)}))

@@ -19,6 +19,9 @@ SRC_SPM_FILE, TGT_SPM_FILE = "src.spm.model", "tgt.spm.model"
 # Only in bundles with a vocabulary shortlist: the lexical table, and the decoder step's
 # extra input (sorted int64 target ids; empty: the full vocabulary).
 SHORTLIST_FILE, SHORTLIST_INPUT = "shortlist.npz", "shortlist_ids"
+# Only in fp32 bundles exported with int8 prescoring: the decoder step's switch (bool
+# scalar) between the exact int8-prescored argmax and the plain output layer.
+PRESCORE_INPUT = "prescore"
 # Only in word-level bundles with truecasing: lowercase word TAB its usual form.
 TRUECASE_FILE = "truecase.txt"
 

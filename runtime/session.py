@@ -11,13 +11,14 @@ import numpy as np
 import onnxruntime as ort
 
 from s2s_batch.runtime.errors import BundleError, DeviceError
-from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, SHORTLIST_INPUT, Manifest,
+from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, PRESCORE_INPUT, SHORTLIST_INPUT, Manifest,
                                         decoder_io, encoder_io)
 
 DEVICES = ("cpu", "cuda", "auto")
 CUDA_PROVIDER = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
 _FULL_VOCABULARY = np.zeros(0, dtype=np.int64)  # an empty shortlist: every target id
+_ON, _OFF = np.array(True), np.array(False)
 
 
 def cpu_quota() -> int:
@@ -70,7 +71,8 @@ def open_session(path: Path, providers: list[str], threads: int) -> ort.Inferenc
 class Graphs:
     """The encoder and the decoder step of a bundle, fed and read by name."""
 
-    def __init__(self, manifest: Manifest, providers: list[str], threads: int | None = None):
+    def __init__(self, manifest: Manifest, providers: list[str], threads: int | None = None,
+                 prescore: bool = True):
         cfg = manifest.config
         threads = threads or cpu_quota()
         self.encoder = open_session(manifest.path(ENCODER_FILE), providers, threads)
@@ -83,7 +85,11 @@ class Graphs:
         state_outputs = [f"{name}_out" for name in cfg.state_names]
         self._step_outputs = ["next_token", *state_outputs]
         self._logit_outputs = ["logits", *state_outputs]
-        self.takes_shortlist = SHORTLIST_INPUT in {i.name for i in self.decoder.get_inputs()}
+        step_inputs = {i.name for i in self.decoder.get_inputs()}
+        self.takes_shortlist = SHORTLIST_INPUT in step_inputs
+        # The int8 prescoring kernel is onnxruntime's CPU one: on CUDA the plain layer is faster.
+        self.takes_prescore = PRESCORE_INPUT in step_inputs
+        self.prescores = self.takes_prescore and prescore and "cuda" not in providers[0].lower()
         self._check_io(manifest)
 
     def _check_io(self, manifest: Manifest) -> None:
@@ -116,7 +122,8 @@ class Graphs:
         """One decoder step → (argmax ids [B], new states, attention weights [B,T] or None);
         the logits never leave the session. With a shortlist (sorted int64 target ids) the
         argmax is taken over those ids only."""
-        return self._run_step(self._step_outputs, tokens, states, memory, with_attention, shortlist)
+        return self._run_step(self._step_outputs, tokens, states, memory, with_attention, shortlist,
+                              self.prescores)
 
     def step_logits(self, tokens: np.ndarray, states: dict, memory: dict, with_attention: bool = False,
                     shortlist: np.ndarray | None = None):
@@ -125,9 +132,11 @@ class Graphs:
         return self._run_step(self._logit_outputs, tokens, states, memory, with_attention, shortlist)
 
     def _run_step(self, outputs: list[str], tokens, states: dict, memory: dict, with_attention: bool,
-                  shortlist: np.ndarray | None = None):
+                  shortlist: np.ndarray | None = None, prescore: bool = False):
         names = outputs + ["attention"] if with_attention else outputs
         feed = {"tokens": tokens, **memory, **states}
+        if self.takes_prescore:
+            feed[PRESCORE_INPUT] = _ON if prescore else _OFF
         if self.takes_shortlist:
             feed[SHORTLIST_INPUT] = _FULL_VOCABULARY if shortlist is None else shortlist
         elif shortlist is not None:

@@ -98,17 +98,19 @@ class Translator:
     faster where the shortlist is much smaller than the target vocabulary, and not always
     the same words as the full output layer. A word-level bundle
     with a truecasing table writes cased text ("Tom est à Boston."); truecase=False
-    writes the model's lowercase words.
+    writes the model's lowercase words. `prescore` (on CPU, in bundles exported with it)
+    finds each greedy step's argmax with int8 scores checked by exact fp32 ones: the
+    same words, faster (export/output_head.py); prescore=False runs the plain layer.
     """
 
     def __init__(self, bundle_dir: str | Path | None = None, *, device: str = "cpu",
                  batch_size: int = DEFAULT_BATCH_SIZE, max_len: int | None = None,
                  threads: int | None = None, inter_threads: int | None = None,
                  batch_type: str = "examples", shortlist: bool | Shortlist = False,
-                 truecase: bool = True):
+                 truecase: bool = True, prescore: bool = True):
         self.manifest = load_manifest(Path(bundle_dir) if bundle_dir else default_bundle_dir())
         self.config = self.manifest.config
-        self.truecase = truecase
+        self.truecase, self.prescore = truecase, prescore
         self.src_tokenizer, self.tgt_tokenizer = self._load_tokenizers(truecase)
         self.src_vocab = self._load_vocab(SRC_VOCAB_FILE, self.config.src_vocab_size)
         self.tgt_vocab = self._load_vocab(TGT_VOCAB_FILE, self.config.tgt_vocab_size)
@@ -119,7 +121,7 @@ class Translator:
         # (3,700 against 2,270 sentences/s on 2 cores; bench/RESULTS.md).
         self.inter_threads = inter_threads or (threads if self.device == "cpu" else 1)
         self._executor = None
-        self.graphs = Graphs(self.manifest, providers, max(1, threads // self.inter_threads))
+        self.graphs = Graphs(self.manifest, providers, max(1, threads // self.inter_threads), prescore)
         if batch_type not in ("examples", "tokens"):
             raise ValueError("batch_type must be 'examples' or 'tokens'")
         self.batch_size, self.batch_type = batch_size, batch_type

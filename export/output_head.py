@@ -1,0 +1,224 @@
+"""The decoder step's output head: the traced Gemm → ArgMax, rewritten for the runtime.
+
+The traced step ends in Gemm(hidden, W, b) → logits and ArgMax(logits) → next_token.
+`rewrite_output_head` replaces those two nodes by If nodes whose branches all end in
+`logits` and `next_token`, each switched by one extra graph input:
+
+- `shortlist_ids` (int64 [K], sorted target ids; empty = every id): logits over the K
+  ids, next_token the best of them.
+- `prescore` (bool scalar; the runtime sets it for greedy steps on CPU): an exact argmax
+  that scores the vocabulary in int8 first. int8 scores (7-bit weights per target row,
+  onnxruntime's DynamicQuantizeMatMul) pick the `PRESCORE_CANDIDATES` best ids per row,
+  whose fp32 logits are then computed exactly. A bound on the int8 error proves, row by
+  row, that no other id can beat the best candidate; the rows it cannot prove are scored
+  by the full fp32 layer. Either way next_token is the fp32 argmax. `logits` then holds
+  the candidates' fp32 logits [B, K]: read logits with `prescore` false.
+- neither: the traced nodes on the traced initializers (prepacked weights included).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from s2s_batch.runtime.manifest import PRESCORE_INPUT, SHORTLIST_INPUT
+
+PRESCORE_CANDIDATES = 8
+PRESCORE_GROUP = 32  # ids per group of the two-level top-K
+# 7-bit weights: onnxruntime's AVX2 u8s8 kernels sum pairs of products in int16, which
+# 8-bit weights can saturate; with |q| <= 63 no pair can, so the error bound holds there too.
+WEIGHT_LEVELS = 63
+MS_DOMAIN = "com.microsoft"
+
+
+def _value(name: str, elem_type: int, rank: int) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, elem_type, [None] * rank)
+
+
+def _outputs(branch: str) -> list[onnx.ValueInfoProto]:
+    return [_value(f"{branch}_logits", TensorProto.FLOAT, 2), _value(f"{branch}_next_token", TensorProto.INT64, 1)]
+
+
+def _branch(name: str, nodes: list[onnx.NodeProto]) -> onnx.GraphProto:
+    """A subgraph whose node outputs all carry the prefix `name_` (ONNX names are unique
+    across nested graphs); inputs that are not produced inside are read from outer scopes."""
+    produced = {out for node in nodes for out in node.output}
+    for node in nodes:
+        node.input[:] = [f"{name}_{i}" if i in produced else i for i in node.input]
+        node.output[:] = [f"{name}_{o}" for o in node.output]
+    return helper.make_graph(nodes, name, [], _outputs(name))
+
+
+def _full(name: str, hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.GraphProto:
+    return _branch(name, [helper.make_node("Gemm", [hidden, weight, bias], ["logits"], transB=1),
+                          helper.make_node("ArgMax", ["logits"], ["next_token"], **argmax_attrs)])
+
+
+def _if(condition: str, then: onnx.GraphProto, otherwise: onnx.GraphProto) -> onnx.NodeProto:
+    return helper.make_node("If", [condition], ["logits", "next_token"], then_branch=then,
+                            else_branch=otherwise)
+
+
+def _shortlist(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.GraphProto:
+    n = helper.make_node
+    return _branch("shortlist", [
+        n("Gather", [weight, SHORTLIST_INPUT], ["weight"], axis=0),
+        n("Gather", [bias, SHORTLIST_INPUT], ["bias"], axis=0),
+        n("Gemm", [hidden, "weight", "bias"], ["logits"], transB=1),
+        n("ArgMax", ["logits"], ["position"], **argmax_attrs),
+        n("Gather", [SHORTLIST_INPUT, "position"], ["next_token"], axis=0)])
+
+
+def int8_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(W [V, H] fp32) → (int8 weights [H, V] with |q| <= WEIGHT_LEVELS, scale per row [V])."""
+    scale = np.abs(weight).max(axis=1) / WEIGHT_LEVELS
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    quantized = np.clip(np.round(weight / scale[:, None]), -WEIGHT_LEVELS, WEIGHT_LEVELS)
+    return quantized.astype(np.int8).T.copy(), scale
+
+
+def _prescore_initializers(weight: np.ndarray, bias: np.ndarray, candidates: int) -> list[onnx.TensorProto]:
+    vocab = weight.shape[0]
+    k = min(candidates, vocab)
+    groups = -(-vocab // PRESCORE_GROUP)
+    padded = groups * PRESCORE_GROUP - vocab  # padding columns score -1e9: never a candidate
+    quantized, scale = int8_rows(weight)
+    dequantized = quantized.T.astype(np.float64) * scale[:, None]
+    # Cauchy-Schwarz, with the largest row norms (rounded up): see _prescore.
+    error_norm = np.linalg.norm(weight.astype(np.float64) - dequantized, axis=1).max() * 1.001
+    weight_norm = np.linalg.norm(dequantized, axis=1).max() * 1.001
+    arrays = {"prescore_w_int8": np.pad(quantized, ((0, 0), (0, padded))),
+              "prescore_w_scale": np.pad(scale, (0, padded), constant_values=1.0),
+              "prescore_w_zero": np.zeros(vocab + padded, dtype=np.int8),
+              "prescore_bias": np.pad(bias.astype(np.float32), (0, padded), constant_values=-1e9),
+              "prescore_k": np.array([k], np.int64),
+              "prescore_groups_k": np.array([min(k, groups)], np.int64),
+              "prescore_group_shape": np.array([0, groups, PRESCORE_GROUP], np.int64),
+              "prescore_member_shape": np.array([0, min(k, groups) * PRESCORE_GROUP], np.int64),
+              "prescore_group_size": np.array(PRESCORE_GROUP, np.int64),
+              "prescore_expand": np.array([1, 1, PRESCORE_GROUP], np.int64),
+              "prescore_error_norm": np.float32(error_norm), "prescore_weight_norm": np.float32(weight_norm),
+              "prescore_rel": np.float32(1e-5), "prescore_abs": np.float32(1e-4),
+              "prescore_axis1": np.array([1], np.int64), "prescore_axis2": np.array([2], np.int64),
+              "prescore_flat": np.array([-1], np.int64)}
+    return [numpy_helper.from_array(np.asarray(value), name) for name, value in arrays.items()]
+
+
+def _prescore(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.GraphProto:
+    """The exact argmax through int8 scores.
+
+    With h~ the int8 activation and W~_j the int8 row j, the int8 score of id j is
+    h~·W~_j + b_j, and |h·W_j - h~·W~_j| <= ||h||·||W_j - W~_j|| + ||h - h~||·||W~_j||.
+    An id outside the K best int8 scores has an exact logit at most the K-th int8 score
+    plus that bound; a row whose best candidate beats this is proven. The other rows
+    (2.3% of the default model's greedy rows at K=8) are scored in full fp32.
+    """
+    n = helper.make_node
+    return _branch("prescore", [
+        n("DynamicQuantizeMatMul", [hidden, "prescore_w_int8", "prescore_w_scale", "prescore_w_zero",
+                                    "prescore_bias"], ["approx"], domain=MS_DOMAIN),  # [B, V']
+        # The K best int8 scores, found among the K groups with the best maxima (a TopK
+        # over the whole row costs more than the int8 matmul); the K-th of them is still
+        # at least every score outside them: each of the K groups holds one score as high.
+        n("Reshape", ["approx", "prescore_group_shape"], ["grouped"]),          # [B, G, S]
+        n("ReduceMax", ["grouped", "prescore_axis2"], ["group_max"], keepdims=0),
+        n("TopK", ["group_max", "prescore_groups_k"], ["_", "top_groups"], axis=1),
+        n("Unsqueeze", ["top_groups", "prescore_axis2"], ["top_groups3"]),
+        n("Expand", ["top_groups3", "prescore_expand"], ["member_index"]),
+        n("GatherElements", ["grouped", "member_index"], ["members3"], axis=1),
+        n("Reshape", ["members3", "prescore_member_shape"], ["members"]),
+        n("TopK", ["members", "prescore_k"], ["cand_approx", "member"], axis=1),
+        n("Div", ["member", "prescore_group_size"], ["member_group"]),
+        n("Mod", ["member", "prescore_group_size"], ["member_offset"]),
+        n("GatherElements", ["top_groups", "member_group"], ["cand_group"], axis=1),
+        n("Mul", ["cand_group", "prescore_group_size"], ["cand_base"]),
+        n("Add", ["cand_base", "member_offset"], ["cand"]),                     # [B, K] ids
+        n("Gather", [weight, "cand"], ["cand_w"], axis=0),                       # [B, K, H]
+        n("Unsqueeze", [hidden, "prescore_axis2"], ["hidden3"]),                 # [B, H, 1]
+        n("MatMul", ["cand_w", "hidden3"], ["cand_dot3"]),
+        n("Squeeze", ["cand_dot3", "prescore_axis2"], ["cand_dot"]),
+        n("Gather", [bias, "cand"], ["cand_b"], axis=0),
+        n("Add", ["cand_dot", "cand_b"], ["logits"]),                            # exact fp32, [B, K]
+        n("ArgMax", ["logits"], ["position"], axis=1, keepdims=1),
+        n("GatherElements", ["cand", "position"], ["chosen"], axis=1),
+        n("Reshape", ["chosen", "prescore_flat"], ["cand_next"]),
+        # The proof, per row: best candidate > K-th int8 score + bound.
+        n("DynamicQuantizeLinear", [hidden], ["hidden_q", "hidden_scale", "hidden_zero"]),
+        n("DequantizeLinear", ["hidden_q", "hidden_scale", "hidden_zero"], ["hidden_dq"]),
+        n("Sub", [hidden, "hidden_dq"], ["hidden_err"]),
+        n("ReduceL2", ["hidden_err", "prescore_axis1"], ["hidden_err_norm"], keepdims=0),
+        # one more quantization step of slack, in case the fused kernel rounds one value apart
+        n("Add", ["hidden_err_norm", "hidden_scale"], ["hidden_err_slack"]),
+        n("Mul", ["hidden_err_slack", "prescore_weight_norm"], ["err_h"]),
+        n("ReduceL2", [hidden, "prescore_axis1"], ["hidden_norm"], keepdims=0),
+        n("Mul", ["hidden_norm", "prescore_error_norm"], ["err_w"]),
+        n("ReduceMax", ["logits", "prescore_axis1"], ["best"], keepdims=0),
+        n("ReduceMin", ["cand_approx", "prescore_axis1"], ["kth"], keepdims=0),
+        n("Abs", ["kth"], ["kth_abs"]),
+        n("Mul", ["kth_abs", "prescore_rel"], ["err_round"]),
+        n("Sum", ["err_w", "err_h", "err_round", "prescore_abs"], ["bound"]),
+        n("Add", ["kth", "bound"], ["threshold"]),
+        n("Greater", ["best", "threshold"], ["proven"]),
+        n("Not", ["proven"], ["unproven"]),
+        n("NonZero", ["unproven"], ["unproven_rows"]),                           # [1, U]
+        n("Transpose", ["unproven_rows"], ["unproven_index"], perm=[1, 0]),      # [U, 1]
+        n("Reshape", ["unproven_rows", "prescore_flat"], ["unproven_flat"]),
+        n("Gather", [hidden, "unproven_flat"], ["unproven_hidden"], axis=0),
+        n("Gemm", ["unproven_hidden", weight, bias], ["unproven_logits"], transB=1),
+        n("ArgMax", ["unproven_logits"], ["unproven_next"], **argmax_attrs),
+        n("ScatterND", ["cand_next", "unproven_index", "unproven_next"], ["next_token"]),
+    ])
+
+
+def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
+                        candidates: int = PRESCORE_CANDIDATES) -> None:
+    """Rewrite the decoder-step graph at `path` in place (see the module docstring)."""
+    if not (shortlist or prescore):
+        return
+    model = onnx.load(str(path))
+    graph = model.graph
+    by_output = {out: node for node in graph.node for out in node.output}
+    gemm, argmax = by_output.get("logits"), by_output.get("next_token")
+    if gemm is None or gemm.op_type != "Gemm" or argmax is None or argmax.op_type != "ArgMax":
+        raise ValueError(f"{path}: the decoder step does not end in Gemm → ArgMax; cannot rewrite its head")
+    attrs = {a.name: helper.get_attribute_value(a) for a in gemm.attribute}
+    if attrs.get("transB") != 1 or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
+        raise ValueError(f"{path}: unexpected output layer attributes {attrs}")
+    hidden, weight, bias = gemm.input
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if prescore and opset < 18:
+        raise ValueError(f"{path}: int8 prescoring needs opset 18 or later (the graph has {opset})")
+    argmax_attrs = {a.name: helper.get_attribute_value(a) for a in argmax.attribute}
+    n = helper.make_node
+    head = _full("full_vocabulary", hidden, weight, bias, argmax_attrs)
+    switch = []
+    if prescore:
+        weights = {i.name: i for i in graph.initializer}
+        graph.initializer.extend(_prescore_initializers(numpy_helper.to_array(weights[weight]),
+                                                        numpy_helper.to_array(weights[bias]), candidates))
+        switch.append(_if(PRESCORE_INPUT, _prescore(hidden, weight, bias, argmax_attrs), head))
+        graph.input.append(helper.make_tensor_value_info(PRESCORE_INPUT, TensorProto.BOOL, []))
+        if not any(o.domain == MS_DOMAIN for o in model.opset_import):
+            model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
+    if shortlist:
+        if switch:  # the prescore switch becomes the shortlist's else-branch
+            switch[0].output[:] = ["no_shortlist_logits", "no_shortlist_next_token"]
+            head = helper.make_graph(switch, "no_shortlist", [], _outputs("no_shortlist"))
+        switch = [
+            n("Size", [SHORTLIST_INPUT], ["shortlist_size"]),
+            n("Constant", [], ["shortlist_zero"], value=helper.make_tensor("zero", TensorProto.INT64, [], [0])),
+            n("Greater", ["shortlist_size", "shortlist_zero"], ["use_shortlist"]),
+            _if("use_shortlist", _shortlist(hidden, weight, bias, argmax_attrs), head),
+        ]
+        graph.input.append(helper.make_tensor_value_info(SHORTLIST_INPUT, TensorProto.INT64, ["shortlist"]))
+    kept = [node for node in graph.node if node is not gemm and node is not argmax]
+    del graph.node[:]
+    graph.node.extend(kept + switch)
+    for output in graph.output:  # the logits' width is now V or K
+        if output.name == "logits":
+            output.type.tensor_type.shape.dim[1].dim_param = "vocabulary"
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))

@@ -1,0 +1,125 @@
+"""int8 prescoring of the greedy argmax: the decoder step's exact int8-then-fp32 branch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from s2s_batch.export.onnx_export import OPSET
+from s2s_batch.export.output_head import PRESCORE_CANDIDATES, int8_rows, rewrite_output_head
+from s2s_batch.runtime.manifest import MANIFEST, PRESCORE_INPUT
+from s2s_batch.runtime.translator import Translator
+from tests.test_cli import input_file, run  # noqa: F401 (a fixture)
+
+HIDDEN, VOCAB = 16, 100
+
+
+def _head_graph(path, weight: np.ndarray, bias: np.ndarray) -> None:
+    """A decoder step reduced to its head: hidden → Gemm → logits, ArgMax → next_token."""
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["hidden", "W", "b"], ["logits"], transB=1),
+         helper.make_node("ArgMax", ["logits"], ["next_token"], axis=-1, keepdims=0)],
+        "head", [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [None, HIDDEN])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, VOCAB]),
+         helper.make_tensor_value_info("next_token", TensorProto.INT64, [None])],
+        [numpy_helper.from_array(weight, "W"), numpy_helper.from_array(bias, "b")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)]), str(path))
+
+
+def _near_ties(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights where 30 ids almost tie whenever hidden[0] > 0 (more than K, closer than the
+    int8 error), and one id wins clearly otherwise; hidden rows of both kinds."""
+    rng = np.random.default_rng(seed)
+    weight = rng.normal(0, 0.3, (VOCAB, HIDDEN)).astype(np.float32)
+    weight[10:40] = weight[10] + rng.normal(0, 2e-3, (30, HIDDEN))
+    weight[10:40, 0] = 4.0
+    weight[50, 0] = -4.0
+    hidden = rng.uniform(-1, 1, (64, HIDDEN)).astype(np.float32)
+    hidden[:, 0] = np.where(np.arange(64) % 2, 1.0, -1.0)
+    return weight, np.zeros(VOCAB, np.float32), hidden
+
+
+def _run(path, hidden: np.ndarray, prescore: bool) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(["next_token"], {"hidden": hidden, PRESCORE_INPUT: np.array(prescore)})[0]
+
+
+def test_int8_rows_are_7_bit_and_close():
+    weight = np.random.default_rng(1).normal(0, 1, (VOCAB, HIDDEN)).astype(np.float32)
+    quantized, scale = int8_rows(weight)
+    assert quantized.shape == (HIDDEN, VOCAB) and np.abs(quantized).max() == 63
+    assert np.abs(quantized.T * scale[:, None] - weight).max() <= scale.max() / 2 + 1e-6
+
+
+def test_prescored_argmax_is_the_full_layers_on_near_ties_and_clear_wins(tmp_path):
+    weight, bias, hidden = _near_ties()
+    path = tmp_path / "head.onnx"
+    _head_graph(path, weight, bias)
+    rewrite_output_head(path, shortlist=False, prescore=True)
+    full = _run(path, hidden, prescore=False)
+    assert np.array_equal(full, (hidden @ weight.T + bias).argmax(-1))
+    assert set(full[1::2]) <= set(range(10, 40)) and set(full[::2]) == {50}
+    assert np.array_equal(_run(path, hidden, prescore=True), full)
+
+    # The same graph with the proof disabled (every row taken as proven) picks from the
+    # int8 candidates alone, and misses: so the rows above were the full layer's work.
+    model = onnx.load(str(path))
+    for tensor in model.graph.initializer:
+        if tensor.name == "prescore_abs":
+            tensor.CopyFrom(numpy_helper.from_array(np.float32(-1e9), "prescore_abs"))
+    unproven = tmp_path / "unproven.onnx"
+    onnx.save(model, str(unproven))
+    candidates_only = _run(unproven, hidden, prescore=True)
+    assert np.array_equal(candidates_only[::2], full[::2])
+    assert not np.array_equal(candidates_only[1::2], full[1::2])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_prescored_argmax_on_random_layers_and_batches(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    weight = rng.normal(0, 0.5, (VOCAB, HIDDEN)).astype(np.float32)
+    bias = rng.normal(0, 1, VOCAB).astype(np.float32)
+    path = tmp_path / "head.onnx"
+    _head_graph(path, weight, bias)
+    rewrite_output_head(path, shortlist=False, prescore=True)
+    for batch in (1, 7, 200):
+        hidden = np.tanh(rng.normal(0, 2, (batch, HIDDEN))).astype(np.float32)
+        assert np.array_equal(_run(path, hidden, True), _run(path, hidden, False))
+
+
+def test_bundles_prescore_by_default_and_translate_the_same_without(bundle, toy_sentences):
+    folder = bundle("gru", attention="additive")
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["prescore"]["candidates"] == PRESCORE_CANDIDATES
+    assert PRESCORE_INPUT in manifest["graphs"]["decoder_step"]["inputs"]
+    with_prescore = Translator(folder)
+    assert with_prescore.graphs.prescores
+    without = Translator(folder, prescore=False)
+    assert not without.graphs.prescores
+    assert with_prescore.translate_ids(toy_sentences) == without.translate_ids(toy_sentences)
+
+
+def test_export_without_prescore_and_cli_switch(trained, input_file, tmp_path):
+    from click.testing import CliRunner
+
+    from s2s_batch.export.cli import main as export_main
+
+    plain = tmp_path / "plain-bundle"
+    exported = CliRunner().invoke(export_main, [str(trained()), "-o", str(plain), "--no-prescore"])
+    assert exported.exit_code == 0, exported.output
+    manifest = json.loads((plain / MANIFEST).read_text())
+    assert "prescore" not in manifest
+    assert PRESCORE_INPUT not in manifest["graphs"]["decoder_step"]["inputs"]
+    assert not Translator(plain).graphs.takes_prescore
+    outputs = []
+    for bundle_dir, flags in ((plain, []), (plain, ["--no-prescore"])):
+        out = tmp_path / f"out{len(outputs)}.txt"
+        result = run("translate", input_file, "-o", out, "--bundle", bundle_dir, "-q", *flags)
+        assert result.exit_code == 0, result.stderr
+        outputs.append(out.read_text())
+    assert outputs[0] == outputs[1]
