@@ -82,6 +82,22 @@ def test_resume_continues_exactly_where_training_stopped(corpus_path, tmp_path):
     assert resumed["dev_loss"] == pytest.approx(straight["dev_loss"], abs=1e-6)
 
 
+def test_resume_at_a_new_learning_rate(corpus_path, tmp_path):
+    from s2s_batch.train.checkpoint import load_checkpoint
+    from s2s_batch.train.trainer import train
+
+    cfg = tiny_config("gru", epochs=1, warmup_steps=3)
+    quiet = dict(progress=False, log=lambda m: None)
+    train(cfg, corpus_path, tmp_path, **quiet)
+    train(cfg, corpus_path, tmp_path, resume=True, resume_settings={"epochs": 2, "lr": 1e-4,
+                                                                     "hidden_size": 99}, **quiet)
+    _, resumed_cfg, _, _, payload = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert payload["epoch"] == 1 and resumed_cfg.lr == 1e-4
+    assert resumed_cfg.model.hidden_size == cfg.model.hidden_size  # not a schedule setting
+    assert [g["lr"] for g in payload["optimizer"]["param_groups"]] == [pytest.approx(1e-4)]
+    assert payload["schedule"]["base_lrs"] == [pytest.approx(1e-4)]
+
+
 def test_dev_limit_takes_an_evenly_spaced_subset(corpus_path):
     from s2s_batch.train.trainer import prepare
 

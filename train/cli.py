@@ -38,7 +38,9 @@ def _config_options(func):
               help="run folder: checkpoint.pt, best.pt, metrics.jsonl")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default="default",
               help="starting recipe; d2l reproduces the notes' run; flags override it")
-@click.option("--resume", is_flag=True, help="continue from OUT/checkpoint.pt; its config wins, but --epochs sets a new total")
+@click.option("--resume", is_flag=True,
+              help="continue from OUT/checkpoint.pt; its config wins, but --epochs, --lr, "
+                   "--average-last and --patience, when given, take effect")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's choice)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
@@ -48,7 +50,7 @@ def main(data_path, out_dir, preset, resume, device, threads, quiet, **overrides
     import torch
 
     from s2s_batch.train.config import make_config
-    from s2s_batch.train.trainer import train
+    from s2s_batch.train.trainer import RESUME_SETTINGS, train
 
     if device == "cuda" and not torch.cuda.is_available():
         raise click.UsageError("--device cuda: no CUDA device is visible to torch; use --device cpu")
@@ -56,9 +58,9 @@ def main(data_path, out_dir, preset, resume, device, threads, quiet, **overrides
         torch.set_num_threads(threads)
     try:
         cfg = make_config(preset, **overrides)
-        train(cfg, data_path, out_dir, resume=resume, epochs=overrides["epochs"], device=device,
-              progress=not quiet,
-              log=lambda msg: click.echo(msg, err=True))
+        train(cfg, data_path, out_dir, resume=resume, device=device, progress=not quiet,
+              log=lambda msg: click.echo(msg, err=True),
+              resume_settings={k: overrides[k] for k in RESUME_SETTINGS})
     except (ValueError, FileNotFoundError) as exc:
         click.echo(f"s2s-train: {exc}", err=True)
         sys.exit(2)

@@ -160,12 +160,19 @@ def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None):
     return train_pairs, dev, test, src_tok, tgt_tok, spm_models
 
 
+# What a resumed run may change: how long and how fast it goes on, not the model or data.
+RESUME_SETTINGS = ("epochs", "lr", "average_last", "patience")
+
+
 def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = False,
-          epochs: int | None = None, device: str = "cpu", progress: bool = True, log=print) -> dict:
+          epochs: int | None = None, device: str = "cpu", progress: bool = True, log=print,
+          resume_settings: dict | None = None) -> dict:
     """Train (or resume) a model; writes checkpoint.pt each epoch and best.pt on dev BLEU.
 
-    On resume the checkpoint's config wins over `cfg`, except that `epochs`, when
-    given, sets a new total. Returns the last epoch's metrics.
+    On resume the checkpoint's config wins over `cfg`, except for the RESUME_SETTINGS
+    given in `resume_settings` (or `epochs`): a new total of epochs, a new learning rate
+    (fine-tuning at a lower rate), checkpoint averaging, early stopping. Returns the last
+    epoch's metrics.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -175,8 +182,11 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
     if resume and (out_dir / LAST).is_file():
         net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint(out_dir / LAST, device)
         history, start_epoch = payload["history"], payload["epoch"] + 1
-        if epochs:
-            cfg = dataclasses.replace(cfg, epochs=epochs)
+        given = {**(resume_settings or {}), **({"epochs": epochs} if epochs else {})}
+        changed = {k: v for k, v in given.items() if k in RESUME_SETTINGS and v is not None}
+        cfg = dataclasses.replace(cfg, **changed)
+        if "lr" in changed:
+            log(f"resuming at learning rate {cfg.lr:g}")
         payload["data"]["command"] += " ; " + data_provenance(data_path)["command"]
         best_bleu = max((h["dev_bleu"] for h in history), default=-1.0)
         train_pairs, dev, _, _, tgt_tok, _ = prepare(cfg, data_path, payload.get("spm_models"))
@@ -214,6 +224,10 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         optimizer.load_state_dict(payload["optimizer"])
     if "schedule" in payload:
         schedule.load_state_dict(payload["schedule"])
+        schedule.base_lrs = [cfg.lr for _ in optimizer.param_groups]  # a resumed --lr wins
+        for group in optimizer.param_groups:
+            group["initial_lr"] = cfg.lr
+            group["lr"] = cfg.lr * warmup(cfg.warmup_steps)(schedule.last_epoch)
     if "torch_rng" in payload:
         torch.set_rng_state(payload["torch_rng"])
     train_loss, dev_loss = MaskedSoftmaxCELoss(cfg.label_smoothing), MaskedSoftmaxCELoss()
