@@ -80,7 +80,7 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
 def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab,
                  payload: dict, out_dir: Path, quantize: str = "none",
                  lexicon: LexicalTable | None = None, truecase: dict | None = None,
-                 prescore: bool = True) -> dict:
+                 prescore: bool = True, shortlist: bool = True) -> dict:
     """Export, verify and write a bundle; `out_dir` is replaced only once everything passed.
 
     The fp32 graphs are always checked against the eager model; with quantize="int8" they
@@ -93,8 +93,9 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
     """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    lexicon = lexicon if lexicon is not None else lexicon_from_payload(payload)
-    with_shortlist = lexicon is not None and quantize == "none"
+    if shortlist and lexicon is None:
+        lexicon = lexicon_from_payload(payload)
+    with_shortlist = shortlist and lexicon is not None and quantize == "none"
     prescore = prescore and quantize == "none"
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:

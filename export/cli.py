@@ -34,15 +34,15 @@ def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, presco
     try:
         net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint(checkpoint)
         lexicon = lexicon_from_payload(payload) if shortlist else None
-        if shortlist and lexicon is None and data is not None:
-            train_pairs = prepare(cfg, data, payload.get("spm_models"))[0]
-            lexicon = build_lexical_table(train_pairs, src_vocab, tgt_vocab)
         truecase = payload.get("truecase")
-        if truecase is None and data is not None:
-            truecase = truecasing_for(cfg, data)
-        payload.pop("lexicon", None)  # the arguments decide
+        if data is not None and ((shortlist and lexicon is None) or truecase is None):
+            corpus = prepare(cfg, data, payload.get("spm_models"))
+            if shortlist and lexicon is None:
+                lexicon = build_lexical_table(corpus.train_pairs, src_vocab, tgt_vocab)
+            if truecase is None:
+                truecase = truecasing_for(cfg, corpus.raw)
         manifest = write_bundle(net, cfg, src_vocab, tgt_vocab, payload, out_dir, quantize, lexicon,
-                                truecase, prescore)
+                                truecase, prescore=prescore, shortlist=shortlist)
     except (ParityError, ValueError, FileNotFoundError) as exc:
         click.echo(f"s2s-export: {exc}", err=True)
         sys.exit(4)

@@ -8,6 +8,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from tqdm import tqdm
@@ -134,18 +135,29 @@ def tokenizers_for(cfg: TrainConfig, raw: list[tuple[str, str]], models: dict | 
     return SentencePieceTokenizer(models["src"]), SentencePieceTokenizer(models["tgt"]), models
 
 
-def truecasing_for(cfg: TrainConfig, data_path: Path) -> dict | None:
-    """A word-level model's truecasing table (lowercase → cased) from its training split's
-    raw targets; None for SentencePiece models."""
+def truecasing_for(cfg: TrainConfig, raw: list[tuple[str, str]]) -> dict | None:
+    """A word-level model's truecasing table (lowercase → cased) from the raw targets of
+    the training split of `raw` (the whole corpus); None for SentencePiece models."""
     if cfg.model.tokenizer != "word":
         return None
-    raw = training_raw(read_pairs(data_path), cfg.dev_permille, cfg.test_permille, cfg.max_pairs)
-    return learn_truecasing(fr for _, fr in raw).table
+    train_raw = training_raw(raw, cfg.dev_permille, cfg.test_permille, cfg.max_pairs)
+    return learn_truecasing(fr for _, fr in train_raw).table
 
 
-def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None):
-    """Split the corpus (tokenized as the config says): (train pairs, dev, test, source
-    tokenizer, target tokenizer, SentencePiece models or None)."""
+class Prepared(NamedTuple):
+    """The corpus as training needs it."""
+
+    train_pairs: list[Pair]
+    dev: HeldOut
+    test: HeldOut
+    src_tok: object
+    tgt_tok: object
+    spm_models: dict | None
+    raw: list[tuple[str, str]]  # every (English, French) line of the corpus, as read
+
+
+def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None) -> Prepared:
+    """Read and split the corpus, tokenized as the config says."""
     raw = read_pairs(data_path)
     src_tok, tgt_tok, spm_models = tokenizers_for(cfg, raw, spm_models)
     word = cfg.model.tokenizer == "word"
@@ -157,7 +169,7 @@ def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None):
         # Evenly spaced, not the first N: the corpus is sorted by length.
         pick = [round(i * len(dev.sources) / cfg.dev_limit) for i in range(cfg.dev_limit)]
         dev = HeldOut([dev.sources[i] for i in pick], [dev.references[i] for i in pick])
-    return train_pairs, dev, test, src_tok, tgt_tok, spm_models
+    return Prepared(train_pairs, dev, test, src_tok, tgt_tok, spm_models, raw)
 
 
 # What a resumed run may change: how long and how fast it goes on, not the model or data.
@@ -189,10 +201,12 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
             log(f"resuming at learning rate {cfg.lr:g}")
         payload["data"]["command"] += " ; " + data_provenance(data_path)["command"]
         best_bleu = max((h["dev_bleu"] for h in history), default=-1.0)
-        train_pairs, dev, _, _, tgt_tok, _ = prepare(cfg, data_path, payload.get("spm_models"))
+        corpus = prepare(cfg, data_path, payload.get("spm_models"))
+        train_pairs, dev, tgt_tok = corpus.train_pairs, corpus.dev, corpus.tgt_tok
         log(f"resuming from {out_dir / LAST} at epoch {start_epoch + 1}/{cfg.epochs}")
     else:
-        train_pairs, dev, _, _, tgt_tok, spm_models = prepare(cfg, data_path)
+        corpus = prepare(cfg, data_path)
+        train_pairs, dev, tgt_tok, spm_models = corpus.train_pairs, corpus.dev, corpus.tgt_tok, corpus.spm_models
         # Every piece of a SentencePiece model was chosen from this data: keep them all.
         min_freq = cfg.min_freq if spm_models is None else 1
         src_vocab = Vocab.build((p.src for p in train_pairs), min_freq)
@@ -214,7 +228,7 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
     if "lexicon" not in payload:  # checkpoints written before shortlists lack it
         payload["lexicon"] = lexicon_payload(build_lexical_table(train_pairs, src_vocab, tgt_vocab))
     if "truecase" not in payload:  # nor truecasing (SentencePiece models keep the case themselves)
-        payload["truecase"] = truecasing_for(cfg, data_path)
+        payload["truecase"] = truecasing_for(cfg, corpus.raw)
     log(f"{len(train_pairs)} training pairs, {len(dev.sources)} dev sentences, "
         f"vocabularies {len(src_vocab)}/{len(tgt_vocab)}, "
         f"{sum(p.numel() for p in net.parameters())} parameters")
