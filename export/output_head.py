@@ -28,6 +28,7 @@ from s2s_batch.runtime.manifest import PRESCORE_INPUT, SHORTLIST_INPUT
 
 PRESCORE_CANDIDATES = 8
 PRESCORE_GROUP = 32  # ids per group of the two-level top-K
+PRESCORE_SECOND_CANDIDATES = 64  # for the rows that K candidates do not prove
 # 7-bit weights: onnxruntime's AVX2 u8s8 kernels sum pairs of products in int16, which
 # 8-bit weights can saturate; with |q| <= 63 no pair can, so the error bound holds there too.
 WEIGHT_LEVELS = 63
@@ -95,6 +96,7 @@ def _prescore_initializers(weight: np.ndarray, bias: np.ndarray, candidates: int
               "prescore_w_zero": np.zeros(vocab + padded, dtype=np.int8),
               "prescore_bias": np.pad(bias.astype(np.float32), (0, padded), constant_values=-1e9),
               "prescore_k": np.array([k], np.int64),
+              "prescore_k2": np.array([min(PRESCORE_SECOND_CANDIDATES, vocab)], np.int64),
               "prescore_groups_k": np.array([min(k, groups)], np.int64),
               "prescore_group_shape": np.array([0, groups, PRESCORE_GROUP], np.int64),
               "prescore_member_shape": np.array([0, min(k, groups) * PRESCORE_GROUP], np.int64),
@@ -114,7 +116,8 @@ def _prescore(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.G
     h~·W~_j + b_j, and |h·W_j - h~·W~_j| <= ||h||·||W_j - W~_j|| + ||h - h~||·||W~_j||.
     An id outside the K best int8 scores has an exact logit at most the K-th int8 score
     plus that bound; a row whose best candidate beats this is proven. The other rows
-    (2.3% of the default model's greedy rows at K=8) are scored in full fp32.
+    (2.3% of the default model's greedy rows at K=8) are tried again with the K2 best
+    int8 scores, and the rows still unproven are scored by the full fp32 layer.
     """
     n = helper.make_node
     return _branch("prescore", [
@@ -159,17 +162,44 @@ def _prescore(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.G
         n("ReduceMin", ["cand_approx", "prescore_axis1"], ["kth"], keepdims=0),
         n("Abs", ["kth"], ["kth_abs"]),
         n("Mul", ["kth_abs", "prescore_rel"], ["err_round"]),
-        n("Sum", ["err_w", "err_h", "err_round", "prescore_abs"], ["bound"]),
+        n("Sum", ["err_w", "err_h", "prescore_abs"], ["bound_base"]),
+        n("Add", ["bound_base", "err_round"], ["bound"]),
         n("Add", ["kth", "bound"], ["threshold"]),
         n("Greater", ["best", "threshold"], ["proven"]),
         n("Not", ["proven"], ["unproven"]),
         n("NonZero", ["unproven"], ["unproven_rows"]),                           # [1, U]
         n("Transpose", ["unproven_rows"], ["unproven_index"], perm=[1, 0]),      # [U, 1]
         n("Reshape", ["unproven_rows", "prescore_flat"], ["unproven_flat"]),
-        n("Gather", [hidden, "unproven_flat"], ["unproven_hidden"], axis=0),
-        n("Gemm", ["unproven_hidden", weight, bias], ["unproven_logits"], transB=1),
-        n("ArgMax", ["unproven_logits"], ["unproven_next"], **argmax_attrs),
-        n("ScatterND", ["cand_next", "unproven_index", "unproven_next"], ["next_token"]),
+        # The unproven rows again with the K2 best int8 scores, then the full layer for
+        # the rows still unproven (almost none).
+        n("Gather", ["approx", "unproven_flat"], ["u_approx"], axis=0),
+        n("TopK", ["u_approx", "prescore_k2"], ["u_cand_approx", "u_cand"], axis=1),
+        n("Gather", [weight, "u_cand"], ["u_cand_w"], axis=0),
+        n("Gather", [hidden, "unproven_flat"], ["u_hidden"], axis=0),
+        n("Unsqueeze", ["u_hidden", "prescore_axis2"], ["u_hidden3"]),
+        n("MatMul", ["u_cand_w", "u_hidden3"], ["u_dot3"]),
+        n("Squeeze", ["u_dot3", "prescore_axis2"], ["u_dot"]),
+        n("Gather", [bias, "u_cand"], ["u_b"], axis=0),
+        n("Add", ["u_dot", "u_b"], ["u_logits"]),
+        n("ArgMax", ["u_logits"], ["u_position"], axis=1, keepdims=1),
+        n("GatherElements", ["u_cand", "u_position"], ["u_chosen"], axis=1),
+        n("Reshape", ["u_chosen", "prescore_flat"], ["u_next_cand"]),
+        n("ReduceMax", ["u_logits", "prescore_axis1"], ["u_best"], keepdims=0),
+        n("ReduceMin", ["u_cand_approx", "prescore_axis1"], ["u_kth"], keepdims=0),
+        n("Gather", ["bound_base", "unproven_flat"], ["u_bound_base"], axis=0),
+        n("Abs", ["u_kth"], ["u_kth_abs"]),
+        n("Mul", ["u_kth_abs", "prescore_rel"], ["u_err_round"]),
+        n("Sum", ["u_kth", "u_bound_base", "u_err_round"], ["u_threshold"]),
+        n("Greater", ["u_best", "u_threshold"], ["u_proven"]),
+        n("Not", ["u_proven"], ["u_unproven"]),
+        n("NonZero", ["u_unproven"], ["f_rows"]),                                # of the U rows
+        n("Transpose", ["f_rows"], ["f_index"], perm=[1, 0]),
+        n("Reshape", ["f_rows", "prescore_flat"], ["f_flat"]),
+        n("Gather", ["u_hidden", "f_flat"], ["f_hidden"], axis=0),
+        n("Gemm", ["f_hidden", weight, bias], ["f_logits"], transB=1),
+        n("ArgMax", ["f_logits"], ["f_next"], **argmax_attrs),
+        n("ScatterND", ["u_next_cand", "f_index", "f_next"], ["u_next"]),
+        n("ScatterND", ["cand_next", "unproven_index", "u_next"], ["next_token"]),
     ])
 
 

@@ -31,14 +31,14 @@ def _head_graph(path, weight: np.ndarray, bias: np.ndarray) -> None:
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)]), str(path))
 
 
-def _near_ties(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weights where 30 ids almost tie whenever hidden[0] > 0 (more than K, closer than the
-    int8 error), and one id wins clearly otherwise; hidden rows of both kinds."""
+def _near_ties(tied: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights where `tied` ids (10, 11, ...) almost tie whenever hidden[0] > 0 (closer
+    than the int8 error), and id 95 wins clearly otherwise; hidden rows of both kinds."""
     rng = np.random.default_rng(seed)
     weight = rng.normal(0, 0.3, (VOCAB, HIDDEN)).astype(np.float32)
-    weight[10:40] = weight[10] + rng.normal(0, 2e-3, (30, HIDDEN))
-    weight[10:40, 0] = 4.0
-    weight[50, 0] = -4.0
+    weight[10:10 + tied] = weight[10] + rng.normal(0, 2e-3, (tied, HIDDEN))
+    weight[10:10 + tied, 0] = 4.0
+    weight[95, 0] = -4.0
     hidden = rng.uniform(-1, 1, (64, HIDDEN)).astype(np.float32)
     hidden[:, 0] = np.where(np.arange(64) % 2, 1.0, -1.0)
     return weight, np.zeros(VOCAB, np.float32), hidden
@@ -56,18 +56,20 @@ def test_int8_rows_are_7_bit_and_close():
     assert np.abs(quantized.T * scale[:, None] - weight).max() <= scale.max() / 2 + 1e-6
 
 
-def test_prescored_argmax_is_the_full_layers_on_near_ties_and_clear_wins(tmp_path):
-    weight, bias, hidden = _near_ties()
+# 30 tied ids: more than the first K candidates, fewer than the second stage's 64; 80: more.
+@pytest.mark.parametrize("tied", [30, 80])
+def test_prescored_argmax_is_the_full_layers_on_near_ties_and_clear_wins(tmp_path, tied):
+    weight, bias, hidden = _near_ties(tied)
     path = tmp_path / "head.onnx"
     _head_graph(path, weight, bias)
     rewrite_output_head(path, shortlist=False, prescore=True)
     full = _run(path, hidden, prescore=False)
     assert np.array_equal(full, (hidden @ weight.T + bias).argmax(-1))
-    assert set(full[1::2]) <= set(range(10, 40)) and set(full[::2]) == {50}
+    assert set(full[1::2]) <= set(range(10, 10 + tied)) and set(full[::2]) == {95}
     assert np.array_equal(_run(path, hidden, prescore=True), full)
 
     # The same graph with the proof disabled (every row taken as proven) picks from the
-    # int8 candidates alone, and misses: so the rows above were the full layer's work.
+    # first int8 candidates alone, and misses: the rows above needed the later stages.
     model = onnx.load(str(path))
     for tensor in model.graph.initializer:
         if tensor.name == "prescore_abs":
