@@ -19,6 +19,9 @@ CUDA_PROVIDER = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
 _FULL_VOCABULARY = np.zeros(0, dtype=np.int64)  # an empty shortlist: every target id
 _ON, _OFF = np.array(True), np.array(False)
+# Source rows per encoder run: a batch's rows are encoded in length-sorted chunks, each
+# padded to its own longest row (a batch of 256 pads to its longest; bench/RESULTS.md).
+ENCODE_CHUNK = 64
 
 
 def cpu_quota() -> int:
@@ -79,6 +82,7 @@ class Graphs:
         self.decoder = open_session(manifest.path(DECODER_FILE), providers, threads)
         self.state_names, self.memory_names = cfg.state_names, cfg.memory_names
         self.has_attention = cfg.attention != "none"
+        self._chunked = not cfg.pad_source  # seed-semantics encoders read num_steps columns
         self._enc_inputs = {i.name for i in self.encoder.get_inputs()}
         _, self._enc_outputs = encoder_io(cfg)
         self._dec_inputs, dec_outputs = decoder_io(cfg)
@@ -112,10 +116,36 @@ class Graphs:
         The memory (what the decoder step reads of the source) has the batch first, so a
         row is dropped or repeated with the same indexing for every tensor in it.
         """
+        if self._chunked and src.shape[0] > ENCODE_CHUNK:
+            return self._encode_chunks(src, src_len)
         feed = {"src": src, "src_len": src_len}
         outputs = self.encoder.run(self._enc_outputs, {k: feed[k] for k in self._enc_inputs})
         n = len(self.state_names)
         return dict(zip(self.state_names, outputs[:n])), dict(zip(self.memory_names, outputs[n:]))
+
+    def _encode_chunks(self, src: np.ndarray, src_len: np.ndarray) -> tuple[dict, dict]:
+        """encode() in chunks of ENCODE_CHUNK rows of similar length. Memory with a source
+        axis (attention models) is padded back to the batch's width: zeros, masked out."""
+        order = np.argsort(-src_len, kind="stable")
+        states, memory = {}, {}
+        for start in range(0, len(order), ENCODE_CHUNK):
+            rows = order[start:start + ENCODE_CHUNK]
+            width = max(1, int(src_len[rows].max()))
+            chunk_states, chunk_memory = self.encode(src[rows, :width], src_len[rows])
+            for out, chunk, batch_axis in ((states, chunk_states, 1), (memory, chunk_memory, 0)):
+                for name, value in chunk.items():
+                    if name not in out:
+                        shape = list(value.shape)
+                        shape[batch_axis] = src.shape[0]
+                        if batch_axis == 0 and value.ndim > 1 and self.has_attention:
+                            shape[1] = src.shape[1]  # the source axis
+                        out[name] = np.zeros(shape, dtype=value.dtype)
+                    index = (slice(None), rows) if batch_axis == 1 else rows
+                    if batch_axis == 0 and value.ndim > 1 and self.has_attention:
+                        out[name][rows, :value.shape[1]] = value
+                    else:
+                        out[name][index] = value
+        return states, memory
 
     def step(self, tokens: np.ndarray, states: dict, memory: dict, with_attention: bool = False,
              shortlist: np.ndarray | None = None):

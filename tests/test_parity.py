@@ -101,3 +101,36 @@ def test_attention_weights_cover_the_real_tokens_only(bundle):
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-6)
     assert (weights[0, 4:] == 0).all() and (weights[1, 3:] == 0).all()
     assert (weights[0, :4] > 0).all() and (weights[1, :3] > 0).all()
+
+
+@pytest.mark.parametrize("attention", ["none", "additive", "local", "general+bi"])
+def test_encoding_in_chunks_gives_the_whole_batchs_encoding(bundle, monkeypatch, attention):
+    from s2s_batch.runtime import session
+    from tests.conftest import make_pairs
+
+    lines = [en + " the big dog" * (i % 5) for i, (en, _) in enumerate(make_pairs(150, seed=7))]
+    translator = Translator(bundle("gru", False, attention), threads=1)
+    ids = [translator.source_ids(line) for line in lines]
+    width = max(map(len, ids))
+    src = np.array([row + [translator.src_vocab.pad] * (width - len(row)) for row in ids])
+    src_len = np.array([len(row) for row in ids])
+    monkeypatch.setattr(session, "ENCODE_CHUNK", 10**9)
+    whole_states, whole_memory = translator.graphs.encode(src, src_len)
+    whole = translator.translate(lines, batch_size=150, return_attention=attention != "none")
+    monkeypatch.setattr(session, "ENCODE_CHUNK", 16)
+    states, memory = translator.graphs.encode(src, src_len)
+    # Past a row's length the memory is masked out, whatever it holds (the whole batch's
+    # bidirectional encoder leaves values there, the chunks zeros).
+    real = (src_len[:, None] > np.arange(width)[None, :])[..., None]
+    for got, expected in ((states, whole_states), (memory, whole_memory)):
+        assert got.keys() == expected.keys()
+        for name in got:
+            assert got[name].shape == expected[name].shape and got[name].dtype == expected[name].dtype
+            seen = real if name in ("memory", "memory_keys") else True
+            np.testing.assert_allclose(np.where(seen, got[name], 0), np.where(seen, expected[name], 0),
+                                       atol=1e-6, err_msg=name)
+    chunked = translator.translate(lines, batch_size=150, return_attention=attention != "none")
+    assert [r.ids for r in chunked] == [r.ids for r in whole]
+    if attention != "none":
+        for a, b in zip(chunked, whole):
+            np.testing.assert_allclose(a.attention, b.attention, atol=1e-6)
