@@ -10,8 +10,9 @@ The traced step ends in Gemm(hidden, W, b) → logits and ArgMax(logits) → nex
   that scores the vocabulary in int8 first. int8 scores (7-bit weights per target row,
   onnxruntime's DynamicQuantizeMatMul) pick the `PRESCORE_CANDIDATES` best ids per row,
   whose fp32 logits are then computed exactly. A bound on the int8 error proves, row by
-  row, that no other id can beat the best candidate; the rows it cannot prove are scored
-  by the full fp32 layer. Either way next_token is the fp32 argmax. `logits` then holds
+  row, that no other id can beat the best candidate; the rows it cannot prove get
+  `PRESCORE_SECOND_CANDIDATES`, and the rows still unproven are scored by the full fp32
+  layer. Either way next_token is the fp32 argmax (up to float rounding, as any kernel). `logits` then holds
   the candidates' fp32 logits [B, K]: read logits with `prescore` false.
 - neither: the traced nodes on the traced initializers (prepacked weights included).
 """
