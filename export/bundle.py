@@ -50,7 +50,9 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
                    files: dict, parity: float, graph_io: dict) -> dict:
     """The manifest's content; `payload` is the checkpoint (history, data provenance)."""
     history = payload.get("history", [])
-    best = max(history, key=lambda h: h["dev_bleu"]) if history else {}
+    # The checkpoint's own epoch (a best.pt is written at its best epoch): the history of
+    # a resumed run may hold epochs scored another way, or better epochs of other weights.
+    own = history[-1] if history else {}
     data = payload.get("data", {})
     return {
         "format_version": FORMAT_VERSION,
@@ -69,7 +71,8 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
             "data_file": data.get("file"),
             "data_sha256": data.get("sha256"),
         },
-        "metrics": {"dev_bleu": best.get("dev_bleu"), "dev_seed_bleu": best.get("dev_seed_bleu"),
+        "metrics": {"dev_bleu": own.get("dev_bleu"), "dev_seed_bleu": own.get("dev_seed_bleu"),
+                    "dev_epoch": own.get("epoch"), "averaged_last": payload.get("averaged_last"),
                     "dev_sentences": cfg.dev_limit or "all", "parity_max_abs_diff": parity},
         "data_attribution": data.get("attribution", DEFAULT_ATTRIBUTION),
         "exported_with": _versions(),

@@ -148,7 +148,21 @@ def test_checkpoint_averaging_means_the_last_epochs(corpus_path, tmp_path):
                                                                           "weights-epoch3.pt"]
     epoch2 = torch.load(tmp_path / "weights-epoch2.pt", weights_only=True)
     epoch3 = torch.load(tmp_path / "weights-epoch3.pt", weights_only=True)
-    averaged, *_ = load_checkpoint(tmp_path / "averaged.pt")
+    averaged, *_, payload = load_checkpoint(tmp_path / "averaged.pt")
     for name, value in averaged.state_dict().items():
         torch.testing.assert_close(value, (epoch2[name] + epoch3[name]) / 2)
     assert not torch.equal(epoch2["decoder.dense.weight"], epoch3["decoder.dense.weight"])
+    assert payload["averaged_last"] == 2
+
+
+def test_the_manifest_scores_the_exported_checkpoints_own_epoch(corpus_path, tmp_path):
+    from s2s_batch.export.bundle import build_manifest
+    from s2s_batch.train.checkpoint import load_checkpoint
+    from s2s_batch.train.trainer import train
+
+    train(tiny_config(epochs=2, max_pairs=200), corpus_path, tmp_path, progress=False,
+          log=lambda m: None)
+    _, cfg, sv, tv, payload = load_checkpoint(tmp_path / "checkpoint.pt")
+    payload["history"][0]["dev_bleu"] = 99.0  # an earlier epoch, scored higher
+    metrics = build_manifest(cfg, sv, tv, payload, {}, 0.0, {"encoder.onnx": {}, "decoder_step.onnx": {}})["metrics"]
+    assert metrics["dev_epoch"] == 2 and metrics["dev_bleu"] == payload["history"][-1]["dev_bleu"]

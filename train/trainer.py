@@ -272,7 +272,7 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
             keep_weights(net, out_dir, epoch + 1, cfg.average_last)
             averaged = average_weights(out_dir, cfg.average_last)
             save_checkpoint(out_dir / AVERAGED, averaged_model(net, averaged), cfg, src_vocab,
-                            tgt_vocab, **state)
+                            tgt_vocab, **state, averaged_last=cfg.average_last)
     return metrics
 
 
