@@ -103,7 +103,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="fewer sentences, repeats and sweep points (< 2 min)")
     parser.add_argument("--bundle", type=Path, default=None)
-    parser.add_argument("--checkpoint", type=Path, default=ROOT / "runs" / "default" / "best.pt")
+    parser.add_argument("--checkpoint", type=Path, default=ROOT / "runs" / "default-model.pt",
+                        help="the checkpoint behind the bundle (docs/default-model.md makes it)")
     parser.add_argument("--input", type=Path, default=None)
     args = parser.parse_args()
     n_lines, seed_lines, repeats = (1000, 200, 2) if args.quick else (2000, 400, 3)
