@@ -308,12 +308,21 @@ def info(bundle):
         f"tokens; at most {cfg.max_decode_len} output tokens",
         f"trained       {recipe.get('epochs_trained')} epochs on {recipe.get('data_file')} "
         f"({recipe.get('command')})",
-        f"dev BLEU      {metrics.get('dev_bleu')} (sacreBLEU), seed BLEU {metrics.get('dev_seed_bleu')}",
+        f"dev BLEU      {metrics.get('dev_bleu')} (sacreBLEU, {metrics.get('dev_sentences')} dev sentences"
+        f"{_dev_epoch(metrics)}), seed BLEU {metrics.get('dev_seed_bleu')}",
         f"extras        {_extras(d)}",
         f"data          {d.get('data_attribution')}",
         f"exported with {', '.join(f'{k} {v}' for k, v in d.get('exported_with', {}).items())}",
     ]
     click.echo("\n".join(lines))
+
+
+def _dev_epoch(metrics: dict) -> str:
+    if metrics.get("dev_epoch") is None:
+        return ""
+    averaged = metrics.get("averaged_last")
+    return f", epoch {metrics['dev_epoch']}" + (f"; the bundle's weights are the mean of the last "
+                                                 f"{averaged} epochs" if averaged else "")
 
 
 def _extras(data: dict) -> str:
