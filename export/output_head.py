@@ -110,6 +110,36 @@ def _prescore_initializers(weight: np.ndarray, bias: np.ndarray, candidates: int
     return [numpy_helper.from_array(np.asarray(value), name) for name, value in arrays.items()]
 
 
+def _candidates(p: str, hidden: str, weight: str, bias: str, cand: str, cand_approx: str,
+                bound_base: str) -> list[onnx.NodeProto]:
+    """One stage of _prescore, its names prefixed by `p`: the exact fp32 logits of the
+    candidate ids `cand` [B, K] (p + "logits"), the best of them (p + "cand_next" [B]),
+    and the rows the bound does not prove (p + "unproven_index" [U, 1], p + "unproven_flat" [U])."""
+    n = helper.make_node
+    return [
+        n("Gather", [weight, cand], [f"{p}cand_w"], axis=0),                     # [B, K, H]
+        n("Unsqueeze", [hidden, "prescore_axis2"], [f"{p}hidden3"]),             # [B, H, 1]
+        n("MatMul", [f"{p}cand_w", f"{p}hidden3"], [f"{p}cand_dot3"]),
+        n("Squeeze", [f"{p}cand_dot3", "prescore_axis2"], [f"{p}cand_dot"]),
+        n("Gather", [bias, cand], [f"{p}cand_b"], axis=0),
+        n("Add", [f"{p}cand_dot", f"{p}cand_b"], [f"{p}logits"]),                # exact fp32, [B, K]
+        n("ArgMax", [f"{p}logits"], [f"{p}position"], axis=1, keepdims=1),
+        n("GatherElements", [cand, f"{p}position"], [f"{p}chosen"], axis=1),
+        n("Reshape", [f"{p}chosen", "prescore_flat"], [f"{p}cand_next"]),
+        # The proof, per row: best candidate > K-th int8 score + bound.
+        n("ReduceMax", [f"{p}logits", "prescore_axis1"], [f"{p}best"], keepdims=0),
+        n("ReduceMin", [cand_approx, "prescore_axis1"], [f"{p}kth"], keepdims=0),
+        n("Abs", [f"{p}kth"], [f"{p}kth_abs"]),
+        n("Mul", [f"{p}kth_abs", "prescore_rel"], [f"{p}err_round"]),
+        n("Sum", [f"{p}kth", bound_base, f"{p}err_round"], [f"{p}threshold"]),
+        n("Greater", [f"{p}best", f"{p}threshold"], [f"{p}proven"]),
+        n("Not", [f"{p}proven"], [f"{p}unproven"]),
+        n("NonZero", [f"{p}unproven"], [f"{p}unproven_rows"]),                  # [1, U]
+        n("Transpose", [f"{p}unproven_rows"], [f"{p}unproven_index"], perm=[1, 0]),  # [U, 1]
+        n("Reshape", [f"{p}unproven_rows", "prescore_flat"], [f"{p}unproven_flat"]),
+    ]
+
+
 def _prescore(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.GraphProto:
     """The exact argmax through int8 scores.
 
@@ -140,16 +170,7 @@ def _prescore(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.G
         n("GatherElements", ["top_groups", "member_group"], ["cand_group"], axis=1),
         n("Mul", ["cand_group", "prescore_group_size"], ["cand_base"]),
         n("Add", ["cand_base", "member_offset"], ["cand"]),                     # [B, K] ids
-        n("Gather", [weight, "cand"], ["cand_w"], axis=0),                       # [B, K, H]
-        n("Unsqueeze", [hidden, "prescore_axis2"], ["hidden3"]),                 # [B, H, 1]
-        n("MatMul", ["cand_w", "hidden3"], ["cand_dot3"]),
-        n("Squeeze", ["cand_dot3", "prescore_axis2"], ["cand_dot"]),
-        n("Gather", [bias, "cand"], ["cand_b"], axis=0),
-        n("Add", ["cand_dot", "cand_b"], ["logits"]),                            # exact fp32, [B, K]
-        n("ArgMax", ["logits"], ["position"], axis=1, keepdims=1),
-        n("GatherElements", ["cand", "position"], ["chosen"], axis=1),
-        n("Reshape", ["chosen", "prescore_flat"], ["cand_next"]),
-        # The proof, per row: best candidate > K-th int8 score + bound.
+        # The bound's terms per row, shared by both stages (see the docstring).
         n("DynamicQuantizeLinear", [hidden], ["hidden_q", "hidden_scale", "hidden_zero"]),
         n("DequantizeLinear", ["hidden_q", "hidden_scale", "hidden_zero"], ["hidden_dq"]),
         n("Sub", [hidden, "hidden_dq"], ["hidden_err"]),
@@ -159,47 +180,19 @@ def _prescore(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.G
         n("Mul", ["hidden_err_slack", "prescore_weight_norm"], ["err_h"]),
         n("ReduceL2", [hidden, "prescore_axis1"], ["hidden_norm"], keepdims=0),
         n("Mul", ["hidden_norm", "prescore_error_norm"], ["err_w"]),
-        n("ReduceMax", ["logits", "prescore_axis1"], ["best"], keepdims=0),
-        n("ReduceMin", ["cand_approx", "prescore_axis1"], ["kth"], keepdims=0),
-        n("Abs", ["kth"], ["kth_abs"]),
-        n("Mul", ["kth_abs", "prescore_rel"], ["err_round"]),
         n("Sum", ["err_w", "err_h", "prescore_abs"], ["bound_base"]),
-        n("Add", ["bound_base", "err_round"], ["bound"]),
-        n("Add", ["kth", "bound"], ["threshold"]),
-        n("Greater", ["best", "threshold"], ["proven"]),
-        n("Not", ["proven"], ["unproven"]),
-        n("NonZero", ["unproven"], ["unproven_rows"]),                           # [1, U]
-        n("Transpose", ["unproven_rows"], ["unproven_index"], perm=[1, 0]),      # [U, 1]
-        n("Reshape", ["unproven_rows", "prescore_flat"], ["unproven_flat"]),
+        *_candidates("", hidden, weight, bias, "cand", "cand_approx", "bound_base"),
         # The unproven rows again with the K2 best int8 scores, then the full layer for
         # the rows still unproven (almost none).
         n("Gather", ["approx", "unproven_flat"], ["u_approx"], axis=0),
         n("TopK", ["u_approx", "prescore_k2"], ["u_cand_approx", "u_cand"], axis=1),
-        n("Gather", [weight, "u_cand"], ["u_cand_w"], axis=0),
         n("Gather", [hidden, "unproven_flat"], ["u_hidden"], axis=0),
-        n("Unsqueeze", ["u_hidden", "prescore_axis2"], ["u_hidden3"]),
-        n("MatMul", ["u_cand_w", "u_hidden3"], ["u_dot3"]),
-        n("Squeeze", ["u_dot3", "prescore_axis2"], ["u_dot"]),
-        n("Gather", [bias, "u_cand"], ["u_b"], axis=0),
-        n("Add", ["u_dot", "u_b"], ["u_logits"]),
-        n("ArgMax", ["u_logits"], ["u_position"], axis=1, keepdims=1),
-        n("GatherElements", ["u_cand", "u_position"], ["u_chosen"], axis=1),
-        n("Reshape", ["u_chosen", "prescore_flat"], ["u_next_cand"]),
-        n("ReduceMax", ["u_logits", "prescore_axis1"], ["u_best"], keepdims=0),
-        n("ReduceMin", ["u_cand_approx", "prescore_axis1"], ["u_kth"], keepdims=0),
         n("Gather", ["bound_base", "unproven_flat"], ["u_bound_base"], axis=0),
-        n("Abs", ["u_kth"], ["u_kth_abs"]),
-        n("Mul", ["u_kth_abs", "prescore_rel"], ["u_err_round"]),
-        n("Sum", ["u_kth", "u_bound_base", "u_err_round"], ["u_threshold"]),
-        n("Greater", ["u_best", "u_threshold"], ["u_proven"]),
-        n("Not", ["u_proven"], ["u_unproven"]),
-        n("NonZero", ["u_unproven"], ["f_rows"]),                                # of the U rows
-        n("Transpose", ["f_rows"], ["f_index"], perm=[1, 0]),
-        n("Reshape", ["f_rows", "prescore_flat"], ["f_flat"]),
-        n("Gather", ["u_hidden", "f_flat"], ["f_hidden"], axis=0),
+        *_candidates("u_", "u_hidden", weight, bias, "u_cand", "u_cand_approx", "u_bound_base"),
+        n("Gather", ["u_hidden", "u_unproven_flat"], ["f_hidden"], axis=0),
         n("Gemm", ["f_hidden", weight, bias], ["f_logits"], transB=1),
         n("ArgMax", ["f_logits"], ["f_next"], **argmax_attrs),
-        n("ScatterND", ["u_next_cand", "f_index", "f_next"], ["u_next"]),
+        n("ScatterND", ["u_cand_next", "u_unproven_index", "f_next"], ["u_next"]),
         n("ScatterND", ["cand_next", "unproven_index", "u_next"], ["next_token"]),
     ])
 
