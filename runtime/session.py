@@ -124,27 +124,28 @@ class Graphs:
         return dict(zip(self.state_names, outputs[:n])), dict(zip(self.memory_names, outputs[n:]))
 
     def _encode_chunks(self, src: np.ndarray, src_len: np.ndarray) -> tuple[dict, dict]:
-        """encode() in chunks of ENCODE_CHUNK rows of similar length. Memory with a source
-        axis (attention models) is padded back to the batch's width: zeros, masked out."""
+        """encode() in chunks of ENCODE_CHUNK rows of similar length, put back in the batch's
+        order. Memory with a source axis (attention models) is padded back to the batch's
+        width with zeros, which its mask leaves out."""
         order = np.argsort(-src_len, kind="stable")
-        states, memory = {}, {}
+        chunks = []
         for start in range(0, len(order), ENCODE_CHUNK):
             rows = order[start:start + ENCODE_CHUNK]
             width = max(1, int(src_len[rows].max()))
-            chunk_states, chunk_memory = self.encode(src[rows, :width], src_len[rows])
-            for out, chunk, batch_axis in ((states, chunk_states, 1), (memory, chunk_memory, 0)):
-                for name, value in chunk.items():
-                    if name not in out:
-                        shape = list(value.shape)
-                        shape[batch_axis] = src.shape[0]
-                        if batch_axis == 0 and value.ndim > 1 and self.has_attention:
-                            shape[1] = src.shape[1]  # the source axis
-                        out[name] = np.zeros(shape, dtype=value.dtype)
-                    index = (slice(None), rows) if batch_axis == 1 else rows
-                    if batch_axis == 0 and value.ndim > 1 and self.has_attention:
-                        out[name][rows, :value.shape[1]] = value
-                    else:
-                        out[name][index] = value
+            chunks.append(self.encode(src[rows, :width], src_len[rows]))
+        back = np.argsort(order)  # chunk order → batch order
+
+        def widened(value: np.ndarray) -> np.ndarray:
+            if not self.has_attention:
+                return value
+            pad = [(0, 0)] * value.ndim
+            pad[1] = (0, src.shape[1] - value.shape[1])
+            return np.pad(value, pad)
+
+        states = {name: np.concatenate([c[0][name] for c in chunks], axis=1)[:, back]
+                  for name in self.state_names}
+        memory = {name: np.concatenate([widened(c[1][name]) for c in chunks])[back]
+                  for name in self.memory_names}
         return states, memory
 
     def step(self, tokens: np.ndarray, states: dict, memory: dict, with_attention: bool = False,
