@@ -46,7 +46,8 @@ def test_curriculum_run_resumes_mid_schedule_exactly(corpus_path, tmp_path):
     train(cfg, corpus_path, tmp_path / "full", progress=False, log=lambda m: None)
     train(tiny_config(epochs=1, curriculum="rarity", curriculum_steps=30, max_pairs=300),
           corpus_path, tmp_path / "split", progress=False, log=lambda m: None)
-    train(cfg, corpus_path, tmp_path / "split", resume=True, epochs=2, progress=False, log=lambda m: None)
+    train(cfg, corpus_path, tmp_path / "split", resume=True, resume_settings={"epochs": 2},
+          progress=False, log=lambda m: None)
     read = lambda d: [json.loads(l)["train_loss"] for l in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
     assert read(tmp_path / "full") == read(tmp_path / "split")
 

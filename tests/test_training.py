@@ -76,7 +76,7 @@ def test_resume_continues_exactly_where_training_stopped(corpus_path, tmp_path):
     straight = train(cfg, corpus_path, tmp_path / "straight", **quiet)
     train(dataclasses.replace(cfg, epochs=2), corpus_path, tmp_path / "split", **quiet)
     resumed = train(dataclasses.replace(cfg, epochs=2), corpus_path, tmp_path / "split",
-                    resume=True, epochs=3, **quiet)
+                    resume=True, resume_settings={"epochs": 3}, **quiet)
     assert resumed["epoch"] == straight["epoch"] == 3
     assert resumed["train_loss"] == pytest.approx(straight["train_loss"], abs=1e-6)
     assert resumed["dev_loss"] == pytest.approx(straight["dev_loss"], abs=1e-6)

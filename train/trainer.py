@@ -177,12 +177,12 @@ RESUME_SETTINGS = ("epochs", "lr", "average_last", "patience")
 
 
 def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = False,
-          epochs: int | None = None, device: str = "cpu", progress: bool = True, log=print,
+          device: str = "cpu", progress: bool = True, log=print,
           resume_settings: dict | None = None) -> dict:
     """Train (or resume) a model; writes checkpoint.pt each epoch and best.pt on dev BLEU.
 
     On resume the checkpoint's config wins over `cfg`, except for the RESUME_SETTINGS
-    given in `resume_settings` (or `epochs`): a new total of epochs, a new learning rate
+    given in `resume_settings`: a new total of epochs, a new learning rate
     (fine-tuning at a lower rate), checkpoint averaging, early stopping. Returns the last
     epoch's metrics.
     """
@@ -194,8 +194,8 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
     if resume and (out_dir / LAST).is_file():
         net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint(out_dir / LAST, device)
         history, start_epoch = payload["history"], payload["epoch"] + 1
-        given = {**(resume_settings or {}), **({"epochs": epochs} if epochs else {})}
-        changed = {k: v for k, v in given.items() if k in RESUME_SETTINGS and v is not None}
+        changed = {k: v for k, v in (resume_settings or {}).items()
+                   if k in RESUME_SETTINGS and v is not None}
         cfg = dataclasses.replace(cfg, **changed)
         if "lr" in changed:
             log(f"resuming at learning rate {cfg.lr:g}")
