@@ -141,19 +141,21 @@ def main() -> None:
         print(json.dumps(row), flush=True)
 
     tokens = [tokenize(line) for line in lines]
+    # The runtime's default greedy never writes <unk> (disable_unk): the references skip it too.
+    banned = tgt_vocab.unk
     batches = sorted_batches([len(t) for t in tokens], DEFAULT_BATCH_SIZE)
 
     def eager_batched():
         out = [None] * len(tokens)
         for batch in batches:
             for i, ids in zip(batch, greedy_batch(net, [tokens[i] for i in batch], src_vocab,
-                                                  tgt_vocab, max_len, len(batch))):
+                                                  tgt_vocab, max_len, len(batch), banned)):
                 out[i] = ids
         return out
 
     # The three configurations of the last line, measured in turn.
     headline = timed_together({
-        "seed_loop_eager": lambda: [predict_seq2seq(net, t, src_vocab, tgt_vocab, max_len)
+        "seed_loop_eager": lambda: [predict_seq2seq(net, t, src_vocab, tgt_vocab, max_len, banned)
                                     for t in tokens[:seed_lines]],
         "eager_batched": eager_batched,
         "runtime_default": lambda: translator.translate_ids(lines)}, repeats)

@@ -15,6 +15,10 @@ The traced step ends in Gemm(hidden, W, b) → logits and ArgMax(logits) → nex
   layer. Either way next_token is the fp32 argmax (up to float rounding, as any kernel). `logits` then holds
   the candidates' fp32 logits [B, K]: read logits with `prescore` false.
 - neither: the traced nodes on the traced initializers (prepacked weights included).
+
+Every branch reads the bias with the ids of the `banned_ids` input (int64 [N], an
+overridable initializer, empty by default) set to BANNED_LOGIT, so next_token never takes
+them (disable_unk without reading the logits out) and the logits show them as impossible.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from s2s_batch.runtime.manifest import PRESCORE_INPUT, SHORTLIST_INPUT
+from s2s_batch.runtime.manifest import BANNED_INPUT, BANNED_LOGIT, PRESCORE_INPUT, SHORTLIST_INPUT
 
 PRESCORE_CANDIDATES = 8
 PRESCORE_GROUP = 32  # ids per group of the two-level top-K
@@ -86,7 +90,7 @@ def _prescore_initializers(weight: np.ndarray, bias: np.ndarray, candidates: int
     vocab = weight.shape[0]
     k = min(candidates, vocab)
     groups = -(-vocab // PRESCORE_GROUP)
-    padded = groups * PRESCORE_GROUP - vocab  # padding columns score -1e9: never a candidate
+    padded = groups * PRESCORE_GROUP - vocab  # padding columns: never a candidate
     quantized, scale = int8_rows(weight)
     dequantized = quantized.T.astype(np.float64) * scale[:, None]
     # Cauchy-Schwarz, with the largest row norms (rounded up): see _prescore.
@@ -95,7 +99,7 @@ def _prescore_initializers(weight: np.ndarray, bias: np.ndarray, candidates: int
     arrays = {"prescore_w_int8": np.pad(quantized, ((0, 0), (0, padded))),
               "prescore_w_scale": np.pad(scale, (0, padded), constant_values=1.0),
               "prescore_w_zero": np.zeros(vocab + padded, dtype=np.int8),
-              "prescore_bias": np.pad(bias.astype(np.float32), (0, padded), constant_values=-1e9),
+              "prescore_bias": np.pad(bias.astype(np.float32), (0, padded), constant_values=BANNED_LOGIT),
               "prescore_k": np.array([k], np.int64),
               "prescore_k2": np.array([min(PRESCORE_SECOND_CANDIDATES, vocab)], np.int64),
               "prescore_groups_k": np.array([min(k, groups)], np.int64),
@@ -153,7 +157,7 @@ def _prescore(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.G
     n = helper.make_node
     return _branch("prescore", [
         n("DynamicQuantizeMatMul", [hidden, "prescore_w_int8", "prescore_w_scale", "prescore_w_zero",
-                                    "prescore_bias"], ["approx"], domain=MS_DOMAIN),  # [B, V']
+                                    "prescore_head_bias"], ["approx"], domain=MS_DOMAIN),  # [B, V']
         # The K best int8 scores, found among the K groups with the best maxima (a TopK
         # over the whole row costs more than the int8 matmul); the K-th of them is still
         # at least every score outside them: each of the K groups holds one score as high.
@@ -197,6 +201,20 @@ def _prescore(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.G
     ])
 
 
+def _banned_bias(bias: str, prescore: bool) -> list[onnx.NodeProto]:
+    """Nodes writing "head_bias" (and "prescore_head_bias"): the bias with the ids of
+    BANNED_INPUT set to BANNED_LOGIT."""
+    n = helper.make_node
+    logit = helper.make_tensor("banned_logit", TensorProto.FLOAT, [1], [BANNED_LOGIT])
+    nodes = [n("Shape", [BANNED_INPUT], ["banned_shape"]),
+             n("ConstantOfShape", ["banned_shape"], ["banned_fill"], value=logit),
+             n("ScatterElements", [bias, BANNED_INPUT, "banned_fill"], ["head_bias"], axis=0)]
+    if prescore:
+        nodes.append(n("ScatterElements", ["prescore_bias", BANNED_INPUT, "banned_fill"],
+                       ["prescore_head_bias"], axis=0))
+    return nodes
+
+
 def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
                         candidates: int = PRESCORE_CANDIDATES) -> None:
     """Rewrite the decoder-step graph at `path` in place (see the module docstring)."""
@@ -217,12 +235,14 @@ def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
         raise ValueError(f"{path}: int8 prescoring needs opset 18 or later (the graph has {opset})")
     argmax_attrs = {a.name: helper.get_attribute_value(a) for a in argmax.attribute}
     n = helper.make_node
+    banning = _banned_bias(bias, prescore)
+    traced_bias, bias = bias, "head_bias"
     head = _full("full_vocabulary", hidden, weight, bias, argmax_attrs)
     switch = []
     if prescore:
         weights = {i.name: i for i in graph.initializer}
         graph.initializer.extend(_prescore_initializers(numpy_helper.to_array(weights[weight]),
-                                                        numpy_helper.to_array(weights[bias]), candidates))
+                                                        numpy_helper.to_array(weights[traced_bias]), candidates))
         switch.append(_if(PRESCORE_INPUT, _prescore(hidden, weight, bias, argmax_attrs), head))
         graph.input.append(helper.make_tensor_value_info(PRESCORE_INPUT, TensorProto.BOOL, []))
         if not any(o.domain == MS_DOMAIN for o in model.opset_import):
@@ -238,9 +258,11 @@ def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
             _if("use_shortlist", _shortlist(hidden, weight, bias, argmax_attrs), head),
         ]
         graph.input.append(helper.make_tensor_value_info(SHORTLIST_INPUT, TensorProto.INT64, ["shortlist"]))
+    graph.input.append(helper.make_tensor_value_info(BANNED_INPUT, TensorProto.INT64, ["banned"]))
+    graph.initializer.append(numpy_helper.from_array(np.zeros(0, np.int64), BANNED_INPUT))
     kept = [node for node in graph.node if node is not gemm and node is not argmax]
     del graph.node[:]
-    graph.node.extend(kept + switch)
+    graph.node.extend(kept + banning + switch)
     for output in graph.output:  # the logits' width is now V or K
         if output.name == "logits":
             output.type.tensor_type.shape.dim[1].dim_param = "vocabulary"

@@ -125,10 +125,12 @@ _bundle_option = click.option(
 @click.option("--no-prescore", is_flag=True,
               help="greedy search on CPU: take each argmax from the full fp32 output layer, not "
                    "through the bundle's int8 prescoring (same words, slower; for measuring)")
-@click.option("--disable-unk", is_flag=True, help="never generate the unknown-word token <unk>")
+@click.option("--disable-unk/--allow-unk", default=True, show_default=True,
+              help="never generate the unknown-word token <unk> (the next best word instead), or "
+                   "let the model write <unk> where it would")
 @click.option("--replace-unk", is_flag=True,
-              help="replace each <unk> by the source word with the highest attention weight "
-                   "(models with attention only)")
+              help="let the model generate <unk> and replace each by the source word with the "
+                   "highest attention weight (models with attention only)")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
               metavar="[ADDRESS]",
               help="translate on Ray actors: the cluster at ADDRESS (HOST:PORT), or a new local "

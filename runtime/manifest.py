@@ -22,6 +22,9 @@ SHORTLIST_FILE, SHORTLIST_INPUT = "shortlist.npz", "shortlist_ids"
 # Only in fp32 bundles exported with int8 prescoring: the decoder step's switch (bool
 # scalar) between the exact int8-prescored argmax and the plain output layer.
 PRESCORE_INPUT = "prescore"
+# In bundles whose head has either switch: target ids next_token never takes (int64 [N],
+# default empty), e.g. <unk> with disable_unk; their logits read BANNED_LOGIT.
+BANNED_INPUT, BANNED_LOGIT = "banned_ids", -1e9
 # Only in word-level bundles with truecasing: lowercase word TAB its usual form.
 TRUECASE_FILE = "truecase.txt"
 

@@ -14,12 +14,14 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
     """Greedy hypothesis (ids without <eos>) for each row of a source batch.
 
     A row leaves the batch at the step it emits <eos>, so later steps compute only live
-    rows; `rows` maps live positions back to batch rows. Without scores or a `banned`
-    token id the argmax is taken inside the graph and the logits never leave the session.
+    rows; `rows` maps live positions back to batch rows. Without scores the argmax is taken
+    inside the graph and the logits never leave the session; so is a `banned` token id
+    skipped, where the graph takes banned ids (else the logits are read).
     With a shortlist (sorted target ids, <eos> among them) only those ids can be chosen,
     and scores are normalised over them.
     """
-    use_logits = with_scores or banned is not None
+    use_logits = with_scores or (banned is not None and not graphs.takes_banned)
+    banned_ids = None if banned is None else np.array([banned], dtype=np.int64)
     banned_column = banned
     if banned is not None and shortlist is not None:  # the banned id's column among the shortlist's
         at = int(np.searchsorted(shortlist, banned))
@@ -37,13 +39,15 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
         if use_logits:
             logits, states, weights = graphs.step_logits(tokens, states, memory, with_attention,
                                                          shortlist)
+            scores = log_softmax(logits)  # the model's, as beam search scores: not renormalised
             if banned_column is not None:
                 logits[:, banned_column] = -np.inf
             columns = logits.argmax(axis=-1)
-            token_scores[rows, t] = np.take_along_axis(log_softmax(logits), columns[:, None], 1)[:, 0]
+            token_scores[rows, t] = np.take_along_axis(scores, columns[:, None], 1)[:, 0]
             tokens = columns if shortlist is None else shortlist[columns]
         else:
-            tokens, states, weights = graphs.step(tokens, states, memory, with_attention, shortlist)
+            tokens, states, weights = graphs.step(tokens, states, memory, with_attention, shortlist,
+                                                  banned_ids)
         if with_attention:
             attention[rows, t] = weights
         out[rows, t] = tokens

@@ -11,8 +11,8 @@ import numpy as np
 import onnxruntime as ort
 
 from s2s_batch.runtime.errors import BundleError, DeviceError
-from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, PRESCORE_INPUT, SHORTLIST_INPUT, Manifest,
-                                        decoder_io, encoder_io)
+from s2s_batch.runtime.manifest import (BANNED_INPUT, DECODER_FILE, ENCODER_FILE, PRESCORE_INPUT, SHORTLIST_INPUT,
+                                        Manifest, decoder_io, encoder_io)
 
 DEVICES = ("cpu", "cuda", "auto")
 CUDA_PROVIDER = "CUDAExecutionProvider"
@@ -89,8 +89,10 @@ class Graphs:
         state_outputs = [f"{name}_out" for name in cfg.state_names]
         self._step_outputs = ["next_token", *state_outputs]
         self._logit_outputs = ["logits", *state_outputs]
-        step_inputs = {i.name for i in self.decoder.get_inputs()}
+        step_inputs = {i.name for i in (*self.decoder.get_inputs(),
+                                        *self.decoder.get_overridable_initializers())}
         self.takes_shortlist = SHORTLIST_INPUT in step_inputs
+        self.takes_banned = BANNED_INPUT in step_inputs  # next_token can skip ids in the graph
         # The int8 prescoring kernel is onnxruntime's CPU one: on CUDA the plain layer is faster.
         self.takes_prescore = PRESCORE_INPUT in step_inputs
         self.prescores = self.takes_prescore and prescore and "cuda" not in providers[0].lower()
@@ -149,12 +151,13 @@ class Graphs:
         return states, memory
 
     def step(self, tokens: np.ndarray, states: dict, memory: dict, with_attention: bool = False,
-             shortlist: np.ndarray | None = None):
+             shortlist: np.ndarray | None = None, banned: np.ndarray | None = None):
         """One decoder step → (argmax ids [B], new states, attention weights [B,T] or None);
         the logits never leave the session. With a shortlist (sorted int64 target ids) the
-        argmax is taken over those ids only."""
+        argmax is taken over those ids only; `banned` ids (int64, needs takes_banned) are never
+        taken."""
         return self._run_step(self._step_outputs, tokens, states, memory, with_attention, shortlist,
-                              self.prescores)
+                              self.prescores, banned)
 
     def step_logits(self, tokens: np.ndarray, states: dict, memory: dict, with_attention: bool = False,
                     shortlist: np.ndarray | None = None):
@@ -163,9 +166,14 @@ class Graphs:
         return self._run_step(self._logit_outputs, tokens, states, memory, with_attention, shortlist)
 
     def _run_step(self, outputs: list[str], tokens, states: dict, memory: dict, with_attention: bool,
-                  shortlist: np.ndarray | None = None, prescore: bool = False):
+                  shortlist: np.ndarray | None = None, prescore: bool = False,
+                  banned: np.ndarray | None = None):
         names = outputs + ["attention"] if with_attention else outputs
         feed = {"tokens": tokens, **memory, **states}
+        if banned is not None:
+            if not self.takes_banned:
+                raise BundleError("this bundle's decoder step takes no banned ids; re-export it with s2s-export")
+            feed[BANNED_INPUT] = banned
         if self.takes_prescore:
             feed[PRESCORE_INPUT] = _ON if prescore else _OFF
         if self.takes_shortlist:

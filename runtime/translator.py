@@ -231,7 +231,7 @@ class Translator:
 
     def _search(self, src, src_len, rows, max_len: int, opts: DecodingOptions):
         bos, eos = self.tgt_vocab.bos, self.tgt_vocab.eos
-        banned = self.tgt_vocab.unk if opts.disable_unk else None
+        banned = self.tgt_vocab.unk if opts.disable_unk and not opts.replace_unknowns else None
         if opts.sampling:
             return [[h] for h in sample_decode(self.graphs, src, src_len, rows, bos, eos, max_len,
                                                opts, banned)]

@@ -57,11 +57,39 @@ def test_runtime_greedy_equals_the_seeds_one_sentence_loop(cell, seed_semantics,
         assert [got[order.index(i)] for i in range(len(order))] == expected, batch_size
 
 
+@pytest.mark.parametrize("attention", ["none", "additive"])
+def test_in_graph_banned_id_matches_eager_banning(trained, bundle, toy_sentences, attention):
+    """The decoder step's banned_ids (how greedy search skips <unk> without reading the
+    logits) gives eager greedy's tokens with the same id banned, prescored or not."""
+    from s2s_batch.runtime.batching import pad_batch
+    from s2s_batch.runtime.search import greedy_decode
+
+    net, cfg, src_vocab, tgt_vocab, _ = load_checkpoint(trained("gru", False, attention))
+    tokens = [tokenize(line) for line in toy_sentences]
+    max_len = cfg.model.max_decode_len
+    free = greedy_batch(net, tokens, src_vocab, tgt_vocab, max_len)
+    counts = np.bincount([i for ids in free for i in ids], minlength=len(tgt_vocab))
+    banned = int(counts.argmax())  # the id the model writes most: banning it changes rows
+    expected = greedy_batch(net, tokens, src_vocab, tgt_vocab, max_len, banned=banned)
+    assert expected != free and all(banned not in ids for ids in expected)
+    for prescore in (True, False):
+        translator = Translator(bundle("gru", False, attention), threads=1, prescore=prescore)
+        assert translator.graphs.takes_banned
+        rows = [translator.source_ids(line) for line in toy_sentences]
+        src, src_len = pad_batch(rows, src_vocab.pad, None)
+        hyps = greedy_decode(translator.graphs, src, src_len, tgt_vocab.bos, tgt_vocab.eos, max_len,
+                             banned=banned)
+        assert [h.ids for h in hyps] == expected
+
+
 def test_eager_batched_greedy_equals_the_one_sentence_loop(trained, toy_sentences):
     net, cfg, src_vocab, tgt_vocab, _ = load_checkpoint(trained("gru", False))
     tokens = [tokenize(line) for line in toy_sentences]
-    one = [predict_seq2seq(net, t, src_vocab, tgt_vocab, cfg.model.max_decode_len) for t in tokens]
-    assert greedy_batch(net, tokens, src_vocab, tgt_vocab, cfg.model.max_decode_len, 16) == one
+    for banned in (None, tgt_vocab.unk, tgt_vocab.eos):
+        one = [predict_seq2seq(net, t, src_vocab, tgt_vocab, cfg.model.max_decode_len, banned)
+               for t in tokens]
+        assert greedy_batch(net, tokens, src_vocab, tgt_vocab, cfg.model.max_decode_len, 16,
+                            banned) == one
 
 
 def test_translation_does_not_depend_on_batch_size(bundle, tmp_path):

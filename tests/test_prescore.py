@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from s2s_batch.export.onnx_export import OPSET
 from s2s_batch.export.output_head import PRESCORE_CANDIDATES, int8_rows, rewrite_output_head
-from s2s_batch.runtime.manifest import MANIFEST, PRESCORE_INPUT
+from s2s_batch.runtime.manifest import BANNED_INPUT, MANIFEST, PRESCORE_INPUT, SHORTLIST_INPUT
 from s2s_batch.runtime.translator import Translator
 from tests.test_cli import input_file, run  # noqa: F401 (a fixture)
 
@@ -92,6 +92,33 @@ def test_prescored_argmax_on_random_layers_and_batches(tmp_path, seed):
     for batch in (1, 7, 200):
         hidden = np.tanh(rng.normal(0, 2, (batch, HIDDEN))).astype(np.float32)
         assert np.array_equal(_run(path, hidden, True), _run(path, hidden, False))
+
+
+@pytest.mark.parametrize("prescore", [True, False])
+@pytest.mark.parametrize("shortlisted", [True, False])
+def test_banned_ids_are_never_the_argmax_in_any_branch(tmp_path, prescore, shortlisted):
+    rng = np.random.default_rng(5)
+    weight = rng.normal(0, 0.5, (VOCAB, HIDDEN)).astype(np.float32)
+    bias = rng.normal(0, 1, VOCAB).astype(np.float32)
+    path = tmp_path / "head.onnx"
+    _head_graph(path, weight, bias)
+    rewrite_output_head(path, shortlist=True, prescore=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    hidden = np.tanh(rng.normal(0, 2, (300, HIDDEN))).astype(np.float32)
+    logits = hidden @ weight.T + bias
+    ids = np.arange(VOCAB) if not shortlisted else np.sort(rng.choice(VOCAB, 60, replace=False))
+    feed = {"hidden": hidden, PRESCORE_INPUT: np.array(prescore),
+            SHORTLIST_INPUT: ids if shortlisted else np.zeros(0, np.int64)}
+    # no banned ids fed: the default (empty) bans nothing
+    assert np.array_equal(session.run(["next_token"], feed)[0], ids[logits[:, ids].argmax(-1)])
+    # ban the most frequent winners: each row then gets its best remaining id
+    winners = np.bincount(ids[logits[:, ids].argmax(-1)], minlength=VOCAB)
+    banned = np.argsort(-winners)[:3].astype(np.int64)
+    assert winners[banned].sum() > 50
+    allowed = np.setdiff1d(ids, banned)
+    expected = allowed[logits[:, allowed].argmax(-1)]
+    got = session.run(["next_token"], {**feed, BANNED_INPUT: banned})[0]
+    assert np.array_equal(got, expected)
 
 
 def test_bundles_prescore_by_default_and_translate_the_same_without(bundle, toy_sentences):

@@ -28,14 +28,17 @@ def encode_sentence(net: Seq2Seq, src_tokens: list[str], src_vocab: Vocab):
 
 @torch.no_grad()
 def predict_seq2seq(net: Seq2Seq, src_tokens: list[str], src_vocab: Vocab, tgt_vocab: Vocab,
-                    max_len: int) -> list[int]:
-    """The seed's predict_seq2seq: one sentence in a batch of one, argmax fed back until <eos>."""
+                    max_len: int, banned: int | None = None) -> list[int]:
+    """The seed's predict_seq2seq: one sentence in a batch of one, argmax fed back until <eos>;
+    a `banned` id (the runtime's disable_unk) is never chosen."""
     net.eval()
     state, memory = encode_sentence(net, src_tokens, src_vocab)
     dec_x = torch.tensor([[tgt_vocab.bos]])
     output = []
     for _ in range(max_len):
         y, state = net.decoder(dec_x, state, memory)
+        if banned is not None:
+            y[..., banned] = -torch.inf
         dec_x = y.argmax(dim=2)
         pred = int(dec_x.squeeze())
         if pred == tgt_vocab.eos:
@@ -46,8 +49,9 @@ def predict_seq2seq(net: Seq2Seq, src_tokens: list[str], src_vocab: Vocab, tgt_v
 
 @torch.no_grad()
 def greedy_batch(net: Seq2Seq, sentences: list[list[str]], src_vocab: Vocab, tgt_vocab: Vocab,
-                 max_len: int, batch_size: int = 256) -> list[list[int]]:
-    """Batched greedy decoding in eager PyTorch; returns ids without <eos>."""
+                 max_len: int, batch_size: int = 256, banned: int | None = None) -> list[list[int]]:
+    """Batched greedy decoding in eager PyTorch; returns ids without <eos>; a `banned` id is
+    never chosen."""
     cfg = net.config
     net.eval()
     device = next(net.parameters()).device
@@ -61,6 +65,8 @@ def greedy_batch(net: Seq2Seq, sentences: list[list[str]], src_vocab: Vocab, tgt
         steps = []
         for _ in range(max_len):
             logits, state = net.decoder(tokens, state, memory)
+            if banned is not None:
+                logits[..., banned] = -torch.inf
             tokens = logits.argmax(dim=2)
             steps.append(tokens[:, 0])
             finished |= tokens[:, 0] == tgt_vocab.eos
