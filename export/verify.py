@@ -8,6 +8,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from s2s_batch.export.context_gates import CONTEXT, context_gates_weight
 from s2s_batch.export.graphs import probe_inputs
 from s2s_batch.runtime.manifest import PRESCORE_INPUT, SHORTLIST_INPUT, decoder_io, encoder_io
 from s2s_batch.train.model import Seq2Seq
@@ -52,18 +53,23 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
     if takes_prescore:
         full[PRESCORE_INPUT] = np.array(False)
     rng = np.random.default_rng(0)
+    gates_weight = context_gates_weight(encoder_path)
     worst = 0.0
     for seed, batch in enumerate(batch_sizes):
         src, src_len = probe_inputs(net, batch, seed=seed + 1)
         got = dict(zip(enc_out, enc.run(enc_out, encoder_feed(enc, src, src_len))))
         state, memory = net.encode(src, src_len)
         states = state if isinstance(state, tuple) else (state,)
-        eager = dict(zip(enc_out, (*states, *memory)))
-        worst = max(worst, *(float(np.abs(got[k] - eager[k].numpy()).max()) for k in enc_out))
+        graph_memory = [m.numpy() for m in memory]
+        if gates_weight is not None:  # the graphs' context is projected by the encoder
+            graph_memory = [m @ gates_weight if name == CONTEXT else m
+                            for name, m in zip(cfg.memory_names, graph_memory)]
+        eager = dict(zip(enc_out, (*(s.numpy() for s in states), *graph_memory)))
+        worst = max(worst, *(float(np.abs(got[k] - eager[k]).max()) for k in enc_out))
         tokens = torch.full((batch,), 2, dtype=torch.long)
         for _ in range(steps):
             # Both sides step from the eager state, so differences do not compound.
-            feed = dict(zip(dec_in, (tokens.numpy(), *(s.numpy() for s in (*states, *memory)))))
+            feed = dict(zip(dec_in, (tokens.numpy(), *(s.numpy() for s in states), *graph_memory)))
             got = dict(zip(dec_out, dec.run(dec_out, {**feed, **full})))
             logits, state, weights = net.decoder.step(tokens, state, memory)
             feed.update(full)
