@@ -10,7 +10,7 @@ import torch
 
 from s2s_batch.export.context_gates import CONTEXT, context_gates_weight
 from s2s_batch.export.graphs import probe_inputs
-from s2s_batch.runtime.manifest import PRESCORE_INPUT, SHORTLIST_INPUT, decoder_io, encoder_io
+from s2s_batch.runtime.manifest import BANNED_INPUT, PRESCORE_INPUT, SHORTLIST_INPUT, decoder_io, encoder_io
 from s2s_batch.train.model import Seq2Seq
 
 
@@ -47,7 +47,7 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
     # A graph with a shortlist input runs its full-vocabulary branch on an empty one, and
     # each step is checked once more on a random shortlist; one with int8 prescoring runs
     # with it off, and once more with it on, where next_token must not change.
-    inputs = {i.name for i in dec.get_inputs()}
+    inputs = {i.name for i in (*dec.get_inputs(), *dec.get_overridable_initializers())}
     takes_shortlist, takes_prescore = SHORTLIST_INPUT in inputs, PRESCORE_INPUT in inputs
     full = {SHORTLIST_INPUT: np.zeros(0, dtype=np.int64)} if takes_shortlist else {}
     if takes_prescore:
@@ -77,6 +77,8 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
                 worst = max(worst, _shortlist_difference(dec, feed, logits.numpy(), rng))
             if takes_prescore:
                 worst = max(worst, _prescore_difference(dec, feed, got["next_token"]))
+            if BANNED_INPUT in inputs:
+                worst = max(worst, _banned_difference(dec, feed, got["logits"], takes_prescore))
             states = state if isinstance(state, tuple) else (state,)
             eager = dict(zip(dec_out, (logits, logits.argmax(-1), *states,
                                        *(() if weights is None else (weights,)))))
@@ -101,6 +103,21 @@ def _prescore_difference(dec, feed: dict, next_token: np.ndarray) -> float:
     """0 when the prescored argmax is the full layer's argmax, else inf."""
     prescored = dec.run(["next_token"], {**feed, PRESCORE_INPUT: np.array(True)})[0]
     return 0.0 if np.array_equal(prescored, next_token) else float("inf")
+
+
+def _banned_difference(dec, feed: dict, logits: np.ndarray, takes_prescore: bool) -> float:
+    """0 when banning the graph's own argmax ids (`logits`: its full layer's) gives each
+    row its best remaining id (with int8 prescoring too, where the graph has it), else inf."""
+    banned = np.unique(logits.argmax(-1))
+    allowed = logits.copy()
+    allowed[:, banned] = -np.inf
+    expected = allowed.argmax(-1)
+    for prescore in ((False, True) if takes_prescore else (False,)):
+        extra = {PRESCORE_INPUT: np.array(prescore)} if takes_prescore else {}
+        got = dec.run(["next_token"], {**feed, **extra, BANNED_INPUT: banned.astype(np.int64)})[0]
+        if not np.array_equal(got, expected):
+            return float("inf")
+    return 0.0
 
 
 def verify_graphs(net: Seq2Seq, encoder_path: Path, decoder_path: Path, tolerance: float) -> float:

@@ -152,3 +152,21 @@ def test_export_without_prescore_and_cli_switch(trained, input_file, tmp_path):
         assert result.exit_code == 0, result.stderr
         outputs.append(out.read_text())
     assert outputs[0] == outputs[1]
+
+
+def test_export_verification_catches_a_head_that_ignores_banned_ids(trained, bundle, tmp_path):
+    from s2s_batch.export.verify import max_graph_difference
+    from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE
+    from s2s_batch.train.checkpoint import load_checkpoint
+
+    net, *_ = load_checkpoint(trained())
+    root = bundle()
+    assert max_graph_difference(net, root / ENCODER_FILE, root / DECODER_FILE) <= 1e-5
+    model = onnx.load(str(root / DECODER_FILE))
+    for node in model.graph.node:  # the banned ids no longer reach the bias
+        if node.op_type == "ScatterElements":
+            node.op_type, node.input[:] = "Identity", node.input[:1]
+            del node.attribute[:]
+    broken = tmp_path / DECODER_FILE
+    onnx.save(model, str(broken))
+    assert max_graph_difference(net, root / ENCODER_FILE, broken) == float("inf")
