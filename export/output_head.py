@@ -217,9 +217,8 @@ def _banned_bias(bias: str, prescore: bool) -> list[onnx.NodeProto]:
 
 def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
                         candidates: int = PRESCORE_CANDIDATES) -> None:
-    """Rewrite the decoder-step graph at `path` in place (see the module docstring)."""
-    if not (shortlist or prescore):
-        return
+    """Rewrite the decoder-step graph at `path` in place (see the module docstring). With
+    neither switch, only the banned ids are added: the traced Gemm reads the banned bias."""
     model = onnx.load(str(path))
     graph = model.graph
     by_output = {out: node for node in graph.node for out in node.output}
@@ -260,9 +259,13 @@ def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
         graph.input.append(helper.make_tensor_value_info(SHORTLIST_INPUT, TensorProto.INT64, ["shortlist"]))
     graph.input.append(helper.make_tensor_value_info(BANNED_INPUT, TensorProto.INT64, ["banned"]))
     graph.initializer.append(numpy_helper.from_array(np.zeros(0, np.int64), BANNED_INPUT))
-    kept = [node for node in graph.node if node is not gemm and node is not argmax]
+    if switch:
+        kept = [node for node in graph.node if node is not gemm and node is not argmax]
+    else:
+        gemm.input[2] = bias
+        kept = list(graph.node)
     del graph.node[:]
-    graph.node.extend(kept + banning + switch)
+    graph.node.extend(banning + kept + switch)
     for output in graph.output:  # the logits' width is now V or K
         if output.name == "logits":
             output.type.tensor_type.shape.dim[1].dim_param = "vocabulary"

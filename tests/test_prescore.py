@@ -170,3 +170,18 @@ def test_export_verification_catches_a_head_that_ignores_banned_ids(trained, bun
     broken = tmp_path / DECODER_FILE
     onnx.save(model, str(broken))
     assert max_graph_difference(net, root / ENCODER_FILE, broken) == float("inf")
+
+
+def test_bundles_without_either_switch_still_ban_in_the_graph(trained, tmp_path, toy_sentences):
+    from click.testing import CliRunner
+
+    from s2s_batch.export.cli import main as export_main
+
+    for flags in (["--no-prescore", "--no-shortlist"], ["--quantize", "int8"]):
+        out = tmp_path / "-".join(flags)
+        exported = CliRunner().invoke(export_main, [str(trained()), "-o", str(out), *flags])
+        assert exported.exit_code == 0, exported.output
+        translator = Translator(out)
+        assert translator.graphs.takes_banned and not translator.graphs.takes_prescore
+        unk = translator.tgt_vocab.unk
+        assert all(unk not in ids for ids in translator.translate_ids(toy_sentences))
