@@ -27,7 +27,6 @@ import torch
 
 from s2s_batch.runtime.batching import sorted_batches
 from s2s_batch.runtime.session import cpu_quota
-from s2s_batch.runtime.tokenize import tokenize
 from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator, default_bundle_dir
 from s2s_batch.train.checkpoint import load_checkpoint
 from s2s_batch.train.predict import greedy_batch, predict_seq2seq
@@ -140,7 +139,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
 
-    tokens = [tokenize(line) for line in lines]
+    tokens = [translator.src_tokenizer.encode(line) for line in lines]  # words or subwords
     # The runtime's default greedy never writes <unk> (disable_unk): the references skip it too.
     banned = tgt_vocab.unk
     batches = sorted_batches([len(t) for t in tokens], DEFAULT_BATCH_SIZE)
