@@ -11,6 +11,7 @@ import torch
 from s2s_batch.export.context_gates import CONTEXT, context_gates_weight
 from s2s_batch.export.graphs import probe_inputs
 from s2s_batch.runtime.manifest import BANNED_INPUT, PRESCORE_INPUT, SHORTLIST_INPUT, decoder_io, encoder_io
+from s2s_batch.runtime.session import input_names
 from s2s_batch.train.model import Seq2Seq
 
 
@@ -47,7 +48,7 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
     # A graph with a shortlist input runs its full-vocabulary branch on an empty one, and
     # each step is checked once more on a random shortlist; one with int8 prescoring runs
     # with it off, and once more with it on, where next_token must not change.
-    inputs = {i.name for i in (*dec.get_inputs(), *dec.get_overridable_initializers())}
+    inputs = input_names(dec)
     takes_shortlist, takes_prescore = SHORTLIST_INPUT in inputs, PRESCORE_INPUT in inputs
     full = {SHORTLIST_INPUT: np.zeros(0, dtype=np.int64)} if takes_shortlist else {}
     if takes_prescore:

@@ -71,6 +71,12 @@ def open_session(path: Path, providers: list[str], threads: int) -> ort.Inferenc
     return session
 
 
+def input_names(session: ort.InferenceSession) -> set[str]:
+    """The names a session can be fed: its inputs and the initializers a feed may override
+    (optional inputs with a default, such as a decoder step's banned_ids)."""
+    return {i.name for i in (*session.get_inputs(), *session.get_overridable_initializers())}
+
+
 class Graphs:
     """The encoder and the decoder step of a bundle, fed and read by name."""
 
@@ -89,8 +95,7 @@ class Graphs:
         state_outputs = [f"{name}_out" for name in cfg.state_names]
         self._step_outputs = ["next_token", *state_outputs]
         self._logit_outputs = ["logits", *state_outputs]
-        step_inputs = {i.name for i in (*self.decoder.get_inputs(),
-                                        *self.decoder.get_overridable_initializers())}
+        step_inputs = input_names(self.decoder)
         self.takes_shortlist = SHORTLIST_INPUT in step_inputs
         self.takes_banned = BANNED_INPUT in step_inputs  # next_token can skip ids in the graph
         # The int8 prescoring kernel is onnxruntime's CPU one: on CUDA the plain layer is faster.
