@@ -36,13 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def timed(fn, repeats: int) -> tuple[float, object]:
     """Median seconds over `repeats` runs after one warm-up run, and the last result."""
-    result = fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+    return timed_together({"only": fn}, repeats)["only"]
 
 
 def timed_together(fns: dict, repeats: int) -> dict:
