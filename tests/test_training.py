@@ -166,3 +166,35 @@ def test_the_manifest_scores_the_exported_checkpoints_own_epoch(corpus_path, tmp
     payload["history"][0]["dev_bleu"] = 99.0  # an earlier epoch, scored higher
     metrics = build_manifest(cfg, sv, tv, payload, {}, 0.0, {"encoder.onnx": {}, "decoder_step.onnx": {}})["metrics"]
     assert metrics["dev_epoch"] == 2 and metrics["dev_bleu"] == payload["history"][-1]["dev_bleu"]
+
+
+def test_warm_start_inherits_matching_weights_and_adds_new_layers(corpus_path, tmp_path):
+    from s2s_batch.train.checkpoint import load_checkpoint
+    from s2s_batch.train.trainer import train, warm_start
+
+    quiet = dict(progress=False, log=lambda m: None)
+    base_cfg = tiny_config(epochs=1, max_pairs=200)
+    train(base_cfg, corpus_path, tmp_path / "base", **quiet)
+    base, *_, base_payload = load_checkpoint(tmp_path / "base" / "checkpoint.pt")
+    attn_cfg = tiny_config(epochs=1, max_pairs=200, attention="additive")
+    net, cfg, src_vocab, _, payload = warm_start(attn_cfg, tmp_path / "base" / "checkpoint.pt", "cpu")
+    inherited = base.state_dict()
+    for name, value in net.state_dict().items():
+        if name.startswith("decoder.attention."):
+            assert name not in inherited
+        else:
+            torch.testing.assert_close(value, inherited[name], rtol=0, atol=0)
+    assert payload["pretraining"]["warm_start"]["fresh"] == sorted(
+        n for n in net.state_dict() if n.startswith("decoder.attention."))
+    assert cfg.model.attention == "additive" and cfg.model.src_vocab_size == len(src_vocab)
+
+    train(attn_cfg, corpus_path, tmp_path / "attn", init_from=tmp_path / "base" / "checkpoint.pt", **quiet)
+    _, trained_cfg, _, _, trained = load_checkpoint(tmp_path / "attn" / "checkpoint.pt")
+    assert trained_cfg.model.attention == "additive" and trained["epoch"] == 0
+    assert trained["data"]["command"].count("s2s-train") == 2  # its recipe, then this run's
+    assert trained["lexicon"].keys() == base_payload["lexicon"].keys()
+    for key, value in base_payload["lexicon"].items():
+        assert (trained["lexicon"][key] == value).all()
+
+    with pytest.raises(ValueError, match="dev_permille"):
+        warm_start(tiny_config(dev_permille=50), tmp_path / "base" / "checkpoint.pt", "cpu")

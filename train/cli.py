@@ -41,11 +41,14 @@ def _config_options(func):
 @click.option("--resume", is_flag=True,
               help="continue from OUT/checkpoint.pt; its config wins, but --epochs, --lr, "
                    "--average-last and --patience, when given, take effect")
+@click.option("--init-from", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="start from this checkpoint's weights, tokenizers and vocabularies "
+                   "(same split and tokenizer; new layers, e.g. attention, start fresh)")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's choice)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_config_options
-def main(data_path, out_dir, preset, resume, device, threads, quiet, **overrides):
+def main(data_path, out_dir, preset, resume, init_from, device, threads, quiet, **overrides):
     """Train a seq2seq model on a tab-separated parallel corpus."""
     import torch
 
@@ -60,7 +63,7 @@ def main(data_path, out_dir, preset, resume, device, threads, quiet, **overrides
         cfg = make_config(preset, **overrides)
         train(cfg, data_path, out_dir, resume=resume, device=device, progress=not quiet,
               log=lambda msg: click.echo(msg, err=True),
-              resume_settings={k: overrides[k] for k in RESUME_SETTINGS})
+              resume_settings={k: overrides[k] for k in RESUME_SETTINGS}, init_from=init_from)
     except (ValueError, FileNotFoundError) as exc:
         click.echo(f"s2s-train: {exc}", err=True)
         sys.exit(2)

@@ -178,13 +178,14 @@ RESUME_SETTINGS = ("epochs", "lr", "average_last", "patience")
 
 def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = False,
           device: str = "cpu", progress: bool = True, log=print,
-          resume_settings: dict | None = None) -> dict:
+          resume_settings: dict | None = None, init_from: Path | None = None) -> dict:
     """Train (or resume) a model; writes checkpoint.pt each epoch and best.pt on dev BLEU.
 
     On resume the checkpoint's config wins over `cfg`, except for the RESUME_SETTINGS
     given in `resume_settings`: a new total of epochs, a new learning rate
-    (fine-tuning at a lower rate), checkpoint averaging, early stopping. Returns the last
-    epoch's metrics.
+    (fine-tuning at a lower rate), checkpoint averaging, early stopping. A fresh run with
+    `init_from` starts from another run's checkpoint instead of random weights (see
+    warm_start). Returns the last epoch's metrics.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -204,6 +205,14 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         corpus = prepare(cfg, data_path, payload.get("spm_models"))
         train_pairs, dev, tgt_tok = corpus.train_pairs, corpus.dev, corpus.tgt_tok
         log(f"resuming from {out_dir / LAST} at epoch {start_epoch + 1}/{cfg.epochs}")
+    elif init_from is not None:
+        net, cfg, src_vocab, tgt_vocab, payload = warm_start(cfg, Path(init_from), device, log)
+        corpus = prepare(cfg, data_path, payload["spm_models"])
+        train_pairs, dev, tgt_tok = corpus.train_pairs, corpus.dev, corpus.tgt_tok
+        inherited_command = payload["data"]["command"]
+        payload["data"] = data_provenance(data_path)
+        # The recipe of a warm-started model is the one it started from, then this one.
+        payload["data"]["command"] = inherited_command + " ; " + payload["data"]["command"]
     else:
         corpus = prepare(cfg, data_path)
         train_pairs, dev, tgt_tok, spm_models = corpus.train_pairs, corpus.dev, corpus.tgt_tok, corpus.spm_models
@@ -274,6 +283,45 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
             save_checkpoint(out_dir / AVERAGED, averaged_model(net, averaged), cfg, src_vocab,
                             tgt_vocab, **state, averaged_last=cfg.average_last)
     return metrics
+
+
+# What a warm start must share with the run it starts from: the same split, the same
+# tokens. Anything else (attention, dropout, the schedule) may differ.
+WARM_START_SHARED = ("dev_permille", "test_permille")
+WARM_START_SHARED_MODEL = ("tokenizer", "cell", "embed_size", "hidden_size", "num_layers")
+
+
+def warm_start(cfg: TrainConfig, path: Path, device: str, log=print):
+    """A new model for `cfg` holding every weight of the checkpoint at `path` that fits.
+
+    The tokenizers and vocabularies are the checkpoint's, so every inherited embedding
+    row keeps its meaning; weights the new config adds (an attention layer, say) keep
+    their fresh initialisation. Raises ValueError when the two runs do not share the
+    split or the tokens (WARM_START_SHARED*): a dev or test sentence could then have been
+    trained on.
+    """
+    base_net, base_cfg, src_vocab, tgt_vocab, base_payload = load_checkpoint(path, device)
+    clashes = [f"{name} {getattr(base_cfg, name)} != {getattr(cfg, name)}" for name in WARM_START_SHARED
+               if getattr(base_cfg, name) != getattr(cfg, name)]
+    clashes += [f"{name} {getattr(base_cfg.model, name)} != {getattr(cfg.model, name)}"
+                for name in WARM_START_SHARED_MODEL
+                if getattr(base_cfg.model, name) != getattr(cfg.model, name)]
+    if clashes:
+        raise ValueError(f"--init-from {path}: this run differs from it in {', '.join(clashes)}; "
+                         "pass the same values")
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(
+        cfg.model, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab)))
+    net = Seq2Seq(cfg.model).to(device)
+    inherited = {name: tensor for name, tensor in base_net.state_dict().items()
+                 if name in net.state_dict() and net.state_dict()[name].shape == tensor.shape}
+    net.load_state_dict(inherited, strict=False)
+    fresh = sorted(set(net.state_dict()) - set(inherited))
+    log(f"warm start from {path}: {len(inherited)} tensors inherited, "
+        f"{len(fresh)} fresh ({', '.join(fresh) or 'none'})")
+    payload = {"spm_models": base_payload.get("spm_models"), "data": base_payload["data"],
+               "pretraining": {"warm_start": {"from": str(path), "fresh": fresh}},
+               **{key: base_payload[key] for key in ("lexicon", "truecase") if key in base_payload}}
+    return net, cfg, src_vocab, tgt_vocab, payload
 
 
 def warmup(steps: int):
