@@ -182,22 +182,33 @@ class Translator:
                   **decoding) -> list[TranslationResult]:
         """Hypotheses for each line, in input order; `decoding` are DecodingOptions fields
         (beam_size, num_hypotheses, length_penalty, sampling_topk, ...)."""
+        opts = self._options(decoding)
+        results = [TranslationResult() for _ in lines]
+        for i, tokens, hyps in self._search_lines(lines, batch_size, opts):
+            results[i] = TranslationResult.of(hyps, self.tgt_vocab,
+                                              tokens[: self.config.num_steps - 1],
+                                              opts.replace_unknowns, self.tgt_tokenizer.decode)
+        return results
+
+    def _options(self, decoding: dict) -> DecodingOptions:
         opts = DecodingOptions(**decoding)
-        replace_unknowns = opts.replace_unknowns
-        if (replace_unknowns or opts.return_attention) and not self.graphs.has_attention:
+        if (opts.replace_unknowns or opts.return_attention) and not self.graphs.has_attention:
             raise UsageError("attention weights (--return-attention, --replace-unk, explain) "
                              "need a model with attention (this one's decoder reads one context "
                              "vector); use a bundle trained with s2s-train --attention")
         if self.shortlist is not None and (opts.sampling or opts.beam_size > 1):
             raise UsageError("the vocabulary shortlist serves greedy search only; drop --shortlist "
                              "for beam search or sampling")
-        if replace_unknowns:  # the weights are needed, even where they are not returned
+        if opts.replace_unknowns:  # the weights are needed, even where they are not returned
             opts = dataclasses.replace(opts, return_attention=True)
+        return opts
+
+    def _search_lines(self, lines: Sequence[str], batch_size: int | None, opts: DecodingOptions):
+        """(line index, source tokens, hypotheses) of each non-blank line, as batches finish."""
         max_len = opts.max_decoding_length or self.max_len
         tokens = [self.src_tokenizer.encode(line) for line in lines]
         sources = [self._ids_of(t) for t in tokens]
         self.stats.lines += len(lines)
-        results = [TranslationResult() for _ in lines]
         todo = [i for i, ids in enumerate(sources) if ids]
         width = self.config.num_steps if self.config.pad_source else None
         size = batch_size or self.batch_size
@@ -217,11 +228,8 @@ class Translator:
         found = map(search, batches) if self.inter_threads == 1 else self._pool().map(search, batches)
         for index, hyps_of_batch in zip(batches, found):
             for i, hyps in zip(index, hyps_of_batch):
-                results[i] = TranslationResult.of(hyps, self.tgt_vocab,
-                                                  tokens[i][: self.config.num_steps - 1],
-                                                  replace_unknowns, self.tgt_tokenizer.decode)
                 self.stats.target_tokens += len(hyps[0].ids) if hyps else 0
-        return results
+                yield i, tokens[i], hyps
 
     def _pool(self) -> ThreadPoolExecutor:
         # onnxruntime releases the GIL while it runs, and one session serves concurrent runs.
@@ -251,9 +259,13 @@ class Translator:
 
     def translate_ids(self, lines: Sequence[str], *, batch_size: int | None = None,
                       **decoding) -> list[list[int]]:
-        """Target ids (without <eos>) of the best hypothesis of each line."""
-        return [r.ids[0] if r.ids else []
-                for r in self.translate(lines, batch_size=batch_size, **decoding)]
+        """Target ids (without <eos>) of the best hypothesis of each line; [] for a blank one.
+
+        Writes no text: the hypotheses are never detokenized."""
+        ids: list[list[int]] = [[] for _ in lines]
+        for i, _, hyps in self._search_lines(lines, batch_size, self._options(decoding)):
+            ids[i] = hyps[0].ids if hyps else []
+        return ids
 
     def translate_file(self, src, dst, **options) -> Stats:
         """Translate a text file (or '-') line for line.

@@ -65,6 +65,16 @@ def lines(toy_sentences):
     return toy_sentences[:40]
 
 
+@pytest.mark.parametrize("options", [{}, {"beam_size": 3, "num_hypotheses": 2}])
+def test_translate_ids_are_the_best_hypotheses_of_translate(bundle, lines, options):
+    translator = Translator(bundle(), threads=1, inter_threads=2)
+    mixed = ["", *lines[:7], "   ", *lines[7:]]
+    results = translator.translate(mixed, batch_size=5, **options)
+    expected = [r.ids[0] if r.ids else [] for r in results]
+    assert translator.translate_ids(mixed, batch_size=5, **options) == expected
+    assert expected[0] == expected[8] == [] and all(expected[1:8])
+
+
 @pytest.mark.parametrize("cell,seed_semantics,attention",
                          [("gru", False, "none"), ("lstm", True, "none"), ("gru", False, "additive")])
 @pytest.mark.parametrize("k", [1, 2, 5])
