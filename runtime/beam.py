@@ -54,31 +54,31 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     for t in range(max_len):
         logits, states, weights = graphs.step_logits(tokens, states, memory, opts.return_attention)
-        logp = log_softmax(logits)  # (n*K, V)
-        forbid(logp, t, eos, banned, opts)
-        if opts.no_repeat_ngram_size:
-            for row, history in enumerate(histories):
-                logp[row, banned_by_ngrams(history, opts.no_repeat_ngram_size)] = -np.inf
-        vocab = logp.shape[1]
-        total = (beam_scores.reshape(-1, 1) + logp).reshape(len(sentences), k * vocab)
-        flat, cand_scores = _candidates(total, k)
-        keep_sentence, next_rows, next_tokens, next_scores = [], [], [], []
+        vocab = logits.shape[1]
+        if opts.no_repeat_ngram_size:  # bans that differ per row: ranked in numpy
+            flat, cand_scores, cand_logp = _rank_numpy(logits, beam_scores, t, eos, banned, opts,
+                                                       histories, k)
+        else:
+            flat, cand_scores, cand_logp = graphs.ranker(logits, _mask(vocab, t, eos, banned, opts),
+                                                         beam_scores, 2 * k)
+        keep_sentence, next_rows, next_tokens, next_scores, next_logp = [], [], [], [], []
         for i, sentence in enumerate(sentences):
-            live = _advance(i, flat[i], cand_scores[i], vocab, k, eos, t, max_len, logp,
+            live = _advance(i, flat[i], cand_scores[i], cand_logp[i], vocab, k, eos, t, max_len,
                             histories, token_scores, finished[sentence], opts, attention, weights)
             if live and not _can_stop(finished[sentence], live[0][2], opts, max_len):
                 keep_sentence.append(i)
-                live += [live[-1][:2] + (-np.inf,)] * (k - len(live))  # pad a short beam
-                for row, tok, score in live:
+                live += [live[-1][:2] + (-np.inf, 0.0)] * (k - len(live))  # pad a short beam
+                for row, tok, score, tok_logp in live:
                     next_rows.append(row)
                     next_tokens.append(tok)
                     next_scores.append(score)
+                    next_logp.append(tok_logp)
         if not keep_sentence:
             break
         rows = np.array(next_rows)
         sentences = sentences[keep_sentence]
         histories = [histories[r] + [tok] for r, tok in zip(next_rows, next_tokens)]
-        token_scores = [token_scores[r] + [float(logp[r, tok])] for r, tok in zip(next_rows, next_tokens)]
+        token_scores = [token_scores[r] + [lp] for r, lp in zip(next_rows, next_logp)]
         if attention is not None:
             attention = [attention[r] + [weights[r]] for r in next_rows]
         states = {name: s[:, rows] for name, s in states.items()}  # gather parents: (L, n*K, H)
@@ -92,28 +92,47 @@ def _attention_of(attention, weights, row: int) -> list:
     return [] if attention is None else attention[row] + [weights[row]]
 
 
-def _advance(i, flat, scores, vocab, k, eos, t, max_len, logp, histories, token_scores,
+def _mask(vocab: int, t: int, eos: int, banned: int | None, opts: DecodingOptions) -> np.ndarray:
+    """0, or -inf for the ids step t may not produce (forbid's rules as an additive mask)."""
+    mask = np.zeros((1, vocab), dtype=np.float32)
+    forbid(mask, t, eos, banned, opts)
+    return mask[0]
+
+
+def _rank_numpy(logits, beam_scores, t, eos, banned, opts: DecodingOptions, histories, k):
+    """The ranking graph's result, in numpy, with the n-gram bans of each row."""
+    logp = log_softmax(logits)  # (n*K, V)
+    forbid(logp, t, eos, banned, opts)
+    for row, history in enumerate(histories):
+        logp[row, banned_by_ngrams(history, opts.no_repeat_ngram_size)] = -np.inf
+    sentences, vocab = beam_scores.shape[0], logp.shape[1]
+    total = (beam_scores.reshape(-1, 1) + logp).reshape(sentences, k * vocab)
+    flat, scores = _candidates(total, k)
+    return flat, scores, np.take_along_axis(logp.reshape(sentences, k * vocab), flat, 1)
+
+
+def _advance(i, flat, scores, logps, vocab, k, eos, t, max_len, histories, token_scores,
              done: list[Hypothesis], opts: DecodingOptions, attention=None,
-             weights=None) -> list[tuple[int, int, float]]:
+             weights=None) -> list[tuple[int, int, float, float]]:
     """Walk sentence i's candidates: a top-K candidate ending in <eos> finishes a
-    hypothesis; the best K others become the live beams (row, token, score). At the last
-    step the live beams finish too, cut at max_len."""
+    hypothesis; the best K others become the live beams (row, token, score, the token's
+    log-probability). At the last step the live beams finish too, cut at max_len."""
     live = []
-    for rank, (index, score) in enumerate(zip(flat.tolist(), scores.tolist())):
+    for rank, (index, score, tok_logp) in enumerate(zip(flat.tolist(), scores.tolist(), logps.tolist())):
         if score == -np.inf:
             break
         row, tok = i * k + index // vocab, index % vocab
         if tok == eos:
             if rank < k:
-                steps = token_scores[row] + [float(logp[row, tok])]
+                steps = token_scores[row] + [tok_logp]
                 done.append(Hypothesis(list(histories[row]), steps,
                                        score / opts.length_normalizer(len(steps)),
                                        _attention_of(attention, weights, row)))
         elif len(live) < k:
-            live.append((row, tok, score))
+            live.append((row, tok, score, tok_logp))
     if t == max_len - 1:
-        for row, tok, score in live:
-            steps = token_scores[row] + [float(logp[row, tok])]
+        for row, tok, score, tok_logp in live:
+            steps = token_scores[row] + [tok_logp]
             done.append(Hypothesis(histories[row] + [tok], steps,
                                    score / opts.length_normalizer(len(steps)),
                                    _attention_of(attention, weights, row)))

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from s2s_batch.runtime.beam_rank import BeamRanker, rank_graph_path
 from s2s_batch.runtime.errors import BundleError, DeviceError
 from s2s_batch.runtime.manifest import (BANNED_INPUT, DECODER_FILE, ENCODER_FILE, PRESCORE_INPUT, SHORTLIST_INPUT,
                                         Manifest, decoder_io, encoder_io)
@@ -52,10 +53,15 @@ def providers_for(device: str, announce=lambda msg: print(msg, file=sys.stderr))
     return chosen
 
 
-def open_session(path: Path, providers: list[str], threads: int) -> ort.InferenceSession:
-    """An InferenceSession; a graph onnxruntime cannot load becomes a BundleError."""
+def open_session(path: Path, providers: list[str], threads: int,
+                 spinning: bool = True) -> ort.InferenceSession:
+    """An InferenceSession; a graph onnxruntime cannot load becomes a BundleError.
+    `spinning=False` for a session that runs between another's runs: its idle threads
+    then sleep instead of spinning on the cores the other needs."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
@@ -84,6 +90,7 @@ class Graphs:
                  prescore: bool = True):
         cfg = manifest.config
         threads = threads or cpu_quota()
+        self._providers, self._threads, self._ranker = providers, threads, None
         self.encoder = open_session(manifest.path(ENCODER_FILE), providers, threads)
         self.decoder = open_session(manifest.path(DECODER_FILE), providers, threads)
         self.state_names, self.memory_names = cfg.state_names, cfg.memory_names
@@ -116,6 +123,14 @@ class Graphs:
         if isinstance(logits_dim, int) and logits_dim != manifest.config.tgt_vocab_size:
             raise BundleError(f"{manifest.path(DECODER_FILE)}: output size {logits_dim} does not match "
                               f"the target vocabulary ({manifest.config.tgt_vocab_size}); re-export the bundle")
+
+    @property
+    def ranker(self) -> BeamRanker:
+        """Beam search's ranking graph, opened on first use with the bundle's settings."""
+        if self._ranker is None:
+            self._ranker = BeamRanker(open_session(rank_graph_path(), self._providers, self._threads,
+                                                   spinning=False))
+        return self._ranker
 
     def encode(self, src: np.ndarray, src_len: np.ndarray) -> tuple[dict, dict]:
         """(src [B,T], src_len [B]) → ({state name: [L,B,H]}, {memory name: [B,...]}).

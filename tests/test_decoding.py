@@ -1,7 +1,6 @@
 """Beam search and sampling against a plain eager-PyTorch reference and known distributions."""
 
 import json
-import math
 import random
 
 import numpy as np
@@ -10,7 +9,7 @@ import torch
 from click.testing import CliRunner
 
 from s2s_batch.runtime.beam import beam_search
-from s2s_batch.runtime.decoding import DecodingOptions, banned_by_ngrams
+from s2s_batch.runtime.decoding import DecodingOptions, banned_by_ngrams, log_softmax
 from s2s_batch.runtime.sampling import draw, truncated_distribution
 from s2s_batch.runtime.tokenize import tokenize
 from s2s_batch.runtime.translator import Translator
@@ -296,3 +295,37 @@ def test_sampling_never_draws_a_banned_token():
 def test_negative_seed_is_rejected():
     with pytest.raises(ValueError, match="seed must be >= 0"):
         DecodingOptions(sampling_topk=0, seed=-1)
+
+
+def test_the_shipped_beam_ranking_graph_is_what_the_builder_writes():
+    from s2s_batch.export.beam_graph import build
+    from s2s_batch.runtime.beam_rank import rank_graph_path
+
+    assert rank_graph_path().read_bytes() == build().SerializeToString()
+
+
+@pytest.mark.parametrize("beam,vocab,banned,min_len", [(1, 7, None, 0), (4, 50, 3, 0), (3, 40, 3, 5)])
+def test_the_ranking_graph_ranks_as_numpy(bundle, beam, vocab, banned, min_len):
+    from s2s_batch.runtime.beam import _candidates, _mask
+
+    ranker = Translator(bundle(), threads=1).graphs.ranker
+    rng = np.random.default_rng(vocab)
+    sentences, eos = 6, 2
+    logits = rng.standard_normal((sentences * beam, vocab)).astype(np.float32) * 4
+    logits[0, :4] = logits[0, 4]  # ties inside a row
+    beam_scores = -rng.random((sentences, beam)).astype(np.float32) * 3
+    beam_scores[1, 1:] = -np.inf  # a sentence with one live beam, as at the first step
+    opts = DecodingOptions(beam_size=beam, min_decoding_length=min_len)
+    mask = _mask(vocab, 0, eos, banned, opts)
+    logp = log_softmax(logits) + mask
+    total = (beam_scores.reshape(-1, 1) + logp).reshape(sentences, beam * vocab)
+    flat, scores = _candidates(total, beam)
+    got_flat, got_scores, got_logp = ranker(logits, mask, beam_scores, 2 * beam)
+    finite = np.isfinite(scores)
+    assert (got_flat[finite] == flat[finite]).all()
+    np.testing.assert_allclose(got_scores[finite], scores[finite], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(got_logp[finite],
+                               np.take_along_axis(logp.reshape(sentences, -1), flat, 1)[finite],
+                               rtol=0, atol=1e-5)
+    forbidden = [i for i in (banned, eos if min_len else None) if i is not None]
+    assert not np.isin(got_flat[np.isfinite(got_scores)] % vocab, forbidden).any()
