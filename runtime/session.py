@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,7 @@ class Graphs:
         cfg = manifest.config
         threads = threads or cpu_quota()
         self._providers, self._threads, self._ranker = providers, threads, None
+        self._ranker_lock = threading.Lock()
         self.encoder = open_session(manifest.path(ENCODER_FILE), providers, threads)
         self.decoder = open_session(manifest.path(DECODER_FILE), providers, threads)
         self.state_names, self.memory_names = cfg.state_names, cfg.memory_names
@@ -127,9 +129,10 @@ class Graphs:
     @property
     def ranker(self) -> BeamRanker:
         """Beam search's ranking graph, opened on first use with the bundle's settings."""
-        if self._ranker is None:
-            self._ranker = BeamRanker(open_session(rank_graph_path(), self._providers, self._threads,
-                                                   spinning=False))
+        with self._ranker_lock:  # concurrent batch streams may ask at once
+            if self._ranker is None:
+                self._ranker = BeamRanker(open_session(rank_graph_path(), self._providers,
+                                                       self._threads, spinning=False))
         return self._ranker
 
     def encode(self, src: np.ndarray, src_len: np.ndarray) -> tuple[dict, dict]:
