@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 
 from s2s_batch.runtime.beam_rank import BeamRanker, rank_graph_path
-from s2s_batch.runtime.errors import BundleError, DeviceError
+from s2s_batch.runtime.errors import BundleError, DeviceError, S2SError
 from s2s_batch.runtime.manifest import (BANNED_INPUT, DECODER_FILE, ENCODER_FILE, PRESCORE_INPUT, SHORTLIST_INPUT,
                                         Manifest, decoder_io, encoder_io)
 
@@ -131,8 +131,12 @@ class Graphs:
         """Beam search's ranking graph, opened on first use with the bundle's settings."""
         with self._ranker_lock:  # concurrent batch streams may ask at once
             if self._ranker is None:
-                self._ranker = BeamRanker(open_session(rank_graph_path(), self._providers,
-                                                       self._threads, spinning=False))
+                path = rank_graph_path()
+                if not path.is_file():
+                    raise S2SError(f"{path} is missing: this s2s-batch installation is incomplete; "
+                                   "reinstall it (pip install --force-reinstall s2s-batch)")
+                self._ranker = BeamRanker(open_session(path, self._providers, self._threads,
+                                                       spinning=False))
         return self._ranker
 
     def encode(self, src: np.ndarray, src_len: np.ndarray) -> tuple[dict, dict]:

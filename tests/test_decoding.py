@@ -329,3 +329,12 @@ def test_the_ranking_graph_ranks_as_numpy(bundle, beam, vocab, banned, min_len):
                                rtol=0, atol=1e-5)
     forbidden = [i for i in (banned, eos if min_len else None) if i is not None]
     assert not np.isin(got_flat[np.isfinite(got_scores)] % vocab, forbidden).any()
+
+
+def test_a_missing_ranking_graph_is_a_one_line_error(bundle, lines, tmp_path, monkeypatch):
+    from s2s_batch.runtime import session
+    from s2s_batch.runtime.errors import S2SError
+
+    monkeypatch.setattr(session, "rank_graph_path", lambda: tmp_path / "beam_topk.onnx")
+    with pytest.raises(S2SError, match="beam_topk.onnx is missing.*reinstall"):
+        Translator(bundle(), threads=1).translate(lines[:3], beam_size=2)
