@@ -16,7 +16,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 import numpy as np
 
-from s2s_batch.runtime.beam_rank import RANK_FILE
+from s2s_batch.runtime.beam_rank import MASKED_AT_MOST, RANK_FILE
 
 OPSET = 20
 
@@ -24,16 +24,17 @@ OPSET = 20
 def build() -> onnx.ModelProto:
     """logits [N, V], mask [V], beam_scores [n, K], k [1] → scores, indices, token_logp [n, k].
 
-    One [N, V] pass besides the log-softmax: each row's k + 2 best log-probabilities (the
-    mask forbids at most <eos> and one banned id, so the k best allowed ones are among
-    them), masked, plus the beam's score, then the k best of each sentence's K x (k + 2).
+    One [N, V] pass besides the log-softmax: each row's k + MASKED_AT_MOST best
+    log-probabilities (the mask forbids at most that many ids, so the k best allowed ones
+    are among them), masked, plus the beam's score, then the k best of each sentence's
+    K x (k + MASKED_AT_MOST).
     (onnxruntime's ReduceLogSumExp, which would skip the [N, V] log-softmax, is five
     times slower than it.)
     """
     n = helper.make_node
     nodes = [
         n("LogSoftmax", ["logits"], ["logp"], axis=-1),                       # [N, V]
-        n("Add", ["k", "two"], ["k_row"]),
+        n("Add", ["k", "masked_at_most"], ["k_row"]),
         n("Shape", ["logits"], ["logits_shape"]),
         n("Slice", ["logits_shape", "one", "two"], ["vocab"]),                 # [1]: V
         n("Min", ["k_row", "vocab"], ["k_row_v"]),
@@ -63,7 +64,7 @@ def build() -> onnx.ModelProto:
         n("GatherElements", ["flat", "position"], ["indices"], axis=1),
         n("GatherElements", ["logp_flat", "position"], ["token_logp"], axis=1),
     ]
-    arrays = {"two": np.array([2], np.int64),
+    arrays = {"two": np.array([2], np.int64), "masked_at_most": np.array([MASKED_AT_MOST], np.int64),
               "one": np.array([1], np.int64), "minus_one": np.array([-1], np.int64),
               "axis2": np.array([2], np.int64), "flat_shape": np.array([0, -1], np.int64),
               "zero_scalar": np.array(0, np.int64), "one_scalar": np.array(1, np.int64),

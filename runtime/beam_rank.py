@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 
 RANK_FILE = "beam_topk.onnx"
+# The graph keeps k + MASKED_AT_MOST candidates per row (export/beam_graph.py): <eos>
+# before the minimum length and the banned id.
+MASKED_AT_MOST = 2
 
 
 def rank_graph_path() -> Path:
@@ -28,7 +31,9 @@ class BeamRanker:
 
     def __call__(self, logits: np.ndarray, mask: np.ndarray, beam_scores: np.ndarray, k: int):
         """→ (flat indices [n, k] into K x V, scores [n, k], token log-probabilities [n, k]);
-        `mask` may forbid at most two ids (see export/beam_graph.py)."""
+        `mask` may forbid at most MASKED_AT_MOST ids."""
+        if np.count_nonzero(mask) > MASKED_AT_MOST:
+            raise ValueError(f"the ranking graph takes masks of at most {MASKED_AT_MOST} ids")
         scores, indices, token_logp = self.session.run(
             None, {"logits": logits, "mask": mask, "beam_scores": beam_scores,
                    "k": np.array([k], np.int64)})

@@ -338,3 +338,13 @@ def test_a_missing_ranking_graph_is_a_one_line_error(bundle, lines, tmp_path, mo
     monkeypatch.setattr(session, "rank_graph_path", lambda: tmp_path / "beam_topk.onnx")
     with pytest.raises(S2SError, match="beam_topk.onnx is missing.*reinstall"):
         Translator(bundle(), threads=1).translate(lines[:3], beam_size=2)
+
+
+def test_the_ranking_graph_refuses_masks_it_cannot_honour(bundle):
+    from s2s_batch.runtime.beam_rank import MASKED_AT_MOST
+
+    ranker = Translator(bundle(), threads=1).graphs.ranker
+    mask = np.zeros(20, np.float32)
+    mask[: MASKED_AT_MOST + 1] = -np.inf
+    with pytest.raises(ValueError, match="at most"):
+        ranker(np.zeros((2, 20), np.float32), mask, np.zeros((1, 2), np.float32), 4)
