@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-import numpy as np
 
+from s2s_batch.export.onnx_export import OPSET
 from s2s_batch.runtime.beam_rank import MASKED_AT_MOST, RANK_FILE
 
-OPSET = 20
 
 
 def build() -> onnx.ModelProto:
