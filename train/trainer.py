@@ -220,8 +220,7 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         min_freq = cfg.min_freq if spm_models is None else 1
         src_vocab = Vocab.build((p.src for p in train_pairs), min_freq)
         tgt_vocab = Vocab.build((p.tgt for p in train_pairs), min_freq)
-        cfg = dataclasses.replace(cfg, model=dataclasses.replace(
-            cfg.model, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab)))
+        cfg = sized_for(cfg, src_vocab, tgt_vocab)
         net = Seq2Seq(cfg.model).to(device)
         payload = {"data": data_provenance(data_path), "spm_models": spm_models}
         pretraining = {}
@@ -285,6 +284,12 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
     return metrics
 
 
+def sized_for(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab) -> TrainConfig:
+    """`cfg` with its model's vocabulary sizes set from the vocabularies it will use."""
+    return dataclasses.replace(cfg, model=dataclasses.replace(
+        cfg.model, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab)))
+
+
 # What a warm start must share with the run it starts from: the same split, the same
 # tokens. Anything else (attention, dropout, the schedule) may differ.
 WARM_START_SHARED = ("dev_permille", "test_permille")
@@ -301,21 +306,20 @@ def warm_start(cfg: TrainConfig, path: Path, device: str, log=print):
     trained on.
     """
     base_net, base_cfg, src_vocab, tgt_vocab, base_payload = load_checkpoint(path, device)
-    clashes = [f"{name} {getattr(base_cfg, name)} != {getattr(cfg, name)}" for name in WARM_START_SHARED
-               if getattr(base_cfg, name) != getattr(cfg, name)]
-    clashes += [f"{name} {getattr(base_cfg.model, name)} != {getattr(cfg.model, name)}"
-                for name in WARM_START_SHARED_MODEL
-                if getattr(base_cfg.model, name) != getattr(cfg.model, name)]
+    clashes = [f"{name} {getattr(base, name)} != {getattr(new, name)}"
+               for base, new, names in ((base_cfg, cfg, WARM_START_SHARED),
+                                        (base_cfg.model, cfg.model, WARM_START_SHARED_MODEL))
+               for name in names if getattr(base, name) != getattr(new, name)]
     if clashes:
         raise ValueError(f"--init-from {path}: this run differs from it in {', '.join(clashes)}; "
                          "pass the same values")
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(
-        cfg.model, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab)))
+    cfg = sized_for(cfg, src_vocab, tgt_vocab)
     net = Seq2Seq(cfg.model).to(device)
+    own = net.state_dict()
     inherited = {name: tensor for name, tensor in base_net.state_dict().items()
-                 if name in net.state_dict() and net.state_dict()[name].shape == tensor.shape}
+                 if name in own and own[name].shape == tensor.shape}
     net.load_state_dict(inherited, strict=False)
-    fresh = sorted(set(net.state_dict()) - set(inherited))
+    fresh = sorted(set(own) - set(inherited))
     log(f"warm start from {path}: {len(inherited)} tensors inherited, "
         f"{len(fresh)} fresh ({', '.join(fresh) or 'none'})")
     payload = {"spm_models": base_payload.get("spm_models"), "data": base_payload["data"],
