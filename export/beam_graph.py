@@ -20,7 +20,6 @@ from s2s_batch.export.onnx_export import OPSET
 from s2s_batch.runtime.beam_rank import MASKED_AT_MOST, RANK_FILE
 
 
-
 def build() -> onnx.ModelProto:
     """logits [N, V], mask [V], beam_scores [n, K], k [1] → scores, indices, token_logp [n, k].
 
@@ -40,13 +39,13 @@ def build() -> onnx.ModelProto:
         n("Min", ["k_row", "vocab"], ["k_row_v"]),
         n("TopK", ["logp", "k_row_v"], ["row_logp_free", "row_ids"], axis=1, largest=1, sorted=1),
         n("Gather", ["mask", "row_ids"], ["row_mask"], axis=0),
-        n("Add", ["row_logp_free", "row_mask"], ["row_logp"]),                 # [N, k+2]
+        n("Add", ["row_logp_free", "row_mask"], ["row_logp"]),                 # [N, k + MASKED_AT_MOST]
         n("Shape", ["beam_scores"], ["beams_shape"]),
         n("Concat", ["beams_shape", "minus_one"], ["shape3"], axis=0),         # [n, K, -1]
         n("Reshape", ["row_logp", "shape3"], ["row_logp3"]),
         n("Unsqueeze", ["beam_scores", "axis2"], ["beam3"]),
         n("Add", ["beam3", "row_logp3"], ["total3"]),                          # beam + logp
-        n("Reshape", ["total3", "flat_shape"], ["total"]),                     # [n, K*(k+2)]
+        n("Reshape", ["total3", "flat_shape"], ["total"]),                     # [n, K * (k + MASKED_AT_MOST)]
         # flat index into the sentence's K x V scores: beam * V + id
         n("Slice", ["beams_shape", "one", "two"], ["beams"]),                  # [1]: K
         n("Squeeze", ["beams"], ["beams_scalar"]),
