@@ -44,6 +44,15 @@ def _near_ties(tied: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nda
     return weight, np.zeros(VOCAB, np.float32), hidden
 
 
+def _initializers(graph: onnx.GraphProto):
+    """The initializers of a graph and of every branch nested in it."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from _initializers(attribute.g)
+
+
 def _run(path, hidden: np.ndarray, prescore: bool) -> np.ndarray:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return session.run(["next_token"], {"hidden": hidden, PRESCORE_INPUT: np.array(prescore)})[0]
@@ -71,9 +80,8 @@ def test_prescored_argmax_is_the_full_layers_on_near_ties_and_clear_wins(tmp_pat
     # The same graph with the proof disabled (every row taken as proven) picks from the
     # first int8 candidates alone, and misses: the rows above needed the later stages.
     model = onnx.load(str(path))
-    for tensor in model.graph.initializer:
-        if tensor.name == "prescore_abs":
-            tensor.CopyFrom(numpy_helper.from_array(np.float32(-1e9), "prescore_abs"))
+    (bound,) = [t for t in _initializers(model.graph) if t.name == "prescore_abs"]
+    bound.CopyFrom(numpy_helper.from_array(np.float32(-1e9), "prescore_abs"))
     unproven = tmp_path / "unproven.onnx"
     onnx.save(model, str(unproven))
     candidates_only = _run(unproven, hidden, prescore=True)
@@ -185,3 +193,14 @@ def test_bundles_without_either_switch_still_ban_in_the_graph(trained, tmp_path,
         assert translator.graphs.takes_banned and not translator.graphs.takes_prescore
         unk = translator.tgt_vocab.unk
         assert all(unk not in ids for ids in translator.translate_ids(toy_sentences))
+
+
+def test_the_prescore_branch_holds_its_int8_weights(tmp_path):
+    # onnxruntime prepacks a branch's int8 weights only when the branch holds them itself.
+    rng = np.random.default_rng(2)
+    path = tmp_path / "head.onnx"
+    _head_graph(path, rng.normal(0, 0.5, (VOCAB, HIDDEN)).astype(np.float32), np.zeros(VOCAB, np.float32))
+    rewrite_output_head(path, shortlist=True, prescore=True)
+    graph = onnx.load(str(path)).graph
+    assert "prescore_w_int8" not in {t.name for t in graph.initializer}
+    assert [t.name for t in _initializers(graph)].count("prescore_w_int8") == 1
