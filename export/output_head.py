@@ -14,7 +14,10 @@ The traced step ends in Gemm(hidden, W, b) → logits and ArgMax(logits) → nex
   `PRESCORE_SECOND_CANDIDATES`, and the rows still unproven are scored by the full fp32
   layer. Either way next_token is the fp32 argmax (up to float rounding, as any kernel). `logits` then holds
   the candidates' fp32 logits [B, K]: read logits with `prescore` false.
-- neither: the traced nodes on the traced initializers (prepacked weights included).
+- neither: the full output layer, switched once more by `logits_only` (bool scalar, an
+  overridable initializer, default false; set by the runtime when it reads the logits:
+  beam search, sampling, scores): true skips the ArgMax, and next_token is then empty.
+  At beam search's batch of 2,048 rows that ArgMax was a quarter of the step.
 
 Every branch reads the bias with the ids of the `banned_ids` input (int64 [N], an
 overridable initializer, empty by default) set to BANNED_LOGIT, so next_token never takes
@@ -29,7 +32,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from s2s_batch.runtime.manifest import BANNED_INPUT, BANNED_LOGIT, PRESCORE_INPUT, SHORTLIST_INPUT
+from s2s_batch.runtime.manifest import BANNED_INPUT, BANNED_LOGIT, LOGITS_ONLY_INPUT, PRESCORE_INPUT, SHORTLIST_INPUT
 
 PRESCORE_CANDIDATES = 8
 PRESCORE_GROUP = 32  # ids per group of the two-level top-K
@@ -61,6 +64,16 @@ def _branch(name: str, nodes: list[onnx.NodeProto]) -> onnx.GraphProto:
 def _full(name: str, hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.GraphProto:
     return _branch(name, [helper.make_node("Gemm", [hidden, weight, bias], ["logits"], transB=1),
                           helper.make_node("ArgMax", ["logits"], ["next_token"], **argmax_attrs)])
+
+
+def _vocabulary(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.GraphProto:
+    """The full output layer, with its ArgMax unless LOGITS_ONLY_INPUT is set."""
+    no_ids = helper.make_tensor("no_ids", TensorProto.INT64, [0], [])
+    logits_only = _branch("logits_only", [
+        helper.make_node("Gemm", [hidden, weight, bias], ["logits"], transB=1),
+        helper.make_node("Constant", [], ["next_token"], value=no_ids)])
+    return _branch("vocabulary", [_if(LOGITS_ONLY_INPUT, logits_only,
+                                      _full("full_vocabulary", hidden, weight, bias, argmax_attrs))])
 
 
 def _if(condition: str, then: onnx.GraphProto, otherwise: onnx.GraphProto) -> onnx.NodeProto:
@@ -242,7 +255,7 @@ def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
     n = helper.make_node
     banning = _banned_bias(bias, prescore)
     traced_bias, bias = bias, "head_bias"
-    head = _full("full_vocabulary", hidden, weight, bias, argmax_attrs)
+    head = _vocabulary(hidden, weight, bias, argmax_attrs)
     switch = []
     if prescore:
         weights = {i.name: i for i in graph.initializer}
@@ -270,6 +283,8 @@ def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
     graph.input.append(helper.make_tensor_value_info(BANNED_INPUT, TensorProto.INT64, ["banned"]))
     graph.initializer.append(numpy_helper.from_array(np.zeros(0, np.int64), BANNED_INPUT))
     if switch:
+        graph.input.append(helper.make_tensor_value_info(LOGITS_ONLY_INPUT, TensorProto.BOOL, []))
+        graph.initializer.append(numpy_helper.from_array(np.array(False), LOGITS_ONLY_INPUT))
         kept = [node for node in graph.node if node is not gemm and node is not argmax]
     else:
         gemm.input[2] = bias

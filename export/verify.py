@@ -10,7 +10,8 @@ import torch
 
 from s2s_batch.export.context_gates import CONTEXT, context_gates_weight
 from s2s_batch.export.graphs import probe_inputs
-from s2s_batch.runtime.manifest import BANNED_INPUT, PRESCORE_INPUT, SHORTLIST_INPUT, decoder_io, encoder_io
+from s2s_batch.runtime.manifest import (BANNED_INPUT, LOGITS_ONLY_INPUT, PRESCORE_INPUT, SHORTLIST_INPUT, decoder_io,
+                                        encoder_io)
 from s2s_batch.runtime.session import input_names
 from s2s_batch.train.model import Seq2Seq
 
@@ -80,6 +81,8 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
                 worst = max(worst, _prescore_difference(dec, feed, got["next_token"]))
             if BANNED_INPUT in inputs:
                 worst = max(worst, _banned_difference(dec, feed, got["logits"], takes_prescore))
+            if LOGITS_ONLY_INPUT in inputs:
+                worst = max(worst, _logits_only_difference(dec, feed, got["logits"]))
             states = state if isinstance(state, tuple) else (state,)
             eager = dict(zip(dec_out, (logits, logits.argmax(-1), *states,
                                        *(() if weights is None else (weights,)))))
@@ -104,6 +107,12 @@ def _prescore_difference(dec, feed: dict, next_token: np.ndarray) -> float:
     """0 when the prescored argmax is the full layer's argmax, else inf."""
     prescored = dec.run(["next_token"], {**feed, PRESCORE_INPUT: np.array(True)})[0]
     return 0.0 if np.array_equal(prescored, next_token) else float("inf")
+
+
+def _logits_only_difference(dec, feed: dict, logits: np.ndarray) -> float:
+    """Largest difference of the logits read with LOGITS_ONLY_INPUT set from `logits`."""
+    only = dec.run(["logits"], {**feed, LOGITS_ONLY_INPUT: np.array(True)})[0]
+    return float(np.abs(only - logits).max()) if only.shape == logits.shape else float("inf")
 
 
 def _banned_difference(dec, feed: dict, logits: np.ndarray, takes_prescore: bool) -> float:

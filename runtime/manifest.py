@@ -25,6 +25,9 @@ PRESCORE_INPUT = "prescore"
 # In bundles whose head has either switch: target ids next_token never takes (int64 [N],
 # default empty), e.g. <unk> with disable_unk; their logits read BANNED_LOGIT.
 BANNED_INPUT, BANNED_LOGIT = "banned_ids", -1e9
+# In bundles exported since 2026-11-25 whose head has either switch: true when only the
+# logits are read (bool scalar, default false); next_token is then not computed.
+LOGITS_ONLY_INPUT = "logits_only"
 # Only in word-level bundles with truecasing: lowercase word TAB its usual form.
 TRUECASE_FILE = "truecase.txt"
 

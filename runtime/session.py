@@ -13,8 +13,8 @@ import onnxruntime as ort
 
 from s2s_batch.runtime.beam_rank import BeamRanker, rank_graph_path
 from s2s_batch.runtime.errors import BundleError, DeviceError, S2SError
-from s2s_batch.runtime.manifest import (BANNED_INPUT, DECODER_FILE, ENCODER_FILE, PRESCORE_INPUT, SHORTLIST_INPUT,
-                                        Manifest, decoder_io, encoder_io)
+from s2s_batch.runtime.manifest import (BANNED_INPUT, DECODER_FILE, ENCODER_FILE, LOGITS_ONLY_INPUT, PRESCORE_INPUT,
+                                        SHORTLIST_INPUT, Manifest, decoder_io, encoder_io)
 
 DEVICES = ("cpu", "cuda", "auto")
 CUDA_PROVIDER = "CUDAExecutionProvider"
@@ -110,6 +110,7 @@ class Graphs:
         # The int8 prescoring kernel is onnxruntime's CPU one: on CUDA the plain layer is faster.
         self.takes_prescore = PRESCORE_INPUT in step_inputs
         self.prescores = self.takes_prescore and prescore and "cuda" not in providers[0].lower()
+        self._logits_only = {LOGITS_ONLY_INPUT: _ON} if LOGITS_ONLY_INPUT in step_inputs else {}
         self._check_io(manifest)
 
     def _check_io(self, manifest: Manifest) -> None:
@@ -190,13 +191,14 @@ class Graphs:
                     shortlist: np.ndarray | None = None):
         """One decoder step → (logits [B, V], new states, attention weights [B,T] or None),
         for scoring, beam search and sampling; with a shortlist, logits [B, K] of its ids."""
-        return self._run_step(self._logit_outputs, tokens, states, memory, with_attention, shortlist)
+        return self._run_step(self._logit_outputs, tokens, states, memory, with_attention, shortlist,
+                              extra=self._logits_only)
 
     def _run_step(self, outputs: list[str], tokens, states: dict, memory: dict, with_attention: bool,
                   shortlist: np.ndarray | None = None, prescore: bool = False,
-                  banned: np.ndarray | None = None):
+                  banned: np.ndarray | None = None, extra: dict | None = None):
         names = outputs + ["attention"] if with_attention else outputs
-        feed = {"tokens": tokens, **memory, **states}
+        feed = {"tokens": tokens, **memory, **states, **(extra or {})}
         if banned is not None:
             if not self.takes_banned:
                 raise BundleError("this bundle's decoder step takes no banned ids; re-export it with s2s-export")

@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from s2s_batch.export.onnx_export import OPSET
 from s2s_batch.export.output_head import PRESCORE_CANDIDATES, int8_rows, rewrite_output_head
-from s2s_batch.runtime.manifest import BANNED_INPUT, MANIFEST, PRESCORE_INPUT, SHORTLIST_INPUT
+from s2s_batch.runtime.manifest import BANNED_INPUT, LOGITS_ONLY_INPUT, MANIFEST, PRESCORE_INPUT, SHORTLIST_INPUT
 from s2s_batch.runtime.translator import Translator
 from tests.test_cli import input_file, run  # noqa: F401 (a fixture)
 
@@ -204,3 +204,35 @@ def test_the_prescore_branch_holds_its_int8_weights(tmp_path):
     graph = onnx.load(str(path)).graph
     assert "prescore_w_int8" not in {t.name for t in graph.initializer}
     assert [t.name for t in _initializers(graph)].count("prescore_w_int8") == 1
+
+
+@pytest.mark.parametrize("shortlist", [True, False])
+def test_logits_only_gives_the_same_logits_without_the_argmax(tmp_path, shortlist):
+    rng = np.random.default_rng(3)
+    weight = rng.normal(0, 0.5, (VOCAB, HIDDEN)).astype(np.float32)
+    bias = rng.normal(0, 1, VOCAB).astype(np.float32)
+    path = tmp_path / "head.onnx"
+    _head_graph(path, weight, bias)
+    rewrite_output_head(path, shortlist=shortlist, prescore=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    hidden = np.tanh(rng.normal(0, 2, (50, HIDDEN))).astype(np.float32)
+    feed = {"hidden": hidden, PRESCORE_INPUT: np.array(False)}
+    if shortlist:
+        feed[SHORTLIST_INPUT] = np.zeros(0, np.int64)
+    logits, next_token = session.run(["logits", "next_token"], feed)  # logits_only defaults to false
+    assert np.array_equal(next_token, (hidden @ weight.T + bias).argmax(-1))
+    only_logits, no_ids = session.run(["logits", "next_token"], {**feed, LOGITS_ONLY_INPUT: np.array(True)})
+    assert np.array_equal(only_logits, logits) and no_ids.shape == (0,)
+
+
+def test_the_runtime_reads_logits_without_the_argmax(bundle, toy_sentences):
+    translator = Translator(bundle("gru"))
+    feeds = []
+    run = translator.graphs.decoder.run
+    translator.graphs.decoder = type("Spy", (), {"run": lambda self, names, feed: feeds.append(feed) or run(names, feed)})()
+    beam = translator.translate_ids(toy_sentences, beam_size=3)
+    assert feeds and all(feed[LOGITS_ONLY_INPUT] for feed in feeds)
+    feeds.clear()
+    greedy = translator.translate_ids(toy_sentences)
+    assert feeds and not any(LOGITS_ONLY_INPUT in feed for feed in feeds)
+    assert all(beam) and all(greedy)
