@@ -14,10 +14,13 @@ The traced step ends in Gemm(hidden, W, b) → logits and ArgMax(logits) → nex
   `PRESCORE_SECOND_CANDIDATES`, and the rows still unproven are scored by the full fp32
   layer. Either way next_token is the fp32 argmax (up to float rounding, as any kernel). `logits` then holds
   the candidates' fp32 logits [B, K]: read logits with `prescore` false.
-- neither: the full output layer, switched once more by `logits_only` (bool scalar, an
-  overridable initializer, default false; set by the runtime when it reads the logits:
-  beam search, sampling, scores): true skips the ArgMax, and next_token is then empty.
-  At beam search's batch of 2,048 rows that ArgMax was a quarter of the step.
+- neither: the full output layer, switched twice more. `row_candidates` (int64 [1], an
+  overridable initializer, default 0; set by beam search) C > 0: logits holds each row's
+  C best log-probabilities [B, C], best first, and next_token their ids [B * C], so the
+  [B, V] logits never leave the graph. Else `logits_only` (bool scalar, overridable,
+  default false; set by the runtime when it reads the logits: sampling, scores) skips
+  the ArgMax, and next_token is then empty. At beam search's batch of 2,048 rows that
+  ArgMax was a quarter of the step.
 
 Every branch reads the bias with the ids of the `banned_ids` input (int64 [N], an
 overridable initializer, empty by default) set to BANNED_LOGIT, so next_token never takes
@@ -32,7 +35,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from s2s_batch.runtime.manifest import BANNED_INPUT, BANNED_LOGIT, LOGITS_ONLY_INPUT, PRESCORE_INPUT, SHORTLIST_INPUT
+from s2s_batch.runtime.manifest import (BANNED_INPUT, BANNED_LOGIT, LOGITS_ONLY_INPUT, PRESCORE_INPUT,
+                                        ROW_CANDIDATES_INPUT, SHORTLIST_INPUT)
 
 PRESCORE_CANDIDATES = 8
 PRESCORE_GROUP = 32  # ids per group of the two-level top-K
@@ -67,13 +71,29 @@ def _full(name: str, hidden: str, weight: str, bias: str, argmax_attrs: dict) ->
 
 
 def _vocabulary(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.GraphProto:
-    """The full output layer, with its ArgMax unless LOGITS_ONLY_INPUT is set."""
+    """The full output layer: each row's best log-probabilities if ROW_CANDIDATES_INPUT
+    is above 0, else the logits, with their ArgMax unless LOGITS_ONLY_INPUT is set."""
+    n = helper.make_node
     no_ids = helper.make_tensor("no_ids", TensorProto.INT64, [0], [])
     logits_only = _branch("logits_only", [
-        helper.make_node("Gemm", [hidden, weight, bias], ["logits"], transB=1),
-        helper.make_node("Constant", [], ["next_token"], value=no_ids)])
-    return _branch("vocabulary", [_if(LOGITS_ONLY_INPUT, logits_only,
-                                      _full("full_vocabulary", hidden, weight, bias, argmax_attrs))])
+        n("Gemm", [hidden, weight, bias], ["logits"], transB=1),
+        n("Constant", [], ["next_token"], value=no_ids)])
+    flat = helper.make_tensor("flat", TensorProto.INT64, [1], [-1])
+    row_best = _branch("row_best", [
+        n("Gemm", [hidden, weight, bias], ["all_logits"], transB=1),
+        n("LogSoftmax", ["all_logits"], ["log_probs"], axis=-1),
+        n("Shape", ["log_probs"], ["shape"], start=1),                         # [1]: V
+        n("Min", [ROW_CANDIDATES_INPUT, "shape"], ["count"]),
+        n("TopK", ["log_probs", "count"], ["logits", "ids"], axis=-1, largest=1, sorted=1),
+        n("Constant", [], ["flat"], value=flat),
+        n("Reshape", ["ids", "flat"], ["next_token"])])
+    no_candidates = helper.make_tensor("no_candidates", TensorProto.INT64, [], [0])
+    logits = _branch("logits", [_if(LOGITS_ONLY_INPUT, logits_only,
+                                    _full("full_vocabulary", hidden, weight, bias, argmax_attrs))])
+    return _branch("vocabulary", [
+        n("Constant", [], ["no_candidates"], value=no_candidates),
+        n("Greater", [ROW_CANDIDATES_INPUT, "no_candidates"], ["wants_candidates"]),
+        _if("wants_candidates", row_best, logits)])
 
 
 def _if(condition: str, then: onnx.GraphProto, otherwise: onnx.GraphProto) -> onnx.NodeProto:
@@ -285,6 +305,8 @@ def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
     if switch:
         graph.input.append(helper.make_tensor_value_info(LOGITS_ONLY_INPUT, TensorProto.BOOL, []))
         graph.initializer.append(numpy_helper.from_array(np.array(False), LOGITS_ONLY_INPUT))
+        graph.input.append(helper.make_tensor_value_info(ROW_CANDIDATES_INPUT, TensorProto.INT64, [1]))
+        graph.initializer.append(numpy_helper.from_array(np.zeros(1, np.int64), ROW_CANDIDATES_INPUT))
         kept = [node for node in graph.node if node is not gemm and node is not argmax]
     else:
         gemm.input[2] = bias

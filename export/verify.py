@@ -10,8 +10,9 @@ import torch
 
 from s2s_batch.export.context_gates import CONTEXT, context_gates_weight
 from s2s_batch.export.graphs import probe_inputs
-from s2s_batch.runtime.manifest import (BANNED_INPUT, LOGITS_ONLY_INPUT, PRESCORE_INPUT, SHORTLIST_INPUT, decoder_io,
-                                        encoder_io)
+from s2s_batch.runtime.decoding import log_softmax
+from s2s_batch.runtime.manifest import (BANNED_INPUT, LOGITS_ONLY_INPUT, PRESCORE_INPUT, ROW_CANDIDATES_INPUT,
+                                        SHORTLIST_INPUT, decoder_io, encoder_io)
 from s2s_batch.runtime.session import input_names
 from s2s_batch.train.model import Seq2Seq
 
@@ -83,6 +84,8 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
                 worst = max(worst, _banned_difference(dec, feed, got["logits"], takes_prescore))
             if LOGITS_ONLY_INPUT in inputs:
                 worst = max(worst, _logits_only_difference(dec, feed, got["logits"]))
+            if ROW_CANDIDATES_INPUT in inputs:
+                worst = max(worst, _row_candidates_difference(dec, feed, got["logits"]))
             states = state if isinstance(state, tuple) else (state,)
             eager = dict(zip(dec_out, (logits, logits.argmax(-1), *states,
                                        *(() if weights is None else (weights,)))))
@@ -113,6 +116,20 @@ def _logits_only_difference(dec, feed: dict, logits: np.ndarray) -> float:
     """Largest difference of the logits read with LOGITS_ONLY_INPUT set from `logits`."""
     only = dec.run(["logits"], {**feed, LOGITS_ONLY_INPUT: np.array(True)})[0]
     return float(np.abs(only - logits).max()) if only.shape == logits.shape else float("inf")
+
+
+def _row_candidates_difference(dec, feed: dict, logits: np.ndarray, count: int = 5) -> float:
+    """Largest difference of the step's per-row best log-probabilities from those of
+    `logits`; inf unless they come best first and are the best ones."""
+    log_probs, ids = dec.run(["logits", "next_token"], {**feed, ROW_CANDIDATES_INPUT: np.array([count])})
+    count = min(count, logits.shape[1])
+    want = log_softmax(logits)
+    at_ids = np.take_along_axis(want, ids.reshape(len(logits), count), 1)
+    kth_best = -np.partition(-want, count - 1, axis=1)[:, count - 1]
+    if log_probs.shape != at_ids.shape or (np.diff(log_probs, axis=1) > 0).any() \
+            or (at_ids.min(axis=1) < kth_best - 1e-5).any():
+        return float("inf")
+    return float(np.abs(log_probs - at_ids).max())
 
 
 def _banned_difference(dec, feed: dict, logits: np.ndarray, takes_prescore: bool) -> float:

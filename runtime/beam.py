@@ -11,6 +11,7 @@ import numpy as np
 
 from s2s_batch.runtime.decoding import (DecodingOptions, Hypothesis, banned_by_ngrams, forbid,
                                          log_softmax)
+from s2s_batch.runtime.beam_rank import MASKED_AT_MOST, rank_rows
 from s2s_batch.runtime.session import Graphs, select_rows
 
 
@@ -52,15 +53,20 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
     attention: list[list] | None = [[] for _ in range(batch * k)] if opts.return_attention else None
     sentences = np.arange(batch)  # batch rows of the live sentences
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    vocab = graphs.vocab_size
+    # Without per-row bans, the decoder step can keep its logits and return each row's best
+    # continuations (enough of them to drop the masked ids), ranked here in numpy.
+    row_candidates = graphs.takes_row_candidates and not opts.no_repeat_ngram_size
     for t in range(max_len):
-        logits, states, weights = graphs.step_logits(tokens, states, memory, opts.return_attention)
-        vocab = logits.shape[1]
-        if opts.no_repeat_ngram_size:  # bans that differ per row: ranked in numpy
+        if row_candidates:
+            (row_logp, row_ids), states, weights = graphs.step_candidates(
+                tokens, states, memory, k + MASKED_AT_MOST, opts.return_attention)
+            flat, cand_scores, cand_logp = rank_rows(row_logp, row_ids, _mask(vocab, t, eos, banned, opts),
+                                                     beam_scores, 2 * k, vocab)
+        else:  # per-row n-gram bans, or a bundle exported before per-row candidates
+            logits, states, weights = graphs.step_logits(tokens, states, memory, opts.return_attention)
             flat, cand_scores, cand_logp = _rank_numpy(logits, beam_scores, t, eos, banned, opts,
                                                        histories, k)
-        else:
-            flat, cand_scores, cand_logp = graphs.ranker(logits, _mask(vocab, t, eos, banned, opts),
-                                                         beam_scores, 2 * k)
         keep_sentence, next_rows, next_tokens, next_scores, next_logp = [], [], [], [], []
         for i, sentence in enumerate(sentences):
             live = _advance(i, flat[i], cand_scores[i], cand_logp[i], vocab, k, eos, t, max_len,
@@ -100,7 +106,7 @@ def _mask(vocab: int, t: int, eos: int, banned: int | None, opts: DecodingOption
 
 
 def _rank_numpy(logits, beam_scores, t, eos, banned, opts: DecodingOptions, histories, k):
-    """The ranking graph's result, in numpy, with the n-gram bans of each row."""
+    """rank_rows's result from the full logits, with the n-gram bans of each row."""
     logp = log_softmax(logits)  # (n*K, V)
     forbid(logp, t, eos, banned, opts)
     for row, history in enumerate(histories):

@@ -28,6 +28,10 @@ BANNED_INPUT, BANNED_LOGIT = "banned_ids", -1e9
 # In bundles exported since 2026-11-25 whose head has either switch: true when only the
 # logits are read (bool scalar, default false); next_token is then not computed.
 LOGITS_ONLY_INPUT = "logits_only"
+# Exported with it (same bundles): when C > 0 (int64 [1], default 0), the step returns
+# each row's C best log-probabilities [B, C] as logits (sorted, best first) and their ids
+# [B * C] as next_token: beam search's per-row candidates, so the logits stay in the graph.
+ROW_CANDIDATES_INPUT = "row_candidates"
 # Only in word-level bundles with truecasing: lowercase word TAB its usual form.
 TRUECASE_FILE = "truecase.txt"
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import math
 import os
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from s2s_batch.runtime.beam_rank import BeamRanker, rank_graph_path
-from s2s_batch.runtime.errors import BundleError, DeviceError, S2SError
+from s2s_batch.runtime.errors import BundleError, DeviceError
 from s2s_batch.runtime.manifest import (BANNED_INPUT, DECODER_FILE, ENCODER_FILE, LOGITS_ONLY_INPUT, PRESCORE_INPUT,
-                                        SHORTLIST_INPUT, Manifest, decoder_io, encoder_io)
+                                        ROW_CANDIDATES_INPUT, SHORTLIST_INPUT, Manifest, decoder_io, encoder_io)
 
 DEVICES = ("cpu", "cuda", "auto")
 CUDA_PROVIDER = "CUDAExecutionProvider"
@@ -54,15 +52,10 @@ def providers_for(device: str, announce=lambda msg: print(msg, file=sys.stderr))
     return chosen
 
 
-def open_session(path: Path, providers: list[str], threads: int,
-                 spinning: bool = True) -> ort.InferenceSession:
-    """An InferenceSession; a graph onnxruntime cannot load becomes a BundleError.
-    `spinning=False` for a session that runs between another's runs: its idle threads
-    then sleep instead of spinning on the cores the other needs."""
+def open_session(path: Path, providers: list[str], threads: int) -> ort.InferenceSession:
+    """An InferenceSession; a graph onnxruntime cannot load becomes a BundleError."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
-    if not spinning:
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
@@ -91,11 +84,10 @@ class Graphs:
                  prescore: bool = True):
         cfg = manifest.config
         threads = threads or cpu_quota()
-        self._providers, self._threads, self._ranker = providers, threads, None
-        self._ranker_lock = threading.Lock()
         self.encoder = open_session(manifest.path(ENCODER_FILE), providers, threads)
         self.decoder = open_session(manifest.path(DECODER_FILE), providers, threads)
         self.state_names, self.memory_names = cfg.state_names, cfg.memory_names
+        self.vocab_size = cfg.tgt_vocab_size
         self.has_attention = cfg.attention != "none"
         self._chunked = not cfg.pad_source  # seed-semantics encoders read num_steps columns
         self._enc_inputs = {i.name for i in self.encoder.get_inputs()}
@@ -111,6 +103,7 @@ class Graphs:
         self.takes_prescore = PRESCORE_INPUT in step_inputs
         self.prescores = self.takes_prescore and prescore and "cuda" not in providers[0].lower()
         self._logits_only = {LOGITS_ONLY_INPUT: _ON} if LOGITS_ONLY_INPUT in step_inputs else {}
+        self.takes_row_candidates = ROW_CANDIDATES_INPUT in step_inputs
         self._check_io(manifest)
 
     def _check_io(self, manifest: Manifest) -> None:
@@ -126,19 +119,6 @@ class Graphs:
         if isinstance(logits_dim, int) and logits_dim != manifest.config.tgt_vocab_size:
             raise BundleError(f"{manifest.path(DECODER_FILE)}: output size {logits_dim} does not match "
                               f"the target vocabulary ({manifest.config.tgt_vocab_size}); re-export the bundle")
-
-    @property
-    def ranker(self) -> BeamRanker:
-        """Beam search's ranking graph, opened on first use with the bundle's settings."""
-        with self._ranker_lock:  # concurrent batch streams may ask at once
-            if self._ranker is None:
-                path = rank_graph_path()
-                if not path.is_file():
-                    raise S2SError(f"{path} is missing: this s2s-batch installation is incomplete; "
-                                   "reinstall it (pip install --force-reinstall s2s-batch)")
-                self._ranker = BeamRanker(open_session(path, self._providers, self._threads,
-                                                       spinning=False))
-        return self._ranker
 
     def encode(self, src: np.ndarray, src_len: np.ndarray) -> tuple[dict, dict]:
         """(src [B,T], src_len [B]) → ({state name: [L,B,H]}, {memory name: [B,...]}).
@@ -194,10 +174,31 @@ class Graphs:
         return self._run_step(self._logit_outputs, tokens, states, memory, with_attention, shortlist,
                               extra=self._logits_only)
 
+    def step_candidates(self, tokens: np.ndarray, states: dict, memory: dict, count: int,
+                        with_attention: bool = False):
+        """One decoder step → ((log-probabilities [B, C], ids [B, C]) of each row's C best
+        continuations, best first; new states; attention weights or None). Needs
+        takes_row_candidates; the [B, V] logits stay in the graph."""
+        if not self.takes_row_candidates:
+            raise BundleError("this bundle's decoder step returns no per-row candidates; re-export it "
+                              "with s2s-export")
+        names = ["logits", *self._step_outputs, *(["attention"] if with_attention else [])]
+        feed = self._feed(tokens, states, memory, extra={ROW_CANDIDATES_INPUT: np.array([count], np.int64)})
+        log_probs, ids, *rest = self.decoder.run(names, feed)
+        weights = rest.pop() if with_attention else None
+        return (log_probs, ids.reshape(log_probs.shape)), dict(zip(self.state_names, rest)), weights
+
     def _run_step(self, outputs: list[str], tokens, states: dict, memory: dict, with_attention: bool,
                   shortlist: np.ndarray | None = None, prescore: bool = False,
                   banned: np.ndarray | None = None, extra: dict | None = None):
         names = outputs + ["attention"] if with_attention else outputs
+        first, *rest = self.decoder.run(names, self._feed(tokens, states, memory, shortlist, prescore,
+                                                          banned, extra))
+        weights = rest.pop() if with_attention else None
+        return first, dict(zip(self.state_names, rest)), weights
+
+    def _feed(self, tokens, states: dict, memory: dict, shortlist: np.ndarray | None = None,
+              prescore: bool = False, banned: np.ndarray | None = None, extra: dict | None = None) -> dict:
         feed = {"tokens": tokens, **memory, **states, **(extra or {})}
         if banned is not None:
             if not self.takes_banned:
@@ -209,9 +210,7 @@ class Graphs:
             feed[SHORTLIST_INPUT] = _FULL_VOCABULARY if shortlist is None else shortlist
         elif shortlist is not None:
             raise BundleError("this bundle's decoder step takes no shortlist; re-export it with s2s-export")
-        first, *rest = self.decoder.run(names, feed)
-        weights = rest.pop() if with_attention else None
-        return first, dict(zip(self.state_names, rest)), weights
+        return feed
 
 
 def select_rows(memory: dict, rows: np.ndarray) -> dict:

@@ -297,18 +297,11 @@ def test_negative_seed_is_rejected():
         DecodingOptions(sampling_topk=0, seed=-1)
 
 
-def test_the_shipped_beam_ranking_graph_is_what_the_builder_writes():
-    from s2s_batch.export.beam_graph import build
-    from s2s_batch.runtime.beam_rank import rank_graph_path
-
-    assert rank_graph_path().read_bytes() == build().SerializeToString()
-
-
 @pytest.mark.parametrize("beam,vocab,banned,min_len", [(1, 7, None, 0), (4, 50, 3, 0), (3, 40, 3, 5)])
-def test_the_ranking_graph_ranks_as_numpy(bundle, beam, vocab, banned, min_len):
+def test_per_row_candidates_rank_as_the_full_logits(beam, vocab, banned, min_len):
     from s2s_batch.runtime.beam import _candidates, _mask
+    from s2s_batch.runtime.beam_rank import MASKED_AT_MOST, rank_rows
 
-    ranker = Translator(bundle(), threads=1).graphs.ranker
     rng = np.random.default_rng(vocab)
     sentences, eos = 6, 2
     logits = rng.standard_normal((sentences * beam, vocab)).astype(np.float32) * 4
@@ -317,34 +310,48 @@ def test_the_ranking_graph_ranks_as_numpy(bundle, beam, vocab, banned, min_len):
     beam_scores[1, 1:] = -np.inf  # a sentence with one live beam, as at the first step
     opts = DecodingOptions(beam_size=beam, min_decoding_length=min_len)
     mask = _mask(vocab, 0, eos, banned, opts)
-    logp = log_softmax(logits) + mask
+    free = log_softmax(logits)
+    logp = free + mask
     total = (beam_scores.reshape(-1, 1) + logp).reshape(sentences, beam * vocab)
     flat, scores = _candidates(total, beam)
-    got_flat, got_scores, got_logp = ranker(logits, mask, beam_scores, 2 * beam)
-    finite = np.isfinite(scores)
-    assert (got_flat[finite] == flat[finite]).all()
-    np.testing.assert_allclose(got_scores[finite], scores[finite], rtol=0, atol=1e-5)
-    np.testing.assert_allclose(got_logp[finite],
-                               np.take_along_axis(logp.reshape(sentences, -1), flat, 1)[finite],
-                               rtol=0, atol=1e-5)
+    # each row's best, as the decoder step returns them: by log-probability, then by id
+    width = min(beam + MASKED_AT_MOST, vocab)
+    row_ids = np.lexsort((np.broadcast_to(np.arange(vocab), free.shape), -free), axis=1)[:, :width]
+    row_logp = np.take_along_axis(free, row_ids, 1)
+    got_flat, got_scores, got_logp = rank_rows(row_logp, row_ids, mask, beam_scores, 2 * beam, vocab)
+    # The K best are the full ranking's (what beam search reads past them: the best K
+    # non-<eos> ones, at most K from a row, each row holding its K best allowed ids).
+    finite = np.isfinite(scores[:, :beam])
+    assert (got_flat[:, :beam][finite] == flat[:, :beam][finite]).all()
+    assert np.array_equal(got_scores[:, :beam][finite], scores[:, :beam][finite])
+    # every one returned carries its exact total and log-probability
+    returned = np.isfinite(got_scores)
+    assert np.array_equal(got_scores[returned], np.take_along_axis(total, got_flat, 1)[returned])
+    assert np.array_equal(got_logp[returned],
+                          np.take_along_axis(logp.reshape(sentences, -1), got_flat, 1)[returned])
     forbidden = [i for i in (banned, eos if min_len else None) if i is not None]
     assert not np.isin(got_flat[np.isfinite(got_scores)] % vocab, forbidden).any()
 
 
-def test_a_missing_ranking_graph_is_a_one_line_error(bundle, lines, tmp_path, monkeypatch):
-    from s2s_batch.runtime import session
-    from s2s_batch.runtime.errors import S2SError
+def test_per_row_candidates_refuse_masks_they_cannot_honour():
+    from s2s_batch.runtime.beam_rank import MASKED_AT_MOST, rank_rows
 
-    monkeypatch.setattr(session, "rank_graph_path", lambda: tmp_path / "beam_topk.onnx")
-    with pytest.raises(S2SError, match="beam_topk.onnx is missing.*reinstall"):
-        Translator(bundle(), threads=1).translate(lines[:3], beam_size=2)
-
-
-def test_the_ranking_graph_refuses_masks_it_cannot_honour(bundle):
-    from s2s_batch.runtime.beam_rank import MASKED_AT_MOST
-
-    ranker = Translator(bundle(), threads=1).graphs.ranker
     mask = np.zeros(20, np.float32)
     mask[: MASKED_AT_MOST + 1] = -np.inf
     with pytest.raises(ValueError, match="at most"):
-        ranker(np.zeros((2, 20), np.float32), mask, np.zeros((1, 2), np.float32), 4)
+        rank_rows(np.zeros((2, 4), np.float32), np.zeros((2, 4), np.int64), mask,
+                  np.zeros((1, 2), np.float32), 4, 20)
+
+
+@pytest.mark.parametrize("attention", ["none", "additive"])
+def test_beam_search_on_per_row_candidates_equals_it_on_the_logits(bundle, lines, attention):
+    translator = Translator(bundle("gru", attention=attention), threads=1)
+    assert translator.graphs.takes_row_candidates
+    options = {"beam_size": 4, "num_hypotheses": 2, "length_penalty": 1.0, "min_decoding_length": 3,
+               "return_scores": True}
+    with_candidates = translator.translate(lines, **options)
+    translator.graphs.takes_row_candidates = False  # as a bundle exported before them
+    with_logits = translator.translate(lines, **options)
+    assert [r.ids for r in with_candidates] == [r.ids for r in with_logits]
+    for a, b in zip(with_candidates, with_logits):
+        assert a.scores == pytest.approx(b.scores, abs=1e-5)

@@ -12,7 +12,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from s2s_batch.export.onnx_export import OPSET
 from s2s_batch.export.output_head import PRESCORE_CANDIDATES, int8_rows, rewrite_output_head
-from s2s_batch.runtime.manifest import BANNED_INPUT, LOGITS_ONLY_INPUT, MANIFEST, PRESCORE_INPUT, SHORTLIST_INPUT
+from s2s_batch.runtime.decoding import log_softmax
+from s2s_batch.runtime.manifest import (BANNED_INPUT, LOGITS_ONLY_INPUT, MANIFEST, PRESCORE_INPUT,
+                                        ROW_CANDIDATES_INPUT, SHORTLIST_INPUT)
 from s2s_batch.runtime.translator import Translator
 from tests.test_cli import input_file, run  # noqa: F401 (a fixture)
 
@@ -223,16 +225,33 @@ def test_logits_only_gives_the_same_logits_without_the_argmax(tmp_path, shortlis
     assert np.array_equal(next_token, (hidden @ weight.T + bias).argmax(-1))
     only_logits, no_ids = session.run(["logits", "next_token"], {**feed, LOGITS_ONLY_INPUT: np.array(True)})
     assert np.array_equal(only_logits, logits) and no_ids.shape == (0,)
+    # each row's best log-probabilities, best first, and their ids
+    best, ids = session.run(["logits", "next_token"], {**feed, ROW_CANDIDATES_INPUT: np.array([6])})
+    want = log_softmax(logits)
+    order = np.argsort(-want, axis=1, kind="stable")[:, :6]
+    assert np.array_equal(ids.reshape(50, 6), order)
+    np.testing.assert_allclose(best, np.take_along_axis(want, order, 1), rtol=0, atol=1e-5)
+    many, _ = session.run(["logits", "next_token"], {**feed, ROW_CANDIDATES_INPUT: np.array([VOCAB + 5])})
+    assert many.shape == (50, VOCAB)
 
 
-def test_the_runtime_reads_logits_without_the_argmax(bundle, toy_sentences):
+def test_the_runtime_keeps_what_it_does_not_read_in_the_graph(bundle, toy_sentences):
+    from s2s_batch.runtime.beam_rank import MASKED_AT_MOST
+
     translator = Translator(bundle("gru"))
     feeds = []
     run = translator.graphs.decoder.run
     translator.graphs.decoder = type("Spy", (), {"run": lambda self, names, feed: feeds.append(feed) or run(names, feed)})()
-    beam = translator.translate_ids(toy_sentences, beam_size=3)
-    assert feeds and all(feed[LOGITS_ONLY_INPUT] for feed in feeds)
-    feeds.clear()
-    greedy = translator.translate_ids(toy_sentences)
-    assert feeds and not any(LOGITS_ONLY_INPUT in feed for feed in feeds)
-    assert all(beam) and all(greedy)
+
+    def fed(**options):
+        feeds.clear()
+        assert all(translator.translate_ids(toy_sentences, **options)) and feeds
+        return feeds
+
+    # beam search: each row's best continuations only
+    assert all(f[ROW_CANDIDATES_INPUT][0] == 3 + MASKED_AT_MOST and LOGITS_ONLY_INPUT not in f
+               for f in fed(beam_size=3))
+    # sampling reads the logits, without the argmax
+    assert all(f[LOGITS_ONLY_INPUT] and ROW_CANDIDATES_INPUT not in f for f in fed(sampling_topk=5))
+    # greedy search: the argmax only
+    assert not any(LOGITS_ONLY_INPUT in f or ROW_CANDIDATES_INPUT in f for f in fed())
