@@ -46,6 +46,18 @@ def _near_ties(tied: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nda
     return weight, np.zeros(VOCAB, np.float32), hidden
 
 
+def _random_head(tmp_path, seed: int, shortlist: bool):
+    """A head graph of random weights, rewritten with prescoring → (session, weight, bias,
+    the generator, to draw hidden states from)."""
+    rng = np.random.default_rng(seed)
+    weight = rng.normal(0, 0.5, (VOCAB, HIDDEN)).astype(np.float32)
+    bias = rng.normal(0, 1, VOCAB).astype(np.float32)
+    path = tmp_path / "head.onnx"
+    _head_graph(path, weight, bias)
+    rewrite_output_head(path, shortlist=shortlist, prescore=True)
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), weight, bias, rng
+
+
 def _initializers(graph: onnx.GraphProto):
     """The initializers of a graph and of every branch nested in it."""
     yield from graph.initializer
@@ -93,27 +105,18 @@ def test_prescored_argmax_is_the_full_layers_on_near_ties_and_clear_wins(tmp_pat
 
 @pytest.mark.parametrize("seed", range(3))
 def test_prescored_argmax_on_random_layers_and_batches(tmp_path, seed):
-    rng = np.random.default_rng(seed)
-    weight = rng.normal(0, 0.5, (VOCAB, HIDDEN)).astype(np.float32)
-    bias = rng.normal(0, 1, VOCAB).astype(np.float32)
-    path = tmp_path / "head.onnx"
-    _head_graph(path, weight, bias)
-    rewrite_output_head(path, shortlist=False, prescore=True)
+    session, _, _, rng = _random_head(tmp_path, seed, shortlist=False)
     for batch in (1, 7, 200):
         hidden = np.tanh(rng.normal(0, 2, (batch, HIDDEN))).astype(np.float32)
-        assert np.array_equal(_run(path, hidden, True), _run(path, hidden, False))
+        prescored, full = (session.run(["next_token"], {"hidden": hidden, PRESCORE_INPUT: np.array(on)})[0]
+                           for on in (True, False))
+        assert np.array_equal(prescored, full)
 
 
 @pytest.mark.parametrize("prescore", [True, False])
 @pytest.mark.parametrize("shortlisted", [True, False])
 def test_banned_ids_are_never_the_argmax_in_any_branch(tmp_path, prescore, shortlisted):
-    rng = np.random.default_rng(5)
-    weight = rng.normal(0, 0.5, (VOCAB, HIDDEN)).astype(np.float32)
-    bias = rng.normal(0, 1, VOCAB).astype(np.float32)
-    path = tmp_path / "head.onnx"
-    _head_graph(path, weight, bias)
-    rewrite_output_head(path, shortlist=True, prescore=True)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session, weight, bias, rng = _random_head(tmp_path, 5, shortlist=True)
     hidden = np.tanh(rng.normal(0, 2, (300, HIDDEN))).astype(np.float32)
     logits = hidden @ weight.T + bias
     ids = np.arange(VOCAB) if not shortlisted else np.sort(rng.choice(VOCAB, 60, replace=False))
@@ -210,13 +213,7 @@ def test_the_prescore_branch_holds_its_int8_weights(tmp_path):
 
 @pytest.mark.parametrize("shortlist", [True, False])
 def test_logits_only_gives_the_same_logits_without_the_argmax(tmp_path, shortlist):
-    rng = np.random.default_rng(3)
-    weight = rng.normal(0, 0.5, (VOCAB, HIDDEN)).astype(np.float32)
-    bias = rng.normal(0, 1, VOCAB).astype(np.float32)
-    path = tmp_path / "head.onnx"
-    _head_graph(path, weight, bias)
-    rewrite_output_head(path, shortlist=shortlist, prescore=True)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session, weight, bias, rng = _random_head(tmp_path, 3, shortlist)
     hidden = np.tanh(rng.normal(0, 2, (50, HIDDEN))).astype(np.float32)
     feed = {"hidden": hidden, PRESCORE_INPUT: np.array(False)}
     if shortlist:
