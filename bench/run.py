@@ -119,6 +119,10 @@ def main() -> None:
     parser.add_argument("--input", type=Path, default=None)
     args = parser.parse_args()
     n_lines, seed_lines, repeats = (1000, 200, 2) if args.quick else (2000, 400, 3)
+    if not args.checkpoint.is_file():
+        sys.exit(f"no checkpoint {args.checkpoint}: the default bundle's is trained by the commands in "
+                 "docs/default-model.md (82 CPU minutes); for a model of your own pass --bundle DIR "
+                 "--checkpoint PT (its s2s-train checkpoint)")
     lines = read_input(args.input, n_lines)
     threads = cpu_quota()
     torch.set_num_threads(threads)
