@@ -13,6 +13,7 @@ uses with the default dev/test shares.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from s2s_batch.runtime.bleu import references_to_streams
@@ -29,6 +30,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N sentences (0: all)")
     parser.add_argument("--cased", action="store_true", help="references as the corpus writes them")
     args = parser.parse_args()
+    if not args.data.is_file():
+        sys.exit(f"no corpus {args.data}: pass --data with the path of fra.txt")
     defaults = TrainConfig()
     groups: dict[str, tuple[str, list[str]]] = {}
     for en, fr in read_pairs(args.data):
