@@ -170,7 +170,8 @@ class Graphs:
     def step_logits(self, tokens: np.ndarray, states: dict, memory: dict, with_attention: bool = False,
                     shortlist: np.ndarray | None = None):
         """One decoder step → (logits [B, V], new states, attention weights [B,T] or None),
-        for scoring, beam search and sampling; with a shortlist, logits [B, K] of its ids."""
+        for scores, sampling, and beam search with per-row bans; with a shortlist, logits
+        [B, K] of its ids. Where the step can, it skips its argmax (nobody reads it)."""
         return self._run_step(self._logit_outputs, tokens, states, memory, with_attention, shortlist,
                               extra=self._logits_only)
 
