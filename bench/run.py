@@ -2,7 +2,8 @@
 
     python bench/run.py [--quick] [--bundle DIR] [--checkpoint PT] [--input FILE]
 
-1. the seed's one-sentence loop in eager PyTorch (the checkpoint behind the bundle);
+1. the seed's one-sentence loop in eager PyTorch, on the bundle's own weights (rebuilt bit
+   for bit from its graphs by s2s_batch.train.bundle_weights; or --checkpoint PT);
 2. eager PyTorch batched greedy over the same length-sorted batches;
 3. the runtime at its default settings and a sweep of batch sizes and token budgets;
 4. the machine's limit: sgemm GFLOP/s at the model's shapes × the FLOPs the model needs
@@ -30,6 +31,7 @@ import torch
 from s2s_batch.runtime.batching import sorted_batches
 from s2s_batch.runtime.session import cpu_quota
 from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator, default_bundle_dir
+from s2s_batch.train.bundle_weights import eager_from_bundle
 from s2s_batch.train.checkpoint import load_checkpoint
 from s2s_batch.train.predict import greedy_batch, predict_seq2seq
 
@@ -114,23 +116,31 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="fewer sentences, repeats and sweep points (< 2 min)")
     parser.add_argument("--bundle", type=Path, default=None)
-    parser.add_argument("--checkpoint", type=Path, default=ROOT / "runs" / "default-model.pt",
-                        help="the checkpoint behind the bundle (docs/default-model.md makes it)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="the checkpoint behind the bundle, for the eager sides (default: the "
+                             "bundle's weights rebuilt as an eager model)")
     parser.add_argument("--input", type=Path, default=None)
     args = parser.parse_args()
     n_lines, seed_lines, repeats = (1000, 200, 2) if args.quick else (2000, 400, 3)
-    if not args.checkpoint.is_file():
-        sys.exit(f"no checkpoint {args.checkpoint}: the default bundle's is trained by the commands in "
-                 "docs/default-model.md (82 CPU minutes); for a model of your own pass --bundle DIR "
-                 "--checkpoint PT (its s2s-train checkpoint)")
+    if args.checkpoint and not args.checkpoint.is_file():
+        sys.exit(f"no checkpoint {args.checkpoint}: pass the s2s-train checkpoint the bundle was "
+                 "exported from, or leave --checkpoint out to rebuild the eager model from the bundle")
     lines = read_input(args.input, n_lines)
     threads = cpu_quota()
     torch.set_num_threads(threads)
-    translator = Translator(args.bundle or default_bundle_dir(), threads=threads)
-    net, tcfg, src_vocab, tgt_vocab, _ = load_checkpoint(args.checkpoint)
+    bundle = args.bundle or default_bundle_dir()
+    translator = Translator(bundle, threads=threads)
     cfg, max_len = translator.config, translator.max_len
-    if net.config != cfg:
-        sys.exit(f"{args.checkpoint} is not the checkpoint behind the bundle (configs differ)")
+    src_vocab, tgt_vocab = translator.src_vocab, translator.tgt_vocab
+    if args.checkpoint:
+        net, _, src_vocab, tgt_vocab, _ = load_checkpoint(args.checkpoint)
+        if net.config != cfg:
+            sys.exit(f"{args.checkpoint} is not the checkpoint behind the bundle (configs differ)")
+    else:
+        try:
+            net = eager_from_bundle(bundle)
+        except ValueError as exc:
+            sys.exit(str(exc))
     rows = []
 
     def record(name, seconds, n, **extra):
@@ -167,7 +177,7 @@ def main() -> None:
     # The default settings less one technique each: what each earns.
     for name, options in (("runtime_no_prescore", dict(prescore=False)),
                           ("runtime_one_stream", dict(inter_threads=1))):
-        variant = Translator(args.bundle or default_bundle_dir(), threads=threads, **options)
+        variant = Translator(bundle, threads=threads, **options)
         s, out = timed(lambda: variant.translate_ids(lines), repeats)
         record(name, s, len(lines), batch_size=DEFAULT_BATCH_SIZE, same_tokens=out == runtime_out)
     for size in ((64, 1024) if args.quick else (32, 64, 128, 512, 1024)):
@@ -175,7 +185,7 @@ def main() -> None:
         record(f"runtime_batch_{size}", s, len(lines), batch_size=size,
                same_tokens=out == runtime_out)
     for budget in ((2048,) if args.quick else (1024, 2048, 4096, 8192)):
-        by_tokens = Translator(args.bundle or default_bundle_dir(), threads=threads,
+        by_tokens = Translator(bundle, threads=threads,
                                batch_type="tokens", batch_size=budget)
         s, out = timed(lambda: by_tokens.translate_ids(lines), repeats)
         record(f"runtime_tokens_{budget}", s, len(lines), max_batch_tokens=budget,

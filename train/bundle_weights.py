@@ -1,0 +1,108 @@
+"""The eager model behind a bundle, rebuilt from the weights its ONNX graphs hold.
+
+An fp32 bundle of a GRU model with the seed's fixed context keeps every parameter of the
+checkpoint it was exported from, only laid out for onnxruntime: the encoder's GRU nodes
+hold W, R and both biases in ONNX's gate order (z, r, h; PyTorch's is r, z, n), the
+decoder step's cells (`export/step_cells.py`) hold them per layer, and the first decoder
+layer's input weight is split in two by `export/context_gates.py` (embedding part in the
+step, context part in the encoder). Undoing those layouts gives the checkpoint's tensors
+bit for bit, so benchmarks and parity checks can run the eager model of a shipped bundle
+without the training run that made it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+from s2s_batch.export.context_gates import CONTEXT_GATES_WEIGHT
+from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE, load_manifest
+from s2s_batch.train.model import Seq2Seq
+
+CELL_SUFFIX = "_cell_weight_h"  # export/step_cells.py names a cell's tensors {prefix}_cell_*
+EMBEDDING_PART = "context_gates_weight_emb"
+
+
+def _torch_gate_order(onnx_rows: np.ndarray) -> torch.Tensor:
+    """Rows (or biases) in ONNX's z, r, h order → PyTorch's r, z, n."""
+    z, r, n = np.split(onnx_rows, 3, axis=0)
+    return torch.from_numpy(np.concatenate([r, z, n], axis=0))
+
+
+def _initializers(path: Path) -> tuple[onnx.GraphProto, dict[str, np.ndarray]]:
+    graph = onnx.load(str(path)).graph
+    return graph, {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+
+
+def _named(weights: dict, name: str) -> np.ndarray:
+    found = [key for key in weights if key == name or key.endswith("." + name)]
+    if len(found) != 1:
+        raise ValueError(f"no single initializer named {name} in the graph")
+    return weights[found[0]]
+
+
+def _encoder_layers(graph: onnx.GraphProto, weights: dict) -> list[tuple]:
+    """(W_ih, W_hh, b_ih, b_hh) per layer, in ONNX gate order, from the GRU nodes."""
+    layers = []
+    for node in graph.node:
+        if node.op_type == "GRU":
+            w, r, b = (weights[name][0] for name in node.input[1:4])
+            b_ih, b_hh = np.split(b, 2)
+            layers.append((w, r, b_ih, b_hh))
+    return layers
+
+
+def _decoder_layers(graph: onnx.GraphProto, weights: dict, context_part: np.ndarray | None) -> list[tuple]:
+    """(W_ih, W_hh, b_ih, b_hh) per layer, in ONNX gate order, from the unfused step cells."""
+    prefixes = []
+    for node in graph.node:
+        for name in node.input:
+            if name.endswith(CELL_SUFFIX) and name[: -len("_weight_h")] not in prefixes:
+                prefixes.append(name[: -len("_weight_h")])
+    layers = []
+    for i, prefix in enumerate(prefixes):
+        if f"{prefix}_weight_x" in weights:
+            w_ih = weights[f"{prefix}_weight_x"]
+        elif i == 0 and context_part is not None and EMBEDDING_PART in weights:
+            w_ih = np.concatenate([weights[EMBEDDING_PART], context_part.T], axis=1)
+        else:
+            raise ValueError(f"decoder layer {i}: no input weight in the graph")
+        layers.append((w_ih, weights[f"{prefix}_weight_h"], weights[f"{prefix}_bias_x"],
+                       weights[f"{prefix}_bias_h"]))
+    return layers
+
+
+def eager_from_bundle(bundle_dir: str | Path) -> Seq2Seq:
+    """The bundle's model as an eager Seq2Seq in eval mode, with the exported weights.
+
+    Rebuilds fp32 GRU models with the seed's fixed context (the default bundle's kind);
+    raises ValueError for any other bundle.
+    """
+    manifest = load_manifest(Path(bundle_dir))
+    cfg = manifest.config
+    if (cfg.cell != "gru" or cfg.attention != "none" or cfg.bidirectional or cfg.residual
+            or manifest.data.get("precision", "fp32") != "fp32"):
+        raise ValueError(f"{bundle_dir}: only fp32 GRU bundles with the seed's fixed context can be "
+                         "rebuilt as an eager model; pass the checkpoint it was exported from")
+    enc_graph, enc_weights = _initializers(manifest.path(ENCODER_FILE))
+    dec_graph, dec_weights = _initializers(manifest.path(DECODER_FILE))
+    encoder = _encoder_layers(enc_graph, enc_weights)
+    decoder = _decoder_layers(dec_graph, dec_weights, enc_weights.get(CONTEXT_GATES_WEIGHT))
+    if len(encoder) != cfg.num_layers or len(decoder) != cfg.num_layers:
+        raise ValueError(f"{bundle_dir}: found {len(encoder)} encoder and {len(decoder)} decoder "
+                         f"layers, the manifest says {cfg.num_layers}")
+    # The traced graphs keep these parameters' names (the encoder's behind a wrapper's prefix).
+    state = {name: torch.from_numpy(_named(weights, name).copy()) for name, weights in (
+        ("encoder.embedding.weight", enc_weights), ("decoder.embedding.weight", dec_weights),
+        ("decoder.dense.weight", dec_weights), ("decoder.dense.bias", dec_weights))}
+    for side, layers in (("encoder", encoder), ("decoder", decoder)):
+        for i, tensors in enumerate(layers):
+            for kind, tensor in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), tensors):
+                state[f"{side}.rnn.{kind}_l{i}"] = _torch_gate_order(tensor)
+    net = Seq2Seq(cfg)
+    net.load_state_dict(state)  # strict: a missing or extra tensor is an error
+    return net.eval()
