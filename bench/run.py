@@ -78,8 +78,10 @@ def model_flops(cfg) -> tuple[int, int, int]:
     return encoder, decoder, pair
 
 
-def sgemm_gflops(cfg, batch: int) -> float:
-    """numpy float32 matmul speed at the decoder's output-projection and recurrent shapes."""
+def sgemm_gflops(cfg, batch: int, trials: int = 5) -> float:
+    """numpy float32 matmul speed at the decoder's output-projection and recurrent shapes:
+    the best of `trials` timings per shape, since the bound is what the machine can do
+    (on a shared machine one timing varied 82-147 GFLOP/s)."""
     rng = np.random.default_rng(0)
     shapes = [(batch, cfg.hidden_size, cfg.tgt_vocab_size),
               (batch, cfg.embed_size + cfg.hidden_size, 3 * cfg.hidden_size)]
@@ -88,11 +90,14 @@ def sgemm_gflops(cfg, batch: int) -> float:
         a = rng.standard_normal((m, k), dtype=np.float32)
         b = rng.standard_normal((k, n), dtype=np.float32)
         a @ b
-        reps = max(3, int(2e10 / (2 * m * k * n)))
-        start = time.perf_counter()
-        for _ in range(reps):
-            a @ b
-        seconds += time.perf_counter() - start
+        reps = max(3, int(1e10 / (2 * m * k * n)))
+        best = float("inf")
+        for _ in range(trials):
+            start = time.perf_counter()
+            for _ in range(reps):
+                a @ b
+            best = min(best, time.perf_counter() - start)
+        seconds += best
         flops += 2 * m * k * n * reps
     return flops / seconds / 1e9
 

@@ -84,14 +84,15 @@ class Graphs:
                  prescore: bool = True):
         cfg = manifest.config
         threads = threads or cpu_quota()
+        self.device = "cuda" if CUDA_PROVIDER in providers[0] else "cpu"
         self.encoder = open_session(manifest.path(ENCODER_FILE), providers, threads)
         self.decoder = open_session(manifest.path(DECODER_FILE), providers, threads)
         self.state_names, self.memory_names = cfg.state_names, cfg.memory_names
         self.vocab_size = cfg.tgt_vocab_size
         self.has_attention = cfg.attention != "none"
         self._chunked = not cfg.pad_source  # seed-semantics encoders read num_steps columns
-        self._enc_inputs = {i.name for i in self.encoder.get_inputs()}
-        _, self._enc_outputs = encoder_io(cfg)
+        self.encoder_inputs = {i.name for i in self.encoder.get_inputs()}
+        _, self.encoder_outputs = encoder_io(cfg)
         self._dec_inputs, dec_outputs = decoder_io(cfg)
         state_outputs = [f"{name}_out" for name in cfg.state_names]
         self._step_outputs = ["next_token", *state_outputs]
@@ -101,7 +102,7 @@ class Graphs:
         self.takes_banned = BANNED_INPUT in step_inputs  # next_token can skip ids in the graph
         # The int8 prescoring kernel is onnxruntime's CPU one: on CUDA the plain layer is faster.
         self.takes_prescore = PRESCORE_INPUT in step_inputs
-        self.prescores = self.takes_prescore and prescore and "cuda" not in providers[0].lower()
+        self.prescores = self.takes_prescore and prescore and self.device == "cpu"
         self._logits_only = {LOGITS_ONLY_INPUT: _ON} if LOGITS_ONLY_INPUT in step_inputs else {}
         self.takes_row_candidates = ROW_CANDIDATES_INPUT in step_inputs
         self._check_io(manifest)
@@ -110,9 +111,9 @@ class Graphs:
         enc_out = {o.name for o in self.encoder.get_outputs()}
         dec_in = {i.name for i in self.decoder.get_inputs()}
         dec_out = {o.name for o in self.decoder.get_outputs()}
-        missing = ((set(self._enc_outputs) - enc_out) | (set(self._dec_inputs) - dec_in)
+        missing = ((set(self.encoder_outputs) - enc_out) | (set(self._dec_inputs) - dec_in)
                    | (set(self._step_outputs) - dec_out))
-        if missing or not self._enc_inputs <= {"src", "src_len"}:
+        if missing or not self.encoder_inputs <= {"src", "src_len"}:
             raise BundleError(f"{manifest.root}: graph inputs/outputs do not match the manifest's "
                               f"model ({', '.join(sorted(missing))}); re-export the bundle")
         logits_dim = self.decoder.get_outputs()[0].shape[-1]
@@ -129,7 +130,7 @@ class Graphs:
         if self._chunked and src.shape[0] > ENCODE_CHUNK:
             return self._encode_chunks(src, src_len)
         feed = {"src": src, "src_len": src_len}
-        outputs = self.encoder.run(self._enc_outputs, {k: feed[k] for k in self._enc_inputs})
+        outputs = self.encoder.run(self.encoder_outputs, {k: feed[k] for k in self.encoder_inputs})
         n = len(self.state_names)
         return dict(zip(self.state_names, outputs[:n])), dict(zip(self.memory_names, outputs[n:]))
 

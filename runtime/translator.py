@@ -17,6 +17,7 @@ from s2s_batch.runtime.manifest import (SHORTLIST_FILE, SRC_SPM_FILE, SRC_VOCAB_
                                         TGT_VOCAB_FILE, TRUECASE_FILE, load_manifest)
 from s2s_batch.runtime.beam import beam_search
 from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
+from s2s_batch.runtime.device_loop import can_decode_on_device, greedy_decode_on_device
 from s2s_batch.runtime.sampling import sample_decode
 from s2s_batch.runtime.search import greedy_decode
 from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
@@ -246,6 +247,10 @@ class Translator:
         if opts.beam_size == 1:  # greedy search, as CTranslate2 treats beam_size 1
             shortlist = (None if self.shortlist is None
                          else self.shortlist.candidates(src, self.config.tgt_vocab_size))
+            if (self.device == "cuda" and shortlist is None and not opts.return_scores
+                    and not opts.return_attention and can_decode_on_device(self.graphs, banned)):
+                return [[h] for h in greedy_decode_on_device(self.graphs, src, src_len, bos, eos,
+                                                             max_len, banned)]
             return [[h] for h in greedy_decode(self.graphs, src, src_len, bos, eos, max_len,
                                                with_scores=opts.return_scores, banned=banned,
                                                with_attention=opts.return_attention,

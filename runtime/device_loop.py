@@ -1,0 +1,76 @@
+"""Greedy decoding with the decoder's state kept on the device: onnxruntime IO binding.
+
+On CUDA, `Graphs.step` would copy the state [L, B, H] and the memory to the GPU and back
+at every step. Here the encoder's outputs and each step's new state stay where the
+session wrote them (OrtValues on the device), bound as the next step's inputs; the only
+per-step copies are the token ids, in and out. Rows are not dropped as they finish (that
+would gather the state on the host): on a GPU a step costs about the same for a full
+batch, and a finished row's later tokens are ignored. The CPU path keeps `search.py`'s
+loop, which drops finished rows and reads numpy inputs in place (IO binding earned
+nothing there; bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+
+from s2s_batch.runtime.decoding import Hypothesis
+from s2s_batch.runtime.manifest import BANNED_INPUT, PRESCORE_INPUT, SHORTLIST_INPUT
+from s2s_batch.runtime.session import Graphs
+
+
+def can_decode_on_device(graphs: Graphs, banned: int | None) -> bool:
+    """Whether greedy_decode_on_device serves this bundle: the argmax, and any banned id,
+    must be taken inside the step graph."""
+    return banned is None or graphs.takes_banned
+
+
+def greedy_decode_on_device(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
+                            max_len: int, banned: int | None = None, device: str | None = None
+                            ) -> list[Hypothesis]:
+    """Greedy hypotheses (ids without <eos>) of a source batch, the same as `greedy_decode`
+    without scores, attention or shortlist. `device` ("cuda" or "cpu"; default: the
+    sessions' own) is where the state lives between steps."""
+    device = device or graphs.device
+    encoder = graphs.encoder.io_binding()
+    for name, value in (("src", src), ("src_len", src_len)):
+        if name in graphs.encoder_inputs:
+            encoder.bind_cpu_input(name, value)
+    for name in graphs.encoder_outputs:
+        encoder.bind_output(name, device)
+    graphs.encoder.run_with_iobinding(encoder)
+    encoded = dict(zip(graphs.encoder_outputs, encoder.get_outputs()))
+
+    step = graphs.decoder.io_binding()
+    for name, value in encoded.items():  # the state's first values and the fixed memory
+        step.bind_ortvalue_input(name, value)
+    fixed = {BANNED_INPUT: None if banned is None else np.array([banned], dtype=np.int64),
+             # the int8 prescoring kernel is the CPU provider's: the plain layer here
+             PRESCORE_INPUT: np.array(False) if graphs.takes_prescore else None,
+             SHORTLIST_INPUT: np.zeros(0, dtype=np.int64) if graphs.takes_shortlist else None}
+    for name, value in fixed.items():
+        if value is not None:  # an OrtValue binds an overridable initializer (banned_ids) too
+            step.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(value))
+    batch = src.shape[0]
+    out = np.empty((batch, max_len), dtype=np.int64)
+    lengths = np.full(batch, max_len)
+    live = np.ones(batch, dtype=bool)
+    tokens = np.full(batch, bos, dtype=np.int64)
+    for t in range(max_len):
+        step.bind_cpu_input("tokens", tokens)
+        step.bind_output("next_token", "cpu")
+        for name in graphs.state_names:
+            step.bind_output(f"{name}_out", device)
+        graphs.decoder.run_with_iobinding(step)
+        next_token, *states = step.get_outputs()
+        tokens = next_token.numpy()
+        out[:, t] = tokens
+        finished = live & (tokens == eos)
+        lengths[finished] = t
+        live &= ~finished
+        if not live.any():
+            break
+        for name, value in zip(graphs.state_names, states):
+            step.bind_ortvalue_input(name, value)
+    return [Hypothesis(out[i, : lengths[i]].tolist()) for i in range(batch)]
