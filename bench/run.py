@@ -6,8 +6,8 @@
    for bit from its graphs by s2s_batch.train.bundle_weights; or --checkpoint PT);
 2. eager PyTorch batched greedy over the same length-sorted batches;
 3. the runtime at its default settings and a sweep of batch sizes and token budgets;
-4. the machine's limit: sgemm GFLOP/s at the model's shapes × the FLOPs the model needs
-   for the real tokens → an upper bound on sentences/s.
+4. the machine's limit: sgemm GFLOP/s at the model's shapes (timed in the same rounds as
+   1-3) × the FLOPs the model needs for the real tokens → an upper bound on sentences/s.
 Checks that 2 and 3 give the same tokens as 1; 1, 2 and the runtime's default are timed
 in turn, round after round, so that their ratios are taken at the same moments; each
 starts from the text lines (tokenizing is timed on every side, decoding to text on
@@ -78,28 +78,23 @@ def model_flops(cfg) -> tuple[int, int, int]:
     return encoder, decoder, pair
 
 
-def sgemm_gflops(cfg, batch: int, trials: int = 5) -> float:
-    """numpy float32 matmul speed at the decoder's output-projection and recurrent shapes:
-    the best of `trials` timings per shape, since the bound is what the machine can do
-    (on a shared machine one timing varied 82-147 GFLOP/s)."""
+def sgemm_work(cfg, batch: int) -> tuple:
+    """(a function running numpy float32 matmuls at the decoder's output-projection and
+    recurrent shapes, the FLOPs it does): timed with the headline configurations, in the
+    same rounds, it gives the sgemm speed of the same moments (one timing alone varied
+    82-147 GFLOP/s on a shared machine)."""
     rng = np.random.default_rng(0)
     shapes = [(batch, cfg.hidden_size, cfg.tgt_vocab_size),
               (batch, cfg.embed_size + cfg.hidden_size, 3 * cfg.hidden_size)]
-    flops, seconds = 0, 0.0
-    for m, k, n in shapes:
-        a = rng.standard_normal((m, k), dtype=np.float32)
-        b = rng.standard_normal((k, n), dtype=np.float32)
-        a @ b
-        reps = max(3, int(1e10 / (2 * m * k * n)))
-        best = float("inf")
-        for _ in range(trials):
-            start = time.perf_counter()
+    operands = [(rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32),
+                 max(3, int(2e10 / (2 * m * k * n)))) for m, k, n in shapes]
+
+    def run():
+        for a, b, reps in operands:
             for _ in range(reps):
                 a @ b
-            best = min(best, time.perf_counter() - start)
-        seconds += best
-        flops += 2 * m * k * n * reps
-    return flops / seconds / 1e9
+
+    return run, sum(2 * m * k * n * reps for (m, k, n), (_, _, reps) in zip(shapes, operands))
 
 
 def read_input(path: Path | None, limit: int) -> list[str]:
@@ -169,13 +164,15 @@ def main() -> None:
                 out[i] = ids
         return out
 
-    # The three configurations of the last line, measured in turn.
+    # The three configurations of the last line and the sgemm bound, measured in turn.
+    sgemm, sgemm_flops = sgemm_work(cfg, DEFAULT_BATCH_SIZE)
     headline = timed_together({
         "seed_loop_eager": lambda: [predict_seq2seq(net, encode(line), src_vocab, tgt_vocab,
                                                     max_len, banned) for line in lines[:seed_lines]],
         "eager_batched": eager_batched,
-        "runtime_default": lambda: translator.translate_ids(lines)}, repeats)
-    (seed_s, seed_out), (eager_s, eager_out), (runtime_s, runtime_out) = headline.values()
+        "runtime_default": lambda: translator.translate_ids(lines),
+        "sgemm": sgemm}, repeats)
+    (seed_s, seed_out), (eager_s, eager_out), (runtime_s, runtime_out), (sgemm_s, _) = headline.values()
     record("seed_loop_eager", seed_s, seed_lines)
     record("eager_batched", eager_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
     record("runtime_default", runtime_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
@@ -197,7 +194,8 @@ def main() -> None:
                same_tokens=out == runtime_out)
 
     nonblank = [i for i, t in enumerate(tokens) if t]
-    bound = sentences_bound(cfg, tokens, runtime_out, nonblank, max_len, len(lines), record)
+    bound = sentences_bound(cfg, tokens, runtime_out, nonblank, max_len, len(lines),
+                           sgemm_flops / sgemm_s / 1e9, record)
     seed_mismatch = sum(seed_out[i] != runtime_out[i] for i in range(seed_lines) if tokens[i])
     eager_mismatch = sum(eager_out[i] != runtime_out[i] for i in nonblank)
     print(f"\n{'configuration':<22}{'sentences/s':>14}")
@@ -216,15 +214,15 @@ def main() -> None:
           f"fraction_of_fp32_bound={runtime_rate / bound:.2f}")
 
 
-def sentences_bound(cfg, tokens, outputs, nonblank, max_len, n_lines, record) -> float:
-    """Sentences/s the machine's sgemm speed allows for the FLOPs of the real tokens."""
+def sentences_bound(cfg, tokens, outputs, nonblank, max_len, n_lines, gflops, record) -> float:
+    """Sentences/s that `gflops` (the machine's sgemm speed) allows for the FLOPs of the
+    real tokens."""
     enc_flops, dec_flops, pair_flops = model_flops(cfg)
     src_len = {i: min(len(tokens[i]) + 1, cfg.num_steps) for i in nonblank}
     dec_len = {i: min(len(outputs[i]) + 1, max_len) for i in nonblank}  # + <eos>
     src_tokens, dec_tokens = sum(src_len.values()), sum(dec_len.values())
     flops = (src_tokens * enc_flops + dec_tokens * dec_flops
              + pair_flops * sum(src_len[i] * dec_len[i] for i in nonblank))
-    gflops = sgemm_gflops(cfg, DEFAULT_BATCH_SIZE)
     bound = gflops * 1e9 / (flops / n_lines)
     record("fp32_bound", n_lines / bound, n_lines, sgemm_gflops=round(gflops, 1),
            flops_per_sentence=round(flops / n_lines), decoded_tokens=dec_tokens)
