@@ -9,7 +9,7 @@ import click
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("checkpoint", type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               required=True, help="bundle folder to write (replaced if it exists)")
 @click.option("--quantize", type=click.Choice(["none", "int8"]), default="none", show_default=True,
@@ -24,15 +24,22 @@ import click
                    "checkpoint's training split, for checkpoints written before s2s-train stored them")
 def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, prescore: bool,
          data: Path | None):
-    """Export a training checkpoint to a verified model bundle."""
+    """Export a training checkpoint to a verified model bundle.
+
+    CHECKPOINT may also be a bundle folder (fp32 GRU, the seed's fixed context, such as the
+    shipped default): its model is exported again, with other options (--quantize int8,
+    --no-prescore, ...), without the training run that made it."""
     from s2s_batch.export.bundle import write_bundle
     from s2s_batch.export.verify import ParityError
+    from s2s_batch.runtime.errors import BundleError
+    from s2s_batch.train.bundle_weights import checkpoint_from_bundle
     from s2s_batch.train.checkpoint import load_checkpoint
     from s2s_batch.train.lexicon import build_lexical_table, lexicon_from_payload
     from s2s_batch.train.trainer import prepare, truecasing_for
 
     try:
-        net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint(checkpoint)
+        read = checkpoint_from_bundle if checkpoint.is_dir() else load_checkpoint
+        net, cfg, src_vocab, tgt_vocab, payload = read(checkpoint)
         lexicon = lexicon_from_payload(payload) if shortlist else None
         truecase = payload.get("truecase")
         if data is not None and ((shortlist and lexicon is None) or truecase is None):
@@ -43,7 +50,7 @@ def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, presco
                 truecase = truecasing_for(cfg, corpus.raw)
         manifest = write_bundle(net, cfg, src_vocab, tgt_vocab, payload, out_dir, quantize, lexicon,
                                 truecase, prescore=prescore, shortlist=shortlist)
-    except (ParityError, ValueError, FileNotFoundError) as exc:
+    except (ParityError, BundleError, ValueError, FileNotFoundError) as exc:
         click.echo(f"s2s-export: {exc}", err=True)
         sys.exit(4)
     size = sum(p.stat().st_size for p in out_dir.iterdir())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -27,3 +29,38 @@ def test_bundles_it_cannot_rebuild_are_refused(bundle):
         eager_from_bundle(bundle("lstm"))
     with pytest.raises(ValueError, match="only fp32 GRU bundles"):
         eager_from_bundle(bundle("gru", False, "additive"))
+
+
+def _manifest_without_run_details(path) -> dict:
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    for key in ("files", "exported_at"):
+        manifest.pop(key)
+    manifest["metrics"].pop("parity_max_abs_diff")
+    return manifest
+
+
+def test_s2s_export_of_a_bundle_writes_the_same_bundle_again(bundle, tmp_path):
+    from click.testing import CliRunner
+
+    from s2s_batch.export.cli import main
+
+    source = bundle("gru", False)
+    result = CliRunner().invoke(main, [str(source), "-o", str(tmp_path / "again")])
+    assert result.exit_code == 0, result.output
+    again = tmp_path / "again"
+    assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in source.iterdir())
+    for path in source.iterdir():
+        if path.name != "manifest.json":
+            assert (again / path.name).read_bytes() == path.read_bytes(), path.name
+    assert _manifest_without_run_details(again) == _manifest_without_run_details(source)
+
+
+def test_s2s_export_refuses_a_bundle_it_cannot_rebuild(bundle, tmp_path):
+    from click.testing import CliRunner
+
+    from s2s_batch.export.cli import main
+
+    result = CliRunner().invoke(main, [str(bundle("lstm")), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 4
+    assert "only fp32 GRU bundles" in result.output
+    assert not (tmp_path / "out").exists()

@@ -20,7 +20,13 @@ import torch
 from onnx import numpy_helper
 
 from s2s_batch.export.context_gates import CONTEXT_GATES_WEIGHT
-from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE, load_manifest
+from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, SHORTLIST_FILE, SRC_SPM_FILE, SRC_VOCAB_FILE,
+                                        TGT_SPM_FILE, TGT_VOCAB_FILE, TRUECASE_FILE, load_manifest)
+from s2s_batch.runtime.shortlist import LexicalTable
+from s2s_batch.runtime.truecase import Recaser
+from s2s_batch.runtime.vocab import Vocab
+from s2s_batch.train.config import TrainConfig
+from s2s_batch.train.lexicon import lexicon_payload
 from s2s_batch.train.model import Seq2Seq
 
 CELL_SUFFIX = "_cell_weight_h"  # export/step_cells.py names a cell's tensors {prefix}_cell_*
@@ -106,3 +112,34 @@ def eager_from_bundle(bundle_dir: str | Path) -> Seq2Seq:
     net = Seq2Seq(cfg)
     net.load_state_dict(state)  # strict: a missing or extra tensor is an error
     return net.eval()
+
+
+def checkpoint_from_bundle(bundle_dir: str | Path) -> tuple:
+    """(model, TrainConfig, src Vocab, tgt Vocab, payload) as `load_checkpoint` returns them,
+    rebuilt from a bundle: what `write_bundle` needs to export it again (int8, without
+    prescoring, ...). The payload holds what the manifest recorded of the training run
+    (recipe, dev score, data provenance) and the tokenizer, lexical and truecasing tables
+    the bundle ships; no optimizer state, so training cannot resume from it."""
+    root = Path(bundle_dir)
+    net = eager_from_bundle(root)
+    data = load_manifest(root).data
+    recipe, metrics = data.get("recipe") or {}, data.get("metrics") or {}
+    cfg = TrainConfig.from_dict(recipe["train_config"])
+    src_vocab, tgt_vocab = Vocab.load(root / SRC_VOCAB_FILE), Vocab.load(root / TGT_VOCAB_FILE)
+    payload = {
+        "epoch": recipe.get("epochs_trained", 0) - 1,
+        "averaged_last": metrics.get("averaged_last"),
+        "history": [{"epoch": metrics.get("dev_epoch"), "dev_bleu": metrics.get("dev_bleu"),
+                     "dev_seed_bleu": metrics.get("dev_seed_bleu")}],
+        "data": {"command": recipe.get("command"), "file": recipe.get("data_file"),
+                 "sha256": recipe.get("data_sha256"), "attribution": data.get("data_attribution")},
+    }
+    if cfg.model.tokenizer == "sentencepiece":
+        payload["spm_models"] = {"src": (root / SRC_SPM_FILE).read_bytes(),
+                                 "tgt": (root / TGT_SPM_FILE).read_bytes()}
+    if (root / SHORTLIST_FILE).is_file():
+        table = LexicalTable.load(root / SHORTLIST_FILE, len(src_vocab), len(tgt_vocab))
+        payload["lexicon"] = lexicon_payload(table)
+    if (root / TRUECASE_FILE).is_file():
+        payload["truecase"] = Recaser.load(root / TRUECASE_FILE).table
+    return net, cfg, src_vocab, tgt_vocab, payload
