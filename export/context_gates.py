@@ -26,6 +26,8 @@ from onnx import helper, numpy_helper
 CONTEXT = "context"
 # The encoder's projection weight [H, 3H]; its presence marks a rewritten bundle.
 CONTEXT_GATES_WEIGHT = "context_gates_weight"
+# The decoder step's part of it, [3H, E]: the factor of the embedding table.
+CONTEXT_GATES_WEIGHT_EMB = "context_gates_weight_emb"
 
 
 def _consumers(graph: onnx.GraphProto, name: str) -> list[onnx.NodeProto]:
@@ -75,7 +77,7 @@ def _rewrite_decoder(model: onnx.ModelProto) -> np.ndarray | None:
     table, gi = "context_gates_embedding_table", gemm.output[0]
     nodes = [
         # constant inputs only: folded once when the session loads
-        n("Gemm", [gather.input[0], "context_gates_weight_emb", gemm.input[2]], [table], transB=1),
+        n("Gemm", [gather.input[0], CONTEXT_GATES_WEIGHT_EMB, gemm.input[2]], [table], transB=1),
         n("Gather", [table, gather.input[1]], ["context_gates_embedded"], axis=0),   # [B, 3H]
         n("Add", ["context_gates_embedded", CONTEXT], [gi]),
     ]
@@ -89,7 +91,7 @@ def _rewrite_decoder(model: onnx.ModelProto) -> np.ndarray | None:
     del graph.node[:]
     graph.node.extend(kept)
     read = {name for node in graph.node for name in node.input}
-    weight_emb = numpy_helper.from_array(np.ascontiguousarray(weight[:, :embed]), "context_gates_weight_emb")
+    weight_emb = numpy_helper.from_array(np.ascontiguousarray(weight[:, :embed]), CONTEXT_GATES_WEIGHT_EMB)
     others = [t for t in graph.initializer if t.name in read or t.name == gather.input[0]]
     del graph.initializer[:]
     graph.initializer.extend(others + [weight_emb])

@@ -16,6 +16,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+CELL_SUFFIX = "_cell"  # a cell's tensors are named {GRU node output}_cell_weight_x, ..._bias_h
+
 
 def _attrs(node: onnx.NodeProto) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -35,7 +37,7 @@ def _unfusable(node: onnx.NodeProto, initializers: dict) -> bool:
 def _cell(node: onnx.NodeProto, weights: dict) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
     x, w, r, b, _, initial_h = node.input
     hidden = int(_attrs(node)["hidden_size"])
-    p = f"{node.output[1] or node.output[0]}_cell"  # unique: the node's own output name
+    p = f"{node.output[1] or node.output[0]}{CELL_SUFFIX}"  # unique: the node's own output name
     bias = weights[b].reshape(2, 3 * hidden)
     tensors = {f"{p}_weight_x": weights[w][0], f"{p}_weight_h": weights[r][0],
                f"{p}_bias_x": bias[0], f"{p}_bias_h": bias[1],

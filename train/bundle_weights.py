@@ -19,7 +19,8 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from s2s_batch.export.context_gates import CONTEXT_GATES_WEIGHT
+from s2s_batch.export.context_gates import CONTEXT_GATES_WEIGHT, CONTEXT_GATES_WEIGHT_EMB
+from s2s_batch.export.step_cells import CELL_SUFFIX
 from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, SHORTLIST_FILE, SRC_SPM_FILE, SRC_VOCAB_FILE,
                                         TGT_SPM_FILE, TGT_VOCAB_FILE, TRUECASE_FILE, load_manifest)
 from s2s_batch.runtime.shortlist import LexicalTable
@@ -29,8 +30,7 @@ from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.lexicon import lexicon_payload
 from s2s_batch.train.model import Seq2Seq
 
-CELL_SUFFIX = "_cell_weight_h"  # export/step_cells.py names a cell's tensors {prefix}_cell_*
-EMBEDDING_PART = "context_gates_weight_emb"
+CELL_WEIGHT_H = f"{CELL_SUFFIX}_weight_h"
 
 
 def _torch_gate_order(onnx_rows: np.ndarray) -> torch.Tensor:
@@ -67,14 +67,14 @@ def _decoder_layers(graph: onnx.GraphProto, weights: dict, context_part: np.ndar
     prefixes = []
     for node in graph.node:
         for name in node.input:
-            if name.endswith(CELL_SUFFIX) and name[: -len("_weight_h")] not in prefixes:
+            if name.endswith(CELL_WEIGHT_H) and name[: -len("_weight_h")] not in prefixes:
                 prefixes.append(name[: -len("_weight_h")])
     layers = []
     for i, prefix in enumerate(prefixes):
         if f"{prefix}_weight_x" in weights:
             w_ih = weights[f"{prefix}_weight_x"]
-        elif i == 0 and context_part is not None and EMBEDDING_PART in weights:
-            w_ih = np.concatenate([weights[EMBEDDING_PART], context_part.T], axis=1)
+        elif i == 0 and context_part is not None and CONTEXT_GATES_WEIGHT_EMB in weights:
+            w_ih = np.concatenate([weights[CONTEXT_GATES_WEIGHT_EMB], context_part.T], axis=1)
         else:
             raise ValueError(f"decoder layer {i}: no input weight in the graph")
         layers.append((w_ih, weights[f"{prefix}_weight_h"], weights[f"{prefix}_bias_x"],
