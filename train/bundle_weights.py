@@ -22,7 +22,7 @@ from onnx import numpy_helper
 from s2s_batch.export.context_gates import CONTEXT_GATES_WEIGHT, CONTEXT_GATES_WEIGHT_EMB
 from s2s_batch.export.step_cells import CELL_SUFFIX
 from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, SHORTLIST_FILE, SRC_SPM_FILE, SRC_VOCAB_FILE,
-                                        TGT_SPM_FILE, TGT_VOCAB_FILE, TRUECASE_FILE, load_manifest)
+                                        TGT_SPM_FILE, TGT_VOCAB_FILE, TRUECASE_FILE, Manifest, load_manifest)
 from s2s_batch.runtime.shortlist import LexicalTable
 from s2s_batch.runtime.truecase import Recaser
 from s2s_batch.runtime.vocab import Vocab
@@ -82,13 +82,14 @@ def _decoder_layers(graph: onnx.GraphProto, weights: dict, context_part: np.ndar
     return layers
 
 
-def eager_from_bundle(bundle_dir: str | Path) -> Seq2Seq:
+def eager_from_bundle(bundle_dir: str | Path | Manifest) -> Seq2Seq:
     """The bundle's model as an eager Seq2Seq in eval mode, with the exported weights.
 
     Rebuilds fp32 GRU models with the seed's fixed context (the default bundle's kind);
-    raises ValueError for any other bundle.
+    raises ValueError for any other bundle. Takes the folder or its loaded Manifest.
     """
-    manifest = load_manifest(Path(bundle_dir))
+    manifest = bundle_dir if isinstance(bundle_dir, Manifest) else load_manifest(Path(bundle_dir))
+    bundle_dir = manifest.root
     cfg = manifest.config
     if (cfg.cell != "gru" or cfg.attention != "none" or cfg.bidirectional or cfg.residual
             or manifest.data.get("precision", "fp32") != "fp32"):
@@ -121,8 +122,8 @@ def checkpoint_from_bundle(bundle_dir: str | Path) -> tuple:
     (recipe, dev score, data provenance) and the tokenizer, lexical and truecasing tables
     the bundle ships; no optimizer state, so training cannot resume from it."""
     root = Path(bundle_dir)
-    net = eager_from_bundle(root)
-    data = load_manifest(root).data
+    manifest = load_manifest(root)
+    net, data = eager_from_bundle(manifest), manifest.data
     recipe, metrics = data.get("recipe") or {}, data.get("metrics") or {}
     cfg = TrainConfig.from_dict(recipe["train_config"])
     src_vocab, tgt_vocab = Vocab.load(root / SRC_VOCAB_FILE), Vocab.load(root / TGT_VOCAB_FILE)
