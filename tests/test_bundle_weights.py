@@ -64,3 +64,20 @@ def test_s2s_export_refuses_a_bundle_it_cannot_rebuild(bundle, tmp_path):
     assert result.exit_code == 4
     assert "only fp32 GRU bundles" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_s2s_export_refuses_a_bundle_without_its_recipe(bundle, tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from s2s_batch.export.cli import main
+
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle("gru", False), copy)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["recipe"]
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    result = CliRunner().invoke(main, [str(copy), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 4
+    assert "records no training recipe" in result.output

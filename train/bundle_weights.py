@@ -64,11 +64,12 @@ def _encoder_layers(graph: onnx.GraphProto, weights: dict) -> list[tuple]:
 
 def _decoder_layers(graph: onnx.GraphProto, weights: dict, context_part: np.ndarray | None) -> list[tuple]:
     """(W_ih, W_hh, b_ih, b_hh) per layer, in ONNX gate order, from the unfused step cells."""
-    prefixes = []
+    prefixes = []  # {GRU node output}_cell, in graph order: layer 0 first
     for node in graph.node:
         for name in node.input:
-            if name.endswith(CELL_WEIGHT_H) and name[: -len("_weight_h")] not in prefixes:
-                prefixes.append(name[: -len("_weight_h")])
+            prefix = name.removesuffix("_weight_h")
+            if name.endswith(CELL_WEIGHT_H) and prefix not in prefixes:
+                prefixes.append(prefix)
     layers = []
     for i, prefix in enumerate(prefixes):
         if f"{prefix}_weight_x" in weights:
@@ -125,6 +126,9 @@ def checkpoint_from_bundle(bundle_dir: str | Path) -> tuple:
     manifest = load_manifest(root)
     net, data = eager_from_bundle(manifest), manifest.data
     recipe, metrics = data.get("recipe") or {}, data.get("metrics") or {}
+    if "train_config" not in recipe:
+        raise ValueError(f"{root}: the manifest records no training recipe; pass the checkpoint the "
+                         "bundle was exported from")
     cfg = TrainConfig.from_dict(recipe["train_config"])
     src_vocab, tgt_vocab = Vocab.load(root / SRC_VOCAB_FILE), Vocab.load(root / TGT_VOCAB_FILE)
     payload = {
