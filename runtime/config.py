@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 CELLS = ("rnn", "gru", "lstm")
 TOKENIZERS = ("word", "sentencepiece")
 ATTENTIONS = ("none", "additive", "dot", "general", "local")
+# before-cell: the notes' Bahdanau decoder, queried by the previous state, so training runs
+# one step at a time; after-cell: Luong's global attention without input feeding, queried
+# by each step's new top-layer output, so training runs every step in one call.
+ATTENTION_PLACEMENTS = ("before-cell", "after-cell")
 
 
 def _opt(default, help_text):
@@ -33,6 +37,10 @@ class ModelConfig:
         "none", "decoder attention over the encoder outputs: none (the seed's fixed context), "
         "additive (Bahdanau), dot (scaled), general (Luong) or local (Luong's predictive "
         "window, general scores)")
+    attention_placement: str = _opt(
+        "before-cell", "where attention sits: before-cell (Bahdanau: the previous state queries, "
+        "the context feeds the cell) or after-cell (Luong: the cell's new output queries, "
+        "tanh(W_c [h; context]) feeds the output layer; trains in parallel over time)")
     local_window: int = _opt(5, "attention local: half-width D of the window around the predicted position")
     self_attention: bool = _opt(
         False, "a self-attention layer (residual, layer norm) over the encoder outputs, "
@@ -56,11 +64,19 @@ class ModelConfig:
             raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {self.tokenizer!r}")
         if self.attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
+        if self.attention_placement not in ATTENTION_PLACEMENTS:
+            raise ValueError(f"attention_placement must be one of {', '.join(ATTENTION_PLACEMENTS)}, "
+                             f"got {self.attention_placement!r}")
         for name in ("embed_size", "hidden_size", "num_layers", "num_steps", "max_decode_len"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def attention_after_cell(self) -> bool:
+        """True for Luong's decoder: attention over the cell's new output."""
+        return self.attention != "none" and self.attention_placement == "after-cell"
 
     @property
     def state_names(self) -> tuple[str, ...]:

@@ -67,8 +67,9 @@ _CHECKPOINTS: dict = {}
 def trained(corpus_path, tmp_path_factory):
     """trained(cell, seed_semantics, attention) → checkpoint path, trained once per session.
 
-    attention is none, additive, dot or general, with "+bi" for a bidirectional encoder
-    "+res" for residual connections and "+self" for encoder self-attention.
+    attention is none, additive, dot, general or local, with "+bi" for a bidirectional
+    encoder, "+res" for residual connections, "+self" for encoder self-attention and
+    "+after" for attention after the cell (Luong's decoder).
     """
     from s2s_batch.train.trainer import train
 
@@ -80,7 +81,8 @@ def trained(corpus_path, tmp_path_factory):
             # "KIND+bi+res": attention KIND, a bidirectional encoder, residual connections
             kind, *extras = attention.split("+")
             train(tiny_config(cell, seed_semantics, attention=kind, bidirectional="bi" in extras,
-                              residual="res" in extras, self_attention="self" in extras),
+                              residual="res" in extras, self_attention="self" in extras,
+                              attention_placement="after-cell" if "after" in extras else "before-cell"),
                   corpus_path, out, progress=False, log=lambda msg: None)
             _CHECKPOINTS[key] = out / "checkpoint.pt"
         return _CHECKPOINTS[key]

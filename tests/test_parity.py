@@ -25,7 +25,12 @@ MATRIX = [(cell, semantics, "none") for cell in CELLS for semantics in (False, T
     ("gru", False, "none+res"), ("lstm", False, "additive+bi+res"), ("rnn", True, "dot+res"),
     # Luong's local attention; a self-attention layer over the encoder outputs
     ("gru", False, "local"), ("lstm", True, "local+bi"), ("gru", False, "additive+self"),
-    ("rnn", False, "general+bi+res+self")]
+    ("rnn", False, "general+bi+res+self"),
+    # attention after the cell (Luong): every scoring function, with and without a
+    # bidirectional encoder, seed semantics, residual layers and self-attention
+    ("gru", False, "general+after"), ("gru", False, "dot+bi+after"), ("lstm", False, "additive+after"),
+    ("gru", True, "general+bi+after"), ("rnn", False, "local+after"),
+    ("gru", False, "additive+bi+res+self+after")]
 MATRIX_IDS = [f"{c}-{'seed' if s else 'masked'}-{a}" for c, s, a in MATRIX]
 
 

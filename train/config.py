@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from s2s_batch.runtime.config import ModelConfig
 
 
+PRECISIONS = ("fp32", "bf16", "bf16-fp32-cells")
+
+
 def _opt(default, help_text):
     return field(default=default, metadata={"help": help_text})
 
@@ -43,7 +46,14 @@ class TrainConfig:
     label_smoothing: float = _opt(0.0, "label smoothing of the training loss (dev loss stays plain)")
     warmup_steps: int = _opt(0, "linear learning-rate warmup over this many updates (0: none)")
     patience: int = _opt(0, "early stopping: stop after this many epochs without a better dev BLEU (0: never)")
+    precision: str = _opt("fp32", "training arithmetic: fp32; bf16 (autocast: matmuls in bfloat16, "
+                                  "weights and optimizer in float32; fast on CPUs with AVX512-BF16 or AMX); "
+                                  "bf16-fp32-cells (bf16 except the recurrent cells). Export is float32 either way")
     average_last: int = _opt(0, "also write averaged.pt, the mean of the last N epochs' weights (0: off)")
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -65,6 +66,28 @@ class ResidualStack(nn.Module):
         return x, torch.cat(finals, dim=0)
 
 
+def recurrent_in_fp32(enabled: bool = True):
+    """Under CPU bf16 autocast, a context where the recurrent cells run in float32.
+
+    A recurrent cell under autocast casts at every step; on the Xeon that made `nn.GRU`
+    25% slower than float32, while bf16 paid for the non-recurrent matmuls (the input
+    projections, attention, the output layer). Which wins depends on the CPU: the
+    trainer's --precision chooses (bench/train_speed.py measures both). Outside
+    autocast, or with enabled=False: no-op.
+    """
+    if enabled and torch.is_autocast_enabled("cpu"):
+        return torch.autocast("cpu", enabled=False)
+    return contextlib.nullcontext()
+
+
+def as_fp32(state):
+    """A tensor, or an (h, c) pair, in float32; a float32 tensor as it is (no Cast node
+    in an exported graph)."""
+    if isinstance(state, tuple):
+        return tuple(as_fp32(s) for s in state)
+    return state if state is None or state.dtype == torch.float32 else state.float()
+
+
 def top_layer(state):
     """The top layer's hidden state (B, H); for an LSTM, of its h."""
     h = state[0] if isinstance(state, tuple) else state
@@ -77,6 +100,7 @@ class Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.pad_source = cfg.pad_source
+        self.fp32_cells = True  # under bf16 autocast (see recurrent_in_fp32)
         self.embedding = nn.Embedding(cfg.src_vocab_size, cfg.embed_size)
         self.rnn = _recurrent(cfg, cfg.embed_size, cfg.bidirectional)
         self.num_layers, self.hidden_size = cfg.num_layers, cfg.hidden_size
@@ -97,17 +121,8 @@ class Encoder(nn.Module):
         x = self.embedding(src.t())  # (T, B, E)
         if noise is not None:  # adversarial training perturbs the embeddings
             x = x + noise
-        if isinstance(self.rnn, ResidualStack):
-            outputs, state = self.rnn(x, lengths=None if self.pad_source else src_len.cpu())
-        elif self.pad_source:
-            # Seed semantics: padding runs through the cell.
-            outputs, state = self.rnn(x)
-        else:
-            # Packing stops each row at its own length. The TorchScript ONNX exporter
-            # turns this into the ONNX RNN operator's sequence_lens input.
-            packed = pack_padded_sequence(x, src_len.cpu(), enforce_sorted=False)
-            outputs, state = self.rnn(packed)
-            outputs = pad_packed_sequence(outputs, total_length=src.shape[1])[0]
+        with recurrent_in_fp32(self.fp32_cells):
+            outputs, state = self._run_cell(as_fp32(x), src_len, src.shape[1])
         if self.bridges is None:
             return outputs, state
         if self.output_projection is not None:
@@ -115,6 +130,18 @@ class Encoder(nn.Module):
         states = state if isinstance(state, tuple) else (state,)
         merged = tuple(self._bridge(s, bridge) for s, bridge in zip(states, self.bridges))
         return outputs, merged if isinstance(state, tuple) else merged[0]
+
+    def _run_cell(self, x: torch.Tensor, src_len: torch.Tensor, steps: int):
+        if isinstance(self.rnn, ResidualStack):
+            return self.rnn(x, lengths=None if self.pad_source else src_len.cpu())
+        if self.pad_source:
+            # Seed semantics: padding runs through the cell.
+            return self.rnn(x)
+        # Packing stops each row at its own length. The TorchScript ONNX exporter
+        # turns this into the ONNX RNN operator's sequence_lens input.
+        packed = pack_padded_sequence(x, src_len.cpu(), enforce_sorted=False)
+        outputs, state = self.rnn(packed)
+        return pad_packed_sequence(outputs, total_length=steps)[0], state
 
     def _bridge(self, state: torch.Tensor, bridge: nn.Linear) -> torch.Tensor:
         """(2L, B, H), directions interleaved per layer → (L, B, H)."""
@@ -151,23 +178,29 @@ class Attention(nn.Module):
         return outputs if self.kind == "dot" else self.w_key(outputs)
 
     def forward(self, query, keys, values, mask):
-        """→ context (B, H) and weights (B, T); mask (B, T) is 1 on real tokens, 0 on padding."""
+        """query (B, H) → context (B, H) and weights (B, T); or every step's query at once,
+        (B, S, H) → context (B, S, H) and weights (B, S, T). mask (B, T) is 1 on real
+        tokens, 0 on padding."""
+        single = query.dim() == 2
+        queries = query.unsqueeze(1) if single else query  # (B, S, H)
+        mask = mask.unsqueeze(1)  # (B, 1, T)
         if self.kind == "additive":
-            scores = self.v(torch.tanh(self.w_query(query).unsqueeze(1) + keys)).squeeze(-1)
+            scores = self.v(torch.tanh(self.w_query(queries).unsqueeze(2) + keys.unsqueeze(1))).squeeze(-1)
         else:
-            scores = torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1) * self.scale
+            scores = torch.bmm(queries, keys.transpose(1, 2)) * self.scale  # (B, S, T)
         if self.kind == "local":
-            lengths = mask.sum(dim=-1, keepdim=True)  # (B, 1)
-            center = (lengths - 1) * torch.sigmoid(self.v_position(torch.tanh(self.w_position(query))))
-            positions = torch.arange(mask.shape[1], device=mask.device, dtype=mask.dtype).unsqueeze(0)
-            distance = positions - center  # (B, T)
+            lengths = mask.sum(dim=-1, keepdim=True)  # (B, 1, 1)
+            center = (lengths - 1) * torch.sigmoid(self.v_position(torch.tanh(self.w_position(queries))))
+            positions = torch.arange(mask.shape[-1], device=mask.device, dtype=mask.dtype)
+            distance = positions - center  # (B, S, T)
             mask = mask * (distance.abs() <= self.window).to(mask.dtype)
         scores = scores.masked_fill(mask == 0, -1e9)  # exp(-1e9 - max) is exactly 0 in float32
         weights = torch.softmax(scores, dim=-1)
         if self.kind == "local":
             sigma = self.window / 2.0
             weights = weights * torch.exp(-distance.pow(2) / (2 * sigma * sigma))
-        return torch.bmm(weights.unsqueeze(1), values).squeeze(1), weights
+        context = torch.bmm(weights, values)  # (B, S, H)
+        return (context.squeeze(1), weights.squeeze(1)) if single else (context, weights)
 
 
 class SelfAttention(nn.Module):
@@ -194,19 +227,29 @@ class Decoder(nn.Module):
 
     Without attention the context is the encoder's final top-layer state, fixed for the
     whole sentence (the notes' second edition; the first edition re-read the decoder's
-    own changing state at prediction time, which training never saw). With attention it
-    is recomputed before every step from the decoder's top-layer state (the notes'
-    Bahdanau decoder). What the decoder reads of the source is its `memory`: (context,),
-    or (outputs (B,T,H), keys (B,T,H), mask (B,T)) with attention.
+    own changing state at prediction time, which training never saw). With attention
+    before the cell it is recomputed before every step from the decoder's top-layer
+    state (the notes' Bahdanau decoder). With attention after the cell (Luong et al.
+    2015, no input feeding) the cell reads the embedding alone, each step's new top-layer
+    output h_t queries the source, and the dense layer reads tanh(W_c [h_t; c_t]): no step
+    depends on an earlier context, so teacher forcing runs every step in one call. What
+    the decoder reads of the source is its `memory`: (context,), or (outputs (B,T,H),
+    keys (B,T,H), mask (B,T)) with attention.
     """
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        self.after_cell = cfg.attention_after_cell
+        self.fp32_cells = True  # under bf16 autocast (see recurrent_in_fp32)
         self.embedding = nn.Embedding(cfg.tgt_vocab_size, cfg.embed_size)
-        self.rnn = _recurrent(cfg, cfg.embed_size + cfg.hidden_size)
+        cell_input = cfg.embed_size if self.after_cell else cfg.embed_size + cfg.hidden_size
+        self.rnn = _recurrent(cfg, cell_input)
         self.dense = nn.Linear(cfg.hidden_size, cfg.tgt_vocab_size)
         self.attention = (None if cfg.attention == "none"
                           else Attention(cfg.attention, cfg.hidden_size, cfg.local_window))
+        # Luong's W_c: [h_t; c_t] → the attentional state the output layer reads.
+        self.combine = (nn.Linear(2 * cfg.hidden_size, cfg.hidden_size, bias=False)
+                        if self.after_cell else None)
         self.self_attention = (SelfAttention(cfg.hidden_size)
                                if cfg.self_attention and self.attention is not None else None)
 
@@ -221,6 +264,11 @@ class Decoder(nn.Module):
             values = self.self_attention(values, mask)
         return values, self.attention.keys(values), mask
 
+    def _attend_after(self, outputs: torch.Tensor, memory: tuple):
+        """Top-layer outputs (B, H) or (B, S, H) → logits, attention weights."""
+        context, weights = self.attention(outputs, *memory)
+        return self.dense(torch.tanh(self.combine(torch.cat([outputs, context], dim=-1)))), weights
+
     def step(self, tokens: torch.Tensor, state, memory: tuple, noise: torch.Tensor | None = None):
         """One step without a time axis: tokens (B,) → logits (B, V), the new state, and the
         attention weights (B, T) (None without attention).
@@ -228,11 +276,15 @@ class Decoder(nn.Module):
         Shaped so that the exported graph runs the output layer as one Gemm with its bias
         and copies no (1, B, V) tensor.
         """
+        embedded = self.embedding(tokens) if noise is None else self.embedding(tokens) + noise
+        if self.after_cell:
+            out, state = self.rnn(embedded.unsqueeze(0), state)
+            logits, weights = self._attend_after(out[0], memory)
+            return logits, state, weights
         if self.attention is None:
             context, weights = memory[0], None
         else:
             context, weights = self.attention(top_layer(state), *memory)
-        embedded = self.embedding(tokens) if noise is None else self.embedding(tokens) + noise
         x = torch.cat([embedded, context], dim=1).unsqueeze(0)  # (1, B, E + H)
         out, state = self.rnn(x, state)
         return self.dense(out[0]), state, weights
@@ -240,7 +292,7 @@ class Decoder(nn.Module):
     def forward(self, tgt_in: torch.Tensor, state, memory: tuple, noise: torch.Tensor | None = None):
         """tgt_in (B, T) → logits (B, T, V) and the new state; noise (T, B, E), if given, is
         added to the target embeddings."""
-        if self.attention is not None:
+        if self.attention is not None and not self.after_cell:
             # The context depends on the previous step's state: one step at a time.
             logits = []
             for t in range(tgt_in.shape[1]):
@@ -251,8 +303,13 @@ class Decoder(nn.Module):
         x = self.embedding(tgt_in.t())  # (T, B, E)
         if noise is not None:
             x = x + noise
-        ctx = memory[0].unsqueeze(0).expand(x.shape[0], -1, -1)  # (T, B, H)
-        out, state = self.rnn(torch.cat([x, ctx], dim=2), state)
+        if not self.after_cell:
+            ctx = memory[0].unsqueeze(0).expand(x.shape[0], -1, -1)  # (T, B, H)
+            x = torch.cat([x, ctx.to(x.dtype)], dim=2)
+        with recurrent_in_fp32(self.fp32_cells):
+            out, state = self.rnn(as_fp32(x), as_fp32(state))
+        if self.after_cell:
+            return self._attend_after(out.transpose(0, 1), memory)[0], state
         return self.dense(out).transpose(0, 1), state
 
 
@@ -267,6 +324,11 @@ class Seq2Seq(nn.Module):
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
         self.apply(xavier_init)
+
+    def set_precision(self, precision: str) -> None:
+        """fp32, bf16 (every matmul under autocast, the cells' too) or bf16-fp32-cells
+        (the recurrent cells in float32); the caller opens the autocast context."""
+        self.encoder.fp32_cells = self.decoder.fp32_cells = precision != "bf16"
 
     def encode(self, src: torch.Tensor, src_len: torch.Tensor, noise: torch.Tensor | None = None):
         """→ (the decoder's initial state, its memory of the source)."""

@@ -173,7 +173,7 @@ def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None) -
 
 
 # What a resumed run may change: how long and how fast it goes on, not the model or data.
-RESUME_SETTINGS = ("epochs", "lr", "average_last", "patience")
+RESUME_SETTINGS = ("epochs", "lr", "average_last", "patience", "precision")
 
 
 def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = False,
@@ -381,6 +381,9 @@ def run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer, los
     else:
         batches = curriculum_batches(train_pairs, curriculum_order, cfg.batch_size, cfg.seed, epoch,
                                      cfg.curriculum_steps, cfg.curriculum_start)
+    net.set_precision(cfg.precision)
+    autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16,
+                              enabled=cfg.precision != "fp32")
     total_loss, total_tokens, t0 = 0.0, 0, time.perf_counter()
     # A bar on a terminal; in a log file, a plain line every PLAIN_EVERY batches instead.
     live = progress and sys.stderr.isatty()
@@ -388,7 +391,8 @@ def run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer, los
                leave=False, mininterval=2.0)
     for done, batch in enumerate(bar, start=1):
         optimizer.zero_grad(set_to_none=True)
-        loss, n_tokens = batch_loss(net, batch, src_vocab, tgt_vocab, loss_fn, device, cfg.adversarial)
+        with autocast:
+            loss, n_tokens = batch_loss(net, batch, src_vocab, tgt_vocab, loss_fn, device, cfg.adversarial)
         loss.backward()  # the seed backpropagates the sum over the batch
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         optimizer.step()
