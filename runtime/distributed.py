@@ -22,7 +22,7 @@ from typing import Iterator
 
 from s2s_batch.runtime.errors import ClusterError, S2SError, UsageError
 from s2s_batch.runtime.formats import InputFormat, format_results
-from s2s_batch.runtime.manifest import MANIFEST
+from s2s_batch.runtime.manifest import MANIFEST, member
 from s2s_batch.runtime.progress import Progress
 from s2s_batch.runtime.session import cpu_quota
 from s2s_batch.runtime.textio import (CHUNK_LINES, check_file_options, job_key, output_decoding,
@@ -95,7 +95,7 @@ class TranslateBlocks:
         files = ray.get(bundle_files[0])  # wrapped in a list so Ray hands over the ref
         self._folder = tempfile.TemporaryDirectory(prefix="s2s-bundle-")
         for name, data in files.items():
-            Path(self._folder.name, name).write_bytes(data)
+            member(Path(self._folder.name), name).write_bytes(data)  # plain names only
         self.translator = Translator(self._folder.name, **translator_options)
         self.decoding, self.output_format = decoding, output_format
         self.with_token_scores = with_token_scores
@@ -228,6 +228,10 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
     translated = dataset.map_batches(
         TranslateBlocks, batch_size=chunk_lines, compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=threads,
+        # An actor whose process dies is started again and its blocks are retried
+        # (tests/test_ray.py kills one mid-run): translation is deterministic, so the
+        # output is the same bytes.
+        max_restarts=-1, max_task_retries=-1,
         num_gpus=1 if translator.device == "cuda" else None,
         fn_constructor_kwargs=dict(
             bundle_files=[ray.put(files)], decoding=decoding, output_format=output_format,

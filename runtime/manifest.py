@@ -59,6 +59,25 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def member(root: Path, name: object) -> Path:
+    """`root / name` for a name that is a plain file name of the bundle folder.
+
+    A manifest may come from anyone: a name with a path separator, `..`, an absolute
+    path, or a symlink that leads out of the folder is refused (BundleError), so no
+    loader reads, checksums or ships a file outside the bundle.
+    """
+    root = Path(root)
+    if (not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name
+            or "\0" in name or Path(name).is_absolute() or Path(name).name != name):
+        raise BundleError(f"{root / MANIFEST}: lists {name!r}, which is not a plain file name of the "
+                          "bundle folder; the bundle is refused, re-export it with s2s-export")
+    path = root / name
+    if path.is_symlink() and path.resolve().parent != root.resolve():
+        raise BundleError(f"{path}: a symlink that leads out of the bundle folder; the bundle is "
+                          "refused, copy the real file into the folder")
+    return path
+
+
 @dataclass(frozen=True)
 class Manifest:
     """A bundle's manifest, checked against the files beside it."""
@@ -68,7 +87,8 @@ class Manifest:
     config: ModelConfig
 
     def path(self, name: str) -> Path:
-        return self.root / name
+        """The bundle's file `name`, refused if it is not a plain file of the folder."""
+        return member(self.root, name)
 
     @property
     def special_tokens(self) -> dict:
@@ -103,7 +123,7 @@ def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
         if name not in files:
             raise BundleError(f"{manifest_path}: lists no checksum for {name}; re-export the bundle")
     for name, expected in files.items():
-        path = root / name
+        path = member(root, name)
         if not path.is_file():
             raise BundleError(f"{path}: missing from the bundle; copy the whole bundle folder again")
         if verify_checksums and sha256_of(path) != expected:

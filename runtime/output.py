@@ -6,11 +6,15 @@ bytes it holds. Only a completed run renames the partial file onto the output pa
 that path holds either nothing or a complete file (the previous one, or the new one).
 An output named *.gz gets each chunk as its own gzip member: concatenated members are
 one valid gzip file, and a resumed run can cut the partial file at a chunk boundary.
+A run holds an exclusive lock on `.DST.lock` while it writes, so a second run on the same
+output is refused at once; the kernel drops the lock when its process dies, even by
+SIGKILL, so a killed run's lock never blocks --resume.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import json
 import os
@@ -34,8 +38,54 @@ def atomic_write(path: Path):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        fsync_folder(path.parent)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable: a power cut after it keeps the new name."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class OutputLock:
+    """An exclusive, non-blocking lock on `.DST.lock` that names its holder's pid."""
+
+    def __init__(self, dst: Path):
+        self.path = dst.with_name(f".{dst.name}.lock")
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise OutputError(f"{dst}: another run (pid {holder}) is writing this output; wait "
+                                  "for it to finish, or write to another -o path") from None
+            # The holder before us may have removed the file after we opened it: the lock
+            # then guards nothing, so take the file that is there now.
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+
+    def release(self) -> None:
+        """Remove the lock file, then unlock (in that order: no one locks a removed file)."""
+        if self.fd is None:
+            return
+        self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+        self.fd = None
 
 
 class StdoutJob:
@@ -70,13 +120,22 @@ class FileJob:
         self.compress = self.dst.name.endswith(".gz")
         self.lines_done, self.bytes_done = 0, 0
         try:
+            self.lock = OutputLock(self.dst)
+        except OSError as exc:
+            raise OutputError(f"{self.dst}: cannot write output ({exc.strerror}); check the folder "
+                              "exists and is writable") from None
+        try:
             if resume and self.progress.is_file():
                 self._reopen()
             else:
                 self.file = open(self.partial, "wb")
         except OSError as exc:
+            self.lock.release()
             raise OutputError(f"{self.dst}: cannot write output ({exc.strerror}); check the folder "
                               "exists and is writable") from None
+        except UsageError:
+            self.lock.release()
+            raise
 
     def _reopen(self) -> None:
         try:
@@ -117,11 +176,13 @@ class FileJob:
         try:
             self.file.close()
             os.replace(self.partial, self.dst)
+            fsync_folder(self.dst.parent)
         except OSError as exc:
             self.abort(keep_for_resume=False)
             raise OutputError(f"{self.dst}: cannot move the finished output into place "
                               f"({exc.strerror})") from None
         self.progress.unlink(missing_ok=True)
+        self.lock.release()
 
     def abort(self, keep_for_resume: bool) -> None:
         """Close; keep the partial file and its record for --resume, or remove both."""
@@ -129,6 +190,7 @@ class FileJob:
         if not keep_for_resume:
             self.partial.unlink(missing_ok=True)
             self.progress.unlink(missing_ok=True)
+        self.lock.release()
 
 
 def open_job(dst, job_key: dict, resume: bool):

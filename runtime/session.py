@@ -60,7 +60,9 @@ def open_session(path: Path, providers: list[str], threads: int) -> ort.Inferenc
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
     try:
-        session = ort.InferenceSession(str(path), opts, providers=providers)
+        # From the bytes, not the path: a graph that names external data (a file beside
+        # it, or outside the bundle) then cannot load any; bundles never use it.
+        session = ort.InferenceSession(Path(path).read_bytes(), opts, providers=providers)
     except Exception as exc:  # onnxruntime raises several unrelated types for bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"{path}: onnxruntime cannot load it ({first[:200]}); "

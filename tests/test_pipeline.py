@@ -65,7 +65,8 @@ def test_export_of_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path):
     bogus = tmp_path / "model.pt"
     bogus.write_bytes(b"not a checkpoint")
     result = CliRunner().invoke(export_main, [str(bogus), "-o", str(tmp_path / "b")])
-    assert result.exit_code == 4 and "not a readable s2s-train checkpoint" in result.output
+    assert result.exit_code == 4 and "neither a checkpoint nor a bundle folder" in result.output
+    assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "b").exists()
 
 

@@ -120,3 +120,43 @@ def test_a_killed_local_run_resumes_on_ray_byte_identical(ray_head, job, tmp_pat
     result = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert dst.read_bytes() == reference
+
+
+def _translate_actor_pids() -> list[int]:
+    import psutil  # a dependency of ray
+
+    pids = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if "TranslateBlocks" in " ".join(proc.info["cmdline"] or []):
+                pids.append(proc.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return pids
+
+
+def test_a_worker_killed_mid_run_is_restarted_and_the_output_is_byte_identical(
+        ray_head, bundle, toy_sentences, tmp_path):
+    import time
+
+    src = tmp_path / "in.txt"
+    lines = [toy_sentences[i % len(toy_sentences)] if i % 13 else "" for i in range(8000)]
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    local, remote = tmp_path / "local.txt", tmp_path / "ray.txt"
+    assert cli(src, "-o", local, "--bundle", bundle(), "-q").returncode == 0
+    run = subprocess.Popen([CLI, "translate", str(src), "-o", str(remote), "--bundle", str(bundle()),
+                            "-q", "--ray", ray_head, "--ray-actors", "2", "--chunk-lines", "50"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, killed = time.monotonic() + 120, None
+    while killed is None and time.monotonic() < deadline and run.poll() is None:
+        pids = _translate_actor_pids()
+        if pids:
+            time.sleep(1.0)  # let it take a block or two first
+            killed = pids[0]
+            os.kill(killed, signal.SIGKILL)
+        else:
+            time.sleep(0.1)
+    _, stderr = run.communicate(timeout=300)
+    assert killed is not None, "the run ended before an actor could be killed; give it more lines"
+    assert run.returncode == 0, stderr
+    assert remote.read_bytes() == local.read_bytes()

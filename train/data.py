@@ -29,16 +29,35 @@ class HeldOut:
 
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:
-    """Raw (English, French) pairs from a tab-separated file; extra columns are ignored."""
+    """Raw (English, French) pairs from a tab-separated UTF-8 file; extra columns are ignored.
+
+    Blank lines are skipped. A line without a tab, or with an empty side, or bytes that
+    are not UTF-8, is a ValueError naming the file, the line and the fix; so is a file
+    with no pair at all.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"corpus not found: {path}")
+        raise FileNotFoundError(f"corpus not found: {path}; pass --data PATH to a tab-separated "
+                                "English<TAB>French file, such as ../shared/data/fra-eng/fra.txt")
     pairs = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) >= 2 and parts[0].strip() and parts[1].strip():
-                pairs.append((parts[0], parts[1]))
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not UTF-8 (byte {exc.start + 1} of the line); "
+                                 "convert the corpus to UTF-8, e.g. with iconv") from None
+            if not line.strip():
+                continue
+            parts = line.split("\t")
+            if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
+                what = "has no tab" if len(parts) < 2 else "has an empty side"
+                raise ValueError(f"{path}:{number}: {what}; each line must be English, a tab, "
+                                 "then French (further tab-separated columns are ignored)")
+            pairs.append((parts[0], parts[1]))
+    if not pairs:
+        raise ValueError(f"{path}: no sentence pairs (the file is empty or blank); pass a "
+                         "tab-separated English<TAB>French corpus")
     return pairs
 
 

@@ -163,8 +163,13 @@ def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None) -
     word = cfg.model.tokenizer == "word"
     train_pairs, dev, test = split_corpus(raw, cfg.dev_permille, cfg.test_permille, cfg.max_pairs,
                                           None if word else src_tok, None if word else tgt_tok)
-    if not train_pairs:
-        raise ValueError(f"{data_path}: no training pairs after the split")
+    for name, empty in (("training", not train_pairs), ("dev", not dev.sources),
+                        ("test", not test.sources)):
+        if empty:
+            raise ValueError(
+                f"{data_path}: its {len(raw)} pairs leave the {name} split empty (dev {cfg.dev_permille}, "
+                f"test {cfg.test_permille} per mille of the distinct English sentences); use a larger "
+                "corpus, or set --dev-permille / --test-permille to fit it")
     if cfg.dev_limit and len(dev.sources) > cfg.dev_limit:
         # Evenly spaced, not the first N: the corpus is sorted by length.
         pick = [round(i * len(dev.sources) / cfg.dev_limit) for i in range(cfg.dev_limit)]
@@ -188,7 +193,20 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
     warm_start). Returns the last epoch's metrics.
     """
     out_dir = Path(out_dir)
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train(cfg, data_path, out_dir, resume=resume, device=device, progress=progress,
+                      log=log, resume_settings=resume_settings, init_from=init_from)
+    except BaseException:
+        # A run that failed before writing anything leaves no empty folder behind.
+        if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
+
+
+def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, device: str,
+           progress: bool, log, resume_settings: dict | None, init_from: Path | None) -> dict:
     torch.manual_seed(cfg.seed)
     history: list[dict] = []
     start_epoch, best_bleu = 0, -1.0
