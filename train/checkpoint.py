@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,9 @@ def read_payload(path: Path, device: str = "cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        raise ValueError(f"{path}: not an s2s-train checkpoint (not a torch zip archive); pass a "
+                         "checkpoint.pt, best.pt or averaged.pt from an s2s-train run")
     try:
         with torch.serialization.safe_globals(_SAFE_TYPES):
             payload = torch.load(path, map_location=device, weights_only=True)
