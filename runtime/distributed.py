@@ -228,10 +228,10 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
     translated = dataset.map_batches(
         TranslateBlocks, batch_size=chunk_lines, compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=threads,
-        # An actor whose process dies is started again and its blocks are retried
-        # (tests/test_ray.py kills one mid-run): translation is deterministic, so the
-        # output is the same bytes.
-        max_restarts=-1, max_task_retries=-1,
+        # Ray Data's actor pools restart an actor whose process dies and retry its blocks
+        # (max_restarts and max_task_retries default to -1 there; passing them is
+        # deprecated): translation is deterministic, so the output is the same bytes.
+        # tests/test_ray.py kills an actor mid-run to hold Ray to it.
         num_gpus=1 if translator.device == "cuda" else None,
         fn_constructor_kwargs=dict(
             bundle_files=[ray.put(files)], decoding=decoding, output_format=output_format,
@@ -242,7 +242,11 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
                                     inter_threads=min(translator.inter_threads, threads),
                                     shortlist=translator.shortlist is not None,
                                     truecase=translator.truecase,
-                                    prescore=translator.prescore)))
+                                    prescore=translator.prescore,
+                                    split_sentences=translator.splitter is not None,
+                                    max_input_length=translator.max_input_length,
+                                    long_inputs=translator.long_inputs,
+                                    source_language=translator.source_language)))
     try:
         for row in translated.iter_rows():
             stats.add(type(stats)(**{f.name: int(row[f.name]) for f in fields(stats)}))
