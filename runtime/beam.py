@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from s2s_batch.runtime.decoding import (DecodingOptions, Hypothesis, banned_by_ngrams, forbid,
-                                         log_softmax)
+                                         log_softmax, row_caps)
 from s2s_batch.runtime.beam_rank import MASKED_AT_MOST, rank_rows
 from s2s_batch.runtime.session import Graphs, select_rows
 
@@ -37,11 +37,14 @@ def _can_stop(done: list[Hypothesis], live_best: float, opts: DecodingOptions, m
 
 
 def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
-                max_len: int, opts: DecodingOptions, banned: int | None = None) -> list[list[Hypothesis]]:
-    """The num_hypotheses best hypotheses of each source row, best first."""
+                max_len: int | np.ndarray, opts: DecodingOptions,
+                banned: int | None = None) -> list[list[Hypothesis]]:
+    """The num_hypotheses best hypotheses of each source row, best first; `max_len` caps
+    the tokens of every row, or of each row (an array)."""
     k = opts.beam_size
     states, memory = graphs.encode(src, src_len)
     batch = src.shape[0]
+    caps = row_caps(max_len, batch)
     parent = np.repeat(np.arange(batch), k)
     states = {name: s[:, parent] for name, s in states.items()}
     memory = select_rows(memory, parent)
@@ -57,7 +60,7 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
     # Without per-row bans, the decoder step can keep its logits and return each row's best
     # continuations (enough of them to drop the masked ids), ranked here in numpy.
     row_candidates = graphs.takes_row_candidates and not opts.no_repeat_ngram_size
-    for t in range(max_len):
+    for t in range(int(caps.max())):
         if row_candidates:
             (row_logp, row_ids), states, weights = graphs.step_candidates(
                 tokens, states, memory, k + MASKED_AT_MOST, opts.return_attention)
@@ -69,9 +72,10 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
                                                        histories, k)
         keep_sentence, next_rows, next_tokens, next_scores, next_logp = [], [], [], [], []
         for i, sentence in enumerate(sentences):
-            live = _advance(i, flat[i], cand_scores[i], cand_logp[i], vocab, k, eos, t, max_len,
+            cap = int(caps[sentence])
+            live = _advance(i, flat[i], cand_scores[i], cand_logp[i], vocab, k, eos, t, cap,
                             histories, token_scores, finished[sentence], opts, attention, weights)
-            if live and not _can_stop(finished[sentence], live[0][2], opts, max_len):
+            if live and not _can_stop(finished[sentence], live[0][2], opts, cap):
                 keep_sentence.append(i)
                 live += [live[-1][:2] + (-np.inf, 0.0)] * (k - len(live))  # pad a short beam
                 for row, tok, score, tok_logp in live:

@@ -77,7 +77,20 @@ _bundle_option = click.option(
 @click.option("--max-batch-tokens", type=click.IntRange(min=1), default=None,
               help="same as --batch-type tokens --batch-size N")
 @click.option("--max-len", type=click.IntRange(min=1), default=None,
-              help="most tokens generated per sentence [default: the model's max_decode_len]")
+              help="most tokens generated per sentence [default: --max-len-a x its source "
+                   "tokens + --max-len-b]")
+@click.option("--max-len-a", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="without --max-len: tokens generated per source token (fairseq's max_len_a)")
+@click.option("--max-len-b", type=click.IntRange(min=0), default=10, show_default=True,
+              help="without --max-len: tokens generated on top (fairseq's max_len_b)")
+@click.option("--max-input-length", type=click.IntRange(min=0), default=1024, show_default=True,
+              help="source tokens read per sentence (0: no limit); see --long-inputs")
+@click.option("--long-inputs", type=click.Choice(["crop", "empty"]), default="crop", show_default=True,
+              help="a sentence past --max-input-length: translate its first tokens, or give an "
+                   "empty translation")
+@click.option("--split-sentences/--no-split-sentences", default=True, show_default=True,
+              help="translate each sentence of a line on its own and join them into one output "
+                   "line")
 @click.option("--errors", type=click.Choice(["strict", "replace"]), default="strict",
               help="invalid UTF-8: stop with its position, or translate with U+FFFD")
 @click.option("--threads", type=click.IntRange(min=0), default=0,
@@ -141,7 +154,7 @@ _bundle_option = click.option(
 @click.option("-q", "--quiet", is_flag=True, help="no progress and no summary")
 @_user_errors
 def translate(input_path, output, bundle, device, batch_size, batch_type, max_batch_tokens, max_len,
-              errors, threads,
+              max_len_a, max_len_b, max_input_length, long_inputs, split_sentences, errors, threads,
               inter_threads, resume,
               chunk_lines, beam_size, num_hypotheses, length_penalty, min_len, no_repeat_ngram,
               sampling_topk, sampling_topp, sampling_temperature, seed, input_format, field, column,
@@ -163,7 +176,7 @@ def translate(input_path, output, bundle, device, batch_size, batch_type, max_ba
                     sampling_topk=sampling_topk, sampling_topp=sampling_topp,
                     sampling_temperature=sampling_temperature, seed=seed, return_scores=return_scores,
                     return_attention=return_attention, disable_unk=disable_unk,
-                    replace_unknowns=replace_unk)
+                    replace_unknowns=replace_unk, max_length_a=max_len_a, max_length_b=max_len_b)
     try:
         DecodingOptions(**decoding)
     except ValueError as exc:
@@ -182,7 +195,9 @@ def translate(input_path, output, bundle, device, batch_size, batch_type, max_ba
                             batch_type=batch_type,
                             max_len=max_len, threads=threads or None,
                             inter_threads=inter_threads or None, shortlist=shortlist,
-                            truecase=not no_truecase, prescore=not no_prescore)
+                            truecase=not no_truecase, prescore=not no_prescore,
+                            split_sentences=split_sentences, max_input_length=max_input_length,
+                            long_inputs=long_inputs)
     start = time.perf_counter()
     if ray_address:
         from s2s_batch.runtime.distributed import require_ray, translate_file_on_ray
@@ -197,17 +212,31 @@ def translate(input_path, output, bundle, device, batch_size, batch_type, max_ba
     if not quiet:
         click.echo(summary(stats, seconds), err=True)
     if stats.truncated_lines:
-        click.echo(f"s2s-batch: {stats.truncated_lines} lines longer than the model's "
-                   f"{translator.config.num_steps - 1} source tokens were truncated", err=True)
+        where = _first_lines(translator.notable.cropped, stats.truncated_lines)
+        action = "cropped" if long_inputs == "crop" else "left untranslated (empty)"
+        click.echo(f"s2s-batch: {stats.truncated_lines} lines had a sentence longer than "
+                   f"{translator.input_limit} source tokens, {action}{where}", err=True)
+    if stats.capped_lines and not quiet:
+        where = _first_lines(translator.notable.capped, stats.capped_lines)
+        click.echo(f"s2s-batch: {stats.capped_lines} lines stopped at their length cap before "
+                   f"<eos>{where}", err=True)
+
+
+def _first_lines(numbers: list[int], total: int) -> str:
+    if not numbers:
+        return ""
+    more = ", ..." if total > len(numbers) else ""
+    return f" (line{'s' if total > 1 else ''} {', '.join(map(str, numbers))}{more})"
 
 
 def summary(stats, seconds: float) -> str:
-    """The end-of-run line: lines, tokens, time, speed, unknown words, truncations."""
+    """The end-of-run line: lines, tokens, time, speed, unknown words, splits, crops, caps."""
     unk = stats.unknown_tokens / max(stats.source_tokens, 1)
     return (f"s2s-batch: {stats.lines:,} lines, {stats.source_tokens:,} source and "
             f"{stats.target_tokens:,} target tokens in {seconds:.2f} s "
             f"({stats.lines / max(seconds, 1e-9):,.0f} sentences/s); unknown source words {unk:.1%}, "
-            f"{stats.truncated_lines:,} lines truncated")
+            f"{stats.split_lines:,} lines split into sentences, {stats.truncated_lines:,} lines "
+            f"cropped, {stats.capped_lines:,} capped")
 
 
 def _read_text_lines(path: str) -> list[str]:

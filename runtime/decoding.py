@@ -19,7 +19,12 @@ class DecodingOptions:
     num_hypotheses: int = 1
     length_penalty: float = 0.0  # GNMT: score / ((5 + length) / 6) ** length_penalty
     min_decoding_length: int = 0
-    max_decoding_length: int | None = None  # None: the model's max_decode_len
+    # A fixed cap on generated tokens; None: max_length_a * source tokens + max_length_b
+    # (fairseq's max_len_a / max_len_b), chosen on the dev split so that no reference of
+    # dev or test is longer (bench/RESULTS.md), while a runaway repetition stops early.
+    max_decoding_length: int | None = None
+    max_length_a: float = 2.0
+    max_length_b: int = 10
     no_repeat_ngram_size: int = 0
     sampling_topk: int = 1
     sampling_topp: float = 1.0
@@ -43,6 +48,9 @@ class DecodingOptions:
             (self.min_decoding_length >= 0, "min_decoding_length must be >= 0"),
             (self.max_decoding_length is None or self.max_decoding_length >= 1,
              "max_decoding_length must be at least 1"),
+            (self.max_length_a >= 0 and self.max_length_b >= 0
+             and self.max_length_a + self.max_length_b > 0,
+             "max_length_a and max_length_b must be >= 0, not both 0"),
             (self.no_repeat_ngram_size >= 0, "no_repeat_ngram_size must be >= 0"),
             (self.sampling_topk >= 0, "sampling_topk must be >= 0"),
             (0 < self.sampling_topp <= 1, "sampling_topp must be in (0, 1]"),
@@ -56,6 +64,15 @@ class DecodingOptions:
     @property
     def sampling(self) -> bool:
         return self.sampling_topk != 1
+
+    def length_caps(self, source_lengths: np.ndarray, fixed: int | None = None) -> np.ndarray:
+        """Per sentence, the most tokens it may generate: max_decoding_length (else
+        `fixed`) if set, else max_length_a * its source tokens + max_length_b (at least 1)."""
+        cap = self.max_decoding_length or fixed
+        if cap:
+            return np.full(len(source_lengths), cap, dtype=np.int64)
+        caps = np.floor(self.max_length_a * np.asarray(source_lengths)) + self.max_length_b
+        return np.maximum(caps, 1).astype(np.int64)
 
     def length_normalizer(self, length: int) -> float:
         """GNMT length penalty ((5 + length) / 6) ** alpha; length counts <eos> if emitted."""
@@ -75,6 +92,11 @@ class Hypothesis:
     def score(self) -> float:
         """Total log-probability of the hypothesis, <eos> included."""
         return float(sum(self.token_scores))
+
+
+def row_caps(max_len, batch: int) -> np.ndarray:
+    """A cap per batch row from one cap for all (int) or one per row (array)."""
+    return np.broadcast_to(np.asarray(max_len, dtype=np.int64), (batch,)).copy()
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

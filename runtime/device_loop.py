@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 
-from s2s_batch.runtime.decoding import Hypothesis
+from s2s_batch.runtime.decoding import Hypothesis, row_caps
 from s2s_batch.runtime.manifest import BANNED_INPUT, PRESCORE_INPUT, SHORTLIST_INPUT
 from s2s_batch.runtime.session import Graphs
 
@@ -27,7 +27,7 @@ def can_decode_on_device(graphs: Graphs, banned: int | None) -> bool:
 
 
 def greedy_decode_on_device(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
-                            max_len: int, banned: int | None = None, device: str | None = None
+                            max_len: int | np.ndarray, banned: int | None = None, device: str | None = None
                             ) -> list[Hypothesis]:
     """Greedy hypotheses (ids without <eos>) of a source batch, the same as `greedy_decode`
     without scores, attention or shortlist. `device` ("cuda" or "cpu"; default: the
@@ -53,11 +53,12 @@ def greedy_decode_on_device(graphs: Graphs, src: np.ndarray, src_len: np.ndarray
         if value is not None:  # an OrtValue binds an overridable initializer (banned_ids) too
             step.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(value))
     batch = src.shape[0]
-    out = np.empty((batch, max_len), dtype=np.int64)
-    lengths = np.full(batch, max_len)
+    caps = row_caps(max_len, batch)
+    out = np.empty((batch, int(caps.max())), dtype=np.int64)
+    lengths = caps.copy()
     live = np.ones(batch, dtype=bool)
     tokens = np.full(batch, bos, dtype=np.int64)
-    for t in range(max_len):
+    for t in range(int(caps.max())):
         step.bind_cpu_input("tokens", tokens)
         step.bind_output("next_token", "cpu")
         for name in graphs.state_names:
@@ -68,7 +69,7 @@ def greedy_decode_on_device(graphs: Graphs, src: np.ndarray, src_len: np.ndarray
         out[:, t] = tokens
         finished = live & (tokens == eos)
         lengths[finished] = t
-        live &= ~finished
+        live &= ~finished & (caps > t + 1)
         if not live.any():
             break
         for name, value in zip(graphs.state_names, states):

@@ -71,7 +71,10 @@ def format_results(results, sources: Sequence[str], output_format: str,
     """Output lines for translation results, one per source.
 
     text: the best translation; tsv: the source, a tab, the best translation;
-    jsonl: {"source", "translation", "hypotheses": [{"text", "score"[, "token_scores"]}]}.
+    jsonl: {"source", "translation", "hypotheses": [{"text", "score"[, "token_scores"]}],
+    "pieces", "cropped", "capped"}: the sentences the line was split into (0 when blank),
+    whether a piece was cropped at the input limit, and whether a piece's best
+    hypothesis stopped at its length cap.
     """
     if output_format == "text":
         lines = [r.best for r in results]
@@ -83,7 +86,8 @@ def format_results(results, sources: Sequence[str], output_format: str,
              **({"token_scores": [round(x, 6) for x in tokens]} if with_token_scores else {}),
              **({"attention": [[round(x, 4) for x in row] for row in weights]} if weights else {})}
             for text, score, tokens, weights in zip(r.hypotheses, r.scores, r.token_scores,
-                                                    r.attention or [[]] * len(r.hypotheses))]},
+                                                    r.attention or [[]] * len(r.hypotheses))],
+            "pieces": r.pieces, "cropped": r.cropped, "capped": r.capped},
             ensure_ascii=False) for s, r in zip(sources, results)]
     else:
         raise ValueError(f"output format must be one of {OUTPUT_FORMATS}")

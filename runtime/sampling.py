@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from s2s_batch.runtime.decoding import (DecodingOptions, Hypothesis, banned_by_ngrams, forbid,
-                                         log_softmax)
+                                         log_softmax, row_caps)
 from s2s_batch.runtime.session import Graphs, select_rows
 
 
@@ -40,7 +40,7 @@ def draw(logits: np.ndarray, rng: np.random.Generator, opts: DecodingOptions) ->
 
 
 def sample_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, src_ids: list[list[int]],
-                  bos: int, eos: int, max_len: int, opts: DecodingOptions,
+                  bos: int, eos: int, max_len: int | np.ndarray, opts: DecodingOptions,
                   banned: int | None = None) -> list[Hypothesis]:
     """One sampled hypothesis per row.
 
@@ -51,9 +51,10 @@ def sample_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, src_ids:
     rngs = [np.random.default_rng([opts.seed, *ids]) for ids in src_ids]
     states, memory = graphs.encode(src, src_len)
     rows = np.arange(src.shape[0])
+    caps = row_caps(max_len, len(rows))
     tokens = np.full(len(rows), bos, dtype=np.int64)
     hyps = [Hypothesis([]) for _ in rows]
-    for t in range(max_len):
+    for t in range(int(caps.max())):
         logits, states, weights = graphs.step_logits(tokens, states, memory, opts.return_attention)
         logp = log_softmax(logits)
         forbid(logits, t, eos, banned, opts)
@@ -66,7 +67,7 @@ def sample_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, src_ids:
                 hyps[row].attention.append(weights[j])
             if tokens[j] != eos:
                 hyps[row].ids.append(int(tokens[j]))
-        live = tokens != eos
+        live = (tokens != eos) & (caps[rows] > t + 1)
         if not live.all():
             rows, tokens, memory = rows[live], tokens[live], select_rows(memory, live)
             states = {name: s[:, live] for name, s in states.items()}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.decoding import Hypothesis, log_softmax
+from s2s_batch.runtime.decoding import Hypothesis, log_softmax, row_caps
 from s2s_batch.runtime.session import Graphs, select_rows
 
 
 def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
-                  max_len: int, with_scores: bool = False, banned: int | None = None,
+                  max_len: int | np.ndarray, with_scores: bool = False, banned: int | None = None,
                   with_attention: bool = False, shortlist: np.ndarray | None = None) -> list[Hypothesis]:
     """Greedy hypothesis (ids without <eos>) for each row of a source batch.
 
@@ -18,7 +18,8 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
     inside the graph and the logits never leave the session; so is a `banned` token id
     skipped, where the graph takes banned ids (else the logits are read).
     With a shortlist (sorted target ids, <eos> among them) only those ids can be chosen,
-    and scores are normalised over them.
+    and scores are normalised over them. `max_len` caps the tokens of every row, or of
+    each row (an array): a row stops there without <eos>.
     """
     use_logits = with_scores or (banned is not None and not graphs.takes_banned)
     banned_ids = None if banned is None else np.array([banned], dtype=np.int64)
@@ -28,14 +29,16 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
         banned_column = at if at < len(shortlist) and shortlist[at] == banned else None
     states, memory = graphs.encode(src, src_len)
     batch = src.shape[0]
-    out = np.empty((batch, max_len), dtype=np.int64)
-    token_scores = np.zeros((batch, max_len), dtype=np.float32)
-    attention = np.zeros((batch, max_len, src.shape[1]), dtype=np.float32) if with_attention else None
-    lengths = np.full(batch, max_len)
+    caps = row_caps(max_len, batch)
+    steps = int(caps.max())
+    out = np.empty((batch, steps), dtype=np.int64)
+    token_scores = np.zeros((batch, steps), dtype=np.float32)
+    attention = np.zeros((batch, steps, src.shape[1]), dtype=np.float32) if with_attention else None
+    lengths = caps.copy()
     emitted_eos = np.zeros(batch, dtype=bool)
     rows = np.arange(batch)
     tokens = np.full(batch, bos, dtype=np.int64)
-    for t in range(max_len):
+    for t in range(steps):
         if use_logits:
             logits, states, weights = graphs.step_logits(tokens, states, memory, with_attention,
                                                          shortlist)
@@ -51,10 +54,11 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
         if with_attention:
             attention[rows, t] = weights
         out[rows, t] = tokens
-        finished = tokens == eos
+        ended = tokens == eos
+        lengths[rows[ended]] = t
+        emitted_eos[rows[ended]] = True
+        finished = ended | (caps[rows] <= t + 1)
         if finished.any():
-            lengths[rows[finished]] = t
-            emitted_eos[rows[finished]] = True
             live = ~finished
             rows, tokens, memory = rows[live], tokens[live], select_rows(memory, live)
             states = {name: s[:, live] for name, s in states.items()}  # (L, B, H)

@@ -98,14 +98,22 @@ def job_key(translator, src, **options) -> dict:
     """What must not change between a run and its --resume: input, bundle, options."""
     stat = os.stat(src)
     return {"input": str(Path(src).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "bundle": translator.manifest.data["files"], "max_len": translator.max_len, **options}
+            "bundle": translator.manifest.data["files"], "max_len": translator.max_len,
+            "split_sentences": translator.splitter is not None,
+            "max_input_length": translator.max_input_length, "long_inputs": translator.long_inputs,
+            **options}
 
 
 def translated_chunks(translator, lines: Iterator[str], chunk_lines: int, output_format: str,
-                      decoding: dict, with_token_scores: bool) -> Iterator[tuple[bytes, int]]:
-    """(output bytes, line count) for each chunk of source sentences, translated here."""
+                      decoding: dict, with_token_scores: bool,
+                      first_line: int = 1) -> Iterator[tuple[bytes, int]]:
+    """(output bytes, line count) for each chunk of source sentences, translated here.
+
+    A line's sentences are split inside its chunk, so its pieces never straddle two."""
     for chunk in chunks(lines, chunk_lines):
         results = translator.translate(chunk, **decoding)
+        translator.notable.note(results, first_line)
+        first_line += len(chunk)
         yield format_results(results, chunk, output_format, with_token_scores), len(chunk)
 
 
@@ -177,7 +185,7 @@ def translate_stream_file(translator, src, dst, *, errors: str = "strict",
             for _ in itertools.islice(lines, lines_done):
                 pass
             yield from translated_chunks(translator, lines, chunk_lines, output_format, decoding,
-                                         with_token_scores)
+                                         with_token_scores, first_line=lines_done + 1)
 
         run_job(src, dst, key, resume, produce, Progress.for_input(src, progress))
     return translator.stats

@@ -20,6 +20,7 @@ from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
 from s2s_batch.runtime.device_loop import can_decode_on_device, greedy_decode_on_device
 from s2s_batch.runtime.sampling import sample_decode
 from s2s_batch.runtime.search import greedy_decode
+from s2s_batch.runtime.segment import SentenceSplitter, join_pieces
 from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
 from s2s_batch.runtime.shortlist import LexicalTable, Shortlist
 from s2s_batch.runtime.textio import translate_stream_file
@@ -29,6 +30,10 @@ from s2s_batch.runtime.vocab import Vocab, with_eos
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_BATCH_TOKENS = 4096  # with batch_type="tokens"
+# Source tokens read per sentence (CTranslate2's max_input_length, and its default): the
+# encoder graph runs to each row's length, so the training length is no limit.
+DEFAULT_MAX_INPUT_LENGTH = 1024
+LONG_INPUTS = ("crop", "empty")
 
 
 def default_bundle_dir() -> Path:
@@ -45,8 +50,12 @@ class TranslationResult:
     token_scores: list[list[float]] = field(default_factory=list)
     ids: list[list[int]] = field(default_factory=list)
     # with return_attention: per hypothesis, per target token (<eos> included), the weights
-    # over the source tokens the encoder saw (<eos> included)
+    # over the source tokens the encoder saw (<eos> included); for a line split into
+    # sentences, each piece's rows in turn, over that piece's source
     attention: list[list[list[float]]] = field(default_factory=list)
+    pieces: int = 1  # the sentences the line was split into (0 for a blank line)
+    cropped: bool = False  # a piece had more source tokens than max_input_length
+    capped: bool = False  # the best hypothesis of a piece stopped at its length cap, not <eos>
 
     @classmethod
     def of(cls, hyps: list[Hypothesis], vocab: Vocab, source_tokens: list[str],
@@ -69,6 +78,25 @@ class TranslationResult:
     def best(self) -> str:
         return self.hypotheses[0] if self.hypotheses else ""
 
+    @classmethod
+    def joined(cls, parts: list["TranslationResult"]) -> "TranslationResult":
+        """One line's result from its pieces' results, in order: hypothesis k joins each
+        piece's k-th hypothesis; scores add up, tokens and weights follow one another."""
+        if len(parts) == 1:
+            return parts[0]
+        flags = dict(pieces=len(parts), cropped=any(p.cropped for p in parts),
+                     capped=any(p.capped for p in parts))
+        # A piece left untranslated (too long, with long_inputs="empty") adds nothing.
+        parts = [p for p in parts if p.hypotheses]
+        n = min((len(p.hypotheses) for p in parts), default=0)
+        return cls([join_pieces([p.hypotheses[k] for p in parts]) for k in range(n)],
+                   [sum(p.scores[k] for p in parts) for k in range(n)],
+                   [[x for p in parts for x in p.token_scores[k]] for k in range(n)]
+                   if all(p.token_scores for p in parts) else [],
+                   [[i for p in parts for i in p.ids[k]] for k in range(n)],
+                   [[row for p in parts for row in p.attention[k]] for k in range(n)]
+                   if all(p.attention for p in parts) else [], **flags)
+
 
 @dataclass
 class Stats:
@@ -77,13 +105,34 @@ class Stats:
     lines: int = 0
     source_tokens: int = 0
     unknown_tokens: int = 0
-    truncated_lines: int = 0
+    truncated_lines: int = 0  # lines with a piece longer than max_input_length (cropped)
     target_tokens: int = 0  # of the best hypotheses, <eos> not counted
+    split_lines: int = 0  # lines split into several sentences
+    capped_lines: int = 0  # lines whose best hypothesis stopped at its length cap
 
     def add(self, other: "Stats") -> None:
         """Accumulate another Stats (e.g. a worker's) into this one."""
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class NotableLines:
+    """The first few line numbers (from 1) of the lines split, cropped and capped."""
+
+    split: list[int] = field(default_factory=list)
+    cropped: list[int] = field(default_factory=list)
+    capped: list[int] = field(default_factory=list)
+    keep: int = 5
+
+    def note(self, results: list[TranslationResult], first_line: int) -> None:
+        """Record the lines among `results` (line numbers from `first_line`)."""
+        for number, result in enumerate(results, start=first_line):
+            for name, flag in (("split", result.pieces > 1), ("cropped", result.cropped),
+                               ("capped", result.capped)):
+                seen = getattr(self, name)
+                if flag and len(seen) < self.keep:
+                    seen.append(number)
 
 
 class Translator:
@@ -102,13 +151,22 @@ class Translator:
     writes the model's lowercase words. `prescore` (on CPU, in bundles exported with it)
     finds each greedy step's argmax with int8 scores checked by exact fp32 ones: the
     same words, faster (export/output_head.py); prescore=False runs the plain layer.
+
+    `split_sentences` cuts a line of several sentences into pieces (runtime/segment.py),
+    translated as separate sentences and joined back into the line's one result.
+    A piece of more than `max_input_length` source tokens (0: no limit) is cropped there,
+    or with long_inputs="empty" not translated (an empty result); seed-semantics models
+    always read num_steps - 1 tokens at most. `max_len` fixes the cap on generated
+    tokens; None caps each sentence by its length (DecodingOptions.length_caps).
     """
 
     def __init__(self, bundle_dir: str | Path | None = None, *, device: str = "cpu",
                  batch_size: int = DEFAULT_BATCH_SIZE, max_len: int | None = None,
                  threads: int | None = None, inter_threads: int | None = None,
                  batch_type: str = "examples", shortlist: bool | Shortlist = False,
-                 truecase: bool = True, prescore: bool = True):
+                 truecase: bool = True, prescore: bool = True, split_sentences: bool = True,
+                 max_input_length: int = DEFAULT_MAX_INPUT_LENGTH, long_inputs: str = "crop",
+                 source_language: str = "en"):
         self.manifest = load_manifest(Path(bundle_dir) if bundle_dir else default_bundle_dir())
         self.config = self.manifest.config
         self.truecase, self.prescore = truecase, prescore
@@ -126,9 +184,20 @@ class Translator:
         if batch_type not in ("examples", "tokens"):
             raise ValueError("batch_type must be 'examples' or 'tokens'")
         self.batch_size, self.batch_type = batch_size, batch_type
-        self.max_len = max_len or self.config.max_decode_len
+        self.max_len = max_len  # None: each sentence's cap follows its length
+        if max_input_length < 0:
+            raise ValueError("max_input_length must be >= 0 (0: no limit)")
+        if long_inputs not in LONG_INPUTS:
+            raise ValueError(f"long_inputs must be one of {LONG_INPUTS}")
+        self.max_input_length, self.long_inputs = max_input_length, long_inputs
+        # Seed-semantics encoders read exactly num_steps columns: cut there, as trained.
+        self.input_limit = (self.config.num_steps - 1 if self.config.pad_source
+                            else max_input_length or None)
+        self.source_language = source_language
+        self.splitter = SentenceSplitter(source_language) if split_sentences else None
         self.shortlist = self._load_shortlist() if shortlist is True else (shortlist or None)
         self.stats = Stats()
+        self.notable = NotableLines()
 
     def _load_shortlist(self) -> Shortlist:
         if SHORTLIST_FILE not in self.manifest.data["files"] or not self.graphs.takes_shortlist:
@@ -166,30 +235,65 @@ class Translator:
         return vocab
 
     def source_ids(self, line: str) -> list[int]:
-        """Token ids the encoder sees for a line (with <eos>, cut to num_steps); [] if blank."""
-        return self._ids_of(self.src_tokenizer.encode(line))
+        """Token ids the encoder sees for a line, as one sentence (with <eos>, cropped at
+        the input limit); [] if blank."""
+        return self._ids_of(self.src_tokenizer.encode(line))[0]
 
-    def _ids_of(self, tokens: list[str]) -> list[int]:
+    def _ids_of(self, tokens: list[str]) -> tuple[list[int], bool]:
+        """(encoder ids with <eos>, whether the source was longer than the input limit)."""
         if not tokens:
-            return []
+            return [], False
         ids = self.src_vocab.encode(tokens)
         self.stats.source_tokens += len(ids)
         self.stats.unknown_tokens += sum(i == self.src_vocab.unk for i in ids)
-        if len(ids) + 1 > self.config.num_steps:
-            self.stats.truncated_lines += 1
-        return with_eos(ids, self.src_vocab.eos, self.config.num_steps, self.config.pad_source)
+        eos = self.src_vocab.eos
+        if self.input_limit is None or len(ids) <= self.input_limit:
+            return ids + [eos], False
+        if self.config.pad_source:
+            return with_eos(ids, eos, self.config.num_steps, True), True
+        if self.long_inputs == "empty":
+            return [], True
+        return ids[: self.input_limit] + [eos], True
+
+    def _pieces(self, lines: Sequence[str]) -> tuple[list[str], list[int]]:
+        """Each line's sentences (the line itself unless it is split), and the line each
+        piece belongs to."""
+        if isinstance(lines, str):
+            raise TypeError("lines must be a sequence of strings, not one string; wrap it in a list")
+        pieces, owners = [], []
+        for i, line in enumerate(lines):
+            parts = self.splitter.split(line) if self.splitter is not None else [line]
+            pieces += parts
+            owners += [i] * len(parts)
+        return pieces, owners
 
     def translate(self, lines: Sequence[str], *, batch_size: int | None = None,
                   **decoding) -> list[TranslationResult]:
         """Hypotheses for each line, in input order; `decoding` are DecodingOptions fields
         (beam_size, num_hypotheses, length_penalty, sampling_topk, ...)."""
         opts = self._options(decoding)
-        results = [TranslationResult() for _ in lines]
-        for i, tokens, hyps in self._search_lines(lines, batch_size, opts):
-            results[i] = TranslationResult.of(hyps, self.tgt_vocab,
-                                              tokens[: self.config.num_steps - 1],
-                                              opts.replace_unknowns, self.tgt_tokenizer.decode)
-        return results
+        pieces, owners = self._pieces(lines)
+        results = [TranslationResult(pieces=0) for _ in pieces]
+        for i, tokens, hyps, cropped, cap in self._search_pieces(pieces, batch_size, opts):
+            shown = tokens[: self.input_limit] if cropped else tokens
+            result = TranslationResult.of(hyps, self.tgt_vocab, shown, opts.replace_unknowns,
+                                          self.tgt_tokenizer.decode)
+            result.cropped = cropped
+            result.capped = bool(hyps) and len(hyps[0].ids) >= cap
+            results[i] = result
+        by_line: list[list[TranslationResult]] = [[] for _ in lines]
+        for owner, result in zip(owners, results):
+            by_line[owner].append(result)
+        merged = [TranslationResult.joined(parts) for parts in by_line]
+        self._count_lines(merged)
+        return merged
+
+    def _count_lines(self, results: list[TranslationResult]) -> None:
+        self.stats.lines += len(results)
+        for result in results:
+            self.stats.split_lines += result.pieces > 1
+            self.stats.capped_lines += result.capped
+            self.stats.truncated_lines += result.cropped
 
     def _options(self, decoding: dict) -> DecodingOptions:
         opts = DecodingOptions(**decoding)
@@ -204,13 +308,16 @@ class Translator:
             opts = dataclasses.replace(opts, return_attention=True)
         return opts
 
-    def _search_lines(self, lines: Sequence[str], batch_size: int | None, opts: DecodingOptions):
-        """(line index, source tokens, hypotheses) of each non-blank line, as batches finish."""
-        max_len = opts.max_decoding_length or self.max_len
-        tokens = [self.src_tokenizer.encode(line) for line in lines]
-        sources = [self._ids_of(t) for t in tokens]
-        self.stats.lines += len(lines)
+    def _search_pieces(self, pieces: Sequence[str], batch_size: int | None, opts: DecodingOptions):
+        """(piece index, source tokens, hypotheses, cropped, length cap) of each non-blank
+        piece, as batches finish."""
+        tokens = [self.src_tokenizer.encode(piece) for piece in pieces]
+        encoded = [self._ids_of(t) for t in tokens]
+        sources = [ids for ids, _ in encoded]
         todo = [i for i, ids in enumerate(sources) if ids]
+        caps = opts.length_caps(np.array([len(sources[i]) - 1 for i in todo], dtype=np.int64),
+                                self.max_len)
+        cap_of = dict(zip(todo, caps.tolist()))
         width = self.config.num_steps if self.config.pad_source else None
         size = batch_size or self.batch_size
         lengths = [len(sources[i]) for i in todo]
@@ -224,13 +331,16 @@ class Translator:
         def search(index: list[int]):
             rows = [sources[i] for i in index]
             src, src_len = pad_batch(rows, self.src_vocab.pad, width)
-            return self._search(src, src_len, rows, max_len, opts)
+            return self._search(src, src_len, rows, np.array([cap_of[i] for i in index]), opts)
 
         found = map(search, batches) if self.inter_threads == 1 else self._pool().map(search, batches)
         for index, hyps_of_batch in zip(batches, found):
             for i, hyps in zip(index, hyps_of_batch):
                 self.stats.target_tokens += len(hyps[0].ids) if hyps else 0
-                yield i, tokens[i], hyps
+                yield i, tokens[i], hyps, encoded[i][1], cap_of[i]
+        for i in range(len(pieces)):
+            if not sources[i] and encoded[i][1]:  # too long, and long_inputs="empty"
+                yield i, tokens[i], [], True, 0
 
     def _pool(self) -> ThreadPoolExecutor:
         # onnxruntime releases the GIL while it runs, and one session serves concurrent runs.
@@ -264,13 +374,24 @@ class Translator:
 
     def translate_ids(self, lines: Sequence[str], *, batch_size: int | None = None,
                       **decoding) -> list[list[int]]:
-        """Target ids (without <eos>) of the best hypothesis of each line; [] for a blank one.
-
-        Writes no text: the hypotheses are never detokenized."""
-        ids: list[list[int]] = [[] for _ in lines]
-        for i, _, hyps in self._search_lines(lines, batch_size, self._options(decoding)):
+        """Target ids (without <eos>) of the best hypothesis of each line (its pieces' ids
+        one after another); [] for a blank one. Writes no text: the hypotheses are never
+        detokenized."""
+        pieces, owners = self._pieces(lines)
+        ids: list[list[int]] = [[] for _ in pieces]
+        flags = [TranslationResult(pieces=0) for _ in pieces]
+        for i, _, hyps, cropped, cap in self._search_pieces(pieces, batch_size, self._options(decoding)):
             ids[i] = hyps[0].ids if hyps else []
-        return ids
+            flags[i] = TranslationResult(pieces=1, cropped=cropped,
+                                         capped=bool(hyps) and len(hyps[0].ids) >= cap)
+        by_line: list[list[int]] = [[] for _ in lines]
+        parts: list[list[TranslationResult]] = [[] for _ in lines]
+        for owner, piece_ids, flag in zip(owners, ids, flags):
+            by_line[owner] += piece_ids
+            parts[owner].append(flag)
+        self._count_lines([TranslationResult(pieces=len(p), cropped=any(f.cropped for f in p),
+                                             capped=any(f.capped for f in p)) for p in parts])
+        return by_line
 
     def translate_file(self, src, dst, **options) -> Stats:
         """Translate a text file (or '-') line for line.

@@ -109,8 +109,9 @@ def test_beam_size_one_is_greedy_token_for_token(bundle, lines):
     srcs = [translator.source_ids(line) for line in lines]
     for line, ids, result in zip(lines, srcs, greedy):
         src = np.array([ids], dtype=np.int64)
+        cap = DecodingOptions().length_caps(np.array([len(ids) - 1]))  # the runtime's own cap
         ((hyp,),) = beam_search(translator.graphs, src, np.array([len(ids)]), tv.bos, tv.eos,
-                             translator.max_len, DecodingOptions(beam_size=1))
+                                cap, DecodingOptions(beam_size=1))
         assert hyp.ids == result.ids[0]
         assert hyp.score == pytest.approx(result.scores[0], abs=1e-5)
 
@@ -209,7 +210,8 @@ def test_jsonl_output_carries_n_best_and_scores(bundle, tmp_path):
                                        "--output-format", "jsonl", "--return-scores"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(rows) == 3 and rows[1] == {"source": "", "translation": "", "hypotheses": []}
+    assert len(rows) == 3 and rows[1] == {"source": "", "translation": "", "hypotheses": [], "pieces": 0,
+                                          "cropped": False, "capped": False}
     for row in (rows[0], rows[2]):
         assert len(row["hypotheses"]) == 2
         for h in row["hypotheses"]:

@@ -162,5 +162,6 @@ def test_summary_counts_lines_and_tokens(bundle, text_file):
     summary = result.stderr.strip().splitlines()[-1]
     # 5 + 7 + 5 + 5 source tokens (words and punctuation; the blank line has none)
     assert re.fullmatch(r"s2s-batch: 5 lines, 22 source and [1-9]\d* target tokens in [\d.]+ s "
-                        r"\([\d,]+ sentences/s\); unknown source words [\d.]+%, 0 lines truncated",
+                        r"\([\d,]+ sentences/s\); unknown source words [\d.]+%, 0 lines split into sentences, "
+                        r"0 lines cropped, 0 capped",
                         summary), summary

@@ -53,7 +53,8 @@ def test_runtime_greedy_equals_the_seeds_one_sentence_loop(cell, seed_semantics,
     expected = [predict_seq2seq(net, tokenize(line), src_vocab, tgt_vocab, cfg.model.max_decode_len)
                 for line in toy_sentences]
     assert sum(map(len, expected)) > len(expected), "the tiny model should emit real tokens"
-    translator = Translator(bundle(cell, seed_semantics, attention), threads=1)
+    translator = Translator(bundle(cell, seed_semantics, attention), threads=1,
+                            max_len=cfg.model.max_decode_len)
     order = list(range(len(toy_sentences)))
     random.Random(3).shuffle(order)
     shuffled = [toy_sentences[i] for i in order]

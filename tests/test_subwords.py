@@ -35,7 +35,7 @@ def test_subword_graphs_and_greedy_match_eager(subword_run, toy_sentences):
     checkpoint, bundle = subword_run
     net, cfg, sv, tv, _ = load_checkpoint(checkpoint)
     assert max_graph_difference(net, bundle / ENCODER_FILE, bundle / DECODER_FILE) <= 1e-5
-    translator = Translator(bundle, threads=1)
+    translator = Translator(bundle, threads=1, max_len=cfg.model.max_decode_len)
     pieces = [translator.src_tokenizer.encode(line) for line in toy_sentences]
     expected = greedy_batch(net, pieces, sv, tv, cfg.model.max_decode_len)
     assert translator.translate_ids(toy_sentences) == expected

@@ -7,9 +7,20 @@ from __future__ import annotations
 
 import torch
 
+from s2s_batch.runtime.batching import pad_batch
+from s2s_batch.runtime.translator import DEFAULT_MAX_INPUT_LENGTH
 from s2s_batch.runtime.vocab import Vocab, with_eos
-from s2s_batch.train.data import to_tensor, truncate_pad
+from s2s_batch.train.data import truncate_pad
 from s2s_batch.train.model import Seq2Seq
+
+
+def source_row(cfg, src_tokens: list[str], src_vocab: Vocab) -> list[int]:
+    """The ids the runtime's encoder reads for a sentence: seed-semantics models cut it to
+    num_steps as trained; the others read it whole, up to the runtime's default
+    max_input_length (the training length is no limit for a masked encoder)."""
+    if cfg.pad_source:
+        return with_eos(src_vocab.encode(src_tokens), src_vocab.eos, cfg.num_steps, True)
+    return src_vocab.encode(src_tokens)[:DEFAULT_MAX_INPUT_LENGTH] + [src_vocab.eos]
 
 
 @torch.no_grad()
@@ -19,7 +30,7 @@ def encode_sentence(net: Seq2Seq, src_tokens: list[str], src_vocab: Vocab):
     Seed-semantics models see the source padded to num_steps; the others see it unpadded.
     """
     cfg = net.config
-    ids = with_eos(src_vocab.encode(src_tokens), src_vocab.eos, cfg.num_steps, cfg.pad_source)
+    ids = source_row(cfg, src_tokens, src_vocab)
     enc_valid_len = torch.tensor([len(ids)])
     if cfg.pad_source:
         ids = truncate_pad(ids, cfg.num_steps, src_vocab.pad)
@@ -57,8 +68,9 @@ def greedy_batch(net: Seq2Seq, sentences: list[list[str]], src_vocab: Vocab, tgt
     device = next(net.parameters()).device
     results: list[list[int]] = []
     for start in range(0, len(sentences), batch_size):
-        src, src_len = to_tensor(sentences[start : start + batch_size], src_vocab,
-                                 cfg.num_steps, cfg.pad_source)
+        rows = [source_row(cfg, s, src_vocab) for s in sentences[start : start + batch_size]]
+        src, src_len = (torch.from_numpy(a) for a in
+                        pad_batch(rows, src_vocab.pad, cfg.num_steps if cfg.pad_source else None))
         state, memory = net.encode(src.to(device), src_len)
         tokens = torch.full((src.shape[0], 1), tgt_vocab.bos, dtype=torch.long, device=device)
         finished = torch.zeros(src.shape[0], dtype=torch.bool, device=device)
