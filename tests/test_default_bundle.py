@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from s2s_batch.runtime.cli import main
 from s2s_batch.runtime.manifest import load_manifest
+from s2s_batch.runtime.segment import SentenceSplitter
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample.en.txt"
@@ -51,3 +52,19 @@ def test_every_file_of_the_default_bundle_is_package_data():
     for path in default_bundle_dir().iterdir():
         name = f"{path.parent.name}/{path.name}"
         assert any(fnmatch.fnmatch(name, p) for p in patterns), f"{name} would not be installed"
+
+
+def test_a_100_word_paragraph_translates_whole():
+    paragraph = ("Tom lives in a small house near the river. Every morning he walks to the station with "
+                 "his dog. He works in a big office in the city, where he writes reports for his boss. "
+                 "His colleagues like him because he is always kind and helpful. Last week, his sister "
+                 "came to visit him from Boston. They went to the museum together and ate dinner at a "
+                 "French restaurant. She told him that she wanted to move to the city next year. Tom was "
+                 "very happy to hear that. He hopes that she will find a good job soon. I think they "
+                 "will be fine.")
+    assert len(paragraph.split()) >= 100
+    (result,) = Translator().translate([paragraph])
+    assert result.pieces == 10 and not result.cropped and not result.capped
+    # Every sentence is translated: the output is as long as the ten sentences' own.
+    alone = Translator().translate_ids(SentenceSplitter().split(paragraph))
+    assert result.ids[0] == [i for ids in alone for i in ids] and len(result.ids[0]) > 100
