@@ -49,6 +49,13 @@ class TrainConfig:
     precision: str = _opt("fp32", "training arithmetic: fp32; bf16 (autocast: matmuls in bfloat16, "
                                   "weights and optimizer in float32; fast on CPUs with AVX512-BF16 or AMX); "
                                   "bf16-fp32-cells (bf16 except the recurrent cells). Export is float32 either way")
+    distill_from: str = _opt("", "sequence-level knowledge distillation: a teacher bundle folder whose "
+                                 "beam-search translations of the training split's English become the "
+                                 "training targets (dev and test keep the references)")
+    distill_beam_size: int = _opt(4, "--distill-from: the teacher's beam size")
+    distill_length_penalty: float = _opt(1.0, "--distill-from: the teacher's length penalty")
+    distill_keep_references: bool = _opt(False, "--distill-from: train on the corpus's references "
+                                                "too, beside the teacher's translations")
     average_last: int = _opt(0, "also write averaged.pt, the mean of the last N epochs' weights (0: off)")
 
     def __post_init__(self):

@@ -26,6 +26,7 @@ from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.lexicon import build_lexical_table, lexicon_payload
 from s2s_batch.train.pretrain import pretrain_decoder, pretrain_encoder
 from s2s_batch.train.curriculum import curriculum_batches, difficulty_order
+from s2s_batch.train.distill import distilled_corpus
 from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, to_tensor, training_raw
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
 from s2s_batch.train.model import Seq2Seq
@@ -156,12 +157,19 @@ class Prepared(NamedTuple):
     raw: list[tuple[str, str]]  # every (English, French) line of the corpus, as read
 
 
-def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None) -> Prepared:
-    """Read and split the corpus, tokenized as the config says."""
+def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None,
+            cache_dir: Path | None = None, log=print) -> Prepared:
+    """Read and split the corpus, tokenized as the config says; with cfg.distill_from, the
+    training targets are the teacher's (train/distill.py; cached in `cache_dir`)."""
     raw = read_pairs(data_path)
     src_tok, tgt_tok, spm_models = tokenizers_for(cfg, raw, spm_models)
     word = cfg.model.tokenizer == "word"
-    train_pairs, dev, test = split_corpus(raw, cfg.dev_permille, cfg.test_permille, cfg.max_pairs,
+    pairs = raw
+    if cfg.distill_from:
+        pairs = distilled_corpus(raw, Path(cfg.distill_from), cfg.dev_permille, cfg.test_permille,
+                                 cfg.distill_beam_size, cfg.distill_length_penalty,
+                                 cfg.distill_keep_references, cache_dir, log)
+    train_pairs, dev, test = split_corpus(pairs, cfg.dev_permille, cfg.test_permille, cfg.max_pairs,
                                           None if word else src_tok, None if word else tgt_tok)
     for name, empty in (("training", not train_pairs), ("dev", not dev.sources),
                         ("test", not test.sources)):
@@ -220,19 +228,19 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
             log(f"resuming at learning rate {cfg.lr:g}")
         payload["data"]["command"] += " ; " + data_provenance(data_path)["command"]
         best_bleu = max((h["dev_bleu"] for h in history), default=-1.0)
-        corpus = prepare(cfg, data_path, payload.get("spm_models"))
+        corpus = prepare(cfg, data_path, payload.get("spm_models"), out_dir, log)
         train_pairs, dev, tgt_tok = corpus.train_pairs, corpus.dev, corpus.tgt_tok
         log(f"resuming from {out_dir / LAST} at epoch {start_epoch + 1}/{cfg.epochs}")
     elif init_from is not None:
         net, cfg, src_vocab, tgt_vocab, payload = warm_start(cfg, Path(init_from), device, log)
-        corpus = prepare(cfg, data_path, payload["spm_models"])
+        corpus = prepare(cfg, data_path, payload["spm_models"], out_dir, log)
         train_pairs, dev, tgt_tok = corpus.train_pairs, corpus.dev, corpus.tgt_tok
         inherited_command = payload["data"]["command"]
         payload["data"] = data_provenance(data_path)
         # The recipe of a warm-started model is the one it started from, then this one.
         payload["data"]["command"] = inherited_command + " ; " + payload["data"]["command"]
     else:
-        corpus = prepare(cfg, data_path)
+        corpus = prepare(cfg, data_path, cache_dir=out_dir, log=log)
         train_pairs, dev, tgt_tok, spm_models = corpus.train_pairs, corpus.dev, corpus.tgt_tok, corpus.spm_models
         # Every piece of a SentencePiece model was chosen from this data: keep them all.
         min_freq = cfg.min_freq if spm_models is None else 1
