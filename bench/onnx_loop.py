@@ -103,7 +103,7 @@ def main() -> None:
     bundle = args.bundle or default_bundle_dir()
     manifest = load_manifest(bundle)
     cfg = manifest.config
-    translator = Translator(bundle, threads=1, inter_threads=1)
+    translator = Translator(bundle, threads=1, inter_threads=1, max_len=cfg.max_decode_len)
     graphs = translator.graphs
     tv = translator.tgt_vocab
     model = loop_graph(manifest.path(DECODER_FILE), list(cfg.state_names), list(cfg.memory_names), tv.eos)

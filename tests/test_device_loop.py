@@ -12,6 +12,7 @@ from s2s_batch.runtime import device_loop
 from s2s_batch.runtime.batching import pad_batch
 from s2s_batch.runtime.device_loop import greedy_decode_on_device
 from s2s_batch.runtime.search import greedy_decode
+from s2s_batch.runtime.decoding import DecodingOptions
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 
@@ -19,7 +20,8 @@ def _both(translator: Translator, lines: list[str], banned: int | None):
     sources = [ids for ids in map(translator.source_ids, lines) if ids]
     width = translator.config.num_steps if translator.config.pad_source else None
     src, src_len = pad_batch(sources, translator.src_vocab.pad, width)
-    vocab, max_len = translator.tgt_vocab, translator.max_len
+    # each row's own cap, as the runtime sets it (seed semantics: lengths include padding)
+    vocab, max_len = translator.tgt_vocab, DecodingOptions().length_caps(src_len - 1)
     numpy_loop = greedy_decode(translator.graphs, src, src_len, vocab.bos, vocab.eos, max_len, banned=banned)
     bound_loop = greedy_decode_on_device(translator.graphs, src, src_len, vocab.bos, vocab.eos, max_len,
                                          banned=banned, device="cpu")

@@ -37,13 +37,16 @@ def test_every_input_line_gets_exactly_one_output_line(name, data, n_lines, bund
     assert b"\r" not in out
 
 
-def test_long_lines_are_truncated_and_counted_never_silently(bundle, tmp_path):
+def test_long_lines_are_read_whole_or_cropped_and_counted_never_silently(bundle, tmp_path):
     src = tmp_path / "in.txt"
     src.write_text("I see the dog.\n" + "we eat a big red old cat " * 40 + "\n")
-    result = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle())])
-    assert result.exit_code == 0
-    assert result.stdout.count("\n") == 2
-    assert "1 lines longer than the model's 11 source tokens were truncated" in result.stderr
+    whole = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle())])
+    assert whole.exit_code == 0 and whole.stdout.count("\n") == 2
+    assert "0 lines cropped" in whole.stderr  # 280 tokens: far past training, not past the limit
+    cropped = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle()),
+                                        "--max-input-length", "100"])
+    assert cropped.exit_code == 0 and cropped.stdout.count("\n") == 2
+    assert "1 lines had a sentence longer than 100 source tokens, cropped (line 2)" in cropped.stderr
 
 
 def test_a_hundred_thousand_copies_of_one_line(bundle, tmp_path):
