@@ -30,6 +30,9 @@ def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, presco
     CHECKPOINT may also be a bundle folder (fp32 GRU, the seed's fixed context, such as the
     shipped default): its model is exported again, with other options (--quantize int8,
     --no-prescore, ...), without the training run that made it."""
+    from s2s_batch.train.extras import require_train_extra
+
+    require_train_extra("s2s-export")
     from s2s_batch.export.bundle import write_bundle
     from s2s_batch.export.verify import ParityError
     from s2s_batch.runtime.errors import BundleError

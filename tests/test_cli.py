@@ -279,3 +279,24 @@ def test_environment_variables_set_bundle_and_device(bundle, input_file, monkeyp
     assert result.exit_code == 0 and "--device auto chose" in result.stderr
     from s2s_batch.runtime.translator import Translator
     assert result.stdout.splitlines() == Translator(bundle("lstm")).translate_batch(LINES)
+
+
+@pytest.mark.parametrize("command", ["s2s-train", "s2s-export"])
+def test_training_commands_in_a_runtime_only_install_say_what_to_install(command, monkeypatch, tmp_path):
+    import importlib.util
+
+    from s2s_batch.export.cli import main as export_main
+    from s2s_batch.train.cli import main as train_main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "onnx")
+                        else real(name, *a))
+    data = tmp_path / "c.tsv"
+    data.write_text("Hi.\tSalut.\n")
+    entry, args = ((train_main, ["--data", str(data), "--out", str(tmp_path / "run")]) if command == "s2s-train"
+                   else (export_main, [str(data), "-o", str(tmp_path / "b")]))
+    result = CliRunner().invoke(entry, args)
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"{command}: needs torch and onnx, which a runtime-only install lacks; "
+                                     "pip install torch==2.13.0 (a CPU wheel), then pip install "
+                                     "'s2s-batch[train]'")

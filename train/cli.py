@@ -10,6 +10,7 @@ import click
 
 from s2s_batch.runtime.config import ModelConfig
 from s2s_batch.train.config import PRESETS, TrainConfig
+from s2s_batch.train.extras import require_train_extra
 
 _DERIVED = {"model", "src_vocab_size", "tgt_vocab_size"}
 
@@ -50,6 +51,7 @@ def _config_options(func):
 @_config_options
 def main(data_path, out_dir, preset, resume, init_from, device, threads, quiet, **overrides):
     """Train a seq2seq model on a tab-separated parallel corpus."""
+    require_train_extra("s2s-train")
     import torch
 
     from s2s_batch.train.config import make_config
