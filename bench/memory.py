@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, default=None)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
     args = parser.parse_args()
-    sample = [l for l in (ROOT / "examples" / "sample.en.txt").read_text().splitlines() if l]
+    sample = [line for line in (ROOT / "examples" / "sample.en.txt").read_text().splitlines() if line]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:

@@ -184,16 +184,16 @@ def main() -> None:
     for name, options in (("runtime_no_prescore", dict(prescore=False)),
                           ("runtime_one_stream", dict(inter_threads=1))):
         variant = Translator(bundle, threads=threads, max_len=fixed_cap, **options)
-        s, out = timed(lambda: variant.translate_ids(lines), repeats)
+        s, out = timed(lambda variant=variant: variant.translate_ids(lines), repeats)
         record(name, s, len(lines), batch_size=DEFAULT_BATCH_SIZE, same_tokens=out == runtime_out)
     for size in ((64, 1024) if args.quick else (32, 64, 128, 512, 1024)):
-        s, out = timed(lambda: translator.translate_ids(lines, batch_size=size), repeats)
+        s, out = timed(lambda size=size: translator.translate_ids(lines, batch_size=size), repeats)
         record(f"runtime_batch_{size}", s, len(lines), batch_size=size,
                same_tokens=out == runtime_out)
     for budget in ((2048,) if args.quick else (1024, 2048, 4096, 8192)):
         by_tokens = Translator(bundle, threads=threads, max_len=fixed_cap,
                                batch_type="tokens", batch_size=budget)
-        s, out = timed(lambda: by_tokens.translate_ids(lines), repeats)
+        s, out = timed(lambda by_tokens=by_tokens: by_tokens.translate_ids(lines), repeats)
         record(f"runtime_tokens_{budget}", s, len(lines), max_batch_tokens=budget,
                same_tokens=out == runtime_out)
 

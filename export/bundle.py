@@ -5,21 +5,31 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 import onnx
 
+from s2s_batch.export.context_gates import precompute_context_gates
 from s2s_batch.export.onnx_export import OPSET, export_graphs
+from s2s_batch.export.output_head import PRESCORE_CANDIDATES, PRESCORE_GROUP, rewrite_output_head
 from s2s_batch.export.quantize import compare_with_fp32, quantize_graph
 from s2s_batch.export.step_cells import unfuse_gru_steps
-from s2s_batch.export.context_gates import precompute_context_gates
-from s2s_batch.export.output_head import PRESCORE_CANDIDATES, PRESCORE_GROUP, rewrite_output_head
 from s2s_batch.export.verify import verify_graphs
-from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, FORMAT_VERSION, MANIFEST,
-                                        SHORTLIST_FILE, SRC_SPM_FILE, SRC_VOCAB_FILE, TGT_SPM_FILE,
-                                        TGT_VOCAB_FILE, TRUECASE_FILE, sha256_of)
+from s2s_batch.runtime.manifest import (
+    DECODER_FILE,
+    ENCODER_FILE,
+    FORMAT_VERSION,
+    MANIFEST,
+    SHORTLIST_FILE,
+    SRC_SPM_FILE,
+    SRC_VOCAB_FILE,
+    TGT_SPM_FILE,
+    TGT_VOCAB_FILE,
+    TRUECASE_FILE,
+    sha256_of,
+)
 from s2s_batch.runtime.shortlist import LexicalTable
 from s2s_batch.runtime.truecase import Recaser
 from s2s_batch.runtime.vocab import Vocab
@@ -77,7 +87,7 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
                     "dev_sentences": cfg.dev_limit or "all", "parity_max_abs_diff": parity},
         "data_attribution": data.get("attribution", DEFAULT_ATTRIBUTION),
         "exported_with": _versions(),
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": files,
     }
 

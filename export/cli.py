@@ -14,7 +14,9 @@ import click
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               required=True, help="bundle folder to write (replaced if it exists)")
 @click.option("--quantize", type=click.Choice(["none", "int8"]), default="none", show_default=True,
-              help="int8: dynamic quantization of the MatMul and embedding weights (smaller: 8.6 against 27.9 MB for the default; slower than the prescored fp32 bundle on the CPUs measured, bench/RESULTS.md)")
+              help="int8: dynamic quantization of the MatMul and embedding weights (smaller: 8.6 "
+                   "against 27.9 MB for the default; slower than the prescored fp32 bundle on the "
+                   "CPUs measured, bench/RESULTS.md)")
 @click.option("--shortlist/--no-shortlist", default=True, show_default=True,
               help="ship the lexical table for `s2s-batch translate --shortlist` (fp32 bundles)")
 @click.option("--prescore/--no-prescore", default=True, show_default=True,

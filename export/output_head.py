@@ -35,8 +35,14 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from s2s_batch.runtime.manifest import (BANNED_INPUT, BANNED_LOGIT, LOGITS_ONLY_INPUT, PRESCORE_INPUT,
-                                        ROW_CANDIDATES_INPUT, SHORTLIST_INPUT)
+from s2s_batch.runtime.manifest import (
+    BANNED_INPUT,
+    BANNED_LOGIT,
+    LOGITS_ONLY_INPUT,
+    PRESCORE_INPUT,
+    ROW_CANDIDATES_INPUT,
+    SHORTLIST_INPUT,
+)
 
 PRESCORE_CANDIDATES = 8
 PRESCORE_GROUP = 32  # ids per group of the two-level top-K

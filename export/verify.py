@@ -11,8 +11,15 @@ import torch
 from s2s_batch.export.context_gates import CONTEXT, context_gates_weight
 from s2s_batch.export.graphs import probe_inputs
 from s2s_batch.runtime.decoding import log_softmax
-from s2s_batch.runtime.manifest import (BANNED_INPUT, LOGITS_ONLY_INPUT, PRESCORE_INPUT, ROW_CANDIDATES_INPUT,
-                                        SHORTLIST_INPUT, decoder_io, encoder_io)
+from s2s_batch.runtime.manifest import (
+    BANNED_INPUT,
+    LOGITS_ONLY_INPUT,
+    PRESCORE_INPUT,
+    ROW_CANDIDATES_INPUT,
+    SHORTLIST_INPUT,
+    decoder_io,
+    encoder_io,
+)
 from s2s_batch.runtime.session import input_names
 from s2s_batch.train.model import Seq2Seq
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,11 +20,11 @@ def token_batches(lengths: Sequence[int], max_tokens: int) -> list[np.ndarray]:
     source tokens each (rows x the batch's longest row); a longer row is a batch alone."""
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
-    lengths = np.asarray(lengths, dtype=np.int64)
-    order = np.argsort(-lengths, kind="stable")
+    sizes = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(-sizes, kind="stable")
     batches, start = [], 0
     while start < len(order):
-        longest = max(int(lengths[order[start]]), 1)
+        longest = max(int(sizes[order[start]]), 1)
         size = max(1, max_tokens // longest)
         batches.append(order[start : start + size])
         start += size

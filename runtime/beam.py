@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.decoding import (DecodingOptions, Hypothesis, banned_by_ngrams, forbid,
-                                         log_softmax, row_caps)
 from s2s_batch.runtime.beam_rank import MASKED_AT_MOST, rank_rows
+from s2s_batch.runtime.decoding import (
+    DecodingOptions,
+    Hypothesis,
+    banned_by_ngrams,
+    forbid,
+    log_softmax,
+    row_caps,
+)
 from s2s_batch.runtime.session import Graphs, select_rows
 
 
@@ -127,7 +133,7 @@ def _advance(i, flat, scores, logps, vocab, k, eos, t, max_len, histories, token
     """Walk sentence i's candidates: a top-K candidate ending in <eos> finishes a
     hypothesis; the best K others become the live beams (row, token, score, the token's
     log-probability). At the last step the live beams finish too, cut at max_len."""
-    live = []
+    live: list[tuple[int, int, float, float]] = []
     for rank, (index, score, tok_logp) in enumerate(zip(flat.tolist(), scores.tolist(), logps.tolist())):
         if score == -np.inf:
             break

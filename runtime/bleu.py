@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def seed_bleu(pred_seq: str, label_seq: str, k: int) -> float:
@@ -17,7 +17,7 @@ def seed_bleu(pred_seq: str, label_seq: str, k: int) -> float:
     len_pred, len_label = len(pred_tokens), len(label_tokens)
     score = math.exp(min(0, 1 - len_label / len_pred))
     for n in range(1, k + 1):
-        num_matches, label_subs = 0, collections.defaultdict(int)
+        num_matches, label_subs = 0, collections.defaultdict[str, int](int)
         for i in range(len_label - n + 1):
             label_subs[" ".join(label_tokens[i : i + n])] += 1
         for i in range(len_pred - n + 1):

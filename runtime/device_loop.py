@@ -45,13 +45,13 @@ def greedy_decode_on_device(graphs: Graphs, src: np.ndarray, src_len: np.ndarray
     step = graphs.decoder.io_binding()
     for name, value in encoded.items():  # the state's first values and the fixed memory
         step.bind_ortvalue_input(name, value)
-    fixed = {BANNED_INPUT: None if banned is None else np.array([banned], dtype=np.int64),
+    fixed: dict[str, np.ndarray | None] = {BANNED_INPUT: None if banned is None else np.array([banned], dtype=np.int64),
              # the int8 prescoring kernel is the CPU provider's: the plain layer here
              PRESCORE_INPUT: np.array(False) if graphs.takes_prescore else None,
              SHORTLIST_INPUT: np.zeros(0, dtype=np.int64) if graphs.takes_shortlist else None}
-    for name, value in fixed.items():
-        if value is not None:  # an OrtValue binds an overridable initializer (banned_ids) too
-            step.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(value))
+    for name, constant in fixed.items():
+        if constant is not None:  # an OrtValue binds an overridable initializer (banned_ids) too
+            step.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(constant))
     batch = src.shape[0]
     caps = row_caps(max_len, batch)
     out = np.empty((batch, int(caps.max())), dtype=np.int64)

@@ -16,17 +16,17 @@ import logging
 import os
 import socket
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 from s2s_batch.runtime.errors import ClusterError, S2SError, UsageError
 from s2s_batch.runtime.formats import InputFormat, format_results
 from s2s_batch.runtime.manifest import MANIFEST, member
 from s2s_batch.runtime.progress import Progress
 from s2s_batch.runtime.session import cpu_quota
-from s2s_batch.runtime.textio import (CHUNK_LINES, check_file_options, job_key, output_decoding,
-                                      run_job)
+from s2s_batch.runtime.textio import CHUNK_LINES, check_file_options, job_key, output_decoding, run_job
 
 try:
     import pyarrow as pa
@@ -34,8 +34,8 @@ try:
     import ray.data
     from ray.data.datasource import FileBasedDatasource
 except ImportError:  # the `ray` extra is not installed
-    ray = None
-    FileBasedDatasource = object
+    ray = None  # type: ignore[assignment]
+    FileBasedDatasource = object  # type: ignore[assignment,misc]
 
 READ_BLOCK = 1 << 20
 
@@ -150,7 +150,8 @@ def connect(address: str | None, num_cpus: int | None) -> None:
     for handler in logging.getLogger("ray.data").handlers:
         if handler.get_name() == "console":
             handler.setLevel(logging.CRITICAL)
-    options = dict(logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
+    options: dict[str, Any] = dict(logging_level=logging.ERROR, log_to_driver=False,
+                                   configure_logging=False)
     if address:
         _check_reachable(address)
     try:
@@ -258,7 +259,7 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
         raise
 
 
-def _user_error_in(exc: BaseException) -> S2SError | None:
+def _user_error_in(exc: BaseException | None) -> S2SError | None:
     """The S2SError (bad input line, bad bundle) that a worker raised, if any."""
     seen = set()
     while exc is not None and id(exc) not in seen:

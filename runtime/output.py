@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from s2s_batch.runtime.errors import OutputError, UsageError
 
@@ -77,7 +78,7 @@ class OutputLock:
             os.close(fd)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self.fd = fd
+        self.fd: int | None = fd
 
     def release(self) -> None:
         """Remove the lock file, then unlock (in that order: no one locks a removed file)."""
@@ -128,7 +129,7 @@ class FileJob:
             if resume and self.progress.is_file():
                 self._reopen()
             else:
-                self.file = open(self.partial, "wb")
+                self.file: BinaryIO = open(self.partial, "wb")
         except OSError as exc:
             self.lock.release()
             raise OutputError(f"{self.dst}: cannot write output ({exc.strerror}); check the folder "

@@ -28,7 +28,7 @@ class Progress:
         self._bar = None
 
     @classmethod
-    def for_input(cls, src, show: bool | None) -> "Progress":
+    def for_input(cls, src, show: bool | None) -> Progress:
         """show None: a bar on a terminal, plain lines otherwise; False: off; True: a bar."""
         from s2s_batch.runtime.textio import count_lines
 
@@ -45,9 +45,15 @@ class Progress:
     def __enter__(self):
         self._start = self._last = time.perf_counter()
         if self.mode == "bar":
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
-                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
             from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as RichProgress
 
             self._bar = RichProgress(
                 TextColumn("translating"), BarColumn(), MofNCompleteColumn(),

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.decoding import (DecodingOptions, Hypothesis, banned_by_ngrams, forbid,
-                                         log_softmax, row_caps)
+from s2s_batch.runtime.decoding import (
+    DecodingOptions,
+    Hypothesis,
+    banned_by_ngrams,
+    forbid,
+    log_softmax,
+    row_caps,
+)
 from s2s_batch.runtime.session import Graphs, select_rows
 
 

@@ -51,7 +51,7 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
         else:
             tokens, states, weights = graphs.step(tokens, states, memory, with_attention, shortlist,
                                                   banned_ids)
-        if with_attention:
+        if attention is not None:
             attention[rows, t] = weights
         out[rows, t] = tokens
         ended = tokens == eos
@@ -66,5 +66,5 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
                 break
     return [Hypothesis(out[i, : lengths[i]].tolist(),
                        token_scores[i, : lengths[i] + emitted_eos[i]].tolist() if with_scores else [],
-                       attention=list(attention[i, : lengths[i] + emitted_eos[i]]) if with_attention else [])
+                       attention=list(attention[i, : lengths[i] + emitted_eos[i]]) if attention is not None else [])
             for i in range(batch)]

@@ -11,8 +11,18 @@ import numpy as np
 import onnxruntime as ort
 
 from s2s_batch.runtime.errors import BundleError, DeviceError
-from s2s_batch.runtime.manifest import (BANNED_INPUT, DECODER_FILE, ENCODER_FILE, LOGITS_ONLY_INPUT, PRESCORE_INPUT,
-                                        ROW_CANDIDATES_INPUT, SHORTLIST_INPUT, Manifest, decoder_io, encoder_io)
+from s2s_batch.runtime.manifest import (
+    BANNED_INPUT,
+    DECODER_FILE,
+    ENCODER_FILE,
+    LOGITS_ONLY_INPUT,
+    PRESCORE_INPUT,
+    ROW_CANDIDATES_INPUT,
+    SHORTLIST_INPUT,
+    Manifest,
+    decoder_io,
+    encoder_io,
+)
 
 DEVICES = ("cpu", "cuda", "auto")
 CUDA_PROVIDER = "CUDAExecutionProvider"

@@ -42,7 +42,7 @@ class LexicalTable:
             np.savez(f, offsets=self.offsets.astype(np.int32), targets=self.targets.astype(np.int32))
 
     @classmethod
-    def load(cls, path: Path, source_size: int, target_size: int) -> "LexicalTable":
+    def load(cls, path: Path, source_size: int, target_size: int) -> LexicalTable:
         """Read and check a table written by `save`; a bad file is a BundleError."""
         try:
             with np.load(Path(path), allow_pickle=False) as data:

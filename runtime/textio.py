@@ -8,9 +8,9 @@ import itertools
 import os
 import sys
 import zlib
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterator
 
 from s2s_batch.runtime.errors import InputError, Interrupted, UsageError
 from s2s_batch.runtime.formats import OUTPUT_FORMATS, InputFormat, format_results

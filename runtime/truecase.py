@@ -10,8 +10,8 @@ capitalised, as the corpus's sentences are. The table ships in word-level bundle
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from s2s_batch.runtime.errors import BundleError
 from s2s_batch.runtime.tokenize import preprocess
@@ -39,7 +39,7 @@ class Recaser:
                               encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> "Recaser":
+    def load(cls, path: Path) -> Recaser:
         """Read a table written by `save`; a malformed one is a BundleError."""
         table = {}
         try:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 UNK, PAD, BOS, EOS = "<unk>", "<pad>", "<bos>", "<eos>"
 # The seed's order: <unk> first, then the reserved tokens.
@@ -24,7 +24,7 @@ class Vocab:
         self.unk, self.pad, self.bos, self.eos = (self.token_to_idx[t] for t in RESERVED)
 
     @classmethod
-    def build(cls, sentences: Iterable[list[str]], min_freq: int) -> "Vocab":
+    def build(cls, sentences: Iterable[list[str]], min_freq: int) -> Vocab:
         """Count tokens; keep those seen at least min_freq times, most frequent first."""
         counter = collections.Counter(tok for sent in sentences for tok in sent)
         # Ties broken by the token itself so the order never depends on the corpus order.
@@ -49,7 +49,7 @@ class Vocab:
         Path(path).write_text("".join(tok + "\n" for tok in self.idx_to_token), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> "Vocab":
+    def load(cls, path: Path) -> Vocab:
         lines = Path(path).read_text(encoding="utf-8").split("\n")
         if lines and lines[-1] == "":
             lines.pop()

@@ -33,7 +33,7 @@ def reference_beam_search(net, tokens, src_vocab, tgt_vocab, k, n_best, alpha, m
     finished = []  # (tokens, token log-probs, total / norm)
     for t in range(max_len):
         proposals = []
-        for b, (toks, steps, total, st) in enumerate(beams):
+        for b, (toks, _steps, total, st) in enumerate(beams):
             last = toks[-1] if toks else tgt_vocab.bos
             logits, new_state = net.decoder(torch.tensor([[last]]), st, memory)
             logp = torch.log_softmax(logits[0, 0], dim=-1).tolist()
@@ -107,7 +107,7 @@ def test_beam_size_one_is_greedy_token_for_token(bundle, lines):
     greedy = translator.translate(lines, return_scores=True)
     tv = translator.tgt_vocab
     srcs = [translator.source_ids(line) for line in lines]
-    for line, ids, result in zip(lines, srcs, greedy):
+    for ids, result in zip(srcs, greedy):
         src = np.array([ids], dtype=np.int64)
         cap = DecodingOptions().length_caps(np.array([len(ids) - 1]))  # the runtime's own cap
         ((hyp,),) = beam_search(translator.graphs, src, np.array([len(ids)]), tv.bos, tv.eos,

@@ -5,14 +5,13 @@ device="cuda"."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from s2s_batch.runtime import device_loop
 from s2s_batch.runtime.batching import pad_batch
+from s2s_batch.runtime.decoding import DecodingOptions
 from s2s_batch.runtime.device_loop import greedy_decode_on_device
 from s2s_batch.runtime.search import greedy_decode
-from s2s_batch.runtime.decoding import DecodingOptions
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 

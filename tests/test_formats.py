@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from s2s_batch.runtime.output import FileJob
-from tests.test_cli import run
 from s2s_batch.runtime.progress import Progress
+from tests.test_cli import run
 
 SENTENCES = ["I see the dog.", "", "She likes a big red car!", "We want the bread?", "They eat the apple."]
 

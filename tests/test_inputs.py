@@ -4,7 +4,8 @@ import errno
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from s2s_batch.runtime.batching import sorted_batches
 from s2s_batch.runtime.cli import main
@@ -17,7 +18,8 @@ INPUT_CASES = [
     ("empty_and_whitespace_lines", b"\n \n\t\nI see the dog.\n\n", 5),
     ("crlf_and_bom", b"\xef\xbb\xbfI see.\r\nWe eat.\r\n\r\n", 3),
     ("tabs_and_control_chars", b"I\tsee\x01the\x7fdog.\nWe\x0beat\x0ca\x1ccat.\n", 2),
-    ("zero_width_and_rtl", "I\u200bsee\u200d the \u202edog\u202c.\n\u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627\n".encode(), 2),
+    ("zero_width_and_rtl",
+     "I\u200bsee\u200d the \u202edog\u202c.\n\u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627\n".encode(), 2),
     ("unicode_line_breaks_inside_a_line", "I see\u2028the dog\u2029.\x85ok\n".encode(), 1),
     ("emoji_and_other_scripts", "I see the 🐈.\n猫が好きです。\nПривет, мир!\n".encode(), 3),
     ("unknown_words", b"Zorblax quintessentially flummoxes.\n", 1),

@@ -13,8 +13,14 @@ from onnx import TensorProto, helper, numpy_helper
 from s2s_batch.export.onnx_export import OPSET
 from s2s_batch.export.output_head import PRESCORE_CANDIDATES, int8_rows, rewrite_output_head
 from s2s_batch.runtime.decoding import log_softmax
-from s2s_batch.runtime.manifest import (BANNED_INPUT, LOGITS_ONLY_INPUT, MANIFEST, PRESCORE_INPUT,
-                                        ROW_CANDIDATES_INPUT, SHORTLIST_INPUT)
+from s2s_batch.runtime.manifest import (
+    BANNED_INPUT,
+    LOGITS_ONLY_INPUT,
+    MANIFEST,
+    PRESCORE_INPUT,
+    ROW_CANDIDATES_INPUT,
+    SHORTLIST_INPUT,
+)
 from s2s_batch.runtime.translator import Translator
 from tests.test_cli import input_file, run  # noqa: F401 (a fixture)
 
@@ -146,7 +152,7 @@ def test_bundles_prescore_by_default_and_translate_the_same_without(bundle, toy_
     assert with_prescore.translate_ids(toy_sentences) == without.translate_ids(toy_sentences)
 
 
-def test_export_without_prescore_and_cli_switch(trained, input_file, tmp_path):
+def test_export_without_prescore_and_cli_switch(trained, input_file, tmp_path):  # noqa: F811 (a fixture)
     from click.testing import CliRunner
 
     from s2s_batch.export.cli import main as export_main
@@ -238,7 +244,8 @@ def test_the_runtime_keeps_what_it_does_not_read_in_the_graph(bundle, toy_senten
     translator = Translator(bundle("gru"))
     feeds = []
     run = translator.graphs.decoder.run
-    translator.graphs.decoder = type("Spy", (), {"run": lambda self, names, feed: feeds.append(feed) or run(names, feed)})()
+    translator.graphs.decoder = type(
+        "Spy", (), {"run": lambda self, names, feed: feeds.append(feed) or run(names, feed)})()
 
     def fed(**options):
         feeds.clear()

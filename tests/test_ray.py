@@ -104,8 +104,9 @@ def test_unreachable_cluster_is_exit_7():
     assert result.returncode == 7 and "cannot reach a Ray cluster" in result.stderr
 
 
-def test_a_killed_local_run_resumes_on_ray_byte_identical(ray_head, job, tmp_path):
-    from tests.test_resume import N_LINES, cli as local_cli, start_and_stop_at
+def test_a_killed_local_run_resumes_on_ray_byte_identical(ray_head, job, tmp_path):  # noqa: F811 (a fixture)
+    from tests.test_resume import N_LINES, start_and_stop_at
+    from tests.test_resume import cli as local_cli
 
     bundle_dir, src, reference = job
     dst = tmp_path / "out.txt"

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import make_pairs
 from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.manifest import SHORTLIST_FILE
 from s2s_batch.runtime.shortlist import LexicalTable, Shortlist
@@ -16,6 +15,7 @@ from s2s_batch.runtime.translator import Translator
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.data import Pair
 from s2s_batch.train.lexicon import build_lexical_table
+from tests.conftest import make_pairs
 from tests.test_cli import input_file, run  # noqa: F401 (a fixture)
 
 
@@ -104,7 +104,7 @@ def test_shortlist_serves_greedy_search_only(bundle, toy_sentences):
         Translator(bundle(), shortlist=True).translate(toy_sentences[:2], beam_size=2)
 
 
-def test_cli_shortlist(bundle, trained, input_file, tmp_path):
+def test_cli_shortlist(bundle, trained, input_file, tmp_path):  # noqa: F811 (a fixture)
     out = tmp_path / "out.txt"
     result = run("translate", input_file, "-o", out, "--bundle", bundle(), "--shortlist", "-q")
     assert result.exit_code == 0

@@ -1,4 +1,5 @@
-"""Training strategies (issue 9): the curriculum schedule admits exactly the intended pairs; adversarial training perturbs toward a higher loss."""
+"""Training strategies (issue 9): the curriculum schedule admits exactly the intended pairs;
+adversarial training perturbs toward a higher loss."""
 
 import json
 
@@ -48,14 +49,14 @@ def test_curriculum_run_resumes_mid_schedule_exactly(corpus_path, tmp_path):
           corpus_path, tmp_path / "split", progress=False, log=lambda m: None)
     train(cfg, corpus_path, tmp_path / "split", resume=True, resume_settings={"epochs": 2},
           progress=False, log=lambda m: None)
-    read = lambda d: [json.loads(l)["train_loss"] for l in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    read = lambda d: [json.loads(row)["train_loss"] for row in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
     assert read(tmp_path / "full") == read(tmp_path / "split")
 
 
 def test_adversarial_perturbation_raises_the_loss_and_training_runs(corpus_path, tmp_path, trained):
-    from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE
     from s2s_batch.export.bundle import write_bundle
     from s2s_batch.export.verify import max_graph_difference
+    from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE
     from s2s_batch.train.checkpoint import load_checkpoint
     from s2s_batch.train.loss import MaskedSoftmaxCELoss
     from s2s_batch.train.trainer import _tensors, adversarial_losses, prepare

@@ -1,7 +1,8 @@
 """Preprocessing, vocabulary and id conventions shared by training and the runtime."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from s2s_batch.runtime.tokenize import detokenize, preprocess, tokenize
 from s2s_batch.runtime.vocab import RESERVED, Vocab, with_eos

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.config import make_config
 from s2s_batch.train.data import read_pairs, split_corpus, split_of, to_tensor
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
-from s2s_batch.runtime.vocab import Vocab
 from tests.conftest import tiny_config
 
 

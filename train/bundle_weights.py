@@ -21,8 +21,18 @@ from onnx import numpy_helper
 
 from s2s_batch.export.context_gates import CONTEXT_GATES_WEIGHT, CONTEXT_GATES_WEIGHT_EMB
 from s2s_batch.export.step_cells import CELL_SUFFIX
-from s2s_batch.runtime.manifest import (DECODER_FILE, ENCODER_FILE, SHORTLIST_FILE, SRC_SPM_FILE, SRC_VOCAB_FILE,
-                                        TGT_SPM_FILE, TGT_VOCAB_FILE, TRUECASE_FILE, Manifest, load_manifest)
+from s2s_batch.runtime.manifest import (
+    DECODER_FILE,
+    ENCODER_FILE,
+    SHORTLIST_FILE,
+    SRC_SPM_FILE,
+    SRC_VOCAB_FILE,
+    TGT_SPM_FILE,
+    TGT_VOCAB_FILE,
+    TRUECASE_FILE,
+    Manifest,
+    load_manifest,
+)
 from s2s_batch.runtime.shortlist import LexicalTable
 from s2s_batch.runtime.truecase import Recaser
 from s2s_batch.runtime.vocab import Vocab

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from s2s_batch.runtime.config import ModelConfig
 
-
 PRECISIONS = ("fp32", "bf16", "bf16-fp32-cells")
 
 
@@ -66,7 +65,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         data = dict(data)
         model = ModelConfig.from_dict(data.pop("model"))
         return cls(model=model, **data)

@@ -17,20 +17,19 @@ from s2s_batch.runtime.bleu import corpus_bleu, mean_seed_bleu, references_to_st
 from s2s_batch.runtime.errors import UsageError
 from s2s_batch.runtime.output import atomic_write
 from s2s_batch.runtime.plots import training_curves
-from s2s_batch.runtime.tokenize import (SentencePieceTokenizer, WordTokenizer, detokenize,
-                                        train_sentencepiece)
+from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize, train_sentencepiece
 from s2s_batch.runtime.truecase import learn_truecasing
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.checkpoint import load_checkpoint, save_checkpoint
 from s2s_batch.train.config import TrainConfig
-from s2s_batch.train.lexicon import build_lexical_table, lexicon_payload
-from s2s_batch.train.pretrain import pretrain_decoder, pretrain_encoder
 from s2s_batch.train.curriculum import curriculum_batches, difficulty_order
-from s2s_batch.train.distill import distilled_corpus
 from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, to_tensor, training_raw
+from s2s_batch.train.distill import distilled_corpus
+from s2s_batch.train.lexicon import build_lexical_table, lexicon_payload
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
 from s2s_batch.train.model import Seq2Seq
 from s2s_batch.train.predict import greedy_batch
+from s2s_batch.train.pretrain import pretrain_decoder, pretrain_encoder
 from s2s_batch.train.provenance import data_provenance
 
 LAST, BEST, AVERAGED = "checkpoint.pt", "best.pt", "averaged.pt"
