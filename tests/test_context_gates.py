@@ -6,7 +6,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from s2s_batch.export.context_gates import CONTEXT, CONTEXT_GATES_WEIGHT, context_gates_weight
+from s2s_batch.export.context_gates import CONTEXT, CONTEXT_GATES_WEIGHT_EMB, context_gates_weight
 from s2s_batch.export.verify import max_graph_difference
 from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE
 from s2s_batch.train.checkpoint import load_checkpoint
@@ -39,5 +39,7 @@ def test_fixed_context_gru_bundles_take_the_projected_context(trained, bundle, s
 def test_other_decoders_are_left_alone(bundle, cell, attention):
     root = bundle(cell, False, attention)
     assert context_gates_weight(root / ENCODER_FILE) is None
-    names = {t.name for t in onnx.load(str(root / ENCODER_FILE)).graph.initializer}
-    assert CONTEXT_GATES_WEIGHT not in names
+    # and the decoder step was not rewritten either: no embedding factor, no table lookup
+    decoder = onnx.load(str(root / DECODER_FILE)).graph
+    assert CONTEXT_GATES_WEIGHT_EMB not in {t.name for t in decoder.initializer}
+    assert not any("context_gates" in out for node in decoder.node for out in node.output)

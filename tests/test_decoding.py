@@ -128,15 +128,31 @@ def test_best_beam_never_scores_below_greedy(bundle, lines, alpha):
         assert beam_rank >= greedy_rank - 1e-5
 
 
+def forced_log_probability(translator: Translator, line: str, ids: list[int]) -> float:
+    """log P(ids + <eos> | line) under the bundle, by feeding the tokens to the decoder step."""
+    from s2s_batch.runtime.decoding import log_softmax
+
+    source = translator.source_ids(line)
+    states, memory = translator.graphs.encode(np.array([source]), np.array([len(source)]))
+    tv, total, previous = translator.tgt_vocab, 0.0, translator.tgt_vocab.bos
+    for token in [*ids, tv.eos]:
+        logits, states, _ = translator.graphs.step_logits(np.array([previous]), states, memory)
+        total += float(log_softmax(logits)[0, token])
+        previous = token
+    return total
+
+
 def test_n_best_comes_sorted_and_distinct(bundle, lines):
-    results = Translator(bundle(), threads=1).translate(lines, beam_size=4, num_hypotheses=3,
-                                                        length_penalty=0.6)
+    translator = Translator(bundle(), threads=1)
+    results = translator.translate(lines, beam_size=4, num_hypotheses=3, length_penalty=0.6)
     opts = DecodingOptions(length_penalty=0.6)
-    for r in results:
+    for line, r in zip(lines, results):
         assert len(r.ids) == 3 and len({tuple(i) for i in r.ids}) == 3
         ranks = [s / opts.length_normalizer(len(t)) for s, t in zip(r.scores, r.token_scores)]
         assert ranks == sorted(ranks, reverse=True)
-        assert all(s == pytest.approx(sum(t), abs=1e-5) for s, t in zip(r.scores, r.token_scores))
+        # each hypothesis's score is the model's log-probability of its tokens and <eos>
+        for ids, score in zip(r.ids, r.scores):
+            assert score == pytest.approx(forced_log_probability(translator, line, ids), abs=1e-4)
 
 
 def test_min_length_and_no_repeat_ngram_are_respected(bundle, lines):

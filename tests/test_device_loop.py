@@ -61,4 +61,10 @@ def test_cuda_translators_take_the_bound_loop_for_plain_greedy_search(bundle, to
     calls.clear()
     translator.translate(toy_sentences[:5], return_scores=True)  # scores read the logits: numpy loop
     assert not calls
-    assert device_loop.can_decode_on_device(translator.graphs, translator.tgt_vocab.unk)
+    # A step without the banned_ids input (a bundle exported before it) cannot skip <unk>
+    # inside the graph: the bound loop is not taken, and <unk> is still never written.
+    monkeypatch.setattr(translator.graphs, "takes_banned", False)
+    assert translator.translate_ids(toy_sentences) == expected
+    assert not calls
+    assert not device_loop.can_decode_on_device(translator.graphs, translator.tgt_vocab.unk)
+    assert device_loop.can_decode_on_device(translator.graphs, None)
