@@ -23,7 +23,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-CONTEXT = "context"
+from s2s_batch.runtime.graph_names import CONTEXT
+
 # The encoder's projection weight [H, 3H]; its presence marks a rewritten bundle.
 CONTEXT_GATES_WEIGHT = "context_gates_weight"
 # The decoder step's part of it, [3H, E]: the factor of the embedding table.

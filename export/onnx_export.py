@@ -8,6 +8,19 @@ from pathlib import Path
 import torch
 
 from s2s_batch.export.graphs import DecoderStepGraph, EncoderGraph, probe_inputs
+from s2s_batch.runtime.graph_names import (
+    ATTENTION,
+    CONTEXT,
+    LOGITS,
+    MEMORY,
+    MEMORY_KEYS,
+    NEXT_TOKEN,
+    SRC,
+    SRC_LEN,
+    SRC_MASK,
+    TOKENS,
+    state_output,
+)
 from s2s_batch.runtime.manifest import decoder_io, encoder_io
 from s2s_batch.train.model import Seq2Seq
 
@@ -41,9 +54,9 @@ def export_graphs(net: Seq2Seq, encoder_path: Path, decoder_path: Path) -> None:
     cfg = net.config
     src, src_len = probe_inputs(net)
     enc_in, enc_out = encoder_io(cfg)
-    memory_axes = {"context": {0: "batch"}, "memory": {0: "batch", 1: "src_len"},
-                   "memory_keys": {0: "batch", 1: "src_len"}, "src_mask": {0: "batch", 1: "src_len"}}
-    enc_axes = {"src": {0: "batch", 1: "src_len"}, "src_len": {0: "batch"}}
+    memory_axes = {CONTEXT: {0: "batch"}, MEMORY: {0: "batch", 1: "src_len"},
+                   MEMORY_KEYS: {0: "batch", 1: "src_len"}, SRC_MASK: {0: "batch", 1: "src_len"}}
+    enc_axes = {SRC: {0: "batch", 1: "src_len"}, SRC_LEN: {0: "batch"}}
     enc_axes.update({name: {1: "batch"} for name in cfg.state_names})
     enc_axes.update({name: memory_axes[name] for name in cfg.memory_names})
     _export(EncoderGraph(net), (src, src_len), encoder_path, enc_in, enc_out, enc_axes)
@@ -52,10 +65,10 @@ def export_graphs(net: Seq2Seq, encoder_path: Path, decoder_path: Path) -> None:
     states = state if isinstance(state, tuple) else (state,)
     tokens = torch.full((src.shape[0],), 2, dtype=torch.long)
     dec_in, dec_out = decoder_io(cfg)
-    dec_axes = {"tokens": {0: "batch"}, "logits": {0: "batch"}, "next_token": {0: "batch"},
-                "attention": {0: "batch", 1: "src_len"}}
+    dec_axes = {TOKENS: {0: "batch"}, LOGITS: {0: "batch"}, NEXT_TOKEN: {0: "batch"},
+                ATTENTION: {0: "batch", 1: "src_len"}}
     dec_axes.update({name: memory_axes[name] for name in cfg.memory_names})
     dec_axes.update({name: {1: "batch"} for name in cfg.state_names})
-    dec_axes.update({f"{name}_out": {1: "batch"} for name in cfg.state_names})
+    dec_axes.update({state_output(name): {1: "batch"} for name in cfg.state_names})
     _export(DecoderStepGraph(net), (tokens, *states, *memory), decoder_path, dec_in, dec_out,
             {k: v for k, v in dec_axes.items() if k in dec_in or k in dec_out})

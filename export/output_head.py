@@ -35,6 +35,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from s2s_batch.runtime.graph_names import LOGITS, NEXT_TOKEN
 from s2s_batch.runtime.manifest import (
     BANNED_INPUT,
     BANNED_LOGIT,
@@ -72,8 +73,8 @@ def _branch(name: str, nodes: list[onnx.NodeProto]) -> onnx.GraphProto:
 
 
 def _full(name: str, hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.GraphProto:
-    return _branch(name, [helper.make_node("Gemm", [hidden, weight, bias], ["logits"], transB=1),
-                          helper.make_node("ArgMax", ["logits"], ["next_token"], **argmax_attrs)])
+    return _branch(name, [helper.make_node("Gemm", [hidden, weight, bias], [LOGITS], transB=1),
+                          helper.make_node("ArgMax", [LOGITS], [NEXT_TOKEN], **argmax_attrs)])
 
 
 def _vocabulary(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.GraphProto:
@@ -82,17 +83,17 @@ def _vocabulary(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx
     n = helper.make_node
     no_ids = helper.make_tensor("no_ids", TensorProto.INT64, [0], [])
     logits_only = _branch("logits_only", [
-        n("Gemm", [hidden, weight, bias], ["logits"], transB=1),
-        n("Constant", [], ["next_token"], value=no_ids)])
+        n("Gemm", [hidden, weight, bias], [LOGITS], transB=1),
+        n("Constant", [], [NEXT_TOKEN], value=no_ids)])
     flat = helper.make_tensor("flat", TensorProto.INT64, [1], [-1])
     row_best = _branch("row_best", [
         n("Gemm", [hidden, weight, bias], ["all_logits"], transB=1),
         n("LogSoftmax", ["all_logits"], ["log_probs"], axis=-1),
         n("Shape", ["log_probs"], ["shape"], start=1),                         # [1]: V
         n("Min", [ROW_CANDIDATES_INPUT, "shape"], ["count"]),
-        n("TopK", ["log_probs", "count"], ["logits", "ids"], axis=-1, largest=1, sorted=1),
+        n("TopK", ["log_probs", "count"], [LOGITS, "ids"], axis=-1, largest=1, sorted=1),
         n("Constant", [], ["flat"], value=flat),
-        n("Reshape", ["ids", "flat"], ["next_token"])])
+        n("Reshape", ["ids", "flat"], [NEXT_TOKEN])])
     no_candidates = helper.make_tensor("no_candidates", TensorProto.INT64, [], [0])
     logits = _branch("logits", [_if(LOGITS_ONLY_INPUT, logits_only,
                                     _full("full_vocabulary", hidden, weight, bias, argmax_attrs))])
@@ -103,7 +104,7 @@ def _vocabulary(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx
 
 
 def _if(condition: str, then: onnx.GraphProto, otherwise: onnx.GraphProto) -> onnx.NodeProto:
-    return helper.make_node("If", [condition], ["logits", "next_token"], then_branch=then,
+    return helper.make_node("If", [condition], [LOGITS, NEXT_TOKEN], then_branch=then,
                             else_branch=otherwise)
 
 
@@ -112,9 +113,9 @@ def _shortlist(hidden: str, weight: str, bias: str, argmax_attrs: dict) -> onnx.
     return _branch("shortlist", [
         n("Gather", [weight, SHORTLIST_INPUT], ["weight"], axis=0),
         n("Gather", [bias, SHORTLIST_INPUT], ["bias"], axis=0),
-        n("Gemm", [hidden, "weight", "bias"], ["logits"], transB=1),
-        n("ArgMax", ["logits"], ["position"], **argmax_attrs),
-        n("Gather", [SHORTLIST_INPUT, "position"], ["next_token"], axis=0)])
+        n("Gemm", [hidden, "weight", "bias"], [LOGITS], transB=1),
+        n("ArgMax", [LOGITS], ["position"], **argmax_attrs),
+        n("Gather", [SHORTLIST_INPUT, "position"], [NEXT_TOKEN], axis=0)])
 
 
 def int8_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -240,7 +241,7 @@ def _prescore(hidden: str, weight: str, bias: str, argmax_attrs: dict,
         n("Gemm", ["f_hidden", weight, bias], ["f_logits"], transB=1),
         n("ArgMax", ["f_logits"], ["f_next"], **argmax_attrs),
         n("ScatterND", ["u_cand_next", "u_unproven_index", "f_next"], ["u_next"]),
-        n("ScatterND", ["cand_next", "unproven_index", "u_next"], ["next_token"]),
+        n("ScatterND", ["cand_next", "unproven_index", "u_next"], [NEXT_TOKEN]),
     ])
     branch.initializer.extend(constants)
     return branch
@@ -267,7 +268,7 @@ def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
     model = onnx.load(str(path))
     graph = model.graph
     by_output = {out: node for node in graph.node for out in node.output}
-    gemm, argmax = by_output.get("logits"), by_output.get("next_token")
+    gemm, argmax = by_output.get(LOGITS), by_output.get(NEXT_TOKEN)
     if gemm is None or gemm.op_type != "Gemm" or argmax is None or argmax.op_type != "ArgMax":
         raise ValueError(f"{path}: the decoder step does not end in Gemm → ArgMax; cannot rewrite its head")
     attrs = {a.name: helper.get_attribute_value(a) for a in gemm.attribute}
@@ -320,7 +321,7 @@ def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
     del graph.node[:]
     graph.node.extend(banning + kept + switch)
     for output in graph.output:  # the logits' width is now V or K
-        if output.name == "logits":
+        if output.name == LOGITS:
             output.type.tensor_type.shape.dim[1].dim_param = "vocabulary"
     onnx.checker.check_model(model)
     onnx.save(model, str(path))

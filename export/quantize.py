@@ -11,6 +11,7 @@ import torch
 
 from s2s_batch.export.graphs import probe_inputs
 from s2s_batch.export.verify import cpu_session, encoder_feed
+from s2s_batch.runtime.graph_names import LOGITS
 from s2s_batch.runtime.manifest import decoder_io, encoder_io
 from s2s_batch.train.model import Seq2Seq
 
@@ -46,7 +47,7 @@ def compare_with_fp32(net: Seq2Seq, fp32: tuple[Path, Path], int8: tuple[Path, P
         for name, (enc, dec) in sessions.items():
             encoded = enc.run(enc_out, encoder_feed(enc, src, src_len))  # states, then memory
             tokens = np.full(src.shape[0], 2, dtype=np.int64)
-            logits[name] = dec.run(["logits"], dict(zip(dec_in, (tokens, *encoded))))[0]
+            logits[name] = dec.run([LOGITS], dict(zip(dec_in, (tokens, *encoded))))[0]
         worst = max(worst, float(np.abs(logits["fp32"] - logits["int8"]).max()))
         agree += int((logits["fp32"].argmax(-1) == logits["int8"].argmax(-1)).sum())
         total += src.shape[0]

@@ -11,6 +11,7 @@ import torch
 from s2s_batch.export.context_gates import CONTEXT, context_gates_weight
 from s2s_batch.export.graphs import probe_inputs
 from s2s_batch.runtime.decoding import log_softmax
+from s2s_batch.runtime.graph_names import LOGITS, NEXT_TOKEN, SRC, SRC_LEN
 from s2s_batch.runtime.manifest import (
     BANNED_INPUT,
     LOGITS_ONLY_INPUT,
@@ -38,7 +39,7 @@ def cpu_session(path: Path) -> ort.InferenceSession:
 def encoder_feed(session: ort.InferenceSession, src: torch.Tensor, src_len: torch.Tensor) -> dict:
     """The encoder's inputs, limited to those the graph has (seed-semantics graphs have no src_len)."""
     names = {i.name for i in session.get_inputs()}
-    return {k: v.numpy() for k, v in (("src", src), ("src_len", src_len)) if k in names}
+    return {k: v.numpy() for k, v in ((SRC, src), (SRC_LEN, src_len)) if k in names}
 
 
 @torch.no_grad()
@@ -86,19 +87,19 @@ def max_graph_difference(net: Seq2Seq, encoder_path: Path, decoder_path: Path,
             if takes_shortlist:
                 worst = max(worst, _shortlist_difference(dec, feed, logits.numpy(), rng))
             if takes_prescore:
-                worst = max(worst, _prescore_difference(dec, feed, got["next_token"]))
+                worst = max(worst, _prescore_difference(dec, feed, got[NEXT_TOKEN]))
             if BANNED_INPUT in inputs:
-                worst = max(worst, _banned_difference(dec, feed, got["logits"], takes_prescore))
+                worst = max(worst, _banned_difference(dec, feed, got[LOGITS], takes_prescore))
             if LOGITS_ONLY_INPUT in inputs:
-                worst = max(worst, _logits_only_difference(dec, feed, got["logits"]))
+                worst = max(worst, _logits_only_difference(dec, feed, got[LOGITS]))
             if ROW_CANDIDATES_INPUT in inputs:
-                worst = max(worst, _row_candidates_difference(dec, feed, got["logits"]))
+                worst = max(worst, _row_candidates_difference(dec, feed, got[LOGITS]))
             states = state if isinstance(state, tuple) else (state,)
             eager = dict(zip(dec_out, (logits, logits.argmax(-1), *states,
                                        *(() if weights is None else (weights,)))))
             worst = max(worst, *(float(np.abs(got[k] - eager[k].numpy()).max())
-                                 for k in dec_out if k != "next_token"))
-            tokens = eager["next_token"]
+                                 for k in dec_out if k != NEXT_TOKEN))
+            tokens = eager[NEXT_TOKEN]
     return worst
 
 
@@ -107,7 +108,7 @@ def _shortlist_difference(dec, feed: dict, logits: np.ndarray, rng) -> float:
     ids; inf if its next_token is not the best shortlisted id."""
     vocab = logits.shape[1]
     ids = np.union1d(rng.choice(vocab, size=max(1, vocab // 3), replace=False), logits.argmax(-1))
-    short_logits, next_token = dec.run(["logits", "next_token"], {**feed, SHORTLIST_INPUT: ids})
+    short_logits, next_token = dec.run([LOGITS, NEXT_TOKEN], {**feed, SHORTLIST_INPUT: ids})
     if not np.array_equal(next_token, ids[short_logits.argmax(-1)]):
         return float("inf")
     return float(np.abs(short_logits - logits[:, ids]).max())
@@ -115,20 +116,20 @@ def _shortlist_difference(dec, feed: dict, logits: np.ndarray, rng) -> float:
 
 def _prescore_difference(dec, feed: dict, next_token: np.ndarray) -> float:
     """0 when the prescored argmax is the full layer's argmax, else inf."""
-    prescored = dec.run(["next_token"], {**feed, PRESCORE_INPUT: np.array(True)})[0]
+    prescored = dec.run([NEXT_TOKEN], {**feed, PRESCORE_INPUT: np.array(True)})[0]
     return 0.0 if np.array_equal(prescored, next_token) else float("inf")
 
 
 def _logits_only_difference(dec, feed: dict, logits: np.ndarray) -> float:
     """Largest difference of the logits read with LOGITS_ONLY_INPUT set from `logits`."""
-    only = dec.run(["logits"], {**feed, LOGITS_ONLY_INPUT: np.array(True)})[0]
+    only = dec.run([LOGITS], {**feed, LOGITS_ONLY_INPUT: np.array(True)})[0]
     return float(np.abs(only - logits).max()) if only.shape == logits.shape else float("inf")
 
 
 def _row_candidates_difference(dec, feed: dict, logits: np.ndarray, count: int = 5) -> float:
     """Largest difference of the step's per-row best log-probabilities from those of
     `logits`; inf unless they come best first and are the best ones."""
-    log_probs, ids = dec.run(["logits", "next_token"], {**feed, ROW_CANDIDATES_INPUT: np.array([count])})
+    log_probs, ids = dec.run([LOGITS, NEXT_TOKEN], {**feed, ROW_CANDIDATES_INPUT: np.array([count])})
     count = min(count, logits.shape[1])
     want = log_softmax(logits)
     at_ids = np.take_along_axis(want, ids.reshape(len(logits), count), 1)
@@ -148,7 +149,7 @@ def _banned_difference(dec, feed: dict, logits: np.ndarray, takes_prescore: bool
     expected = allowed.argmax(-1)
     for prescore in ((False, True) if takes_prescore else (False,)):
         extra = {PRESCORE_INPUT: np.array(prescore)} if takes_prescore else {}
-        got = dec.run(["next_token"], {**feed, **extra, BANNED_INPUT: banned.astype(np.int64)})[0]
+        got = dec.run([NEXT_TOKEN], {**feed, **extra, BANNED_INPUT: banned.astype(np.int64)})[0]
         if not np.array_equal(got, expected):
             return float("inf")
     return 0.0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from s2s_batch.runtime.graph_names import CELL_STATE, CONTEXT, HIDDEN, MEMORY, MEMORY_KEYS, SRC_MASK
+
 CELLS = ("rnn", "gru", "lstm")
 TOKENIZERS = ("word", "sentencepiece")
 ATTENTIONS = ("none", "additive", "dot", "general", "local")
@@ -81,12 +83,12 @@ class ModelConfig:
     @property
     def state_names(self) -> tuple[str, ...]:
         """Names of the recurrent state tensors carried between decoder steps."""
-        return ("h", "c") if self.cell == "lstm" else ("h",)
+        return (HIDDEN, CELL_STATE) if self.cell == "lstm" else (HIDDEN,)
 
     @property
     def memory_names(self) -> tuple[str, ...]:
         """Names of what the decoder step reads of the source, fixed for a sentence."""
-        return ("context",) if self.attention == "none" else ("memory", "memory_keys", "src_mask")
+        return (CONTEXT,) if self.attention == "none" else (MEMORY, MEMORY_KEYS, SRC_MASK)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

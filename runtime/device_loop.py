@@ -16,6 +16,7 @@ import numpy as np
 import onnxruntime as ort
 
 from s2s_batch.runtime.decoding import Hypothesis, row_caps
+from s2s_batch.runtime.graph_names import NEXT_TOKEN, SRC, SRC_LEN, TOKENS, state_output
 from s2s_batch.runtime.manifest import BANNED_INPUT, PRESCORE_INPUT, SHORTLIST_INPUT
 from s2s_batch.runtime.session import Graphs
 
@@ -34,7 +35,7 @@ def greedy_decode_on_device(graphs: Graphs, src: np.ndarray, src_len: np.ndarray
     sessions' own) is where the state lives between steps."""
     device = device or graphs.device
     encoder = graphs.encoder.io_binding()
-    for name, value in (("src", src), ("src_len", src_len)):
+    for name, value in ((SRC, src), (SRC_LEN, src_len)):
         if name in graphs.encoder_inputs:
             encoder.bind_cpu_input(name, value)
     for name in graphs.encoder_outputs:
@@ -59,10 +60,10 @@ def greedy_decode_on_device(graphs: Graphs, src: np.ndarray, src_len: np.ndarray
     live = np.ones(batch, dtype=bool)
     tokens = np.full(batch, bos, dtype=np.int64)
     for t in range(int(caps.max())):
-        step.bind_cpu_input("tokens", tokens)
-        step.bind_output("next_token", "cpu")
+        step.bind_cpu_input(TOKENS, tokens)
+        step.bind_output(NEXT_TOKEN, "cpu")
         for name in graphs.state_names:
-            step.bind_output(f"{name}_out", device)
+            step.bind_output(state_output(name), device)
         graphs.decoder.run_with_iobinding(step)
         next_token, *states = step.get_outputs()
         tokens = next_token.numpy()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from s2s_batch.runtime.config import ModelConfig
 from s2s_batch.runtime.errors import BundleError
+from s2s_batch.runtime.graph_names import ATTENTION, LOGITS, NEXT_TOKEN, SRC, SRC_LEN, TOKENS, state_output
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -40,15 +41,15 @@ def encoder_io(cfg: ModelConfig) -> tuple[list[str], list[str]]:
     """Encoder graph: (src [B,T] int64, src_len [B] int64) → state tensors [L,B,H], then the
     decoder's memory: context [B,H], or with attention memory [B,T,H], memory_keys [B,T,H]
     and src_mask [B,T]."""
-    return ["src", "src_len"], [*cfg.state_names, *cfg.memory_names]
+    return [SRC, SRC_LEN], [*cfg.state_names, *cfg.memory_names]
 
 
 def decoder_io(cfg: ModelConfig) -> tuple[list[str], list[str]]:
     """One decoder step: (tokens [B], state..., memory...) → logits [B,V], next_token [B],
     state_out..., and with attention its weights [B,T]."""
-    return (["tokens", *cfg.state_names, *cfg.memory_names],
-            ["logits", "next_token", *(f"{name}_out" for name in cfg.state_names),
-             *(["attention"] if cfg.attention != "none" else [])])
+    return ([TOKENS, *cfg.state_names, *cfg.memory_names],
+            [LOGITS, NEXT_TOKEN, *(state_output(name) for name in cfg.state_names),
+             *([ATTENTION] if cfg.attention != "none" else [])])
 
 
 def sha256_of(path: Path) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 import onnxruntime as ort
 
 from s2s_batch.runtime.errors import BundleError, DeviceError
+from s2s_batch.runtime.graph_names import ATTENTION, LOGITS, NEXT_TOKEN, SRC, SRC_LEN, TOKENS, state_output
 from s2s_batch.runtime.manifest import (
     BANNED_INPUT,
     DECODER_FILE,
@@ -106,9 +107,9 @@ class Graphs:
         self.encoder_inputs = {i.name for i in self.encoder.get_inputs()}
         _, self.encoder_outputs = encoder_io(cfg)
         self._dec_inputs, dec_outputs = decoder_io(cfg)
-        state_outputs = [f"{name}_out" for name in cfg.state_names]
-        self._step_outputs = ["next_token", *state_outputs]
-        self._logit_outputs = ["logits", *state_outputs]
+        state_outputs = [state_output(name) for name in cfg.state_names]
+        self._step_outputs = [NEXT_TOKEN, *state_outputs]
+        self._logit_outputs = [LOGITS, *state_outputs]
         step_inputs = input_names(self.decoder)
         self.takes_shortlist = SHORTLIST_INPUT in step_inputs
         self.takes_banned = BANNED_INPUT in step_inputs  # next_token can skip ids in the graph
@@ -125,7 +126,7 @@ class Graphs:
         dec_out = {o.name for o in self.decoder.get_outputs()}
         missing = ((set(self.encoder_outputs) - enc_out) | (set(self._dec_inputs) - dec_in)
                    | (set(self._step_outputs) - dec_out))
-        if missing or not self.encoder_inputs <= {"src", "src_len"}:
+        if missing or not self.encoder_inputs <= {SRC, SRC_LEN}:
             raise BundleError(f"{manifest.root}: graph inputs/outputs do not match the manifest's "
                               f"model ({', '.join(sorted(missing))}); re-export the bundle")
         logits_dim = self.decoder.get_outputs()[0].shape[-1]
@@ -141,7 +142,7 @@ class Graphs:
         """
         if self._chunked and src.shape[0] > ENCODE_CHUNK:
             return self._encode_chunks(src, src_len)
-        feed = {"src": src, "src_len": src_len}
+        feed = {SRC: src, SRC_LEN: src_len}
         outputs = self.encoder.run(self.encoder_outputs, {k: feed[k] for k in self.encoder_inputs})
         n = len(self.state_names)
         return dict(zip(self.state_names, outputs[:n])), dict(zip(self.memory_names, outputs[n:]))
@@ -196,7 +197,7 @@ class Graphs:
         if not self.takes_row_candidates:
             raise BundleError("this bundle's decoder step returns no per-row candidates; re-export it "
                               "with s2s-export")
-        names = ["logits", *self._step_outputs, *(["attention"] if with_attention else [])]
+        names = [LOGITS, *self._step_outputs, *([ATTENTION] if with_attention else [])]
         feed = self._feed(tokens, states, memory, extra={ROW_CANDIDATES_INPUT: np.array([count], np.int64)})
         log_probs, ids, *rest = self.decoder.run(names, feed)
         weights = rest.pop() if with_attention else None
@@ -205,7 +206,7 @@ class Graphs:
     def _run_step(self, outputs: list[str], tokens, states: dict, memory: dict, with_attention: bool,
                   shortlist: np.ndarray | None = None, prescore: bool = False,
                   banned: np.ndarray | None = None, extra: dict | None = None):
-        names = outputs + ["attention"] if with_attention else outputs
+        names = outputs + [ATTENTION] if with_attention else outputs
         first, *rest = self.decoder.run(names, self._feed(tokens, states, memory, shortlist, prescore,
                                                           banned, extra))
         weights = rest.pop() if with_attention else None
@@ -213,7 +214,7 @@ class Graphs:
 
     def _feed(self, tokens, states: dict, memory: dict, shortlist: np.ndarray | None = None,
               prescore: bool = False, banned: np.ndarray | None = None, extra: dict | None = None) -> dict:
-        feed = {"tokens": tokens, **memory, **states, **(extra or {})}
+        feed = {TOKENS: tokens, **memory, **states, **(extra or {})}
         if banned is not None:
             if not self.takes_banned:
                 raise BundleError("this bundle's decoder step takes no banned ids; re-export it with s2s-export")

@@ -1,0 +1,25 @@
+"""The names of the bundle graphs' inputs and outputs: spelled here and nowhere else.
+
+The encoder reads SRC [B, T] and SRC_LEN [B] and returns the recurrent state (STATES of
+the cell) and what the decoder step reads of the source (CONTEXT, or MEMORY,
+MEMORY_KEYS and SRC_MASK with attention). The decoder step reads TOKENS [B], the state
+and that memory, and returns LOGITS, NEXT_TOKEN, each state's `state_output(name)` and,
+with attention, ATTENTION. The optional inputs of the step are in runtime/manifest.py
+beside the bundle files.
+"""
+
+from __future__ import annotations
+
+SRC, SRC_LEN = "src", "src_len"
+TOKENS, LOGITS, NEXT_TOKEN, ATTENTION = "tokens", "logits", "next_token", "attention"
+# The recurrent state: h, and c for an LSTM.
+HIDDEN, CELL_STATE = "h", "c"
+# What the decoder reads of the source: the seed's fixed context, or with attention the
+# encoder outputs, their keys and the source mask.
+CONTEXT = "context"
+MEMORY, MEMORY_KEYS, SRC_MASK = "memory", "memory_keys", "src_mask"
+
+
+def state_output(name: str) -> str:
+    """The decoder step's output name for the new value of state `name`."""
+    return f"{name}_out"
