@@ -25,9 +25,9 @@ import torch
 
 from s2s_batch.runtime.manifest import SRC_SPM_FILE, TGT_SPM_FILE
 from s2s_batch.runtime.tokenize import SentencePieceTokenizer
-from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.config import PRECISIONS, make_config
 from s2s_batch.train.data import Pair, read_pairs, training_raw
+from s2s_batch.train.learned_tables import build_vocab
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
 from s2s_batch.train.model import Seq2Seq
 from s2s_batch.train.trainer import batch_loss, epoch_batches, sized_for
@@ -61,8 +61,8 @@ def measure(pairs: list[Pair], recipe: str, bucketed: bool, precision: str, batc
                       label_smoothing=0.1, **RECIPES[recipe])
     # pad_source=True is the trainer's switch for plain shuffled batches (the seed's).
     shuffled = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pad_source=True))
-    src_vocab = Vocab.build((p.src for p in pairs), 1)
-    tgt_vocab = Vocab.build((p.tgt for p in pairs), 1)
+    src_vocab = build_vocab((p.src for p in pairs), 1)
+    tgt_vocab = build_vocab((p.tgt for p in pairs), 1)
     cfg = sized_for(cfg, src_vocab, tgt_vocab)
     torch.manual_seed(0)
     net = Seq2Seq(cfg.model).train()

@@ -75,19 +75,3 @@ class SentencePieceTokenizer:
 
     def decode(self, tokens: list[str]) -> str:
         return self.processor.decode_pieces(list(tokens))
-
-
-def train_sentencepiece(texts: list[str], vocab_size: int, model_type: str) -> bytes:
-    """A SentencePiece model (its serialized proto) trained on `texts`."""
-    import io
-
-    import sentencepiece
-
-    model = io.BytesIO()
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size,
-        model_type=model_type, character_coverage=1.0, hard_vocab_limit=False,
-        # Our vocabulary adds <unk> <pad> <bos> <eos> itself; SentencePiece only segments.
-        unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1, input_sentence_size=1_000_000,
-        shuffle_input_sentence=True, minloglevel=2)
-    return model.getvalue()

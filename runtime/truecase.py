@@ -9,12 +9,9 @@ capitalised, as the corpus's sentences are. The table ships in word-level bundle
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable
 from pathlib import Path
 
 from s2s_batch.runtime.errors import BundleError
-from s2s_batch.runtime.tokenize import preprocess
 
 
 class Recaser:
@@ -51,19 +48,3 @@ class Recaser:
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise BundleError(f"{path}: unreadable truecasing table ({exc}); re-export the bundle") from None
         return cls(table)
-
-
-def learn_truecasing(sentences: Iterable[str]) -> Recaser:
-    """The most frequent form of each word outside the first position of raw sentences,
-    for the words whose usual form is not lowercase."""
-    forms: dict[str, Counter] = defaultdict(Counter)
-    for sentence in sentences:
-        for token in preprocess(sentence, lowercase=False).split()[1:]:
-            forms[token.lower()][token] += 1
-    table = {}
-    for lower, counts in forms.items():
-        # Ties go to the lowercase form, then to the alphabetically first.
-        best = min(counts.items(), key=lambda kv: (-kv[1], kv[0] != lower, kv[0]))[0]
-        if best != lower:
-            table[lower] = best
-    return Recaser(table)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,15 +21,6 @@ class Vocab:
         if len(self.token_to_idx) != len(self.idx_to_token):
             raise ValueError("a vocabulary must not repeat a token")
         self.unk, self.pad, self.bos, self.eos = (self.token_to_idx[t] for t in RESERVED)
-
-    @classmethod
-    def build(cls, sentences: Iterable[list[str]], min_freq: int) -> Vocab:
-        """Count tokens; keep those seen at least min_freq times, most frequent first."""
-        counter = collections.Counter(tok for sent in sentences for tok in sent)
-        # Ties broken by the token itself so the order never depends on the corpus order.
-        ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-        kept = [tok for tok, freq in ranked if freq >= min_freq and tok not in RESERVED]
-        return cls(list(RESERVED) + kept)
 
     def __len__(self) -> int:
         return len(self.idx_to_token)

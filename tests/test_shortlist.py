@@ -12,8 +12,8 @@ from s2s_batch.runtime.manifest import SHORTLIST_FILE
 from s2s_batch.runtime.shortlist import LexicalTable, Shortlist
 from s2s_batch.runtime.tokenize import tokenize
 from s2s_batch.runtime.translator import Translator
-from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.data import Pair
+from s2s_batch.train.learned_tables import build_vocab
 from s2s_batch.train.lexicon import build_lexical_table
 from tests.conftest import make_pairs
 from tests.test_cli import input_file, run  # noqa: F401 (a fixture)
@@ -21,8 +21,8 @@ from tests.test_cli import input_file, run  # noqa: F401 (a fixture)
 
 def _toy_table(skip_frequent: int = 4):
     pairs = [Pair(tokenize(en), tokenize(fr)) for en, fr in make_pairs(600)]
-    sv = Vocab.build((p.src for p in pairs), 1)
-    tv = Vocab.build((p.tgt for p in pairs), 1)
+    sv = build_vocab((p.src for p in pairs), 1)
+    tv = build_vocab((p.tgt for p in pairs), 1)
     return build_lexical_table(pairs, sv, tv, per_source=10, skip_frequent=skip_frequent), sv, tv
 
 

@@ -21,8 +21,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from s2s_batch.runtime.config import ModelConfig  # noqa: E402
-from s2s_batch.runtime.vocab import Vocab  # noqa: E402
 from s2s_batch.train.data import Pair  # noqa: E402
+from s2s_batch.train.learned_tables import build_vocab  # noqa: E402
 from s2s_batch.train.loss import MaskedSoftmaxCELoss  # noqa: E402
 from s2s_batch.train.model import Seq2Seq  # noqa: E402
 from s2s_batch.train.predict import greedy_batch  # noqa: E402
@@ -47,7 +47,7 @@ def train_on(task: str, attention: str, bidirectional: bool, placement: str = "a
     """Greedy token accuracy on 300 unseen sequences after `updates` batches of 64."""
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    vocab = Vocab.build([SYMBOLS], 1)
+    vocab = build_vocab([SYMBOLS], 1)
     cfg = ModelConfig(embed_size=32, hidden_size=64, num_layers=1, dropout=0.0,
                       num_steps=LONGEST + 1, max_decode_len=LONGEST + 1, attention=attention,
                       attention_placement=placement, bidirectional=bidirectional,

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from s2s_batch.runtime.tokenize import detokenize, preprocess, tokenize
 from s2s_batch.runtime.vocab import RESERVED, Vocab, with_eos
+from s2s_batch.train.learned_tables import build_vocab
 
 PREPROCESS_CASES = [
     ("Go.", "go ."),
@@ -36,7 +37,7 @@ def test_tokens_are_never_empty_and_never_hold_whitespace(text):
 
 
 def test_vocab_reserved_order_min_freq_and_unknowns():
-    vocab = Vocab.build([["a", "b", "a"], ["c", "a", "b"]], min_freq=2)
+    vocab = build_vocab([["a", "b", "a"], ["c", "a", "b"]], min_freq=2)
     assert vocab.idx_to_token[:4] == list(RESERVED)
     assert vocab.idx_to_token[4:] == ["a", "b"]  # c seen once: dropped
     assert vocab.encode(["a", "c", "b"]) == [4, vocab.unk, 5]
@@ -44,7 +45,7 @@ def test_vocab_reserved_order_min_freq_and_unknowns():
 
 
 def test_vocab_round_trips_through_a_file(tmp_path):
-    vocab = Vocab.build([["l'été", "ça", "😀"]], min_freq=1)
+    vocab = build_vocab([["l'été", "ça", "😀"]], min_freq=1)
     vocab.save(tmp_path / "v.txt")
     assert Vocab.load(tmp_path / "v.txt").idx_to_token == vocab.idx_to_token
 

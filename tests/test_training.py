@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from s2s_batch.runtime.tokenize import tokenize
-from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.config import make_config
 from s2s_batch.train.data import read_pairs, split_corpus, split_of, to_tensor
+from s2s_batch.train.learned_tables import build_vocab
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
 from tests.conftest import tiny_config
 
@@ -61,7 +61,7 @@ def test_d2l_preset_is_the_seed_recipe():
 
 
 def test_to_tensor_seed_semantics_pads_to_num_steps():
-    vocab = Vocab.build([["a", "b", "c"]], 1)
+    vocab = build_vocab([["a", "b", "c"]], 1)
     ids, valid = to_tensor([["a"], ["a", "b", "c"]], vocab, 5, True)
     assert ids.shape == (2, 5) and valid.tolist() == [2, 4]
     ids, valid = to_tensor([["a"], ["a", "b", "c"]], vocab, 5, False)

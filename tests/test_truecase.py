@@ -7,7 +7,8 @@ import pytest
 from s2s_batch.runtime.errors import BundleError
 from s2s_batch.runtime.manifest import TRUECASE_FILE
 from s2s_batch.runtime.translator import Translator
-from s2s_batch.runtime.truecase import Recaser, learn_truecasing
+from s2s_batch.runtime.truecase import Recaser
+from s2s_batch.train.learned_tables import learn_truecasing
 from tests.test_cli import input_file, run  # noqa: F401 (a fixture)
 
 

@@ -16,15 +16,15 @@ from tqdm import tqdm
 from s2s_batch.runtime.bleu import corpus_bleu, mean_seed_bleu, references_to_streams
 from s2s_batch.runtime.errors import UsageError
 from s2s_batch.runtime.output import atomic_write
-from s2s_batch.runtime.plots import training_curves
-from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize, train_sentencepiece
-from s2s_batch.runtime.truecase import learn_truecasing
+from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize
 from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.checkpoint import load_checkpoint, save_checkpoint
 from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.curriculum import curriculum_batches, difficulty_order
+from s2s_batch.train.curves import training_curves
 from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, to_tensor, training_raw
 from s2s_batch.train.distill import distilled_corpus
+from s2s_batch.train.learned_tables import build_vocab, learn_truecasing, train_sentencepiece
 from s2s_batch.train.lexicon import build_lexical_table, lexicon_payload
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
 from s2s_batch.train.model import Seq2Seq
@@ -243,8 +243,8 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
         train_pairs, dev, tgt_tok, spm_models = corpus.train_pairs, corpus.dev, corpus.tgt_tok, corpus.spm_models
         # Every piece of a SentencePiece model was chosen from this data: keep them all.
         min_freq = cfg.min_freq if spm_models is None else 1
-        src_vocab = Vocab.build((p.src for p in train_pairs), min_freq)
-        tgt_vocab = Vocab.build((p.tgt for p in train_pairs), min_freq)
+        src_vocab = build_vocab((p.src for p in train_pairs), min_freq)
+        tgt_vocab = build_vocab((p.tgt for p in train_pairs), min_freq)
         cfg = sized_for(cfg, src_vocab, tgt_vocab)
         net = Seq2Seq(cfg.model).to(device)
         payload = {"data": data_provenance(data_path), "spm_models": spm_models}
