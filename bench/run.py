@@ -3,7 +3,7 @@
     python bench/run.py [--quick] [--bundle DIR] [--checkpoint PT] [--input FILE]
 
 1. the seed's one-sentence loop in eager PyTorch, on the bundle's own weights (rebuilt bit
-   for bit from its graphs by s2s_batch.train.bundle_weights; or --checkpoint PT);
+   for bit from its graphs by s2s_batch.export.bundle_weights; or --checkpoint PT);
 2. eager PyTorch batched greedy over the same length-sorted batches;
 3. the runtime at its default settings and a sweep of batch sizes and token budgets;
 4. the machine's limit: sgemm GFLOP/s at the model's shapes (timed in the same rounds as
@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from s2s_batch.export.bundle_weights import eager_from_bundle
 from s2s_batch.runtime.batching import sorted_batches
 from s2s_batch.runtime.manifest import load_manifest
 from s2s_batch.runtime.session import cpu_quota
 from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator, default_bundle_dir
-from s2s_batch.train.bundle_weights import eager_from_bundle
 from s2s_batch.train.checkpoint import load_checkpoint
 from s2s_batch.train.predict import greedy_batch, predict_seq2seq
 

@@ -36,9 +36,9 @@ def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, presco
 
     require_train_extra("s2s-export")
     from s2s_batch.export.bundle import write_bundle
+    from s2s_batch.export.bundle_weights import checkpoint_from_bundle
     from s2s_batch.export.verify import ParityError
     from s2s_batch.runtime.errors import BundleError
-    from s2s_batch.train.bundle_weights import checkpoint_from_bundle
     from s2s_batch.train.checkpoint import load_checkpoint
     from s2s_batch.train.lexicon import build_lexical_table, lexicon_from_payload
     from s2s_batch.train.trainer import prepare, truecasing_for

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from s2s_batch.train.bundle_weights import eager_from_bundle  # noqa: E402
+from s2s_batch.export.bundle_weights import eager_from_bundle  # noqa: E402
 from s2s_batch.train.checkpoint import load_checkpoint  # noqa: E402
 
 
