@@ -26,7 +26,7 @@ from s2s_batch.runtime.formats import InputFormat, format_results
 from s2s_batch.runtime.manifest import MANIFEST, member
 from s2s_batch.runtime.progress import Progress
 from s2s_batch.runtime.session import cpu_quota
-from s2s_batch.runtime.textio import CHUNK_LINES, check_file_options, job_key, output_decoding, run_job
+from s2s_batch.runtime.textio import CHUNK_LINES, check_file_options, count_lines, job_key, output_decoding, run_job
 
 try:
     import pyarrow as pa
@@ -192,7 +192,7 @@ def translate_file_on_ray(translator, src, dst, *, address: str | None = None,
     key = (job_key(translator, src, errors=errors, output_format=output_format,
                    input_format=asdict(input_format), decoding=decoding)
            if str(dst) != "-" else {})
-    progress = Progress.for_input(src, progress)
+    progress = Progress.for_input(src, progress, count_lines)
     connect(address, None if address else cpu_quota())
     stats = Stats()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 PLAIN_INTERVAL_S = 10.0
@@ -28,10 +29,9 @@ class Progress:
         self._bar = None
 
     @classmethod
-    def for_input(cls, src, show: bool | None) -> Progress:
-        """show None: a bar on a terminal, plain lines otherwise; False: off; True: a bar."""
-        from s2s_batch.runtime.textio import count_lines
-
+    def for_input(cls, src, show: bool | None, count_lines: Callable[[str], int]) -> Progress:
+        """show None: a bar on a terminal, plain lines otherwise; False: off; True: a bar.
+        `count_lines(src)` counts the input's lines (the reader's, which knows gzip)."""
         if show is False:
             return cls("off")
         mode = "bar" if show or sys.stderr.isatty() else "plain"

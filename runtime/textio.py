@@ -187,5 +187,5 @@ def translate_stream_file(translator, src, dst, *, errors: str = "strict",
             yield from translated_chunks(translator, lines, chunk_lines, output_format, decoding,
                                          with_token_scores, first_line=lines_done + 1)
 
-        run_job(src, dst, key, resume, produce, Progress.for_input(src, progress))
+        run_job(src, dst, key, resume, produce, Progress.for_input(src, progress, count_lines))
     return translator.stats
