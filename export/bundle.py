@@ -12,6 +12,7 @@ from pathlib import Path
 import onnx
 
 from s2s_batch.export.context_gates import precompute_context_gates
+from s2s_batch.export.embedding_gates import precompute_embedding_gates
 from s2s_batch.export.onnx_export import OPSET, export_graphs
 from s2s_batch.export.output_head import PRESCORE_CANDIDATES, PRESCORE_GROUP, rewrite_output_head
 from s2s_batch.export.quantize import compare_with_fp32, quantize_graph
@@ -116,8 +117,8 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
     try:
         export_graphs(net, tmp / ENCODER_FILE, tmp / DECODER_FILE)
         unfuse_gru_steps(tmp / DECODER_FILE)
-        if quantize == "none":
-            precompute_context_gates(tmp / ENCODER_FILE, tmp / DECODER_FILE)
+        if quantize == "none" and not precompute_context_gates(tmp / ENCODER_FILE, tmp / DECODER_FILE):
+            precompute_embedding_gates(tmp / DECODER_FILE)
         rewrite_output_head(tmp / DECODER_FILE, shortlist=with_shortlist, prescore=prescore)
         parity = verify_graphs(net, tmp / ENCODER_FILE, tmp / DECODER_FILE, PARITY_TOLERANCE)
         quantization = {}

@@ -43,3 +43,22 @@ def test_other_decoders_are_left_alone(bundle, cell, attention):
     decoder = onnx.load(str(root / DECODER_FILE)).graph
     assert CONTEXT_GATES_WEIGHT_EMB not in {t.name for t in decoder.initializer}
     assert not any("context_gates" in out for node in decoder.node for out in node.output)
+
+
+@pytest.mark.parametrize("attention", ["general+after", "dot+bi+after"])
+def test_after_cell_decoders_gather_their_first_layer_input_from_a_token_table(bundle, trained, attention):
+    from s2s_batch.export.embedding_gates import EMBEDDING_TABLE
+
+    root = bundle("gru", False, attention)
+    decoder = onnx.load(str(root / DECODER_FILE)).graph
+    table = next(node for node in decoder.node if node.output[0] == EMBEDDING_TABLE)
+    assert table.op_type == "Gemm" and all(i in {t.name for t in decoder.initializer} for i in table.input)
+    gathers = [node for node in decoder.node if node.op_type == "Gather" and node.input[0] == EMBEDDING_TABLE]
+    assert len(gathers) == 1 and gathers[0].input[1] == "tokens"
+    # the table is folded when the session loads: the bundle holds the factors only
+    vocab = next(t for t in decoder.initializer if t.name == table.input[0]).dims[0]
+    hidden3 = next(t for t in decoder.initializer if t.name == table.input[1]).dims[0]
+    assert [vocab, hidden3] not in [list(t.dims) for t in decoder.initializer]
+    net, *_ = load_checkpoint(trained("gru", False, attention))
+    assert max_graph_difference(net, root / ENCODER_FILE, root / DECODER_FILE,
+                                batch_sizes=(1, 5), steps=4) <= 1e-5
