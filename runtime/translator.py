@@ -12,9 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from s2s_batch.runtime.batching import pad_batch, sorted_batches, token_batches
-from s2s_batch.runtime.beam import beam_search
 from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
-from s2s_batch.runtime.device_loop import can_decode_on_device, greedy_decode_on_device
 from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.manifest import (
     SHORTLIST_FILE,
@@ -25,11 +23,10 @@ from s2s_batch.runtime.manifest import (
     TRUECASE_FILE,
     load_manifest,
 )
-from s2s_batch.runtime.sampling import sample_decode
-from s2s_batch.runtime.search import greedy_decode
 from s2s_batch.runtime.segment import SentenceSplitter, join_pieces
 from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
 from s2s_batch.runtime.shortlist import LexicalTable, Shortlist
+from s2s_batch.runtime.strategies import SourceBatch, Targets, choose_strategy
 from s2s_batch.runtime.textio import translate_stream_file
 from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize
 from s2s_batch.runtime.truecase import Recaser
@@ -339,7 +336,7 @@ class Translator:
         def search(index: list[int]):
             rows = [sources[i] for i in index]
             src, src_len = pad_batch(rows, self.src_vocab.pad, width)
-            return self._search(src, src_len, rows, np.array([cap_of[i] for i in index]), opts)
+            return self._search(SourceBatch(src, src_len, rows, np.array([cap_of[i] for i in index])), opts)
 
         found = map(search, batches) if self.inter_threads == 1 else self._pool().map(search, batches)
         for index, hyps_of_batch in zip(batches, found):
@@ -356,24 +353,10 @@ class Translator:
             self._executor = ThreadPoolExecutor(self.inter_threads, thread_name_prefix="s2s-batch")
         return self._executor
 
-    def _search(self, src, src_len, rows, max_len: int | np.ndarray, opts: DecodingOptions):
-        bos, eos = self.tgt_vocab.bos, self.tgt_vocab.eos
+    def _search(self, batch: SourceBatch, opts: DecodingOptions) -> list[list[Hypothesis]]:
         banned = self.tgt_vocab.unk if opts.disable_unk and not opts.replace_unknowns else None
-        if opts.sampling:
-            return [[h] for h in sample_decode(self.graphs, src, src_len, rows, bos, eos, max_len,
-                                               opts, banned)]
-        if opts.beam_size == 1:  # greedy search, as CTranslate2 treats beam_size 1
-            shortlist = (None if self.shortlist is None
-                         else self.shortlist.candidates(src, self.config.tgt_vocab_size))
-            if (self.device == "cuda" and shortlist is None and not opts.return_scores
-                    and not opts.return_attention and can_decode_on_device(self.graphs, banned)):
-                return [[h] for h in greedy_decode_on_device(self.graphs, src, src_len, bos, eos,
-                                                             max_len, banned)]
-            return [[h] for h in greedy_decode(self.graphs, src, src_len, bos, eos, max_len,
-                                               with_scores=opts.return_scores, banned=banned,
-                                               with_attention=opts.return_attention,
-                                               shortlist=shortlist)]
-        return beam_search(self.graphs, src, src_len, bos, eos, max_len, opts, banned)
+        strategy = choose_strategy(opts, self.graphs, self.device, self.shortlist, banned)
+        return strategy.search(self.graphs, batch, Targets(self.tgt_vocab.bos, self.tgt_vocab.eos, banned))
 
     def translate_batch(self, lines: Sequence[str], *, batch_size: int | None = None,
                         **decoding) -> list[str]:

@@ -373,3 +373,16 @@ def test_beam_search_on_per_row_candidates_equals_it_on_the_logits(bundle, lines
     assert [r.ids for r in with_candidates] == [r.ids for r in with_logits]
     for a, b in zip(with_candidates, with_logits):
         assert a.scores == pytest.approx(b.scores, abs=1e-5)
+
+
+def test_the_strategy_follows_the_options(bundle):
+    from s2s_batch.runtime.strategies import BeamSearch, GreedySearch, Sampling, choose_strategy
+
+    graphs = Translator(bundle(), threads=1).graphs
+    pick = lambda device=None, **kw: choose_strategy(DecodingOptions(**kw), graphs, device or "cpu",  # noqa: E731
+                                                     None, 0)
+    assert isinstance(pick(), GreedySearch) and not pick().on_device
+    assert isinstance(pick(beam_size=2), BeamSearch)
+    assert isinstance(pick(sampling_topk=0), Sampling) and isinstance(pick(beam_size=3, sampling_topk=5), Sampling)
+    assert pick("cuda").on_device  # greedy on CUDA: the bound loop
+    assert not pick("cuda", return_scores=True).on_device  # scores read the logits on the host

@@ -54,7 +54,7 @@ def test_cuda_translators_take_the_bound_loop_for_plain_greedy_search(bundle, to
         calls.append(args[1].shape)
         return greedy_decode_on_device(*args, **kwargs)
 
-    monkeypatch.setattr("s2s_batch.runtime.translator.greedy_decode_on_device", spy)
+    monkeypatch.setattr("s2s_batch.runtime.strategies.greedy_decode_on_device", spy)
     translator.device = "cuda"  # as a CUDA session would say; the graphs stay on the CPU
     assert translator.translate_ids(toy_sentences) == expected
     assert calls

@@ -1,0 +1,111 @@
+"""Search strategies behind one interface: greedy search, beam search and sampling.
+
+As CTranslate2's `SearchStrategy` (include/ctranslate2/decoding.h), each strategy takes
+the decoder-step graphs and a batch of sources and returns each row's hypotheses, best
+first. `choose_strategy` picks one from the decoding options; greedy search has two
+backends: the host loop (runtime/search.py) and, on CUDA, the loop whose state stays
+bound on the device (runtime/device_loop.py). The loops themselves live in search.py,
+device_loop.py, beam.py and sampling.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from s2s_batch.runtime.beam import beam_search
+from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
+from s2s_batch.runtime.device_loop import can_decode_on_device, greedy_decode_on_device
+from s2s_batch.runtime.sampling import sample_decode
+from s2s_batch.runtime.search import greedy_decode
+from s2s_batch.runtime.session import Graphs
+from s2s_batch.runtime.shortlist import Shortlist
+
+
+@dataclass(frozen=True)
+class SourceBatch:
+    """Padded source ids [B, T], their lengths [B], each row's unpadded ids, and each row's
+    cap on generated tokens [B]."""
+
+    src: np.ndarray
+    src_len: np.ndarray
+    rows: list[list[int]]
+    caps: np.ndarray
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The target side's special ids, and the id never generated (None: none)."""
+
+    bos: int
+    eos: int
+    banned: int | None = None
+
+
+class SearchStrategy(Protocol):
+    def search(self, graphs: Graphs, batch: SourceBatch, targets: Targets) -> list[list[Hypothesis]]:
+        """The hypotheses of each source row, best first."""
+        ...
+
+
+@dataclass(frozen=True)
+class GreedySearch:
+    """The argmax at every step; `shortlist` limits each batch's choices; `on_device`
+    keeps the state bound on the sessions' device between steps."""
+
+    opts: DecodingOptions
+    shortlist: Shortlist | None = None
+    on_device: bool = False
+
+    def search(self, graphs: Graphs, batch: SourceBatch, targets: Targets) -> list[list[Hypothesis]]:
+        """One hypothesis per row."""
+        if self.on_device:
+            found = greedy_decode_on_device(graphs, batch.src, batch.src_len, targets.bos, targets.eos,
+                                            batch.caps, targets.banned)
+        else:
+            candidates = (None if self.shortlist is None
+                          else self.shortlist.candidates(batch.src, graphs.vocab_size))
+            found = greedy_decode(graphs, batch.src, batch.src_len, targets.bos, targets.eos, batch.caps,
+                                  with_scores=self.opts.return_scores, banned=targets.banned,
+                                  with_attention=self.opts.return_attention, shortlist=candidates)
+        return [[h] for h in found]
+
+
+@dataclass(frozen=True)
+class BeamSearch:
+    """Beam search with `opts.beam_size` beams per sentence."""
+
+    opts: DecodingOptions
+
+    def search(self, graphs: Graphs, batch: SourceBatch, targets: Targets) -> list[list[Hypothesis]]:
+        """The `opts.num_hypotheses` best hypotheses of each row."""
+        return beam_search(graphs, batch.src, batch.src_len, targets.bos, targets.eos, batch.caps,
+                           self.opts, targets.banned)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Random sampling (top-k, top-p, temperature), seeded per sentence."""
+
+    opts: DecodingOptions
+
+    def search(self, graphs: Graphs, batch: SourceBatch, targets: Targets) -> list[list[Hypothesis]]:
+        """One sampled hypothesis per row."""
+        return [[h] for h in sample_decode(graphs, batch.src, batch.src_len, batch.rows, targets.bos,
+                                           targets.eos, batch.caps, self.opts, targets.banned)]
+
+
+def choose_strategy(opts: DecodingOptions, graphs: Graphs, device: str, shortlist: Shortlist | None,
+                    banned: int | None) -> SearchStrategy:
+    """Sampling when opts.sampling_topk != 1; greedy search when beam_size is 1 (as
+    CTranslate2 treats it), on the device when nothing needs the logits on the host;
+    beam search otherwise."""
+    if opts.sampling:
+        return Sampling(opts)
+    if opts.beam_size > 1:
+        return BeamSearch(opts)
+    on_device = (device == "cuda" and shortlist is None and not opts.return_scores
+                 and not opts.return_attention and can_decode_on_device(graphs, banned))
+    return GreedySearch(opts, shortlist, on_device)
