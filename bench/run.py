@@ -130,10 +130,10 @@ def main() -> None:
     threads = cpu_quota()
     torch.set_num_threads(threads)
     bundle = args.bundle or default_bundle_dir()
-    # One fixed cap (the model's max_decode_len) for the runtime and the eager loops alike,
-    # so that their tokens can be compared one for one.
-    fixed_cap = load_manifest(bundle).config.max_decode_len
-    translator = Translator(bundle, threads=threads, max_len=fixed_cap)
+    # The eager loops read each line whole with the model's fixed cap (max_decode_len): so
+    # does the runtime here (no sentence splitting), so that tokens compare one for one.
+    same = dict(max_len=load_manifest(bundle).config.max_decode_len, split_sentences=False)
+    translator = Translator(bundle, threads=threads, **same)
     cfg, max_len = translator.config, translator.max_len
     src_vocab, tgt_vocab = translator.src_vocab, translator.tgt_vocab
     if args.checkpoint:
@@ -183,7 +183,7 @@ def main() -> None:
     # The default settings less one technique each: what each earns.
     for name, options in (("runtime_no_prescore", dict(prescore=False)),
                           ("runtime_one_stream", dict(inter_threads=1))):
-        variant = Translator(bundle, threads=threads, max_len=fixed_cap, **options)
+        variant = Translator(bundle, threads=threads, **same, **options)
         s, out = timed(lambda variant=variant: variant.translate_ids(lines), repeats)
         record(name, s, len(lines), batch_size=DEFAULT_BATCH_SIZE, same_tokens=out == runtime_out)
     for size in ((64, 1024) if args.quick else (32, 64, 128, 512, 1024)):
@@ -191,7 +191,7 @@ def main() -> None:
         record(f"runtime_batch_{size}", s, len(lines), batch_size=size,
                same_tokens=out == runtime_out)
     for budget in ((2048,) if args.quick else (1024, 2048, 4096, 8192)):
-        by_tokens = Translator(bundle, threads=threads, max_len=fixed_cap,
+        by_tokens = Translator(bundle, threads=threads, **same,
                                batch_type="tokens", batch_size=budget)
         s, out = timed(lambda by_tokens=by_tokens: by_tokens.translate_ids(lines), repeats)
         record(f"runtime_tokens_{budget}", s, len(lines), max_batch_tokens=budget,

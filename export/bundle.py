@@ -23,6 +23,7 @@ from s2s_batch.runtime.manifest import (
     ENCODER_FILE,
     FORMAT_VERSION,
     MANIFEST,
+    REVISION,
     SHORTLIST_FILE,
     SRC_SPM_FILE,
     SRC_VOCAB_FILE,
@@ -68,6 +69,7 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
     data = payload.get("data", {})
     return {
         "format_version": FORMAT_VERSION,
+        "revision": REVISION,
         "model_config": cfg.model.to_dict(),
         "special_tokens": {"src": _special_tokens(src_vocab), "tgt": _special_tokens(tgt_vocab)},
         "opset": OPSET,

@@ -103,7 +103,7 @@ def eager_from_bundle(bundle_dir: str | Path | Manifest) -> Seq2Seq:
     bundle_dir = manifest.root
     cfg = manifest.config
     if (cfg.cell != "gru" or cfg.attention != "none" or cfg.bidirectional or cfg.residual
-            or manifest.data.get("precision", "fp32") != "fp32"):
+            or manifest.precision != "fp32"):
         raise ValueError(f"{bundle_dir}: only fp32 GRU bundles with the seed's fixed context can be "
                          "rebuilt as an eager model; pass the checkpoint it was exported from")
     enc_graph, enc_weights = _initializers(manifest.path(ENCODER_FILE))

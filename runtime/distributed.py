@@ -215,7 +215,7 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
                        stats) -> Iterator[tuple[bytes, int]]:
     """(output bytes, line count) per block of src, in order; the workers' counts go to stats."""
     bundle = translator.manifest
-    files = {name: bundle.path(name).read_bytes() for name in [*bundle.data["files"], MANIFEST]}
+    files = {name: bundle.path(name).read_bytes() for name in [*bundle.files, MANIFEST]}
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True  # output line N answers input line N
     ctx.enable_progress_bars = False

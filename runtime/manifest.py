@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -12,8 +13,15 @@ from s2s_batch.runtime.errors import BundleError
 from s2s_batch.runtime.graph_names import ATTENTION, LOGITS, NEXT_TOKEN, SRC, SRC_LEN, TOKENS, state_output
 
 FORMAT_VERSION = 1
+# The bundle layout's revision, as CTranslate2's model specs have one: bumped whenever
+# what a bundle holds changes. A manifest without one is revision 1. Revision 2
+# (2026-11-30): the manifest records its revision; the decoder may attend after the cell.
+REVISION = 2
+# The graphs of a bundle by role, and the special tokens each vocabulary records.
+GRAPH_FILES = {"encoder": "encoder.onnx", "decoder_step": "decoder_step.onnx"}
+SPECIAL_TOKENS = ("unk", "pad", "bos", "eos")
 MANIFEST = "manifest.json"
-ENCODER_FILE, DECODER_FILE = "encoder.onnx", "decoder_step.onnx"
+ENCODER_FILE, DECODER_FILE = GRAPH_FILES["encoder"], GRAPH_FILES["decoder_step"]
 SRC_VOCAB_FILE, TGT_VOCAB_FILE = "src_vocab.txt", "tgt_vocab.txt"
 # Only in bundles with tokenizer "sentencepiece": the segmentation models of each side.
 SRC_SPM_FILE, TGT_SPM_FILE = "src.spm.model", "tgt.spm.model"
@@ -80,20 +88,74 @@ def member(root: Path, name: object) -> Path:
 
 
 @dataclass(frozen=True)
+class GraphEntry:
+    """One graph of the bundle: its file and the input and output names it has."""
+
+    file: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Manifest:
-    """A bundle's manifest, checked against the files beside it."""
+    """A bundle's manifest, checked against the files beside it.
+
+    The fields the runtime reads are typed; `data` keeps the whole document (the training
+    recipe, metrics and provenance that `s2s-batch info` prints)."""
 
     root: Path
     data: dict
     config: ModelConfig
+    revision: int
+    files: dict[str, str]  # file name → sha256
+    special_tokens: dict[str, dict[str, int]]  # "src" / "tgt" → unk, pad, bos, eos ids
+    graphs: dict[str, GraphEntry]  # "encoder", "decoder_step"
+    vocabularies: dict[str, str]  # "src" / "tgt" → file name
+    precision: str = "fp32"
 
     def path(self, name: str) -> Path:
         """The bundle's file `name`, refused if it is not a plain file of the folder."""
         return member(self.root, name)
 
-    @property
-    def special_tokens(self) -> dict:
-        return self.data["special_tokens"]
+
+_JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+
+
+def manifest_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of manifest.json: what load_manifest reads, typed.
+    Fields it does not read (recipe, metrics, provenance) may hold anything."""
+    names = {"type": "array", "items": {"type": "string"}}
+    graph = {"type": "object", "required": ["file", "inputs", "outputs"],
+             "properties": {"file": {"type": "string"}, "inputs": names, "outputs": names}}
+    ids = {"type": "object", "required": list(SPECIAL_TOKENS),
+           "properties": {k: {"type": "integer", "minimum": 0} for k in SPECIAL_TOKENS}}
+    both = lambda item: {"type": "object", "required": ["src", "tgt"],  # noqa: E731
+                         "properties": {"src": item, "tgt": item}}
+    config = {"type": "object", "additionalProperties": False,
+              "properties": {f.name: {"type": _JSON_TYPES[str(f.type)]}
+                             for f in dataclasses.fields(ModelConfig)}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "s2s-batch bundle manifest",
+        "type": "object",
+        "required": ["format_version", "model_config", "special_tokens", "graphs", "vocabularies", "files"],
+        "properties": {
+            "format_version": {"const": FORMAT_VERSION},
+            "revision": {"type": "integer", "minimum": 1, "maximum": REVISION},
+            "model_config": config,
+            "special_tokens": both(ids),
+            "graphs": {"type": "object", "required": list(GRAPH_FILES),
+                       "properties": {role: graph for role in GRAPH_FILES}},
+            "vocabularies": both({"type": "string"}),
+            "files": {"type": "object",
+                      "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+            "precision": {"enum": ["fp32", "int8"]},
+        },
+    }
+
+
+def _graph_entry(name: str, entry: dict) -> GraphEntry:
+    return GraphEntry(str(entry["file"]), tuple(entry["inputs"]), tuple(entry["outputs"]))
 
 
 def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
@@ -114,13 +176,21 @@ def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
     if version != FORMAT_VERSION:
         raise BundleError(f"{manifest_path}: bundle format version {version!r}, this runtime reads "
                           f"{FORMAT_VERSION}; re-export with a matching s2s-export or upgrade s2s-batch")
+    revision = data.get("revision", 1)
+    if not isinstance(revision, int) or revision > REVISION:
+        raise BundleError(f"{manifest_path}: bundle revision {revision!r}, newer than this runtime's "
+                          f"{REVISION}; upgrade s2s-batch or re-export with its s2s-export")
     try:
         config = ModelConfig.from_dict(data["model_config"])
-        files = dict(data["files"])
-        data["special_tokens"]["tgt"]["eos"]
+        files = {str(k): str(v) for k, v in dict(data["files"]).items()}
+        special = {side: {k: int(data["special_tokens"][side][k]) for k in SPECIAL_TOKENS}
+                   for side in ("src", "tgt")}
+        graphs = {role: _graph_entry(role, data["graphs"][role]) for role in GRAPH_FILES}
+        vocabularies = {side: str(data["vocabularies"][side]) for side in ("src", "tgt")}
+        precision = str(data.get("precision", "fp32"))
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"{manifest_path}: malformed manifest ({exc}); re-export the bundle") from None
-    for name in (ENCODER_FILE, DECODER_FILE, SRC_VOCAB_FILE, TGT_VOCAB_FILE):
+    for name in [*(g.file for g in graphs.values()), *vocabularies.values()]:
         if name not in files:
             raise BundleError(f"{manifest_path}: lists no checksum for {name}; re-export the bundle")
     for name, expected in files.items():
@@ -130,4 +200,5 @@ def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
         if verify_checksums and sha256_of(path) != expected:
             raise BundleError(f"{path}: sha256 does not match the manifest (corrupt or modified); "
                               "copy the bundle again or re-export it")
-    return Manifest(root=root, data=data, config=config)
+    return Manifest(root=root, data=data, config=config, revision=revision, files=files,
+                    special_tokens=special, graphs=graphs, vocabularies=vocabularies, precision=precision)

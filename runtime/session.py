@@ -14,8 +14,6 @@ from s2s_batch.runtime.errors import BundleError, DeviceError
 from s2s_batch.runtime.graph_names import ATTENTION, LOGITS, NEXT_TOKEN, SRC, SRC_LEN, TOKENS, state_output
 from s2s_batch.runtime.manifest import (
     BANNED_INPUT,
-    DECODER_FILE,
-    ENCODER_FILE,
     LOGITS_ONLY_INPUT,
     PRESCORE_INPUT,
     ROW_CANDIDATES_INPUT,
@@ -98,8 +96,15 @@ class Graphs:
         cfg = manifest.config
         threads = threads or cpu_quota()
         self.device = "cuda" if CUDA_PROVIDER in providers[0] else "cpu"
-        self.encoder = open_session(manifest.path(ENCODER_FILE), providers, threads)
-        self.decoder = open_session(manifest.path(DECODER_FILE), providers, threads)
+        self.encoder = open_session(manifest.path(manifest.graphs["encoder"].file), providers, threads)
+        self.decoder = open_session(manifest.path(manifest.graphs["decoder_step"].file), providers, threads)
+        for role, session in (("encoder", self.encoder), ("decoder_step", self.decoder)):
+            declared = manifest.graphs[role]
+            missing = set(declared.inputs) - input_names(session) or (
+                set(declared.outputs) - {o.name for o in session.get_outputs()})
+            if missing:
+                raise BundleError(f"{manifest.path(declared.file)}: the manifest lists {sorted(missing)}, "
+                                  "which the graph lacks; re-export the bundle")
         self.state_names, self.memory_names = cfg.state_names, cfg.memory_names
         self.vocab_size = cfg.tgt_vocab_size
         self.has_attention = cfg.attention != "none"
@@ -131,7 +136,8 @@ class Graphs:
                               f"model ({', '.join(sorted(missing))}); re-export the bundle")
         logits_dim = self.decoder.get_outputs()[0].shape[-1]
         if isinstance(logits_dim, int) and logits_dim != manifest.config.tgt_vocab_size:
-            raise BundleError(f"{manifest.path(DECODER_FILE)}: output size {logits_dim} does not match "
+            decoder_file = manifest.path(manifest.graphs["decoder_step"].file)
+            raise BundleError(f"{decoder_file}: output size {logits_dim} does not match "
                               f"the target vocabulary ({manifest.config.tgt_vocab_size}); re-export the bundle")
 
     def encode(self, src: np.ndarray, src_len: np.ndarray) -> tuple[dict, dict]:

@@ -98,7 +98,7 @@ def job_key(translator, src, **options) -> dict:
     """What must not change between a run and its --resume: input, bundle, options."""
     stat = os.stat(src)
     return {"input": str(Path(src).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "bundle": translator.manifest.data["files"], "max_len": translator.max_len,
+            "bundle": translator.manifest.files, "max_len": translator.max_len,
             "split_sentences": translator.splitter is not None,
             "max_input_length": translator.max_input_length, "long_inputs": translator.long_inputs,
             **options}

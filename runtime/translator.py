@@ -17,9 +17,7 @@ from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.manifest import (
     SHORTLIST_FILE,
     SRC_SPM_FILE,
-    SRC_VOCAB_FILE,
     TGT_SPM_FILE,
-    TGT_VOCAB_FILE,
     TRUECASE_FILE,
     load_manifest,
 )
@@ -175,8 +173,8 @@ class Translator:
         self.config = self.manifest.config
         self.truecase, self.prescore = truecase, prescore
         self.src_tokenizer, self.tgt_tokenizer = self._load_tokenizers(truecase)
-        self.src_vocab = self._load_vocab(SRC_VOCAB_FILE, self.config.src_vocab_size)
-        self.tgt_vocab = self._load_vocab(TGT_VOCAB_FILE, self.config.tgt_vocab_size)
+        self.src_vocab = self._load_vocab("src", self.config.src_vocab_size)
+        self.tgt_vocab = self._load_vocab("tgt", self.config.tgt_vocab_size)
         providers = providers_for(device)
         self.device = "cuda" if providers[0] == CUDA_PROVIDER else "cpu"  # "auto" resolved
         threads = threads or cpu_quota()
@@ -204,7 +202,7 @@ class Translator:
         self.notable = NotableLines()
 
     def _load_shortlist(self) -> Shortlist:
-        if SHORTLIST_FILE not in self.manifest.data["files"] or not self.graphs.takes_shortlist:
+        if SHORTLIST_FILE not in self.manifest.files or not self.graphs.takes_shortlist:
             raise UsageError(f"{self.manifest.root}: this bundle has no shortlist table; re-export "
                              "it with s2s-export (add --data CORPUS for an older checkpoint), or "
                              "translate without --shortlist")
@@ -214,7 +212,7 @@ class Translator:
 
     def _load_tokenizers(self, truecase: bool):
         if self.config.tokenizer == "word":
-            cased = truecase and TRUECASE_FILE in self.manifest.data["files"]
+            cased = truecase and TRUECASE_FILE in self.manifest.files
             return WordTokenizer(), WordTokenizer(Recaser.load(self.manifest.path(TRUECASE_FILE))
                                                   if cased else None)
         tokenizers = []
@@ -227,8 +225,8 @@ class Translator:
                                   "re-export the bundle") from None
         return tuple(tokenizers)
 
-    def _load_vocab(self, name: str, expected_size: int) -> Vocab:
-        path = self.manifest.path(name)
+    def _load_vocab(self, side: str, expected_size: int) -> Vocab:
+        path = self.manifest.path(self.manifest.vocabularies[side])
         try:
             vocab = Vocab.load(path)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -236,6 +234,10 @@ class Translator:
         if len(vocab) != expected_size:
             raise BundleError(f"{path}: {len(vocab)} tokens but the model expects {expected_size}; "
                               "the vocabulary does not belong to these graphs, re-export the bundle")
+        ids = {"unk": vocab.unk, "pad": vocab.pad, "bos": vocab.bos, "eos": vocab.eos}
+        if ids != self.manifest.special_tokens[side]:
+            raise BundleError(f"{path}: special token ids {ids} differ from the manifest's "
+                              f"{self.manifest.special_tokens[side]}; re-export the bundle")
         return vocab
 
     def source_ids(self, line: str) -> list[int]:

@@ -27,7 +27,7 @@ def teacher_targets(sources: list[str], teacher: Path, beam_size: int, length_pe
                     cache_dir: Path | None = None, log=print) -> dict[str, str]:
     """The teacher's best translation of each distinct source sentence."""
     manifest = load_manifest(teacher)
-    key = {"teacher": manifest.data["files"], "beam_size": beam_size, "length_penalty": length_penalty}
+    key = {"teacher": manifest.files, "beam_size": beam_size, "length_penalty": length_penalty}
     distinct = list(dict.fromkeys(sources))
     if cache_dir is not None and (cache_dir / CACHE).is_file() and (cache_dir / CACHE_KEY).is_file():
         if json.loads((cache_dir / CACHE_KEY).read_text(encoding="utf-8")) == key:

@@ -1,0 +1,55 @@
+"""The bundle spec: a typed manifest with a revision and a JSON Schema, read by the runtime."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import jsonschema
+import pytest
+
+from s2s_batch.runtime.errors import BundleError
+from s2s_batch.runtime.manifest import MANIFEST, REVISION, load_manifest, manifest_schema
+from s2s_batch.runtime.translator import Translator, default_bundle_dir
+
+
+def test_the_default_and_a_fresh_export_follow_the_schema(bundle):
+    schema = manifest_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for root in (default_bundle_dir(), bundle()):
+        jsonschema.validate(json.loads((root / MANIFEST).read_text()), schema)
+    fresh = json.loads((bundle() / MANIFEST).read_text())
+    assert fresh["revision"] == REVISION
+    assert "revision" not in json.loads((default_bundle_dir() / MANIFEST).read_text())  # revision 1
+    assert load_manifest(default_bundle_dir()).revision == 1
+
+
+def _edited(bundle, tmp_path, change) -> object:
+    root = tmp_path / "b"
+    shutil.copytree(bundle(), root)
+    data = json.loads((root / MANIFEST).read_text())
+    change(data)
+    (root / MANIFEST).write_text(json.dumps(data))
+    return root
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d: d.update(revision=REVISION + 1), "newer than this runtime"),
+    (lambda d: d["graphs"].pop("encoder"), "malformed manifest"),
+    (lambda d: d["special_tokens"]["tgt"].pop("eos"), "malformed manifest"),
+    (lambda d: d["vocabularies"].update(src="other.txt"), "lists no checksum for other.txt"),
+])
+def test_a_manifest_the_runtime_cannot_trust_is_refused(bundle, tmp_path, change, message):
+    root = _edited(bundle, tmp_path, change)
+    with pytest.raises(BundleError, match=message):
+        load_manifest(root)
+
+
+def test_what_the_manifest_says_is_checked_against_the_files(bundle, tmp_path):
+    swapped = _edited(bundle, tmp_path, lambda d: d["special_tokens"]["tgt"].update(eos=0, unk=3))
+    with pytest.raises(BundleError, match="special token ids"):
+        Translator(swapped, threads=1)
+    shutil.rmtree(tmp_path / "b")
+    renamed = _edited(bundle, tmp_path, lambda d: d["graphs"]["decoder_step"]["inputs"].append("extra"))
+    with pytest.raises(BundleError, match=r"lists \['extra'\], which the graph lacks"):
+        Translator(renamed, threads=1)
