@@ -207,7 +207,9 @@ def translate(input_path, output, bundle, device, batch_size, batch_type, max_ba
                                       address=None if ray_address == "local" else ray_address,
                                       threads=threads or 1, **file_options)
     else:
-        stats = translator.translate_file(input_path, output, **file_options)
+        from s2s_batch.runtime.textio import translate_stream_file
+
+        stats = translate_stream_file(translator, input_path, output, **file_options)
     seconds = time.perf_counter() - start
     if not quiet:
         click.echo(summary(stats, seconds), err=True)

@@ -25,7 +25,6 @@ from s2s_batch.runtime.segment import SentenceSplitter, join_pieces
 from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
 from s2s_batch.runtime.shortlist import LexicalTable, Shortlist
 from s2s_batch.runtime.strategies import SourceBatch, Targets, choose_strategy
-from s2s_batch.runtime.textio import translate_stream_file
 from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize
 from s2s_batch.runtime.truecase import Recaser
 from s2s_batch.runtime.vocab import Vocab, with_eos
@@ -393,4 +392,6 @@ class Translator:
         output_format ('text', 'jsonl' or 'tsv'), decoding (a dict of DecodingOptions fields).
         A path ending in .gz is read or written through gzip.
         """
+        from s2s_batch.runtime.textio import translate_stream_file  # the file layer sits above
+
         return translate_stream_file(self, src, dst, **options)
