@@ -101,6 +101,10 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
                  prescore: bool = True, shortlist: bool = True) -> dict:
     """Export, verify and write a bundle; `out_dir` is replaced only once everything passed.
 
+    The pipeline, in a staging folder beside `out_dir`: trace (the encoder and one decoder
+    step), passes (graph rewrites for the runtime), verify (against the eager model),
+    quantize (int8 only), write (vocabularies, tables, manifest).
+
     The fp32 graphs are always checked against the eager model; with quantize="int8" they
     are then quantized, and the int8 graphs' distance from fp32 is recorded. The lexical
     table (`lexicon`, else the checkpoint's) makes a shortlist bundle: the table ships in
@@ -113,53 +117,23 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     if shortlist and lexicon is None:
         lexicon = lexicon_from_payload(payload)
-    with_shortlist = shortlist and lexicon is not None and quantize == "none"
+    table = lexicon if shortlist and quantize == "none" else None
     prescore = prescore and quantize == "none"
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    encoder, decoder = tmp / ENCODER_FILE, tmp / DECODER_FILE
     try:
-        export_graphs(net, tmp / ENCODER_FILE, tmp / DECODER_FILE)
-        unfuse_gru_steps(tmp / DECODER_FILE)
-        if quantize == "none" and not precompute_context_gates(tmp / ENCODER_FILE, tmp / DECODER_FILE):
-            precompute_embedding_gates(tmp / DECODER_FILE)
-        rewrite_output_head(tmp / DECODER_FILE, shortlist=with_shortlist, prescore=prescore)
-        parity = verify_graphs(net, tmp / ENCODER_FILE, tmp / DECODER_FILE, PARITY_TOLERANCE)
-        quantization = {}
-        if quantize == "int8":
-            fp32 = tmp / "fp32"
-            fp32.mkdir()
-            for name in (ENCODER_FILE, DECODER_FILE):
-                shutil.copy(tmp / name, fp32 / name)
-                quantize_graph(tmp / name)
-            quantization = compare_with_fp32(net, (fp32 / ENCODER_FILE, fp32 / DECODER_FILE),
-                                             (tmp / ENCODER_FILE, tmp / DECODER_FILE))
-            shutil.rmtree(fp32)
-        src_vocab.save(tmp / SRC_VOCAB_FILE)
-        tgt_vocab.save(tmp / TGT_VOCAB_FILE)
-        names = [ENCODER_FILE, DECODER_FILE, SRC_VOCAB_FILE, TGT_VOCAB_FILE]
-        if cfg.model.tokenizer == "sentencepiece":
-            models = payload.get("spm_models") or {}
-            for side, name in (("src", SRC_SPM_FILE), ("tgt", TGT_SPM_FILE)):
-                if side not in models:
-                    raise ValueError("the checkpoint has no SentencePiece models; retrain it")
-                (tmp / name).write_bytes(models[side])
-            names += [SRC_SPM_FILE, TGT_SPM_FILE]
-        if with_shortlist:
-            lexicon.save(tmp / SHORTLIST_FILE)
-            names.append(SHORTLIST_FILE)
-        truecase = truecase if truecase is not None else payload.get("truecase")
-        if truecase is not None and cfg.model.tokenizer == "word":
-            Recaser(truecase).save(tmp / TRUECASE_FILE)
-            names.append(TRUECASE_FILE)
-        files = {name: sha256_of(tmp / name) for name in names}
-        graph_io = {name: _graph_io(tmp / name) for name in (ENCODER_FILE, DECODER_FILE)}
-        manifest = build_manifest(cfg, src_vocab, tgt_vocab, payload, files, parity, graph_io)
+        export_graphs(net, encoder, decoder)                                        # trace
+        apply_passes(encoder, decoder, fp32=quantize == "none", shortlist=table is not None,
+                     prescore=prescore)                                            # passes
+        parity = verify_graphs(net, encoder, decoder, PARITY_TOLERANCE)             # verify
+        quantization = quantize_graphs(net, encoder, decoder) if quantize == "int8" else {}
+        manifest = write_files(tmp, cfg, src_vocab, tgt_vocab, payload, table,     # write
+                               truecase if truecase is not None else payload.get("truecase"))
+        manifest["metrics"]["parity_max_abs_diff"] = parity
         manifest["precision"] = "int8" if quantize == "int8" else "fp32"
         if prescore:
             manifest["prescore"] = {"candidates": min(PRESCORE_CANDIDATES, cfg.model.tgt_vocab_size),
                                     "group": PRESCORE_GROUP, "weight_bits": 7}
-        if with_shortlist:
-            manifest["shortlist"] = {"file": SHORTLIST_FILE, "source_ids": lexicon.source_size,
-                                     "candidates": int(len(lexicon.targets))}
         manifest["metrics"].update(quantization)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
@@ -170,3 +144,54 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def apply_passes(encoder: Path, decoder: Path, fp32: bool, shortlist: bool, prescore: bool) -> None:
+    """The graph rewrites, in order: the decoder's GRU step as plain ops; the first layer's
+    input projection out of the step (context gates, or embedding gates after the cell;
+    fp32 only); the output head's branches (shortlist, prescoring, banned ids, ...)."""
+    unfuse_gru_steps(decoder)
+    if fp32 and not precompute_context_gates(encoder, decoder):
+        precompute_embedding_gates(decoder)
+    rewrite_output_head(decoder, shortlist=shortlist, prescore=prescore)
+
+
+def quantize_graphs(net: Seq2Seq, encoder: Path, decoder: Path) -> dict:
+    """Quantize both verified graphs to int8 in place; the int8 graphs' distance from fp32."""
+    fp32 = encoder.parent / "fp32"
+    fp32.mkdir()
+    for path in (encoder, decoder):
+        shutil.copy(path, fp32 / path.name)
+        quantize_graph(path)
+    quantization = compare_with_fp32(net, (fp32 / encoder.name, fp32 / decoder.name), (encoder, decoder))
+    shutil.rmtree(fp32)
+    return quantization
+
+
+def write_files(tmp: Path, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload: dict,
+                lexicon: LexicalTable | None, truecase: dict | None) -> dict:
+    """Write the vocabularies, tokenizer models and tables beside the graphs in `tmp`; the
+    manifest's content for them (not yet written)."""
+    src_vocab.save(tmp / SRC_VOCAB_FILE)
+    tgt_vocab.save(tmp / TGT_VOCAB_FILE)
+    names = [ENCODER_FILE, DECODER_FILE, SRC_VOCAB_FILE, TGT_VOCAB_FILE]
+    if cfg.model.tokenizer == "sentencepiece":
+        models = payload.get("spm_models") or {}
+        for side, name in (("src", SRC_SPM_FILE), ("tgt", TGT_SPM_FILE)):
+            if side not in models:
+                raise ValueError("the checkpoint has no SentencePiece models; retrain it")
+            (tmp / name).write_bytes(models[side])
+        names += [SRC_SPM_FILE, TGT_SPM_FILE]
+    if lexicon is not None:
+        lexicon.save(tmp / SHORTLIST_FILE)
+        names.append(SHORTLIST_FILE)
+    if truecase is not None and cfg.model.tokenizer == "word":
+        Recaser(truecase).save(tmp / TRUECASE_FILE)
+        names.append(TRUECASE_FILE)
+    files = {name: sha256_of(tmp / name) for name in names}
+    graph_io = {name: _graph_io(tmp / name) for name in (ENCODER_FILE, DECODER_FILE)}
+    manifest = build_manifest(cfg, src_vocab, tgt_vocab, payload, files, 0.0, graph_io)
+    if lexicon is not None:
+        manifest["shortlist"] = {"file": SHORTLIST_FILE, "source_ids": lexicon.source_size,
+                                 "candidates": int(len(lexicon.targets))}
+    return manifest
