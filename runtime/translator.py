@@ -139,26 +139,30 @@ class NotableLines:
 class Translator:
     """A loaded bundle with its two onnxruntime sessions.
 
-    Translator(bundle_dir=None, device="cpu") loads the shipped default bundle when
-    bundle_dir is None; device is "cpu", "cuda" or "auto". batch_size counts sentences, or
-    with batch_type="tokens" padded source tokens per batch (CTranslate2's names). `threads` is the CPU threads in
-    all (default: this container's CPU quota); `inter_threads` how many batches are
-    decoded at once (default: `threads` on CPU, 1 on CUDA), each run on
-    threads // inter_threads onnxruntime threads. With `shortlist`, greedy search
-    chooses each batch's words among a vocabulary shortlist (runtime/shortlist.py):
-    faster where the shortlist is much smaller than the target vocabulary, and not always
-    the same words as the full output layer. A word-level bundle
-    with a truecasing table writes cased text ("Tom est à Boston."); truecase=False
-    writes the model's lowercase words. `prescore` (on CPU, in bundles exported with it)
-    finds each greedy step's argmax with int8 scores checked by exact fp32 ones: the
-    same words, faster (export/output_head.py); prescore=False runs the plain layer.
-
-    `split_sentences` cuts a line of several sentences into pieces (runtime/segment.py),
-    translated as separate sentences and joined back into the line's one result.
-    A piece of more than `max_input_length` source tokens (0: no limit) is cropped there,
-    or with long_inputs="empty" not translated (an empty result); seed-semantics models
-    always read num_steps - 1 tokens at most. `max_len` fixes the cap on generated
-    tokens; None caps each sentence by its length (DecodingOptions.length_caps).
+    Args:
+        bundle_dir: the bundle folder; None loads the shipped default (models/fra-eng).
+        device: "cpu", "cuda" or "auto" (CUDA when onnxruntime has its provider).
+        batch_size: sentences per batch, or with batch_type="tokens" padded source
+            tokens per batch (CTranslate2's names).
+        max_len: a fixed cap on generated tokens; None caps each sentence by its length
+            (DecodingOptions.length_caps: 2 x source tokens + 10 by default).
+        threads: CPU threads in all (default: this container's CPU quota).
+        inter_threads: batches decoded at once (default: `threads` on CPU, 1 on CUDA),
+            each on threads // inter_threads onnxruntime threads.
+        batch_type: "examples" or "tokens": what batch_size counts.
+        shortlist: greedy search chooses each batch's words among a vocabulary shortlist
+            (runtime/shortlist.py): faster with large target vocabularies, and not always
+            the full output layer's words.
+        truecase: word-level bundles with a truecasing table write cased text; False
+            writes the model's lowercase words.
+        prescore: on CPU, in bundles exported with it, each greedy argmax comes through
+            int8 scores checked by exact fp32 ones: the same words, faster.
+        split_sentences: a line of several sentences is split (runtime/segment.py), each
+            sentence translated alone, and the translations joined into the line's result.
+        max_input_length: source tokens read per sentence (0: no limit); seed-semantics
+            models always read num_steps - 1 at most.
+        long_inputs: past max_input_length, "crop" the sentence or leave it "empty".
+        source_language: the sentence splitter's language.
     """
 
     def __init__(self, bundle_dir: str | Path | None = None, *, device: str = "cpu",
