@@ -31,12 +31,26 @@ CONTEXT_GATES_WEIGHT = "context_gates_weight"
 CONTEXT_GATES_WEIGHT_EMB = "context_gates_weight_emb"
 
 
-def _consumers(graph: onnx.GraphProto, name: str) -> list[onnx.NodeProto]:
+def splice(graph: onnx.GraphProto, chain, last: onnx.NodeProto, nodes: list[onnx.NodeProto]) -> None:
+    """Replace the nodes of `chain` by `nodes`, placed where `last` was (its consumers follow)."""
+    dropped = {id(node) for node in chain}
+    kept = []
+    for node in graph.node:
+        if id(node) == id(last):
+            kept += nodes
+        elif id(node) not in dropped:
+            kept.append(node)
+    del graph.node[:]
+    graph.node.extend(kept)
+
+
+def consumers(graph: onnx.GraphProto, name: str) -> list[onnx.NodeProto]:
+    """The nodes that read `name`."""
     return [node for node in graph.node if name in node.input]
 
 
 def _only_consumer(graph: onnx.GraphProto, name: str, op_type: str) -> onnx.NodeProto | None:
-    found = _consumers(graph, name)
+    found = consumers(graph, name)
     return found[0] if len(found) == 1 and found[0].op_type == op_type else None
 
 
@@ -58,7 +72,7 @@ def _first_layer(graph: onnx.GraphProto, initializers: dict):
     attrs = {a.name: helper.get_attribute_value(a) for a in gemm.attribute}
     if attrs != {"transB": 1} or not all(name in initializers for name in gemm.input[1:]):
         return None
-    if len(_consumers(graph, gather.output[0])) != 1 or len(_consumers(graph, CONTEXT)) != 1:
+    if len(consumers(graph, gather.output[0])) != 1 or len(consumers(graph, CONTEXT)) != 1:
         return None
     return gather, concat, unsqueeze, squeeze, gemm
 
@@ -82,15 +96,7 @@ def _rewrite_decoder(model: onnx.ModelProto) -> np.ndarray | None:
         n("Gather", [table, gather.input[1]], ["context_gates_embedded"], axis=0),   # [B, 3H]
         n("Add", ["context_gates_embedded", CONTEXT], [gi]),
     ]
-    dropped = {id(node) for node in chain}
-    kept = []
-    for node in graph.node:
-        if id(node) == id(gemm):
-            kept += nodes
-        elif id(node) not in dropped:
-            kept.append(node)
-    del graph.node[:]
-    graph.node.extend(kept)
+    splice(graph, chain, gemm, nodes)
     read = {name for node in graph.node for name in node.input}
     weight_emb = numpy_helper.from_array(np.ascontiguousarray(weight[:, :embed]), CONTEXT_GATES_WEIGHT_EMB)
     others = [t for t in graph.initializer if t.name in read or t.name == gather.input[0]]

@@ -16,13 +16,10 @@ from pathlib import Path
 import onnx
 from onnx import helper
 
+from s2s_batch.export.context_gates import consumers, splice
 from s2s_batch.runtime.graph_names import TOKENS
 
 EMBEDDING_TABLE = "embedding_gates_table"
-
-
-def _consumers(graph: onnx.GraphProto, name: str) -> list[onnx.NodeProto]:
-    return [node for node in graph.node if name in node.input]
 
 
 def _chain(graph: onnx.GraphProto, initializers: set[str]):
@@ -34,7 +31,7 @@ def _chain(graph: onnx.GraphProto, initializers: set[str]):
         return None
     chain, name = [gather], gather.output[0]
     for op_type in ("Unsqueeze", "Squeeze", "Gemm"):
-        found = _consumers(graph, name)
+        found = consumers(graph, name)
         if len(found) != 1 or found[0].op_type != op_type or found[0].input[0] != name:
             return None
         chain.append(found[0])
@@ -61,16 +58,10 @@ def precompute_embedding_gates(decoder_path: Path) -> bool:
         helper.make_node("Gemm", [embedding, weight, bias], [EMBEDDING_TABLE], transB=1),
         helper.make_node("Gather", [EMBEDDING_TABLE, TOKENS], [gemm.output[0]], axis=0),  # [B, 3H]
     ]
-    dropped = {id(node) for node in chain}
-    kept = []
-    for node in graph.node:
-        if id(node) == id(gemm):
-            kept += nodes
-        elif id(node) not in dropped:
-            kept.append(node)
+    splice(graph, chain, gemm, nodes)
     # The dropped Unsqueeze and Squeeze leave their axes constants unread.
-    read = {name for node in kept for name in node.input} | {o.name for o in graph.output}
-    kept = [node for node in kept if node.op_type != "Constant" or any(o in read for o in node.output)]
+    read = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    kept = [node for node in graph.node if node.op_type != "Constant" or any(o in read for o in node.output)]
     del graph.node[:]
     graph.node.extend(kept)
     onnx.checker.check_model(model)
