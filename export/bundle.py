@@ -38,7 +38,7 @@ from s2s_batch.runtime.vocab import Vocab
 from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.lexicon import lexicon_from_payload
 from s2s_batch.train.model import Seq2Seq
-from s2s_batch.train.provenance import DEFAULT_ATTRIBUTION
+from s2s_batch.train.provenance import UNKNOWN
 
 PARITY_TOLERANCE = 1e-4
 
@@ -88,7 +88,9 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
         "metrics": {"dev_bleu": own.get("dev_bleu"), "dev_seed_bleu": own.get("dev_seed_bleu"),
                     "dev_epoch": own.get("epoch"), "averaged_last": payload.get("averaged_last"),
                     "dev_sentences": cfg.dev_limit or "all", "parity_max_abs_diff": parity},
-        "data_attribution": data.get("attribution", DEFAULT_ATTRIBUTION),
+        "data_attribution": data.get("attribution") or UNKNOWN,
+        # Checkpoints written before 2026-11-30 record no licence apart from the attribution.
+        **({"data_license": data["license"] or UNKNOWN} if "license" in data else {}),
         "exported_with": _versions(),
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": files,

@@ -147,7 +147,8 @@ def checkpoint_from_bundle(bundle_dir: str | Path) -> tuple:
         "history": [{"epoch": metrics.get("dev_epoch"), "dev_bleu": metrics.get("dev_bleu"),
                      "dev_seed_bleu": metrics.get("dev_seed_bleu")}],
         "data": {"command": recipe.get("command"), "file": recipe.get("data_file"),
-                 "sha256": recipe.get("data_sha256"), "attribution": data.get("data_attribution")},
+                 "sha256": recipe.get("data_sha256"), "attribution": data.get("data_attribution"),
+                 **({"license": data["data_license"]} if "data_license" in data else {})},
     }
     if cfg.model.tokenizer == "sentencepiece":
         payload["spm_models"] = {"src": (root / SRC_SPM_FILE).read_bytes(),

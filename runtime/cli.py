@@ -337,14 +337,16 @@ def info(bundle):
         f"hidden {cfg.hidden_size}; {_architecture(cfg)}",
         f"vocabularies  source {cfg.src_vocab_size}, target {cfg.tgt_vocab_size} "
         f"({'word level' if cfg.tokenizer == 'word' else 'SentencePiece subwords'})",
-        f"sources       {'padded to' if cfg.pad_source else 'masked by length, cut at'} {cfg.num_steps} "
-        f"tokens; at most {cfg.max_decode_len} output tokens",
+        (f"sources       padded to {cfg.num_steps} tokens, as trained" if cfg.pad_source else
+         f"sources       masked by length; trained on up to {cfg.num_steps} tokens, read up to "
+         "--max-input-length; output capped at --max-len-a x source + --max-len-b (or --max-len)"),
         f"trained       {recipe.get('epochs_trained')} epochs on {recipe.get('data_file')} "
         f"({recipe.get('command')})",
         f"dev BLEU      {metrics.get('dev_bleu')} (sacreBLEU, {metrics.get('dev_sentences')} dev sentences"
         f"{_dev_epoch(metrics)}), seed BLEU {metrics.get('dev_seed_bleu')}",
         f"extras        {_extras(d)}",
-        f"data          {d.get('data_attribution')}",
+        f"data          {d.get('data_attribution')}"
+        + (f"; licence {d['data_license']}" if "data_license" in d else ""),
         f"exported with {', '.join(f'{k} {v}' for k, v in d.get('exported_with', {}).items())}",
     ]
     click.echo("\n".join(lines))

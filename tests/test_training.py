@@ -198,3 +198,32 @@ def test_warm_start_inherits_matching_weights_and_adds_new_layers(corpus_path, t
 
     with pytest.raises(ValueError, match="dev_permille"):
         warm_start(tiny_config(dev_permille=50), tmp_path / "base" / "checkpoint.pt", "cpu")
+
+
+def test_provenance_is_what_the_user_or_the_corpus_says_never_a_guess(tmp_path):
+    from s2s_batch.train.provenance import data_provenance
+
+    corpus = tmp_path / "mine" / "corpus.tsv"
+    corpus.parent.mkdir()
+    corpus.write_text("Hi.\tSalut.\n")
+    plain = data_provenance(corpus)
+    assert (plain["attribution"], plain["license"]) == ("unknown", "unknown")
+    given = data_provenance(corpus, attribution="ACME support tickets", license="proprietary")
+    assert (given["attribution"], given["license"]) == ("ACME support tickets", "proprietary")
+    (corpus.parent / "_about.txt").write_text("Terms\nhttp://creativecommons.org/licenses/by/2.0\n"
+                                              "Attribution: www.manythings.org/anki and tatoeba.org\n")
+    about = data_provenance(corpus)
+    assert about["attribution"] == "www.manythings.org/anki and tatoeba.org"
+    assert about["license"] == "http://creativecommons.org/licenses/by/2.0"
+
+
+def test_the_bundle_carries_the_recorded_provenance(trained, tmp_path):
+    from s2s_batch.export.bundle import write_bundle
+    from s2s_batch.runtime.manifest import load_manifest
+    from s2s_batch.train.checkpoint import load_checkpoint
+
+    net, cfg, sv, tv, payload = load_checkpoint(trained())
+    payload["data"].update(attribution="ACME support tickets", license="proprietary")
+    write_bundle(net, cfg, sv, tv, payload, tmp_path / "b")
+    data = load_manifest(tmp_path / "b").data
+    assert (data["data_attribution"], data["data_license"]) == ("ACME support tickets", "proprietary")

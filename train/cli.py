@@ -48,8 +48,15 @@ def _config_options(func):
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's choice)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--data-attribution", default=None,
+              help="who made the corpus, recorded in the checkpoint and the bundle [default: the "
+                   "'Attribution:' line of an _about.txt beside the corpus, else unknown]")
+@click.option("--data-license", default=None,
+              help="the corpus's licence, recorded likewise [default: the licence an _about.txt "
+                   "beside the corpus links to, else unknown]")
 @_config_options
-def main(data_path, out_dir, preset, resume, init_from, device, threads, quiet, **overrides):
+def main(data_path, out_dir, preset, resume, init_from, device, threads, quiet, data_attribution,
+         data_license, **overrides):
     """Train a seq2seq model on a tab-separated parallel corpus."""
     require_train_extra("s2s-train")
     import torch
@@ -65,7 +72,8 @@ def main(data_path, out_dir, preset, resume, init_from, device, threads, quiet, 
         cfg = make_config(preset, **overrides)
         train(cfg, data_path, out_dir, resume=resume, device=device, progress=not quiet,
               log=lambda msg: click.echo(msg, err=True),
-              resume_settings={k: overrides[k] for k in RESUME_SETTINGS}, init_from=init_from)
+              resume_settings={k: overrides[k] for k in RESUME_SETTINGS}, init_from=init_from,
+              provenance={"attribution": data_attribution, "license": data_license})
     except (ValueError, FileNotFoundError) as exc:
         click.echo(f"s2s-train: {exc}", err=True)
         sys.exit(2)

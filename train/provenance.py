@@ -7,28 +7,44 @@ from pathlib import Path
 
 from s2s_batch.runtime.manifest import sha256_of
 
-# Used when the corpus folder has no _about.txt to quote.
-DEFAULT_ATTRIBUTION = ("Tatoeba project (tatoeba.org) via manythings.org/anki, "
-                       "licence CC-BY 2.0 FR")
+UNKNOWN = "unknown"
+
+
+def _about_lines(data_path: Path) -> list[str]:
+    about = Path(data_path).parent / "_about.txt"
+    if not about.is_file():
+        return []
+    return about.read_text(encoding="utf-8", errors="replace").splitlines()
 
 
 def attribution_for(data_path: Path) -> str:
-    """The corpus's own attribution (its _about.txt 'Attribution:' line), else the default."""
-    about = Path(data_path).parent / "_about.txt"
-    if about.is_file():
-        for line in about.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.strip().lower().startswith("attribution:"):
-                return (f"{line.split(':', 1)[1].strip()}; licence CC-BY 2.0 FR "
-                        "(creativecommons.org/licenses/by/2.0); see _about.txt of the corpus")
-    return DEFAULT_ATTRIBUTION
+    """The corpus's own attribution (the 'Attribution:' line of an _about.txt beside it,
+    as manythings.org ships one), else "unknown"."""
+    for line in _about_lines(data_path):
+        if line.strip().lower().startswith("attribution:"):
+            return line.split(":", 1)[1].strip()
+    return UNKNOWN
 
 
-def data_provenance(data_path: Path) -> dict:
-    """File name, sha256 and attribution of the corpus, and the command that trained on it."""
+def license_for(data_path: Path) -> str:
+    """The licence an _about.txt beside the corpus links to (a creativecommons.org URL),
+    else "unknown"."""
+    for line in _about_lines(data_path):
+        if "creativecommons.org/licenses/" in line:
+            return line.strip()
+    return UNKNOWN
+
+
+def data_provenance(data_path: Path, attribution: str | None = None, license: str | None = None) -> dict:
+    """File name, sha256, attribution and licence of the corpus, and the command that
+    trained on it. The attribution and licence are the user's (s2s-train
+    --data-attribution, --data-license), else what the corpus folder says, else
+    "unknown": never a guess."""
     data_path = Path(data_path)
     return {
         "file": data_path.name,
         "sha256": sha256_of(data_path),
-        "attribution": attribution_for(data_path),
+        "attribution": attribution or attribution_for(data_path),
+        "license": license or license_for(data_path),
         "command": " ".join(["s2s-train", *sys.argv[1:]]),
     }

@@ -190,21 +190,24 @@ RESUME_SETTINGS = ("epochs", "lr", "average_last", "patience", "precision")
 
 def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = False,
           device: str = "cpu", progress: bool = True, log=print,
-          resume_settings: dict | None = None, init_from: Path | None = None) -> dict:
+          resume_settings: dict | None = None, init_from: Path | None = None,
+          provenance: dict | None = None) -> dict:
     """Train (or resume) a model; writes checkpoint.pt each epoch and best.pt on dev BLEU.
 
     On resume the checkpoint's config wins over `cfg`, except for the RESUME_SETTINGS
     given in `resume_settings`: a new total of epochs, a new learning rate
     (fine-tuning at a lower rate), checkpoint averaging, early stopping. A fresh run with
     `init_from` starts from another run's checkpoint instead of random weights (see
-    warm_start). Returns the last epoch's metrics.
+    warm_start). `provenance` may give the corpus's `attribution` and `license` (else
+    what the corpus folder says, else "unknown"). Returns the last epoch's metrics.
     """
     out_dir = Path(out_dir)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         return _train(cfg, data_path, out_dir, resume=resume, device=device, progress=progress,
-                      log=log, resume_settings=resume_settings, init_from=init_from)
+                      log=log, resume_settings=resume_settings, init_from=init_from,
+                      provenance=provenance or {})
     except BaseException:
         # A run that failed before writing anything leaves no empty folder behind.
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):
@@ -213,7 +216,8 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
 
 
 def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, device: str,
-           progress: bool, log, resume_settings: dict | None, init_from: Path | None) -> dict:
+           progress: bool, log, resume_settings: dict | None, init_from: Path | None,
+           provenance: dict) -> dict:
     torch.manual_seed(cfg.seed)
     history: list[dict] = []
     start_epoch, best_bleu = 0, -1.0
@@ -225,7 +229,7 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
         cfg = dataclasses.replace(cfg, **changed)
         if "lr" in changed:
             log(f"resuming at learning rate {cfg.lr:g}")
-        payload["data"]["command"] += " ; " + data_provenance(data_path)["command"]
+        payload["data"]["command"] += " ; " + data_provenance(data_path, **provenance)["command"]
         best_bleu = max((h["dev_bleu"] for h in history), default=-1.0)
         corpus = prepare(cfg, data_path, payload.get("spm_models"), out_dir, log)
         train_pairs, dev, tgt_tok = corpus.train_pairs, corpus.dev, corpus.tgt_tok
@@ -235,7 +239,7 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
         corpus = prepare(cfg, data_path, payload["spm_models"], out_dir, log)
         train_pairs, dev, tgt_tok = corpus.train_pairs, corpus.dev, corpus.tgt_tok
         inherited_command = payload["data"]["command"]
-        payload["data"] = data_provenance(data_path)
+        payload["data"] = data_provenance(data_path, **provenance)
         # The recipe of a warm-started model is the one it started from, then this one.
         payload["data"]["command"] = inherited_command + " ; " + payload["data"]["command"]
     else:
@@ -247,7 +251,7 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
         tgt_vocab = build_vocab((p.tgt for p in train_pairs), min_freq)
         cfg = sized_for(cfg, src_vocab, tgt_vocab)
         net = Seq2Seq(cfg.model).to(device)
-        payload = {"data": data_provenance(data_path), "spm_models": spm_models}
+        payload = {"data": data_provenance(data_path, **provenance), "spm_models": spm_models}
         pretraining = {}
         if cfg.pretrain_decoder_lm:
             pretraining["decoder_lm_loss"] = pretrain_decoder(
