@@ -124,9 +124,10 @@ _bundle_option = click.option(
 @click.option("--field", default="text", help="jsonl input: the field holding the sentence")
 @click.option("--column", type=click.IntRange(min=1), default=1,
               help="tsv input: the column holding the sentence, counting from 1")
-@click.option("--output-format", type=click.Choice(["text", "jsonl", "tsv"]), default="text",
+@click.option("--output-format", type=click.Choice(["text", "jsonl", "tsv", "nbest"]), default="text",
               help="text: the best translation; tsv: source<TAB>translation; "
-                   "jsonl: source, translation and the hypotheses with their scores")
+                   "jsonl: source, translation and the hypotheses with their scores; "
+                   "nbest: Marian's 'ID ||| text ||| F0= score ||| score', a line per hypothesis")
 @click.option("--return-scores", is_flag=True, help="jsonl: add per-token log-probabilities")
 @click.option("--return-attention", is_flag=True,
               help="jsonl: add attention weights (models with attention only)")

@@ -67,8 +67,12 @@ class SourceLines(FileBasedDatasource):
         lines = self.input_format.sources(read_lines(_raw_lines(f), self.name, self.errors), self.name)
         for _ in itertools.islice(lines, self.skip_lines):  # done by an interrupted run
             pass
+        first = self.skip_lines
         for block in chunks(lines, self.block_lines):
-            yield pa.table({"source": pa.array(block, type=pa.string())})
+            # each row's line number (from 0), for formats that name it (n-best)
+            numbers = pa.array(range(first, first + len(block)), type=pa.int64())
+            yield pa.table({"source": pa.array(block, type=pa.string()), "number": numbers})
+            first += len(block)
 
 
 def _raw_lines(f) -> Iterator[bytes]:
@@ -107,8 +111,9 @@ class TranslateBlocks:
         before = Stats(**asdict(self.translator.stats))
         results = self.translator.translate(sources, **self.decoding)
         stats = self.translator.stats
+        first_id = int(batch["number"][0]) if len(sources) else 0
         out = {"data": [format_results(results, sources, self.output_format,
-                                       self.with_token_scores)],
+                                       self.with_token_scores, first_id)],
                "lines": [len(sources)]}
         for f in fields(stats):
             out[f.name] = [getattr(stats, f.name) - getattr(before, f.name)]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from s2s_batch.runtime.errors import InputError
 
 INPUT_FORMATS = ("text", "jsonl", "tsv")
-OUTPUT_FORMATS = ("text", "jsonl", "tsv")
+OUTPUT_FORMATS = ("text", "jsonl", "tsv", "nbest")
 
 
 @dataclass(frozen=True)
@@ -67,19 +67,24 @@ def _one_line(text: str) -> str:
 
 
 def format_results(results, sources: Sequence[str], output_format: str,
-                   with_token_scores: bool) -> bytes:
+                   with_token_scores: bool, first_id: int = 0) -> bytes:
     """Output lines for translation results, one per source.
 
     text: the best translation; tsv: the source, a tab, the best translation;
     jsonl: {"source", "translation", "hypotheses": [{"text", "score"[, "token_scores"]}],
     "pieces", "cropped", "capped"}: the sentences the line was split into (0 when blank),
     whether a piece was cropped at the input limit, and whether a piece's best
-    hypothesis stopped at its length cap.
+    hypothesis stopped at its length cap. nbest: Marian's n-best layout, a line per
+    hypothesis, `ID ||| text ||| F0= score ||| score`, ID the line's number from 0
+    (`first_id` for the first of `results`); a blank line gets one empty hypothesis, so
+    every ID appears.
     """
     if output_format == "text":
         lines = [r.best for r in results]
     elif output_format == "tsv":
         lines = [f"{_one_line(s)}\t{r.best}" for s, r in zip(sources, results)]
+    elif output_format == "nbest":
+        return "".join(_nbest_lines(results, first_id)).encode("utf-8")
     elif output_format == "jsonl":
         lines = [json.dumps({"source": s, "translation": r.best, "hypotheses": [
             {"text": text, "score": round(score, 6),
@@ -92,3 +97,11 @@ def format_results(results, sources: Sequence[str], output_format: str,
     else:
         raise ValueError(f"output format must be one of {OUTPUT_FORMATS}")
     return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
+def _nbest_lines(results, first_id: int) -> Iterator[str]:
+    for number, r in enumerate(results, start=first_id):
+        if not r.hypotheses:
+            yield f"{number} |||  ||| F0= 0.000000 ||| 0.000000\n"
+        for text, score in zip(r.hypotheses, r.scores):
+            yield f"{number} ||| {_one_line(text)} ||| F0= {score:.6f} ||| {score:.6f}\n"

@@ -113,16 +113,16 @@ def translated_chunks(translator, lines: Iterator[str], chunk_lines: int, output
     for chunk in chunks(lines, chunk_lines):
         results = translator.translate(chunk, **decoding)
         translator.notable.note(results, first_line)
+        yield format_results(results, chunk, output_format, with_token_scores, first_line - 1), len(chunk)
         first_line += len(chunk)
-        yield format_results(results, chunk, output_format, with_token_scores), len(chunk)
 
 
 def output_decoding(decoding: dict | None, output_format: str) -> tuple[dict, bool]:
     """Decoding options for an output format, and whether token scores are written."""
     decoding = dict(decoding or {})
     with_token_scores = bool(decoding.get("return_scores"))
-    if output_format == "jsonl":
-        decoding["return_scores"] = True  # every jsonl hypothesis carries its total score
+    if output_format in ("jsonl", "nbest"):
+        decoding["return_scores"] = True  # every jsonl or n-best hypothesis carries its total score
     return decoding, with_token_scores
 
 

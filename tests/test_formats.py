@@ -165,3 +165,21 @@ def test_summary_counts_lines_and_tokens(bundle, text_file):
                         r"\([\d,]+ sentences/s\); unknown source words [\d.]+%, 0 lines split into sentences, "
                         r"0 lines cropped, 0 capped",
                         summary), summary
+
+
+def test_nbest_output_names_every_line_across_chunks(bundle, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("I see the dog.\n\nWe eat a big cat.\nThey want the apple!\nHe has a car.\n")
+    result = run("translate", src, "--bundle", bundle(), "-q", "--output-format", "nbest",
+                 "--beam-size", 3, "--num-hypotheses", 2, "--chunk-lines", 2)
+    assert result.exit_code == 0, result.output
+    rows = [line.split(" ||| ") for line in result.stdout.splitlines()]
+    assert [int(r[0]) for r in rows] == [0, 0, 1, 2, 2, 3, 3, 4, 4]
+    assert rows[2][1:] == ["", "F0= 0.000000", "0.000000"]  # the blank line
+    jsonl = run("translate", src, "--bundle", bundle(), "-q", "--output-format", "jsonl",
+                "--beam-size", 3, "--num-hypotheses", 2)
+    expected = [(i, h["text"], round(h["score"], 6)) for i, line in enumerate(jsonl.stdout.splitlines())
+                for h in json.loads(line)["hypotheses"]]
+    got = [(int(r[0]), r[1], float(r[3])) for r in rows if r[1]]
+    assert got == expected
+    assert all(r[2] == f"F0= {r[3]}" for r in rows)

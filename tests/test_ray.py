@@ -88,6 +88,17 @@ def test_ray_formats_and_gzip_match_local(ray_head, bundle, many_lines, tmp_path
     assert gzip.decompress(remote.read_bytes()) == gzip.decompress(local.read_bytes())
 
 
+def test_nbest_line_numbers_on_ray_match_local(ray_head, bundle, many_lines, tmp_path):
+    args = ["--bundle", bundle(), "-q", "--output-format", "nbest", "--beam-size", 2,
+            "--num-hypotheses", 2, "--chunk-lines", 150]
+    local, remote = tmp_path / "local.txt", tmp_path / "ray.txt"
+    assert cli(many_lines, "-o", local, *args).returncode == 0
+    result = cli(many_lines, "-o", remote, *args, "--ray", ray_head)
+    assert result.returncode == 0, result.stderr
+    assert remote.read_bytes() == local.read_bytes()
+    assert local.read_text().splitlines()[-1].startswith("1199 ||| ")
+
+
 def test_bad_line_read_on_ray_is_one_line_exit_3(ray_head, bundle, tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "I see the dog."}\n{"text": oops}\n')
