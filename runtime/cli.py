@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -181,7 +182,8 @@ def translate(input_path, output, bundle, device, batch_size, batch_type, max_ba
     try:
         DecodingOptions(**decoding)
     except ValueError as exc:
-        raise UsageError(f"{exc}; see s2s-batch translate --help") from None
+        message = re.sub(r"\b[a-z_]+\b", lambda m: _DECODING_FLAGS.get(m.group(), m.group()), str(exc))
+        raise UsageError(f"{message}; see s2s-batch translate --help") from None
     if ray_actors and not ray_address:
         raise UsageError("--ray-actors needs --ray; add --ray [ADDRESS]")
     file_options = dict(errors=errors, resume=resume, chunk_lines=chunk_lines,
@@ -230,6 +232,15 @@ def _first_lines(numbers: list[int], total: int) -> str:
         return ""
     more = ", ..." if total > len(numbers) else ""
     return f" (line{'s' if total > 1 else ''} {', '.join(map(str, numbers))}{more})"
+
+
+# DecodingOptions' field names as the translate command spells them, for its errors.
+_DECODING_FLAGS = {
+    "beam_size": "--beam-size", "num_hypotheses": "--num-hypotheses", "length_penalty": "--length-penalty",
+    "min_decoding_length": "--min-len", "max_decoding_length": "--max-len",
+    "max_length_a": "--max-len-a", "max_length_b": "--max-len-b", "no_repeat_ngram_size": "--no-repeat-ngram",
+    "sampling_topk": "--sampling-topk", "sampling_topp": "--sampling-topp",
+    "sampling_temperature": "--sampling-temperature", "seed": "--seed"}
 
 
 def summary(stats, seconds: float) -> str:

@@ -246,7 +246,12 @@ def test_bad_decoding_options_are_usage_errors(bundle, tmp_path):
     src.write_text("I see.\n")
     result = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle()),
                                        "--beam-size", "2", "--num-hypotheses", "3"])
-    assert result.exit_code == 2 and "num_hypotheses must be between 1 and beam_size" in result.stderr
+    assert result.exit_code == 2
+    # the flags the user typed, not the API's field names
+    assert "--num-hypotheses must be between 1 and --beam-size; see s2s-batch translate --help" in result.stderr
+    result = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle()),
+                                       "--sampling-topp", "0"])
+    assert result.exit_code == 2 and "--sampling-topp must be in (0, 1]" in result.stderr
 
 
 @pytest.fixture(scope="module")
