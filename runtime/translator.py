@@ -264,11 +264,16 @@ class Translator:
             return [], True
         return ids[: self.input_limit] + [eos], True
 
-    def _pieces(self, lines: Sequence[str]) -> tuple[list[str], list[int]]:
-        """Each line's sentences (the line itself unless it is split), and the line each
-        piece belongs to."""
+    @staticmethod
+    def _lines(lines) -> list[str]:
+        """The lines as a list (any iterable of strings); one bare string is refused."""
         if isinstance(lines, str):
             raise TypeError("lines must be a sequence of strings, not one string; wrap it in a list")
+        return list(lines)
+
+    def _pieces(self, lines: list[str]) -> tuple[list[str], list[int]]:
+        """Each line's sentences (the line itself unless it is split), and the line each
+        piece belongs to."""
         pieces: list[str] = []
         owners: list[int] = []
         for i, line in enumerate(lines):
@@ -282,6 +287,7 @@ class Translator:
         """Hypotheses for each line, in input order; `decoding` are DecodingOptions fields
         (beam_size, num_hypotheses, length_penalty, sampling_topk, ...)."""
         opts = self._options(decoding)
+        lines = self._lines(lines)
         pieces, owners = self._pieces(lines)
         results = [TranslationResult(pieces=0) for _ in pieces]
         for i, tokens, hyps, cropped, cap in self._search_pieces(pieces, batch_size, opts):
@@ -373,6 +379,7 @@ class Translator:
         """Target ids (without <eos>) of the best hypothesis of each line (its pieces' ids
         one after another); [] for a blank one. Writes no text: the hypotheses are never
         detokenized."""
+        lines = self._lines(lines)
         pieces, owners = self._pieces(lines)
         ids: list[list[int]] = [[] for _ in pieces]
         flags = [TranslationResult(pieces=0) for _ in pieces]

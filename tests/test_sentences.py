@@ -192,3 +192,11 @@ def test_a_killed_run_with_splitting_resumes_byte_identical(bundle, multi_senten
     refused = subprocess.run(cli(bundle(), multi_sentence_file, tmp_path / "b.txt", "--resume",
                                  "--no-split-sentences"), capture_output=True, text=True)
     assert refused.returncode == 2, refused.stderr
+
+
+def test_lines_may_come_from_any_iterable_but_not_one_string(translator):
+    lines = ["I see the dog.", "They eat the apple!"]
+    assert translator.translate_batch(line for line in lines) == translator.translate_batch(lines)
+    assert translator.translate_ids(iter(lines)) == translator.translate_ids(lines)
+    with pytest.raises(TypeError, match="not one string"):
+        translator.translate("I see the dog.")
