@@ -302,6 +302,41 @@ def evaluate(hyp, refs, as_json):
 
 
 @main.command()
+@click.argument("src_path", metavar="SRC")
+@click.argument("tgt_path", metavar="TGT")
+@click.option("-o", "--output", default="-", help="output file ('-': stdout)")
+@_bundle_option
+@click.option("--output-format", type=click.Choice(["text", "jsonl"]), default="text",
+              help="text: each pair's total log-probability; jsonl: its tokens and their "
+                   "log-probabilities too")
+@_user_errors
+def score(src_path, tgt_path, output, bundle, output_format):
+    """Score each line of TGT as a translation of the same line of SRC: its log-probability
+    under the model, by forced decoding (Translator.score_batch). A blank pair scores 0."""
+    from s2s_batch.runtime.output import atomic_write
+    from s2s_batch.runtime.translator import Translator
+
+    sources, targets = _read_text_lines(src_path), _read_text_lines(tgt_path)
+    if len(sources) != len(targets):
+        raise InputError(f"{src_path} has {len(sources)} lines but {tgt_path} has {len(targets)}; "
+                         "give one target line per source line")
+    with Translator(bundle) as translator:
+        results = translator.score_batch(sources, targets)
+    if output_format == "jsonl":
+        lines = [json.dumps({"score": round(r.score, 6), "tokens": r.tokens,
+                             "log_probs": [round(x, 6) for x in r.log_probs]}, ensure_ascii=False)
+                 for r in results]
+    else:
+        lines = [f"{r.score:.6f}" for r in results]
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    if output == "-":
+        sys.stdout.buffer.write(data)
+    else:
+        with atomic_write(Path(output)) as f:
+            f.write(data)
+
+
+@main.command()
 @click.argument("sentence")
 @_bundle_option
 @click.option("--png", type=click.Path(dir_okay=False), default=None,

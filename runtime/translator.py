@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from s2s_batch.runtime.batching import pad_batch, sorted_batches, token_batches
-from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
+from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis, log_softmax
 from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.manifest import (
     SHORTLIST_FILE,
@@ -27,6 +27,7 @@ from s2s_batch.runtime.shortlist import LexicalTable, Shortlist
 from s2s_batch.runtime.strategies import SourceBatch, Targets, choose_strategy
 from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize
 from s2s_batch.runtime.truecase import Recaser
+from s2s_batch.runtime.vocab import EOS as EOS_TOKEN
 from s2s_batch.runtime.vocab import Vocab, with_eos
 
 DEFAULT_BATCH_SIZE = 256
@@ -97,6 +98,20 @@ class TranslationResult:
                    [[row for p in parts for row in p.attention[k]] for k in range(n)]
                    if all(p.attention for p in parts) else [], pieces=pieces, cropped=cropped,
                    capped=capped)
+
+
+@dataclass
+class ScoringResult:
+    """A target sentence's tokens (<eos> last) and the log-probability of each under the
+    model, given its source."""
+
+    tokens: list[str] = field(default_factory=list)
+    log_probs: list[float] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """The total log-probability, <eos> included (0.0 for a blank pair)."""
+        return float(sum(self.log_probs))
 
 
 @dataclass
@@ -368,6 +383,82 @@ class Translator:
         banned = self.tgt_vocab.unk if opts.disable_unk and not opts.replace_unknowns else None
         strategy = choose_strategy(opts, self.graphs, self.device, self.shortlist, banned)
         return strategy.search(self.graphs, batch, Targets(self.tgt_vocab.bos, self.tgt_vocab.eos, banned))
+
+    def translate_iterable(self, lines: Iterable[str], *, chunk_lines: int = 1024,
+                           **decoding) -> Iterator[TranslationResult]:
+        """Translate lines from any iterable, yielding each line's result in order.
+
+        Args:
+            lines: the source lines; read `chunk_lines` at a time, so memory stays bounded
+                for an endless stream.
+            chunk_lines: lines translated together (batched and sorted by length).
+            **decoding: DecodingOptions fields, as for `translate`.
+        """
+        chunk: list[str] = []
+        if isinstance(lines, str):
+            raise TypeError("lines must be an iterable of strings, not one string; wrap it in a list")
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) == chunk_lines:
+                yield from self.translate(chunk, **decoding)
+                chunk = []
+        if chunk:
+            yield from self.translate(chunk, **decoding)
+
+    def score_batch(self, source: Sequence[str], target: Sequence[str], *,
+                    batch_size: int | None = None) -> list[ScoringResult]:
+        """The log-probability of each target given its source, by forced decoding through
+        the same decoder step the searches use.
+
+        Args:
+            source: source lines (each read whole: no sentence splitting).
+            target: their translations, line for line.
+            batch_size: sentences per batch (default: the translator's).
+        Returns:
+            One ScoringResult per pair: the target's tokens and <eos>, each with its
+            log-probability; an empty result where the source or the target is blank.
+        """
+        sources, targets = self._lines(source), self._lines(target)
+        if len(sources) != len(targets):
+            raise ValueError(f"{len(sources)} sources but {len(targets)} targets; give one target per source")
+        src_rows = [self._ids_of(self.src_tokenizer.encode(line))[0] for line in sources]
+        tgt_tokens = [self.tgt_tokenizer.encode(line) for line in targets]
+        todo = [i for i in range(len(sources)) if src_rows[i] and tgt_tokens[i]]
+        results = [ScoringResult() for _ in sources]
+        width = self.config.num_steps if self.config.pad_source else None
+        for batch in sorted_batches([len(src_rows[i]) for i in todo], batch_size or self.batch_size):
+            index = [todo[j] for j in batch]
+            src, src_len = pad_batch([src_rows[i] for i in index], self.src_vocab.pad, width)
+            forced = [self.tgt_vocab.encode(tgt_tokens[i]) + [self.tgt_vocab.eos] for i in index]
+            log_probs = self._forced_log_probs(src, src_len, forced)
+            for i, ids, row in zip(index, forced, log_probs):
+                results[i] = ScoringResult(self.tgt_vocab.decode(ids[:-1]) + [EOS_TOKEN], row[: len(ids)])
+        return results
+
+    def _forced_log_probs(self, src, src_len, forced: list[list[int]]) -> list[list[float]]:
+        """Each row's log-probability of its forced target ids, step by step."""
+        states, memory = self.graphs.encode(src, src_len)
+        steps = max(map(len, forced))
+        ids, _ = pad_batch(forced, self.tgt_vocab.eos, steps)
+        tokens = np.full(len(forced), self.tgt_vocab.bos, dtype=np.int64)
+        out = np.zeros((len(forced), steps), dtype=np.float32)
+        for t in range(steps):
+            logits, states, _ = self.graphs.step_logits(tokens, states, memory)
+            out[:, t] = np.take_along_axis(log_softmax(logits), ids[:, t : t + 1], 1)[:, 0]
+            tokens = ids[:, t]
+        return out.tolist()
+
+    def close(self) -> None:
+        """Stop the decoding threads; the translator is not used afterwards."""
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+
+    def __enter__(self) -> Translator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def translate_batch(self, lines: Sequence[str], *, batch_size: int | None = None,
                         **decoding) -> list[str]:
