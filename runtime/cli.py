@@ -129,6 +129,9 @@ _bundle_option = click.option(
               help="text: the best translation; tsv: source<TAB>translation; "
                    "jsonl: source, translation and the hypotheses with their scores; "
                    "nbest: Marian's 'ID ||| text ||| F0= score ||| score', a line per hypothesis")
+@click.option("--target-field", default="translation", show_default=True,
+              help="jsonl output: the field holding the translation (with jsonl input, beside the "
+                   "input object's own fields)")
 @click.option("--return-scores", is_flag=True, help="jsonl: add per-token log-probabilities")
 @click.option("--return-attention", is_flag=True,
               help="jsonl: add attention weights (models with attention only)")
@@ -160,7 +163,7 @@ def translate(input_path, output, bundle, device, batch_size, batch_type, max_ba
               inter_threads, resume,
               chunk_lines, beam_size, num_hypotheses, length_penalty, min_len, no_repeat_ngram,
               sampling_topk, sampling_topp, sampling_temperature, seed, input_format, field, column,
-              output_format, return_scores, return_attention, shortlist, no_truecase, no_prescore,
+              output_format, target_field, return_scores, return_attention, shortlist, no_truecase, no_prescore,
               disable_unk, replace_unk,
               ray_address,
               ray_actors,
@@ -188,7 +191,8 @@ def translate(input_path, output, bundle, device, batch_size, batch_type, max_ba
         raise UsageError("--ray-actors needs --ray; add --ray [ADDRESS]")
     file_options = dict(errors=errors, resume=resume, chunk_lines=chunk_lines,
                         progress=False if quiet else None, output_format=output_format,
-                        input_format=InputFormat(input_format, field, column), decoding=decoding)
+                        input_format=InputFormat(input_format, field, column), decoding=decoding,
+                        target_field=target_field)
     if max_batch_tokens:
         if batch_size and batch_type == "examples":
             raise UsageError("--max-batch-tokens and --batch-size (sentences) disagree; give one")

@@ -64,14 +64,17 @@ class SourceLines(FileBasedDatasource):
     def _read_stream(self, f, path: str):
         from s2s_batch.runtime.textio import chunks, read_lines
 
-        lines = self.input_format.sources(read_lines(_raw_lines(f), self.name, self.errors), self.name)
-        for _ in itertools.islice(lines, self.skip_lines):  # done by an interrupted run
+        records = self.input_format.records(read_lines(_raw_lines(f), self.name, self.errors), self.name)
+        for _ in itertools.islice(records, self.skip_lines):  # done by an interrupted run
             pass
         first = self.skip_lines
-        for block in chunks(lines, self.block_lines):
-            # each row's line number (from 0), for formats that name it (n-best)
+        for block in chunks(records, self.block_lines):
+            # each row's line number (from 0), for formats that name it (n-best), and the
+            # whole input line, for formats that keep its other fields
             numbers = pa.array(range(first, first + len(block)), type=pa.int64())
-            yield pa.table({"source": pa.array(block, type=pa.string()), "number": numbers})
+            yield pa.table({"source": pa.array([s for s, _ in block], type=pa.string()),
+                            "record": pa.array([r for _, r in block], type=pa.string()),
+                            "number": numbers})
             first += len(block)
 
 
@@ -93,7 +96,8 @@ class TranslateBlocks:
     """A Ray actor: one Translator of the shipped bundle; a batch in, its output bytes out."""
 
     def __init__(self, bundle_files, translator_options: dict, decoding: dict,
-                 output_format: str, with_token_scores: bool):
+                 output_format: str, with_token_scores: bool, input_format: InputFormat,
+                 target_field: str):
         from s2s_batch.runtime.translator import Translator
 
         files = ray.get(bundle_files[0])  # wrapped in a list so Ray hands over the ref
@@ -103,6 +107,7 @@ class TranslateBlocks:
         self.translator = Translator(self._folder.name, **translator_options)
         self.decoding, self.output_format = decoding, output_format
         self.with_token_scores = with_token_scores
+        self.input_format, self.target_field = input_format, target_field
 
     def __call__(self, batch: dict) -> dict:
         from s2s_batch.runtime.translator import Stats
@@ -112,8 +117,9 @@ class TranslateBlocks:
         results = self.translator.translate(sources, **self.decoding)
         stats = self.translator.stats
         first_id = int(batch["number"][0]) if len(sources) else 0
-        out = {"data": [format_results(results, sources, self.output_format,
-                                       self.with_token_scores, first_id)],
+        records = [str(r) for r in batch["record"]]
+        out = {"data": [format_results(results, sources, self.output_format, self.with_token_scores,
+                                       first_id, records, self.input_format, self.target_field)],
                "lines": [len(sources)]}
         for f in fields(stats):
             out[f.name] = [getattr(stats, f.name) - getattr(before, f.name)]
@@ -179,7 +185,8 @@ def translate_file_on_ray(translator, src, dst, *, address: str | None = None,
                           actors: int | None = None, threads: int = 1, errors: str = "strict",
                           chunk_lines: int = CHUNK_LINES, progress: bool | None = None,
                           resume: bool = False, output_format: str = "text",
-                          input_format: InputFormat = InputFormat(), decoding: dict | None = None):
+                          input_format: InputFormat = InputFormat(), decoding: dict | None = None,
+                          target_field: str = "translation"):
     """Translate src to dst as Translator.translate_file does, on Ray actors; returns Stats.
 
     The output is byte-identical to a local run's. `translator` is the driver's loaded
@@ -195,7 +202,7 @@ def translate_file_on_ray(translator, src, dst, *, address: str | None = None,
     check_file_options(src, dst, errors, resume, input_format, output_format)
     decoding, with_token_scores = output_decoding(decoding, output_format)
     key = (job_key(translator, src, errors=errors, output_format=output_format,
-                   input_format=asdict(input_format), decoding=decoding)
+                   input_format=asdict(input_format), decoding=decoding, target_field=target_field)
            if str(dst) != "-" else {})
     progress = Progress.for_input(src, progress, count_lines)
     connect(address, None if address else cpu_quota())
@@ -205,7 +212,8 @@ def translate_file_on_ray(translator, src, dst, *, address: str | None = None,
             yield from _translated_blocks(
                 translator, src, skip_lines=lines_done, input_format=input_format, errors=errors,
                 chunk_lines=chunk_lines, output_format=output_format, decoding=decoding,
-                with_token_scores=with_token_scores, actors=actors or default_actors(),
+                with_token_scores=with_token_scores, target_field=target_field,
+                actors=actors or default_actors(),
                 threads=threads, stats=stats)
 
         run_job(src, dst, key, resume, produce, progress)
@@ -216,6 +224,7 @@ def translate_file_on_ray(translator, src, dst, *, address: str | None = None,
 
 def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputFormat,
                        errors: str, chunk_lines: int, output_format: str, decoding: dict,
+                       target_field: str,
                        with_token_scores: bool, actors: int, threads: int,
                        stats) -> Iterator[tuple[bytes, int]]:
     """(output bytes, line count) per block of src, in order; the workers' counts go to stats."""
@@ -241,7 +250,7 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
         num_gpus=1 if translator.device == "cuda" else None,
         fn_constructor_kwargs=dict(
             bundle_files=[ray.put(files)], decoding=decoding, output_format=output_format,
-            with_token_scores=with_token_scores,
+            with_token_scores=with_token_scores, input_format=input_format, target_field=target_field,
             translator_options=dict(device=translator.device, batch_size=translator.batch_size,
                                     batch_type=translator.batch_type,
                                     max_len=translator.max_len, threads=threads,

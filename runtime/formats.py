@@ -60,6 +60,12 @@ class InputFormat:
         for number, line in enumerate(lines, start=first_number):
             yield self.source(line, number, name)
 
+    def records(self, lines: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
+        """(the sentence, the whole line) of each line, in order: jsonl and tsv output keep
+        the line's other fields or columns."""
+        for number, line in enumerate(lines, start=1):
+            yield self.source(line, number, name), line
+
 
 def _one_line(text: str) -> str:
     # A tab or line break inside a TSV cell would shift columns or lines.
@@ -67,14 +73,18 @@ def _one_line(text: str) -> str:
 
 
 def format_results(results, sources: Sequence[str], output_format: str,
-                   with_token_scores: bool, first_id: int = 0) -> bytes:
+                   with_token_scores: bool, first_id: int = 0, records: Sequence[str] | None = None,
+                   input_format: InputFormat = InputFormat(), target_field: str = "translation") -> bytes:
     """Output lines for translation results, one per source.
 
     text: the best translation; tsv: the source, a tab, the best translation;
     jsonl: {"source", "translation", "hypotheses": [{"text", "score"[, "token_scores"]}],
     "pieces", "cropped", "capped"}: the sentences the line was split into (0 when blank),
     whether a piece was cropped at the input limit, and whether a piece's best
-    hypothesis stopped at its length cap. nbest: Marian's n-best layout, a line per
+    hypothesis stopped at its length cap. With jsonl or tsv input and the same output
+    (`records`: the input lines), each line keeps what it had: the JSON object's other
+    fields, the translation under `target_field`; the tsv columns, the translation after
+    them. nbest: Marian's n-best layout, a line per
     hypothesis, `ID ||| text ||| F0= score ||| score`, ID the line's number from 0
     (`first_id` for the first of `results`); a blank line gets one empty hypothesis, so
     every ID appears.
@@ -82,18 +92,22 @@ def format_results(results, sources: Sequence[str], output_format: str,
     if output_format == "text":
         lines = [r.best for r in results]
     elif output_format == "tsv":
-        lines = [f"{_one_line(s)}\t{r.best}" for s, r in zip(sources, results)]
+        keep = records is not None and input_format.kind == "tsv"
+        lines = [f"{record if keep and record.strip() else _one_line(s)}\t{r.best}"
+                 for s, r, record in zip(sources, results, records or sources)]
     elif output_format == "nbest":
         return "".join(_nbest_lines(results, first_id)).encode("utf-8")
     elif output_format == "jsonl":
-        lines = [json.dumps({"source": s, "translation": r.best, "hypotheses": [
+        keep = records is not None and input_format.kind == "jsonl"
+        lines = [json.dumps({**(json.loads(record) if keep and record.strip() else {"source": s}),
+                             target_field: r.best, "hypotheses": [
             {"text": text, "score": round(score, 6),
              **({"token_scores": [round(x, 6) for x in tokens]} if with_token_scores else {}),
              **({"attention": [[round(x, 4) for x in row] for row in weights]} if weights else {})}
             for text, score, tokens, weights in zip(r.hypotheses, r.scores, r.token_scores,
                                                     r.attention or [[]] * len(r.hypotheses))],
             "pieces": r.pieces, "cropped": r.cropped, "capped": r.capped},
-            ensure_ascii=False) for s, r in zip(sources, results)]
+            ensure_ascii=False) for s, r, record in zip(sources, results, records or sources)]
     else:
         raise ValueError(f"output format must be one of {OUTPUT_FORMATS}")
     return "".join(line + "\n" for line in lines).encode("utf-8")

@@ -8,9 +8,10 @@ import itertools
 import os
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import TypeVar
 
 from s2s_batch.runtime.errors import InputError, Interrupted, UsageError
 from s2s_batch.runtime.formats import OUTPUT_FORMATS, InputFormat, format_results
@@ -18,6 +19,7 @@ from s2s_batch.runtime.output import open_job
 from s2s_batch.runtime.progress import Progress
 
 CHUNK_LINES = 10_000
+T = TypeVar("T")
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -60,10 +62,11 @@ def _open_binary(path):
     return gzip.open(path, "rb") if is_gzip_path(path) else open(path, "rb")
 
 
-def chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for line in lines:
-        chunk.append(line)
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of `size` items (the last may be shorter)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
         if len(chunk) == size:
             yield chunk
             chunk = []
@@ -104,16 +107,19 @@ def job_key(translator, src, **options) -> dict:
             **options}
 
 
-def translated_chunks(translator, lines: Iterator[str], chunk_lines: int, output_format: str,
-                      decoding: dict, with_token_scores: bool,
-                      first_line: int = 1) -> Iterator[tuple[bytes, int]]:
-    """(output bytes, line count) for each chunk of source sentences, translated here.
-
-    A line's sentences are split inside its chunk, so its pieces never straddle two."""
-    for chunk in chunks(lines, chunk_lines):
-        results = translator.translate(chunk, **decoding)
+def translated_chunks(translator, records: Iterator[tuple[str, str]], chunk_lines: int, output_format: str,
+                      decoding: dict, with_token_scores: bool, first_line: int = 1,
+                      input_format: InputFormat = InputFormat(),
+                      target_field: str = "translation") -> Iterator[tuple[bytes, int]]:
+    """(output bytes, line count) for each chunk of (sentence, input line) records,
+    translated here. A line's sentences are split inside its chunk, so its pieces never
+    straddle two."""
+    for chunk in chunks(records, chunk_lines):
+        sentences = [sentence for sentence, _ in chunk]
+        results = translator.translate(sentences, **decoding)
         translator.notable.note(results, first_line)
-        yield format_results(results, chunk, output_format, with_token_scores, first_line - 1), len(chunk)
+        yield format_results(results, sentences, output_format, with_token_scores, first_line - 1,
+                             [line for _, line in chunk], input_format, target_field), len(chunk)
         first_line += len(chunk)
 
 
@@ -168,24 +174,25 @@ def translate_stream_file(translator, src, dst, *, errors: str = "strict",
                           chunk_lines: int = CHUNK_LINES, progress: bool | None = None,
                           resume: bool = False, output_format: str = "text",
                           input_format: InputFormat = InputFormat(),
-                          decoding: dict | None = None):
+                          decoding: dict | None = None, target_field: str = "translation"):
     """Translate src to dst line for line, chunk by chunk; returns the translator's Stats.
 
     With resume=True a run killed earlier continues after its last completed chunk.
+    jsonl output names the translation `target_field`.
     """
     check_file_options(src, dst, errors, resume, input_format, output_format)
     decoding, with_token_scores = output_decoding(decoding, output_format)
     key = (job_key(translator, src, errors=errors, output_format=output_format,
-                   input_format=asdict(input_format), decoding=decoding)
+                   input_format=asdict(input_format), decoding=decoding, target_field=target_field)
            if str(dst) != "-" and str(src) != "-" else {})
     with open_input(src) as fin:
         def produce(lines_done: int):
-            lines = input_format.sources(read_lines(fin, str(src), errors), str(src))
+            records = input_format.records(read_lines(fin, str(src), errors), str(src))
             # Lines already translated are read again (to find the position) but not translated.
-            for _ in itertools.islice(lines, lines_done):
+            for _ in itertools.islice(records, lines_done):
                 pass
-            yield from translated_chunks(translator, lines, chunk_lines, output_format, decoding,
-                                         with_token_scores, first_line=lines_done + 1)
+            yield from translated_chunks(translator, records, chunk_lines, output_format, decoding,
+                                         with_token_scores, lines_done + 1, input_format, target_field)
 
         run_job(src, dst, key, resume, produce, Progress.for_input(src, progress, count_lines))
     return translator.stats

@@ -183,3 +183,22 @@ def test_nbest_output_names_every_line_across_chunks(bundle, tmp_path):
     got = [(int(r[0]), r[1], float(r[3])) for r in rows if r[1]]
     assert got == expected
     assert all(r[2] == f"F0= {r[3]}" for r in rows)
+
+
+def test_jsonl_and_tsv_inputs_keep_their_other_fields_and_columns(bundle, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 3, "text": "I see the dog.", "meta": {"x": 1}}\n\n{"id": 4, "text": "We eat a big cat."}\n')
+    result = run("translate", src, "--bundle", bundle(), "-q", "--input-format", "jsonl",
+                 "--output-format", "jsonl", "--target-field", "fr")
+    assert result.exit_code == 0, result.output
+    first, blank, last = (json.loads(line) for line in result.stdout.splitlines())
+    assert (first["id"], first["text"], first["meta"], last["id"]) == (3, "I see the dog.", {"x": 1}, 4)
+    assert first["fr"] and first["fr"] == first["hypotheses"][0]["text"] and "translation" not in first
+    assert blank["fr"] == "" and blank["pieces"] == 0
+    tsv = tmp_path / "in.tsv"
+    tsv.write_text("a1\tI see the dog.\tz\n\nb2\tWe eat a big cat.\tw\n")
+    result = run("translate", tsv, "--bundle", bundle(), "-q", "--input-format", "tsv", "--column", 2,
+                 "--output-format", "tsv")
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [r[:3] for r in rows[::2]] == [["a1", "I see the dog.", "z"], ["b2", "We eat a big cat.", "w"]]
+    assert all(len(r) == 4 and r[3] for r in rows[::2]) and rows[1] == ["", ""]

@@ -88,6 +88,20 @@ def test_ray_formats_and_gzip_match_local(ray_head, bundle, many_lines, tmp_path
     assert gzip.decompress(remote.read_bytes()) == gzip.decompress(local.read_bytes())
 
 
+def test_jsonl_fields_kept_on_ray_match_local(ray_head, bundle, many_lines, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"n": i, "en": line}) + "\n"
+                           for i, line in enumerate(many_lines.read_text().splitlines()[:300])))
+    args = ["--bundle", bundle(), "-q", "--input-format", "jsonl", "--field", "en",
+            "--output-format", "jsonl", "--target-field", "fr", "--chunk-lines", 70]
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    assert cli(src, "-o", local, *args).returncode == 0
+    result = cli(src, "-o", remote, *args, "--ray", ray_head)
+    assert result.returncode == 0, result.stderr
+    assert remote.read_bytes() == local.read_bytes()
+    assert [json.loads(line)["n"] for line in local.read_text().splitlines()] == list(range(300))
+
+
 def test_nbest_line_numbers_on_ray_match_local(ray_head, bundle, many_lines, tmp_path):
     args = ["--bundle", bundle(), "-q", "--output-format", "nbest", "--beam-size", 2,
             "--num-hypotheses", 2, "--chunk-lines", 150]
