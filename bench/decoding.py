@@ -39,13 +39,13 @@ def main() -> None:
     args = parser.parse_args()
     sources, refs = read_split(args.heldout, args.split)
     translator = Translator(args.bundle, truecase=not args.no_truecase)
-    translator.translate_batch(sources[:64])  # warm-up
+    translator.translate_lines(sources[:64])  # warm-up
     configs = [("greedy", {})] + [(f"beam{k}_lp{a:g}", {"beam_size": k, "length_penalty": a})
                                   for k in args.beams for a in args.penalties]
     rows, greedy_rate = [], None
     for name, options in configs:
         start = time.perf_counter()
-        hyps = translator.translate_batch(sources, **options)
+        hyps = translator.translate_lines(sources, **options)
         seconds = time.perf_counter() - start
         rate = len(sources) / seconds
         greedy_rate = greedy_rate or rate

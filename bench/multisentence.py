@@ -65,11 +65,11 @@ def main() -> None:
     joined_refs = joined_references(refs, groups)
     split_on = Translator(args.bundle)
     split_off = Translator(args.bundle, split_sentences=False)
-    one_per_line = split_on.translate_batch(sources)
+    one_per_line = split_on.translate_lines(sources)
     systems = {
         "one per line, rejoined": [" ".join(one_per_line[i] for i in g) for g in groups],
-        "joined, split (default)": split_on.translate_batch(joined_sources),
-        "joined, read whole": split_off.translate_batch(joined_sources),
+        "joined, split (default)": split_on.translate_lines(joined_sources),
+        "joined, read whole": split_off.translate_lines(joined_sources),
     }
     rows = []
     for name, hyps in systems.items():
@@ -90,7 +90,7 @@ def main() -> None:
 
 def _timed(translator: Translator, sources: list[str]) -> float:
     start = time.perf_counter()
-    translator.translate_batch(sources)
+    translator.translate_lines(sources)
     return time.perf_counter() - start
 
 

@@ -103,7 +103,7 @@ def main() -> None:
     bundle = args.bundle or default_bundle_dir()
     manifest = load_manifest(bundle)
     cfg = manifest.config
-    translator = Translator(bundle, threads=1, inter_threads=1, max_len=cfg.max_decode_len)
+    translator = Translator(bundle, threads=1, inter_threads=1, max_decoding_length=cfg.max_decode_len)
     graphs = translator.graphs
     tv = translator.tgt_vocab
     model = loop_graph(manifest.path(DECODER_FILE), list(cfg.state_names), list(cfg.memory_names), tv.eos)
@@ -112,7 +112,7 @@ def main() -> None:
     loop = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     lines = args.input.read_text(encoding="utf-8").splitlines()
     rows = [r for r in (translator.source_ids(line) for line in lines) if r]
-    max_len = translator.max_len
+    max_len = translator.max_decoding_length
 
     def python_loop(batches):
         out = []

@@ -132,9 +132,9 @@ def main() -> None:
     bundle = args.bundle or default_bundle_dir()
     # The eager loops read each line whole with the model's fixed cap (max_decode_len): so
     # does the runtime here (no sentence splitting), so that tokens compare one for one.
-    same = dict(max_len=load_manifest(bundle).config.max_decode_len, split_sentences=False)
+    same = dict(max_decoding_length=load_manifest(bundle).config.max_decode_len, split_sentences=False)
     translator = Translator(bundle, threads=threads, **same)
-    cfg, max_len = translator.config, translator.max_len
+    cfg, max_len = translator.config, translator.max_decoding_length
     src_vocab, tgt_vocab = translator.src_vocab, translator.tgt_vocab
     if args.checkpoint:
         net, _, src_vocab, tgt_vocab, _ = load_checkpoint(args.checkpoint)
@@ -187,7 +187,7 @@ def main() -> None:
         s, out = timed(lambda variant=variant: variant.translate_ids(lines), repeats)
         record(name, s, len(lines), batch_size=DEFAULT_BATCH_SIZE, same_tokens=out == runtime_out)
     for size in ((64, 1024) if args.quick else (32, 64, 128, 512, 1024)):
-        s, out = timed(lambda size=size: translator.translate_ids(lines, batch_size=size), repeats)
+        s, out = timed(lambda size=size: translator.translate_ids(lines, max_batch_size=size), repeats)
         record(f"runtime_batch_{size}", s, len(lines), batch_size=size,
                same_tokens=out == runtime_out)
     for budget in ((2048,) if args.quick else (1024, 2048, 4096, 8192)):

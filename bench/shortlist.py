@@ -55,12 +55,12 @@ def main() -> None:
     rows = [full.source_ids(line) for line in lines]
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
-        full_s, full_out = timed(lambda size=batch_size: full.translate_batch(lines, batch_size=size),
+        full_s, full_out = timed(lambda size=batch_size: full.translate_lines(lines, max_batch_size=size),
                                  args.repeats)
         for spec in args.sizes.split(","):
             frequent, per_source = (int(x) for x in spec.split(":"))
             short.shortlist = Shortlist(short.shortlist.table, frequent, per_source)
-            short_s, short_out = timed(lambda size=batch_size: short.translate_batch(lines, batch_size=size),
+            short_s, short_out = timed(lambda size=batch_size: short.translate_lines(lines, max_batch_size=size),
                                        args.repeats)
             sizes = [len(short.shortlist.candidates(
                 np.array([v for i in order[s : s + batch_size] for v in rows[i]]), width))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
@@ -39,3 +42,15 @@ def pad_batch(rows: Sequence[Sequence[int]], pad: int, width: int | None = None)
     for i, r in enumerate(rows):
         ids[i, : len(r)] = r
     return ids, lengths
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of `size` items (the last may be shorter)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

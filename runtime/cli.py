@@ -77,9 +77,9 @@ _bundle_option = click.option(
               help="what --batch-size counts: sentences, or padded source tokens (a token budget)")
 @click.option("--max-batch-tokens", type=click.IntRange(min=1), default=None,
               help="same as --batch-type tokens --batch-size N")
-@click.option("--max-len", type=click.IntRange(min=1), default=None,
+@click.option("--max-decoding-length", "--max-len", "max_len", type=click.IntRange(min=1), default=None,
               help="most tokens generated per sentence [default: --max-len-a x its source "
-                   "tokens + --max-len-b]")
+                   "tokens + --max-len-b]; the input's cap is --max-input-length")
 @click.option("--max-len-a", type=click.FloatRange(min=0), default=2.0, show_default=True,
               help="without --max-len: tokens generated per source token (fairseq's max_len_a)")
 @click.option("--max-len-b", type=click.IntRange(min=0), default=10, show_default=True,
@@ -106,8 +106,11 @@ _bundle_option = click.option(
 @click.option("--beam-size", type=click.IntRange(min=1), default=1, help="1: greedy search")
 @click.option("--num-hypotheses", type=click.IntRange(min=1), default=1,
               help="n-best size (at most the beam size; all of them in jsonl, the best in text)")
-@click.option("--length-penalty", type=float, default=0.0,
-              help="GNMT length normalisation alpha for beam search (0: none)")
+@click.option("--length-penalty", type=float, default=1.0,
+              help="beam search ranks hypotheses by log-probability / length^ALPHA (CTranslate2's "
+                   "meaning; 0: none); 1.0 was best on dev")
+@click.option("--length-penalty-type", type=click.Choice(["power", "gnmt"]), default="power",
+              help="power: length^ALPHA; gnmt: ((5 + length) / 6)^ALPHA (Wu et al. 2016)")
 @click.option("--min-len", type=click.IntRange(min=0), default=0, help="no <eos> before this many tokens")
 @click.option("--no-repeat-ngram", type=click.IntRange(min=0), default=0,
               help="forbid repeating any n-gram of this size (0: off)")
@@ -132,6 +135,9 @@ _bundle_option = click.option(
 @click.option("--target-field", default="translation", show_default=True,
               help="jsonl output: the field holding the translation (with jsonl input, beside the "
                    "input object's own fields)")
+@click.option("--with-scores", is_flag=True,
+              help="text output: write 'SCORE ||| TRANSLATION', SCORE the total log-probability "
+                   "(CTranslate2's with_scores)")
 @click.option("--return-scores", is_flag=True, help="jsonl: add per-token log-probabilities")
 @click.option("--return-attention", is_flag=True,
               help="jsonl: add attention weights (models with attention only)")
@@ -158,71 +164,70 @@ _bundle_option = click.option(
                    "of the cluster]")
 @click.option("-q", "--quiet", is_flag=True, help="no progress and no summary")
 @_user_errors
-def translate(input_path, output, bundle, device, batch_size, batch_type, max_batch_tokens, max_len,
-              max_len_a, max_len_b, max_input_length, long_inputs, split_sentences, errors, threads,
-              inter_threads, resume,
-              chunk_lines, beam_size, num_hypotheses, length_penalty, min_len, no_repeat_ngram,
-              sampling_topk, sampling_topp, sampling_temperature, seed, input_format, field, column,
-              output_format, target_field, return_scores, return_attention, shortlist, no_truecase, no_prescore,
-              disable_unk, replace_unk,
-              ray_address,
-              ray_actors,
-              quiet):
+def translate(input_path, output, bundle, ray_address, ray_actors, quiet, **flags):
     """Translate INPUT (a file, or '-' for stdin), one output line per input line.
 
-    A path ending in .gz is read or written through gzip.
+    A path ending in .gz is read or written through gzip. From a pipe or a terminal,
+    each line is answered as soon as it is translated.
     """
-    from s2s_batch.runtime.decoding import DecodingOptions
+    from s2s_batch.runtime.file_options import FileOptions
     from s2s_batch.runtime.formats import InputFormat
-    from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, Translator
+    from s2s_batch.runtime.translator import Translator
 
-    decoding = dict(beam_size=beam_size, num_hypotheses=num_hypotheses, length_penalty=length_penalty,
-                    min_decoding_length=min_len, no_repeat_ngram_size=no_repeat_ngram,
-                    sampling_topk=sampling_topk, sampling_topp=sampling_topp,
-                    sampling_temperature=sampling_temperature, seed=seed, return_scores=return_scores,
-                    return_attention=return_attention, disable_unk=disable_unk,
-                    replace_unknowns=replace_unk, max_length_a=max_len_a, max_length_b=max_len_b)
-    try:
-        DecodingOptions(**decoding)
-    except ValueError as exc:
-        message = re.sub(r"\b[a-z_]+\b", lambda m: _DECODING_FLAGS.get(m.group(), m.group()), str(exc))
-        raise UsageError(f"{message}; see s2s-batch translate --help") from None
     if ray_actors and not ray_address:
         raise UsageError("--ray-actors needs --ray; add --ray [ADDRESS]")
-    file_options = dict(errors=errors, resume=resume, chunk_lines=chunk_lines,
-                        progress=False if quiet else None, output_format=output_format,
-                        input_format=InputFormat(input_format, field, column), decoding=decoding,
-                        target_field=target_field)
-    if max_batch_tokens:
-        if batch_size and batch_type == "examples":
-            raise UsageError("--max-batch-tokens and --batch-size (sentences) disagree; give one")
-        batch_type, batch_size = "tokens", max_batch_tokens
-    default_size = DEFAULT_BATCH_TOKENS if batch_type == "tokens" else DEFAULT_BATCH_SIZE
-    translator = Translator(bundle, device=device, batch_size=batch_size or default_size,
-                            batch_type=batch_type,
-                            max_len=max_len, threads=threads or None,
-                            inter_threads=inter_threads or None, shortlist=shortlist,
-                            truecase=not no_truecase, prescore=not no_prescore,
-                            split_sentences=split_sentences, max_input_length=max_input_length,
-                            long_inputs=long_inputs)
+    decoding = {field: flags.pop(flag) for flag, field in _DECODING_FIELDS.items()}
+    input_format = InputFormat(flags.pop("input_format"), flags.pop("field"), flags.pop("column"))
+    try:
+        options = FileOptions(errors=flags.pop("errors"), resume=flags.pop("resume"),
+                              chunk_lines=flags.pop("chunk_lines"), progress=False if quiet else None,
+                              output_format=flags.pop("output_format"), input_format=input_format,
+                              target_field=flags.pop("target_field"), with_scores=flags.pop("with_scores"),
+                              decoding=decoding)
+    except ValueError as exc:
+        message = re.sub(r"\b[a-z_]+\b", lambda m: _FLAGS.get(m.group(), m.group()), str(exc))
+        raise UsageError(f"{message}; see s2s-batch translate --help") from None
+    translator = Translator(bundle, **_translator_settings(flags))
     start = time.perf_counter()
     if ray_address:
         from s2s_batch.runtime.distributed import require_ray, translate_file_on_ray
 
         require_ray()
-        stats = translate_file_on_ray(translator, input_path, output, actors=ray_actors,
+        stats = translate_file_on_ray(translator, input_path, output, options, actors=ray_actors,
                                       address=None if ray_address == "local" else ray_address,
-                                      threads=threads or 1, **file_options)
+                                      threads=flags["threads"] or 1)
     else:
         from s2s_batch.runtime.textio import translate_stream_file
 
-        stats = translate_stream_file(translator, input_path, output, **file_options)
-    seconds = time.perf_counter() - start
+        stats = translate_stream_file(translator, input_path, output, options)
     if not quiet:
-        click.echo(summary(stats, seconds), err=True)
+        click.echo(summary(stats, time.perf_counter() - start), err=True)
+    _report_notable(translator, stats, quiet)
+
+
+def _translator_settings(flags: dict) -> dict:
+    """Translator keyword arguments from the translate command's remaining flags."""
+    from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS
+
+    batch_type, batch_size = flags["batch_type"], flags["batch_size"]
+    if flags["max_batch_tokens"]:
+        if batch_size and batch_type == "examples":
+            raise UsageError("--max-batch-tokens and --batch-size (sentences) disagree; give one")
+        batch_type, batch_size = "tokens", flags["max_batch_tokens"]
+    default_size = DEFAULT_BATCH_TOKENS if batch_type == "tokens" else DEFAULT_BATCH_SIZE
+    return dict(device=flags["device"], batch_size=batch_size or default_size, batch_type=batch_type,
+                max_decoding_length=flags["max_len"], threads=flags["threads"] or None,
+                inter_threads=flags["inter_threads"] or None, shortlist=flags["shortlist"],
+                truecase=not flags["no_truecase"], prescore=not flags["no_prescore"],
+                split_sentences=flags["split_sentences"], max_input_length=flags["max_input_length"],
+                long_inputs=flags["long_inputs"])
+
+
+def _report_notable(translator, stats, quiet: bool) -> None:
+    """Name the first lines that were cropped (always) and capped (unless quiet)."""
     if stats.truncated_lines:
         where = _first_lines(translator.notable.cropped, stats.truncated_lines)
-        action = "cropped" if long_inputs == "crop" else "left untranslated (empty)"
+        action = "cropped" if translator.long_inputs == "crop" else "left untranslated (empty)"
         click.echo(f"s2s-batch: {stats.truncated_lines} lines had a sentence longer than "
                    f"{translator.input_limit} source tokens, {action}{where}", err=True)
     if stats.capped_lines and not quiet:
@@ -238,13 +243,20 @@ def _first_lines(numbers: list[int], total: int) -> str:
     return f" (line{'s' if total > 1 else ''} {', '.join(map(str, numbers))}{more})"
 
 
-# DecodingOptions' field names as the translate command spells them, for its errors.
-_DECODING_FLAGS = {
-    "beam_size": "--beam-size", "num_hypotheses": "--num-hypotheses", "length_penalty": "--length-penalty",
-    "min_decoding_length": "--min-len", "max_decoding_length": "--max-len",
-    "max_length_a": "--max-len-a", "max_length_b": "--max-len-b", "no_repeat_ngram_size": "--no-repeat-ngram",
-    "sampling_topk": "--sampling-topk", "sampling_topp": "--sampling-topp",
-    "sampling_temperature": "--sampling-temperature", "seed": "--seed"}
+# The translate command's decoding flags (click's parameter names) and the DecodingOptions
+# fields they set.
+_DECODING_FIELDS = {
+    "beam_size": "beam_size", "num_hypotheses": "num_hypotheses", "length_penalty": "length_penalty",
+    "length_penalty_type": "length_penalty_type", "min_len": "min_decoding_length",
+    "no_repeat_ngram": "no_repeat_ngram_size", "sampling_topk": "sampling_topk",
+    "sampling_topp": "sampling_topp", "sampling_temperature": "sampling_temperature", "seed": "seed",
+    "return_scores": "return_scores", "return_attention": "return_attention",
+    "disable_unk": "disable_unk", "replace_unk": "replace_unknowns", "max_len_a": "max_length_a",
+    "max_len_b": "max_length_b"}
+# Option field names as the translate command spells them, for its errors.
+_FLAGS = {field: "--" + flag.replace("_", "-") for flag, field in _DECODING_FIELDS.items()} | {
+    "max_decoding_length": "--max-decoding-length", "with_scores": "--with-scores",
+    "output_format": "--output-format", "chunk_lines": "--chunk-lines"}
 
 
 def summary(stats, seconds: float) -> str:
@@ -354,7 +366,7 @@ def explain(sentence, bundle, png, beam_size):
     from s2s_batch.runtime.translator import Translator
 
     translator = Translator(bundle, threads=1)
-    result = translator.translate([sentence], beam_size=beam_size, return_attention=True)[0]
+    result = translator.translate_batch([sentence], beam_size=beam_size, return_attention=True)[0]
     if not result.hypotheses:
         raise UsageError("SENTENCE is blank; give the sentence to translate in quotes")
     source = translator.src_tokenizer.encode(sentence)[: translator.config.num_steps - 1] + ["<eos>"]

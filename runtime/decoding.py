@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+LENGTH_PENALTY_TYPES = ("power", "gnmt")
+
 
 @dataclass(frozen=True)
 class DecodingOptions:
@@ -17,7 +19,12 @@ class DecodingOptions:
 
     beam_size: int = 1
     num_hypotheses: int = 1
-    length_penalty: float = 0.0  # GNMT: score / ((5 + length) / 6) ** length_penalty
+    # Beam search ranks by score / length ** length_penalty (CTranslate2's, fairseq's and
+    # Marian's meaning; length counts <eos>), or with length_penalty_type="gnmt" by
+    # score / ((5 + length) / 6) ** length_penalty (Wu et al. 2016). The default is the best
+    # of 0, 0.6, 1.0, 1.2 for the shipped bundle on dev at beam 4 and 8 (docs/default-model.md).
+    length_penalty: float = 1.0
+    length_penalty_type: str = "power"
     min_decoding_length: int = 0
     # A fixed cap on generated tokens; None: max_length_a * source tokens + max_length_b
     # (fairseq's max_len_a / max_len_b), chosen on the dev split so that no reference of
@@ -45,6 +52,8 @@ class DecodingOptions:
              "num_hypotheses must be between 1 and beam_size"),
             (self.num_hypotheses == 1 or not self.sampling, "sampling returns one hypothesis"),
             (self.length_penalty >= 0, "length_penalty must be >= 0"),
+            (self.length_penalty_type in LENGTH_PENALTY_TYPES,
+             f"length_penalty_type must be one of {LENGTH_PENALTY_TYPES}"),
             (self.min_decoding_length >= 0, "min_decoding_length must be >= 0"),
             (self.max_decoding_length is None or self.max_decoding_length >= 1,
              "max_decoding_length must be at least 1"),
@@ -75,8 +84,12 @@ class DecodingOptions:
         return np.maximum(caps, 1).astype(np.int64)
 
     def length_normalizer(self, length: int) -> float:
-        """GNMT length penalty ((5 + length) / 6) ** alpha; length counts <eos> if emitted."""
-        return ((5.0 + length) / 6.0) ** self.length_penalty
+        """What beam search divides a hypothesis's total log-probability by to rank it:
+        length ** alpha, or GNMT's ((5 + length) / 6) ** alpha; length counts <eos> if
+        emitted."""
+        if self.length_penalty_type == "gnmt":
+            return ((5.0 + length) / 6.0) ** self.length_penalty
+        return float(length) ** self.length_penalty
 
 
 @dataclass

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from s2s_batch.runtime.errors import ClusterError, S2SError, UsageError
-from s2s_batch.runtime.formats import InputFormat, format_results
+from s2s_batch.runtime.file_options import FileOptions
+from s2s_batch.runtime.formats import InputFormat
 from s2s_batch.runtime.manifest import MANIFEST, member
 from s2s_batch.runtime.progress import Progress
 from s2s_batch.runtime.session import cpu_quota
-from s2s_batch.runtime.textio import CHUNK_LINES, check_file_options, count_lines, job_key, output_decoding, run_job
+from s2s_batch.runtime.textio import count_lines, run_job
 
 try:
     import pyarrow as pa
@@ -62,7 +63,8 @@ class SourceLines(FileBasedDatasource):
         self.errors, self.block_lines, self.skip_lines = errors, block_lines, skip_lines
 
     def _read_stream(self, f, path: str):
-        from s2s_batch.runtime.textio import chunks, read_lines
+        from s2s_batch.runtime.batching import chunks
+        from s2s_batch.runtime.textio import read_lines
 
         records = self.input_format.records(read_lines(_raw_lines(f), self.name, self.errors), self.name)
         for _ in itertools.islice(records, self.skip_lines):  # done by an interrupted run
@@ -95,32 +97,26 @@ def _raw_lines(f) -> Iterator[bytes]:
 class TranslateBlocks:
     """A Ray actor: one Translator of the shipped bundle; a batch in, its output bytes out."""
 
-    def __init__(self, bundle_files, translator_options: dict, decoding: dict,
-                 output_format: str, with_token_scores: bool, input_format: InputFormat,
-                 target_field: str):
+    def __init__(self, bundle_files, translator_settings: dict, options: FileOptions):
         from s2s_batch.runtime.translator import Translator
 
         files = ray.get(bundle_files[0])  # wrapped in a list so Ray hands over the ref
         self._folder = tempfile.TemporaryDirectory(prefix="s2s-bundle-")
         for name, data in files.items():
             member(Path(self._folder.name), name).write_bytes(data)  # plain names only
-        self.translator = Translator(self._folder.name, **translator_options)
-        self.decoding, self.output_format = decoding, output_format
-        self.with_token_scores = with_token_scores
-        self.input_format, self.target_field = input_format, target_field
+        self.translator = Translator(self._folder.name, **translator_settings)
+        self.options, self.search = options, options.search_options()
 
     def __call__(self, batch: dict) -> dict:
         from s2s_batch.runtime.translator import Stats
 
         sources = [str(s) for s in batch["source"]]
         before = Stats(**asdict(self.translator.stats))
-        results = self.translator.translate(sources, **self.decoding)
+        results = self.translator.translate_batch(sources, **self.search)
         stats = self.translator.stats
         first_id = int(batch["number"][0]) if len(sources) else 0
         records = [str(r) for r in batch["record"]]
-        out = {"data": [format_results(results, sources, self.output_format, self.with_token_scores,
-                                       first_id, records, self.input_format, self.target_field)],
-               "lines": [len(sources)]}
+        out = {"data": [self.options.format(results, sources, first_id, records)], "lines": [len(sources)]}
         for f in fields(stats):
             out[f.name] = [getattr(stats, f.name) - getattr(before, f.name)]
         return out
@@ -181,12 +177,8 @@ def connect(address: str | None, num_cpus: int | None) -> None:
                            "(HOST:PORT of `ray start --head`)") from None
 
 
-def translate_file_on_ray(translator, src, dst, *, address: str | None = None,
-                          actors: int | None = None, threads: int = 1, errors: str = "strict",
-                          chunk_lines: int = CHUNK_LINES, progress: bool | None = None,
-                          resume: bool = False, output_format: str = "text",
-                          input_format: InputFormat = InputFormat(), decoding: dict | None = None,
-                          target_field: str = "translation"):
+def translate_file_on_ray(translator, src, dst, options: FileOptions, *, address: str | None = None,
+                          actors: int | None = None, threads: int = 1):
     """Translate src to dst as Translator.translate_file does, on Ray actors; returns Stats.
 
     The output is byte-identical to a local run's. `translator` is the driver's loaded
@@ -199,34 +191,24 @@ def translate_file_on_ray(translator, src, dst, *, address: str | None = None,
 
     if str(src) == "-":
         raise UsageError("--ray reads an input file, not stdin; save the input to a file")
-    check_file_options(src, dst, errors, resume, input_format, output_format)
-    decoding, with_token_scores = output_decoding(decoding, output_format)
-    key = (job_key(translator, src, errors=errors, output_format=output_format,
-                   input_format=asdict(input_format), decoding=decoding, target_field=target_field)
-           if str(dst) != "-" else {})
-    progress = Progress.for_input(src, progress, count_lines)
+    options.check_paths(src, dst)
+    progress = Progress.for_input(src, options.progress, count_lines)
     connect(address, None if address else cpu_quota())
     stats = Stats()
     try:
         def produce(lines_done: int):
-            yield from _translated_blocks(
-                translator, src, skip_lines=lines_done, input_format=input_format, errors=errors,
-                chunk_lines=chunk_lines, output_format=output_format, decoding=decoding,
-                with_token_scores=with_token_scores, target_field=target_field,
-                actors=actors or default_actors(),
-                threads=threads, stats=stats)
+            yield from _translated_blocks(translator, src, options, skip_lines=lines_done,
+                                          actors=actors or default_actors(), threads=threads,
+                                          stats=stats)
 
-        run_job(src, dst, key, resume, produce, progress)
+        run_job(src, dst, options.job_key(translator, src, dst), options.resume, produce, progress)
     finally:
         ray.shutdown()
     return stats
 
 
-def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputFormat,
-                       errors: str, chunk_lines: int, output_format: str, decoding: dict,
-                       target_field: str,
-                       with_token_scores: bool, actors: int, threads: int,
-                       stats) -> Iterator[tuple[bytes, int]]:
+def _translated_blocks(translator, src, options: FileOptions, *, skip_lines: int, actors: int,
+                       threads: int, stats) -> Iterator[tuple[bytes, int]]:
     """(output bytes, line count) per block of src, in order; the workers' counts go to stats."""
     bundle = translator.manifest
     files = {name: bundle.path(name).read_bytes() for name in [*bundle.files, MANIFEST]}
@@ -234,34 +216,24 @@ def _translated_blocks(translator, src, *, skip_lines: int, input_format: InputF
     ctx.execution_options.preserve_order = True  # output line N answers input line N
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
-    source = SourceLines(str(Path(src).resolve()), str(src), input_format, errors, chunk_lines,
-                         skip_lines)
+    source = SourceLines(str(Path(src).resolve()), str(src), options.input_format, options.errors,
+                         options.chunk_lines, skip_lines)
     # The input is read where it is, on this node (no shared filesystem assumed). Reading
     # is light: with no CPU asked, it never waits for the actors to free one.
     here = ray.get_runtime_context().get_node_id()
     dataset = ray.data.read_datasource(source, num_cpus=0, label_selector={"ray.io/node-id": here})
+    settings = {**translator.settings(), "threads": threads,
+                "inter_threads": min(translator.inter_threads, threads)}
     translated = dataset.map_batches(
-        TranslateBlocks, batch_size=chunk_lines, compute=ray.data.ActorPoolStrategy(size=actors),
+        TranslateBlocks, batch_size=options.chunk_lines, compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=threads,
         # Ray Data's actor pools restart an actor whose process dies and retry its blocks
         # (max_restarts and max_task_retries default to -1 there; passing them is
         # deprecated): translation is deterministic, so the output is the same bytes.
         # tests/test_ray.py kills an actor mid-run to hold Ray to it.
         num_gpus=1 if translator.device == "cuda" else None,
-        fn_constructor_kwargs=dict(
-            bundle_files=[ray.put(files)], decoding=decoding, output_format=output_format,
-            with_token_scores=with_token_scores, input_format=input_format, target_field=target_field,
-            translator_options=dict(device=translator.device, batch_size=translator.batch_size,
-                                    batch_type=translator.batch_type,
-                                    max_len=translator.max_len, threads=threads,
-                                    inter_threads=min(translator.inter_threads, threads),
-                                    shortlist=translator.shortlist is not None,
-                                    truecase=translator.truecase,
-                                    prescore=translator.prescore,
-                                    split_sentences=translator.splitter is not None,
-                                    max_input_length=translator.max_input_length,
-                                    long_inputs=translator.long_inputs,
-                                    source_language=translator.source_language)))
+        fn_constructor_kwargs=dict(bundle_files=[ray.put(files)], translator_settings=settings,
+                                   options=options))
     try:
         for row in translated.iter_rows():
             stats.add(type(stats)(**{f.name: int(row[f.name]) for f in fields(stats)}))

@@ -74,10 +74,12 @@ def _one_line(text: str) -> str:
 
 def format_results(results, sources: Sequence[str], output_format: str,
                    with_token_scores: bool, first_id: int = 0, records: Sequence[str] | None = None,
-                   input_format: InputFormat = InputFormat(), target_field: str = "translation") -> bytes:
+                   input_format: InputFormat = InputFormat(), target_field: str = "translation",
+                   with_scores: bool = False) -> bytes:
     """Output lines for translation results, one per source.
 
-    text: the best translation; tsv: the source, a tab, the best translation;
+    text: the best translation (with `with_scores`, "SCORE ||| TRANSLATION", SCORE its total
+    log-probability, 0 for a blank line); tsv: the source, a tab, the best translation;
     jsonl: {"source", "translation", "hypotheses": [{"text", "score"[, "token_scores"]}],
     "pieces", "cropped", "capped"}: the sentences the line was split into (0 when blank),
     whether a piece was cropped at the input limit, and whether a piece's best
@@ -89,7 +91,9 @@ def format_results(results, sources: Sequence[str], output_format: str,
     (`first_id` for the first of `results`); a blank line gets one empty hypothesis, so
     every ID appears.
     """
-    if output_format == "text":
+    if output_format == "text" and with_scores:
+        lines = [f"{r.scores[0] if r.scores else 0.0:.6f} ||| {r.best}" for r in results]
+    elif output_format == "text":
         lines = [r.best for r in results]
     elif output_format == "tsv":
         keep = records is not None and input_format.kind == "tsv"

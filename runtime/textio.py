@@ -6,20 +6,23 @@ import contextlib
 import gzip
 import itertools
 import os
+import queue
+import stat
 import sys
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
-from pathlib import Path
 from typing import TypeVar
 
-from s2s_batch.runtime.errors import InputError, Interrupted, UsageError
-from s2s_batch.runtime.formats import OUTPUT_FORMATS, InputFormat, format_results
+from s2s_batch.runtime.batching import chunks
+from s2s_batch.runtime.errors import InputError, Interrupted
+from s2s_batch.runtime.file_options import FileOptions
 from s2s_batch.runtime.output import open_job
 from s2s_batch.runtime.progress import Progress
 
-CHUNK_LINES = 10_000
 T = TypeVar("T")
+# Interactive input: lines that come within this of each other are translated together.
+ANSWER_WAIT_S = 0.05
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -62,16 +65,54 @@ def _open_binary(path):
     return gzip.open(path, "rb") if is_gzip_path(path) else open(path, "rb")
 
 
-def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Consecutive lists of `size` items (the last may be shorter)."""
+_END = object()
+
+
+def answering_chunks(items: Iterable[T], size: int, wait: float) -> Iterator[list[T]]:
+    """Consecutive lists of at most `size` items, each handed on as soon as no new item
+    has come for `wait` seconds: a person typing into a pipe gets each line answered, and
+    a stream that comes fast still fills whole chunks. Items are read on a thread; an
+    error raised while reading them is raised here, after the items before it."""
+    pending: queue.Queue = queue.Queue(maxsize=2 * size)
+
+    def read() -> None:
+        try:
+            for item in items:
+                pending.put((item, None))
+            pending.put((_END, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            pending.put((_END, exc))
+
+    threading.Thread(target=read, name="s2s-batch-reader", daemon=True).start()
     chunk: list[T] = []
-    for item in items:
+    while True:
+        try:
+            item, error = pending.get(timeout=wait) if chunk else pending.get()
+        except queue.Empty:
+            yield chunk
+            chunk = []
+            continue
+        if item is _END:
+            if chunk:
+                yield chunk
+            if error is not None:
+                raise error
+            return
         chunk.append(item)
         if len(chunk) == size:
             yield chunk
             chunk = []
-    if chunk:
-        yield chunk
+
+
+def is_interactive(src) -> bool:
+    """Whether src is stdin from a pipe or a terminal (not a regular file), so that each
+    line should be answered as soon as it is translated."""
+    if str(src) != "-":
+        return False
+    try:
+        return not stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdin (a test's stream)
+        return False
 
 
 @contextlib.contextmanager
@@ -97,39 +138,21 @@ def count_lines(src) -> int:
         return n + (last != b"\n")
 
 
-def job_key(translator, src, **options) -> dict:
-    """What must not change between a run and its --resume: input, bundle, options."""
-    stat = os.stat(src)
-    return {"input": str(Path(src).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "bundle": translator.manifest.files, "max_len": translator.max_len,
-            "split_sentences": translator.splitter is not None,
-            "max_input_length": translator.max_input_length, "long_inputs": translator.long_inputs,
-            **options}
-
-
-def translated_chunks(translator, records: Iterator[tuple[str, str]], chunk_lines: int, output_format: str,
-                      decoding: dict, with_token_scores: bool, first_line: int = 1,
-                      input_format: InputFormat = InputFormat(),
-                      target_field: str = "translation") -> Iterator[tuple[bytes, int]]:
+def translated_chunks(translator, records: Iterator[tuple[str, str]], options: FileOptions,
+                      first_line: int = 1, answer_wait: float | None = None) -> Iterator[tuple[bytes, int]]:
     """(output bytes, line count) for each chunk of (sentence, input line) records,
-    translated here. A line's sentences are split inside its chunk, so its pieces never
+    translated here; with `answer_wait`, a chunk is cut short when no line has come for
+    that many seconds. A line's sentences are split inside its chunk, so its pieces never
     straddle two."""
-    for chunk in chunks(records, chunk_lines):
+    search = options.search_options()
+    grouped = (chunks(records, options.chunk_lines) if answer_wait is None
+               else answering_chunks(records, options.chunk_lines, answer_wait))
+    for chunk in grouped:
         sentences = [sentence for sentence, _ in chunk]
-        results = translator.translate(sentences, **decoding)
+        results = translator.translate_batch(sentences, **search)
         translator.notable.note(results, first_line)
-        yield format_results(results, sentences, output_format, with_token_scores, first_line - 1,
-                             [line for _, line in chunk], input_format, target_field), len(chunk)
+        yield options.format(results, sentences, first_line - 1, [line for _, line in chunk]), len(chunk)
         first_line += len(chunk)
-
-
-def output_decoding(decoding: dict | None, output_format: str) -> tuple[dict, bool]:
-    """Decoding options for an output format, and whether token scores are written."""
-    decoding = dict(decoding or {})
-    with_token_scores = bool(decoding.get("return_scores"))
-    if output_format in ("jsonl", "nbest"):
-        decoding["return_scores"] = True  # every jsonl or n-best hypothesis carries its total score
-    return decoding, with_token_scores
 
 
 def run_job(src, dst, key: dict, resume: bool, produce, progress: Progress) -> None:
@@ -157,42 +180,21 @@ def run_job(src, dst, key: dict, resume: bool, produce, progress: Progress) -> N
     job.commit()
 
 
-def check_file_options(src, dst, errors: str, resume: bool, input_format: InputFormat,
-                       output_format: str) -> None:
-    """Refuse option values that cannot work, before any work starts."""
-    if errors not in ("strict", "replace"):
-        raise ValueError("errors must be 'strict' or 'replace'")
-    if output_format not in OUTPUT_FORMATS:
-        raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}")
-    if not isinstance(input_format, InputFormat):
-        raise ValueError("input_format must be an InputFormat")
-    if resume and str(src) == "-":
-        raise UsageError("--resume needs an input file, not stdin")
-
-
-def translate_stream_file(translator, src, dst, *, errors: str = "strict",
-                          chunk_lines: int = CHUNK_LINES, progress: bool | None = None,
-                          resume: bool = False, output_format: str = "text",
-                          input_format: InputFormat = InputFormat(),
-                          decoding: dict | None = None, target_field: str = "translation"):
+def translate_stream_file(translator, src, dst, options: FileOptions):
     """Translate src to dst line for line, chunk by chunk; returns the translator's Stats.
 
-    With resume=True a run killed earlier continues after its last completed chunk.
-    jsonl output names the translation `target_field`.
+    With options.resume a run killed earlier continues after its last completed chunk.
     """
-    check_file_options(src, dst, errors, resume, input_format, output_format)
-    decoding, with_token_scores = output_decoding(decoding, output_format)
-    key = (job_key(translator, src, errors=errors, output_format=output_format,
-                   input_format=asdict(input_format), decoding=decoding, target_field=target_field)
-           if str(dst) != "-" and str(src) != "-" else {})
+    options.check_paths(src, dst)
     with open_input(src) as fin:
         def produce(lines_done: int):
-            records = input_format.records(read_lines(fin, str(src), errors), str(src))
+            records = options.input_format.records(read_lines(fin, str(src), options.errors), str(src))
             # Lines already translated are read again (to find the position) but not translated.
             for _ in itertools.islice(records, lines_done):
                 pass
-            yield from translated_chunks(translator, records, chunk_lines, output_format, decoding,
-                                         with_token_scores, lines_done + 1, input_format, target_field)
+            yield from translated_chunks(translator, records, options, lines_done + 1,
+                                         ANSWER_WAIT_S if is_interactive(src) else None)
 
-        run_job(src, dst, key, resume, produce, Progress.for_input(src, progress, count_lines))
+        run_job(src, dst, options.job_key(translator, src, dst), options.resume, produce,
+                Progress.for_input(src, options.progress, count_lines))
     return translator.stats

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s2s_batch.runtime.batching import pad_batch, sorted_batches, token_batches
+from s2s_batch.runtime.batching import chunks, pad_batch, sorted_batches, token_batches
 from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis, log_softmax
 from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.manifest import (
@@ -48,9 +48,12 @@ class TranslationResult:
     """The n-best hypotheses of one line, best first (empty for a blank line)."""
 
     hypotheses: list[str] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)  # total log-probability, <eos> included
+    # with return_scores: each hypothesis's total log-probability (<eos> included), and
+    # its tokens' (CTranslate2 returns the total divided by the length penalty instead)
+    scores: list[float] = field(default_factory=list)
     token_scores: list[list[float]] = field(default_factory=list)
     ids: list[list[int]] = field(default_factory=list)
+    tokens: list[list[str]] = field(default_factory=list)  # the target vocabulary's, <eos> not included
     # with return_attention: per hypothesis, per target token (<eos> included), the weights
     # over the source tokens the encoder saw (<eos> included); for a line split into
     # sentences, each piece's rows in turn, over that piece's source
@@ -62,18 +65,21 @@ class TranslationResult:
     @classmethod
     def of(cls, hyps: list[Hypothesis], vocab: Vocab, source_tokens: list[str],
            replace_unknowns: bool = False, detok=detokenize) -> TranslationResult:
-        """Detokenized hypotheses; with replace_unknowns each <unk> becomes the source word
-        with the highest attention weight at that step."""
-        texts = []
+        """Hypotheses with their tokens, detokenized by `detok` (None: texts left empty);
+        with replace_unknowns each <unk> becomes the source word with the highest attention
+        weight at that step."""
+        tokens = []
         for h in hyps:
             words = vocab.decode(h.ids)
             if replace_unknowns:
                 words = [source_tokens[int(np.argmax(h.attention[t][: len(source_tokens)]))]
                          if i == vocab.unk else word for t, (i, word) in enumerate(zip(h.ids, words))]
-            texts.append(detok(words))
+            tokens.append(words)
+        texts = [detok(words) if detok is not None else "" for words in tokens]
         width = len(source_tokens) + 1  # the encoder's input: the tokens and <eos>
-        return cls(texts, [h.score for h in hyps], [h.token_scores for h in hyps],
-                   [h.ids for h in hyps],
+        scored = all(h.token_scores for h in hyps)  # searched with return_scores
+        return cls(texts, [h.score for h in hyps] if scored else [],
+                   [h.token_scores for h in hyps] if scored else [], [h.ids for h in hyps], tokens,
                    [[[float(x) for x in w[:width]] for w in h.attention] for h in hyps])
 
     @property
@@ -91,10 +97,12 @@ class TranslationResult:
         parts = [p for p in parts if p.hypotheses]
         n = min((len(p.hypotheses) for p in parts), default=0)
         return cls([join_pieces([p.hypotheses[k] for p in parts]) for k in range(n)],
-                   [sum(p.scores[k] for p in parts) for k in range(n)],
+                   [sum(p.scores[k] for p in parts) for k in range(n)]
+                   if all(p.scores for p in parts) else [],
                    [[x for p in parts for x in p.token_scores[k]] for k in range(n)]
                    if all(p.token_scores for p in parts) else [],
                    [[i for p in parts for i in p.ids[k]] for k in range(n)],
+                   [[t for p in parts for t in p.tokens[k]] for k in range(n)],
                    [[row for p in parts for row in p.attention[k]] for k in range(n)]
                    if all(p.attention for p in parts) else [], pieces=pieces, cropped=cropped,
                    capped=capped)
@@ -151,6 +159,17 @@ class NotableLines:
                     seen.append(number)
 
 
+_COMPUTE_TYPES = {"float32": "fp32", "int8": "int8", "int8_float32": "int8"}
+
+
+def _check_compute_type(compute_type: str, precision: str) -> None:
+    if compute_type in ("default", "auto") or _COMPUTE_TYPES.get(compute_type) == precision:
+        return
+    raise UsageError(f"compute_type {compute_type!r}: this bundle's precision is {precision}, fixed "
+                     "when it was exported; pass compute_type='default', or export another bundle "
+                     "with s2s-export --quantize")
+
+
 class Translator:
     """A loaded bundle with its two onnxruntime sessions.
 
@@ -159,11 +178,17 @@ class Translator:
         device: "cpu", "cuda" or "auto" (CUDA when onnxruntime has its provider).
         batch_size: sentences per batch, or with batch_type="tokens" padded source
             tokens per batch (CTranslate2's names).
-        max_len: a fixed cap on generated tokens; None caps each sentence by its length
-            (DecodingOptions.length_caps: 2 x source tokens + 10 by default).
+        max_decoding_length: a fixed cap on generated tokens, for every call that gives
+            none; None caps each sentence by its length (DecodingOptions.length_caps:
+            2 x source tokens + 10 by default).
         threads: CPU threads in all (default: this container's CPU quota).
         inter_threads: batches decoded at once (default: `threads` on CPU, 1 on CUDA),
             each on threads // inter_threads onnxruntime threads.
+        intra_threads: CTranslate2's name for the threads of each batch stream: when
+            given, threads = inter_threads (default 1) x intra_threads.
+        compute_type: CTranslate2's argument; here the bundle fixes the precision
+            (s2s-export --quantize), so only "default", "auto" or the bundle's own
+            ("float32" for fp32, "int8") are taken.
         batch_type: "examples" or "tokens": what batch_size counts.
         shortlist: greedy search chooses each batch's words among a vocabulary shortlist
             (runtime/shortlist.py): faster with large target vocabularies, and not always
@@ -181,20 +206,25 @@ class Translator:
     """
 
     def __init__(self, bundle_dir: str | Path | None = None, *, device: str = "cpu",
-                 batch_size: int = DEFAULT_BATCH_SIZE, max_len: int | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE, max_decoding_length: int | None = None,
                  threads: int | None = None, inter_threads: int | None = None,
-                 batch_type: str = "examples", shortlist: bool | Shortlist = False,
+                 intra_threads: int = 0, compute_type: str = "default", batch_type: str = "examples",
+                 shortlist: bool | Shortlist = False,
                  truecase: bool = True, prescore: bool = True, split_sentences: bool = True,
                  max_input_length: int = DEFAULT_MAX_INPUT_LENGTH, long_inputs: str = "crop",
                  source_language: str = "en"):
         self.manifest = load_manifest(Path(bundle_dir) if bundle_dir else default_bundle_dir())
         self.config = self.manifest.config
+        _check_compute_type(compute_type, self.manifest.precision)
         self.truecase, self.prescore = truecase, prescore
         self.src_tokenizer, self.tgt_tokenizer = self._load_tokenizers(truecase)
         self.src_vocab = self._load_vocab("src", self.config.src_vocab_size)
         self.tgt_vocab = self._load_vocab("tgt", self.config.tgt_vocab_size)
         providers = providers_for(device)
         self.device = "cuda" if providers[0] == CUDA_PROVIDER else "cpu"  # "auto" resolved
+        if intra_threads:
+            inter_threads = inter_threads or 1
+            threads = inter_threads * intra_threads
         threads = threads or cpu_quota()
         # On CPU, single-thread batch streams side by side beat one multi-thread stream
         # (3,700 against 2,270 sentences/s on 2 cores; bench/RESULTS.md).
@@ -204,7 +234,7 @@ class Translator:
         if batch_type not in ("examples", "tokens"):
             raise ValueError("batch_type must be 'examples' or 'tokens'")
         self.batch_size, self.batch_type = batch_size, batch_type
-        self.max_len = max_len  # None: each sentence's cap follows its length
+        self.max_decoding_length = max_decoding_length  # None: each sentence's cap follows its length
         if max_input_length < 0:
             raise ValueError("max_input_length must be >= 0 (0: no limit)")
         if long_inputs not in LONG_INPUTS:
@@ -218,6 +248,17 @@ class Translator:
         self.shortlist = self._load_shortlist() if shortlist is True else (shortlist or None)
         self.stats = Stats()
         self.notable = NotableLines()
+        self._settings = dict(device=self.device, batch_size=batch_size, batch_type=batch_type,
+                              max_decoding_length=max_decoding_length, threads=threads,
+                              inter_threads=self.inter_threads, shortlist=self.shortlist is not None,
+                              truecase=truecase, prescore=prescore, split_sentences=split_sentences,
+                              max_input_length=max_input_length, long_inputs=long_inputs,
+                              source_language=source_language)
+
+    def settings(self) -> dict:
+        """The keyword arguments that build this translator again from the same bundle
+        (device resolved, thread counts filled in): what Ray actors are built with."""
+        return dict(self._settings)
 
     def _load_shortlist(self) -> Shortlist:
         if SHORTLIST_FILE not in self.manifest.files or not self.graphs.takes_shortlist:
@@ -297,18 +338,38 @@ class Translator:
             owners += [i] * len(parts)
         return pieces, owners
 
-    def translate(self, lines: Sequence[str], *, batch_size: int | None = None,
-                  **decoding) -> list[TranslationResult]:
-        """Hypotheses for each line, in input order; `decoding` are DecodingOptions fields
-        (beam_size, num_hypotheses, length_penalty, sampling_topk, ...)."""
-        opts = self._options(decoding)
-        lines = self._lines(lines)
+    def translate_batch(self, source: Sequence[str], *, max_batch_size: int = 0,
+                        **options) -> list[TranslationResult]:
+        """Translate a batch of lines (CTranslate2's translate_batch, on text).
+
+        Args:
+            source: the lines, any sequence or iterable of strings (one bare string is
+                refused: it would be read as its characters).
+            max_batch_size: sentences (or tokens, by the translator's batch_type) per
+                batch; 0: the translator's batch_size.
+            **options: DecodingOptions fields: beam_size, num_hypotheses, length_penalty,
+                length_penalty_type, max_decoding_length, max_length_a, max_length_b,
+                min_decoding_length, no_repeat_ngram_size, sampling_topk, sampling_topp,
+                sampling_temperature, seed, return_scores, return_attention, disable_unk,
+                replace_unknowns.
+        Returns:
+            One TranslationResult per line, in input order: its hypotheses best first, as
+            text, with their tokens, ids and scores (and attention if asked); a blank line
+            gives a result with no hypotheses.
+        """
+        return self._results(self._lines(source), max_batch_size, self._options(options), True)
+
+    def _results(self, lines: list[str], max_batch_size: int, opts: DecodingOptions,
+                 with_text: bool) -> list[TranslationResult]:
+        """Each line's result, its sentences' results joined; text only when asked."""
         pieces, owners = self._pieces(lines)
         results = [TranslationResult(pieces=0) for _ in pieces]
-        for i, tokens, hyps, cropped, cap in self._search_pieces(pieces, batch_size, opts):
+        for i, tokens, hyps, cropped, cap in self._search_pieces(pieces, max_batch_size, opts):
             shown = tokens[: self.input_limit] if cropped else tokens
             result = TranslationResult.of(hyps, self.tgt_vocab, shown, opts.replace_unknowns,
-                                          self.tgt_tokenizer.decode)
+                                          self.tgt_tokenizer.decode if with_text else None)
+            if not opts.return_scores:  # beam search and sampling keep them anyway
+                result.scores, result.token_scores = [], []
             result.cropped = cropped
             result.capped = bool(hyps) and len(hyps[0].ids) >= cap
             results[i] = result
@@ -339,7 +400,7 @@ class Translator:
             opts = dataclasses.replace(opts, return_attention=True)
         return opts
 
-    def _search_pieces(self, pieces: Sequence[str], batch_size: int | None, opts: DecodingOptions):
+    def _search_pieces(self, pieces: Sequence[str], max_batch_size: int, opts: DecodingOptions):
         """(piece index, source tokens, hypotheses, cropped, length cap) of each non-blank
         piece, as batches finish."""
         tokens = [self.src_tokenizer.encode(piece) for piece in pieces]
@@ -347,10 +408,10 @@ class Translator:
         sources = [ids for ids, _ in encoded]
         todo = [i for i, ids in enumerate(sources) if ids]
         caps = opts.length_caps(np.array([len(sources[i]) - 1 for i in todo], dtype=np.int64),
-                                self.max_len)
+                                self.max_decoding_length)
         cap_of = dict(zip(todo, caps.tolist()))
         width = self.config.num_steps if self.config.pad_source else None
-        size = batch_size or self.batch_size
+        size = max_batch_size or self.batch_size
         lengths = [len(sources[i]) for i in todo]
         if self.batch_type == "tokens":  # size is a budget of padded source tokens
             grouped = token_batches(lengths, size)
@@ -384,36 +445,32 @@ class Translator:
         strategy = choose_strategy(opts, self.graphs, self.device, self.shortlist, banned)
         return strategy.search(self.graphs, batch, Targets(self.tgt_vocab.bos, self.tgt_vocab.eos, banned))
 
-    def translate_iterable(self, lines: Iterable[str], *, chunk_lines: int = 1024,
-                           **decoding) -> Iterator[TranslationResult]:
+    def translate_iterable(self, source: Iterable[str], *, max_batch_size: int = 0,
+                           chunk_lines: int = 1024, **options) -> Iterator[TranslationResult]:
         """Translate lines from any iterable, yielding each line's result in order.
 
         Args:
-            lines: the source lines; read `chunk_lines` at a time, so memory stays bounded
-                for an endless stream.
+            source: the lines; read `chunk_lines` at a time, so memory stays bounded for an
+                endless stream.
+            max_batch_size: as for translate_batch.
             chunk_lines: lines translated together (batched and sorted by length).
-            **decoding: DecodingOptions fields, as for `translate`.
+            **options: DecodingOptions fields, as for translate_batch.
         """
-        chunk: list[str] = []
-        if isinstance(lines, str):
-            raise TypeError("lines must be an iterable of strings, not one string; wrap it in a list")
-        for line in lines:
-            chunk.append(line)
-            if len(chunk) == chunk_lines:
-                yield from self.translate(chunk, **decoding)
-                chunk = []
-        if chunk:
-            yield from self.translate(chunk, **decoding)
+        if isinstance(source, str):
+            raise TypeError("source must be an iterable of strings, not one string; wrap it in a list")
+        for chunk in chunks(source, chunk_lines):
+            yield from self.translate_batch(chunk, max_batch_size=max_batch_size, **options)
 
     def score_batch(self, source: Sequence[str], target: Sequence[str], *,
-                    batch_size: int | None = None) -> list[ScoringResult]:
+                    max_batch_size: int = 0) -> list[ScoringResult]:
         """The log-probability of each target given its source, by forced decoding through
         the same decoder step the searches use.
 
         Args:
             source: source lines (each read whole: no sentence splitting).
             target: their translations, line for line.
-            batch_size: sentences per batch (default: the translator's).
+            max_batch_size: sentences per batch (0: the translator's batch_size, in
+                sentences).
         Returns:
             One ScoringResult per pair: the target's tokens and <eos>, each with its
             log-probability; an empty result where the source or the target is blank.
@@ -426,7 +483,8 @@ class Translator:
         todo = [i for i in range(len(sources)) if src_rows[i] and tgt_tokens[i]]
         results = [ScoringResult() for _ in sources]
         width = self.config.num_steps if self.config.pad_source else None
-        for batch in sorted_batches([len(src_rows[i]) for i in todo], batch_size or self.batch_size):
+        size = max_batch_size or (self.batch_size if self.batch_type == "examples" else DEFAULT_BATCH_SIZE)
+        for batch in sorted_batches([len(src_rows[i]) for i in todo], size):
             index = [todo[j] for j in batch]
             src, src_len = pad_batch([src_rows[i] for i in index], self.src_vocab.pad, width)
             forced = [self.tgt_vocab.encode(tgt_tokens[i]) + [self.tgt_vocab.eos] for i in index]
@@ -460,40 +518,32 @@ class Translator:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def translate_batch(self, lines: Sequence[str], *, batch_size: int | None = None,
-                        **decoding) -> list[str]:
-        """The best translation of each line, in input order; a blank line gives ''."""
-        return [r.best for r in self.translate(lines, batch_size=batch_size, **decoding)]
+    def translate_lines(self, lines: Sequence[str], *, max_batch_size: int = 0, **options) -> list[str]:
+        """The best translation of each line, in input order ('' for a blank line); the
+        arguments are translate_batch's."""
+        return [r.best for r in self.translate_batch(lines, max_batch_size=max_batch_size, **options)]
 
-    def translate_ids(self, lines: Sequence[str], *, batch_size: int | None = None,
-                      **decoding) -> list[list[int]]:
-        """Target ids (without <eos>) of the best hypothesis of each line (its pieces' ids
-        one after another); [] for a blank one. Writes no text: the hypotheses are never
-        detokenized."""
-        lines = self._lines(lines)
-        pieces, owners = self._pieces(lines)
-        ids: list[list[int]] = [[] for _ in pieces]
-        flags = [TranslationResult(pieces=0) for _ in pieces]
-        for i, _, hyps, cropped, cap in self._search_pieces(pieces, batch_size, self._options(decoding)):
-            ids[i] = hyps[0].ids if hyps else []
-            flags[i] = TranslationResult(pieces=1, cropped=cropped,
-                                         capped=bool(hyps) and len(hyps[0].ids) >= cap)
-        by_line: list[list[int]] = [[] for _ in lines]
-        parts: list[list[TranslationResult]] = [[] for _ in lines]
-        for owner, piece_ids, flag in zip(owners, ids, flags):
-            by_line[owner] += piece_ids
-            parts[owner].append(flag)
-        self._count_lines([TranslationResult(pieces=len(p), cropped=any(f.cropped for f in p),
-                                             capped=any(f.capped for f in p)) for p in parts])
-        return by_line
+    def translate_ids(self, lines: Sequence[str], *, max_batch_size: int = 0,
+                      **options) -> list[list[int]]:
+        """Target ids (without <eos>) of the best hypothesis of each line (its sentences'
+        ids one after another); [] for a blank one. The hypotheses are never detokenized:
+        for measuring the search alone."""
+        results = self._results(self._lines(lines), max_batch_size, self._options(options), False)
+        return [r.ids[0] if r.ids else [] for r in results]
 
     def translate_file(self, src, dst, **options) -> Stats:
-        """Translate a text file (or '-') line for line.
+        """Translate a file line for line: output line N answers input line N.
 
-        Options: errors, chunk_lines, progress, resume, input_format (an InputFormat),
-        output_format ('text', 'jsonl' or 'tsv'), decoding (a dict of DecodingOptions fields).
-        A path ending in .gz is read or written through gzip.
+        Args:
+            src: the input path, or "-" for stdin; a name ending in .gz is read through gzip.
+            dst: the output path, or "-" for stdout; a file is written whole or not at all.
+            **options: FileOptions fields (errors, chunk_lines, progress, resume,
+                input_format, output_format, target_field, with_scores) and DecodingOptions
+                fields (beam_size, length_penalty, ...), or `decoding`, a dict of the latter.
+        Returns:
+            The translator's Stats (counts over all its calls so far).
         """
+        from s2s_batch.runtime.file_options import FileOptions
         from s2s_batch.runtime.textio import translate_stream_file  # the file layer sits above
 
-        return translate_stream_file(self, src, dst, **options)
+        return translate_stream_file(self, src, dst, FileOptions.of(options))

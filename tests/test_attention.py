@@ -20,7 +20,7 @@ SEARCHES = [pytest.param({}, id="greedy"), pytest.param({"beam_size": 3, "num_hy
 def test_each_token_gets_weights_over_the_source_that_sum_to_one(bundle, toy_sentences, search):
     translator = Translator(bundle("gru", False, "additive"), threads=1)
     lines = toy_sentences[:30]
-    for line, result in zip(lines, translator.translate(lines, return_attention=True, **search)):
+    for line, result in zip(lines, translator.translate_batch(lines, return_attention=True, **search)):
         width = len(tokenize(line)) + 1  # the source tokens and <eos>
         for ids, weights in zip(result.ids, result.attention):
             assert len(weights) in (len(ids), len(ids) + 1)  # + the <eos> step, when it came
@@ -30,8 +30,8 @@ def test_each_token_gets_weights_over_the_source_that_sum_to_one(bundle, toy_sen
 
 def test_returning_attention_changes_no_translation(bundle, toy_sentences):
     translator = Translator(bundle("lstm", False, "general"), threads=1)
-    plain = translator.translate(toy_sentences, beam_size=2)
-    with_weights = translator.translate(toy_sentences, beam_size=2, return_attention=True)
+    plain = translator.translate_batch(toy_sentences, beam_size=2)
+    with_weights = translator.translate_batch(toy_sentences, beam_size=2, return_attention=True)
     assert [r.ids for r in plain] == [r.ids for r in with_weights]
 
 

@@ -1,6 +1,7 @@
 """The s2s-batch CLI end to end, its error lines and exit codes, and a runtime without torch."""
 
 import json
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,7 @@ def test_translate_output_equals_the_library(bundle, input_file, tmp_path):
 
     out = tmp_path / "out.txt"
     assert run("translate", input_file, "-o", out, "--bundle", bundle(), "-q").exit_code == 0
-    expected = Translator(bundle()).translate_batch(LINES)
+    expected = Translator(bundle()).translate_lines(LINES)
     assert out.read_text(encoding="utf-8") == "".join(t + "\n" for t in expected)
 
 
@@ -280,7 +281,7 @@ def test_environment_variables_set_bundle_and_device(bundle, input_file, monkeyp
     result = run("translate", input_file, "-q")
     assert result.exit_code == 0 and "--device auto chose" in result.stderr
     from s2s_batch.runtime.translator import Translator
-    assert result.stdout.splitlines() == Translator(bundle("lstm")).translate_batch(LINES)
+    assert result.stdout.splitlines() == Translator(bundle("lstm")).translate_lines(LINES)
 
 
 @pytest.mark.parametrize("command", ["s2s-train", "s2s-export"])
@@ -302,3 +303,56 @@ def test_training_commands_in_a_runtime_only_install_say_what_to_install(command
     assert result.output.strip() == (f"{command}: needs torch and onnx, which a runtime-only install lacks; "
                                      "pip install torch==2.13.0 (a CPU wheel), then pip install "
                                      "'s2s-batch[train]'")
+
+
+def test_with_scores_writes_the_best_translations_total_log_probability(bundle, input_file):
+    result = run("translate", input_file, "--bundle", bundle(), "-q", "--with-scores", "--beam-size", 2)
+    assert result.exit_code == 0, result.output
+    from s2s_batch.runtime.translator import Translator
+
+    best = Translator(bundle()).translate_batch(LINES, beam_size=2, return_scores=True)
+    rows = result.stdout.splitlines()
+    assert len(rows) == len(LINES)
+    for row, r in zip(rows, best):
+        score, text = row.split(" ||| ")
+        assert text == r.best and float(score) == pytest.approx(r.scores[0] if r.scores else 0.0, abs=1e-5)
+    wrong = run("translate", input_file, "--bundle", bundle(), "--with-scores", "--output-format", "jsonl")
+    assert wrong.exit_code == 2 and "--with-scores" in wrong.stderr and "--output-format" not in wrong.stderr
+
+
+def test_option_errors_name_the_cli_flags(bundle, input_file):
+    for args, flag in ((["--num-hypotheses", 3, "--beam-size", 2], "--num-hypotheses"),
+                       (["--sampling-topp", 2], "--sampling-topp"),
+                       (["--length-penalty", -1], "--length-penalty")):
+        result = run("translate", input_file, "--bundle", bundle(), *args)
+        assert result.exit_code == 2 and flag in result.stderr, result.output
+        assert "_" not in result.stderr.split("error:")[1].split(";")[0]
+
+
+def test_max_decoding_length_caps_the_output_under_both_names(bundle, input_file):
+    capped = [run("translate", input_file, "--bundle", bundle(), "-q", flag, 2).stdout
+              for flag in ("--max-decoding-length", "--max-len")]
+    assert capped[0] == capped[1]
+    assert all(len(line.split()) <= 2 for line in capped[0].splitlines())
+
+
+def test_stdin_from_a_pipe_is_answered_line_by_line(bundle):
+    """A line written to the pipe comes back before the next is written or input ends."""
+    proc = subprocess.Popen([sys.executable, "-m", "s2s_batch.runtime.cli", "translate", "-", "-q",
+                             "--bundle", str(bundle())],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        answers = []
+        for line in ("I see the dog.", "", "We eat a big cat."):
+            proc.stdin.write(line.encode() + b"\n")
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 30)
+            assert ready, f"no answer to {line!r} within 30 s while input stays open"
+            answers.append(proc.stdout.readline().decode().rstrip("\n"))
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0 and proc.stdout.read() == b""
+    finally:
+        proc.kill()
+    from s2s_batch.runtime.translator import Translator
+
+    assert answers == Translator(bundle()).translate_lines(["I see the dog.", "", "We eat a big cat."])

@@ -18,17 +18,18 @@ from s2s_batch.train.predict import encode_sentence
 
 
 @torch.no_grad()
-def reference_beam_search(net, tokens, src_vocab, tgt_vocab, k, n_best, alpha, max_len):
+def reference_beam_search(net, tokens, src_vocab, tgt_vocab, k, n_best, alpha, max_len, penalty_type="power"):
     """One sentence, eager PyTorch, written for reading rather than speed.
 
     At each step every live beam proposes every token; the 2K best proposals are walked
     best first: one ending in <eos> within the top K finishes a hypothesis, the first K
     others become the new beams. At max_len the beams finish as they are. The search
     stops early once no beam can enter the n-best (scores only fall; the length
-    normalizer is largest at max_len).
+    normalizer is largest at max_len). A hypothesis ranks by its total / length ** alpha,
+    or with penalty_type "gnmt" by its total / ((5 + length) / 6) ** alpha.
     """
     state, memory = encode_sentence(net, tokens, src_vocab)
-    norm = lambda n: ((5 + n) / 6) ** alpha  # noqa: E731
+    norm = (lambda n: ((5 + n) / 6) ** alpha) if penalty_type == "gnmt" else (lambda n: n ** alpha)
     beams = [([], [], 0.0, state)]  # (tokens, token log-probs, total, decoder state)
     finished = []  # (tokens, token log-probs, total / norm)
     for t in range(max_len):
@@ -68,23 +69,25 @@ def lines(toy_sentences):
 def test_translate_ids_are_the_best_hypotheses_of_translate(bundle, lines, options):
     translator = Translator(bundle(), threads=1, inter_threads=2)
     mixed = ["", *lines[:7], "   ", *lines[7:]]
-    results = translator.translate(mixed, batch_size=5, **options)
+    results = translator.translate_batch(mixed, max_batch_size=5, **options)
     expected = [r.ids[0] if r.ids else [] for r in results]
-    assert translator.translate_ids(mixed, batch_size=5, **options) == expected
+    assert translator.translate_ids(mixed, max_batch_size=5, **options) == expected
     assert expected[0] == expected[8] == [] and all(expected[1:8])
 
 
 @pytest.mark.parametrize("cell,seed_semantics,attention",
                          [("gru", False, "none"), ("lstm", True, "none"), ("gru", False, "additive")])
 @pytest.mark.parametrize("k", [1, 2, 5])
-@pytest.mark.parametrize("alpha", [0.0, 1.0])
-def test_batched_beam_search_equals_the_reference(cell, seed_semantics, attention, k, alpha, trained,
-                                                  bundle, lines):
+@pytest.mark.parametrize("alpha,penalty_type", [(0.0, "power"), (1.0, "power"), (1.0, "gnmt")])
+def test_batched_beam_search_equals_the_reference(cell, seed_semantics, attention, k, alpha, penalty_type,
+                                                  trained, bundle, lines):
     net, cfg, sv, tv, _ = load_checkpoint(trained(cell, seed_semantics, attention))
     max_len = cfg.model.max_decode_len
-    expected = [reference_beam_search(net, tokenize(line), sv, tv, k, k, alpha, max_len) for line in lines]
+    expected = [reference_beam_search(net, tokenize(line), sv, tv, k, k, alpha, max_len, penalty_type)
+                for line in lines]
     translator = Translator(bundle(cell, seed_semantics, attention), threads=1)
-    opts = DecodingOptions(beam_size=k, num_hypotheses=k, length_penalty=alpha)
+    opts = DecodingOptions(beam_size=k, num_hypotheses=k, length_penalty=alpha,
+                           length_penalty_type=penalty_type)
     for batch_size in (1, 7, 64):
         got = []
         for start in range(0, len(lines), batch_size):
@@ -104,7 +107,7 @@ def test_batched_beam_search_equals_the_reference(cell, seed_semantics, attentio
 
 def test_beam_size_one_is_greedy_token_for_token(bundle, lines):
     translator = Translator(bundle(), threads=1)
-    greedy = translator.translate(lines, return_scores=True)
+    greedy = translator.translate_batch(lines, return_scores=True)
     tv = translator.tgt_vocab
     srcs = [translator.source_ids(line) for line in lines]
     for ids, result in zip(srcs, greedy):
@@ -120,8 +123,8 @@ def test_beam_size_one_is_greedy_token_for_token(bundle, lines):
 def test_best_beam_never_scores_below_greedy(bundle, lines, alpha):
     translator = Translator(bundle("lstm"), threads=1)
     opts = DecodingOptions(length_penalty=alpha)
-    greedy = translator.translate(lines, return_scores=True)
-    beam = translator.translate(lines, beam_size=5, length_penalty=alpha)
+    greedy = translator.translate_batch(lines, return_scores=True)
+    beam = translator.translate_batch(lines, beam_size=5, length_penalty=alpha, return_scores=True)
     for g, b in zip(greedy, beam):
         greedy_rank = g.scores[0] / opts.length_normalizer(len(g.token_scores[0]))
         beam_rank = b.scores[0] / opts.length_normalizer(len(b.token_scores[0]))
@@ -144,7 +147,7 @@ def forced_log_probability(translator: Translator, line: str, ids: list[int]) ->
 
 def test_n_best_comes_sorted_and_distinct(bundle, lines):
     translator = Translator(bundle(), threads=1)
-    results = translator.translate(lines, beam_size=4, num_hypotheses=3, length_penalty=0.6)
+    results = translator.translate_batch(lines, beam_size=4, num_hypotheses=3, length_penalty=0.6)
     opts = DecodingOptions(length_penalty=0.6)
     for line, r in zip(lines, results):
         assert len(r.ids) == 3 and len({tuple(i) for i in r.ids}) == 3
@@ -158,7 +161,7 @@ def test_n_best_comes_sorted_and_distinct(bundle, lines):
 def test_min_length_and_no_repeat_ngram_are_respected(bundle, lines):
     translator = Translator(bundle(), threads=1)
     for options in ({"beam_size": 3}, {"sampling_topk": 0, "seed": 1}):
-        results = translator.translate(lines, min_decoding_length=4, no_repeat_ngram_size=2, **options)
+        results = translator.translate_batch(lines, min_decoding_length=4, no_repeat_ngram_size=2, **options)
         for r in results:
             ids = r.ids[0]
             assert len(ids) >= 4
@@ -175,13 +178,13 @@ def test_banned_by_ngrams():
 def test_sampling_is_reproducible_across_batch_size_and_order(bundle, lines):
     translator = Translator(bundle(), threads=1)
     options = dict(sampling_topk=0, sampling_temperature=1.5, seed=42)
-    reference = translator.translate_batch(lines, batch_size=1, **options)
+    reference = translator.translate_lines(lines, max_batch_size=1, **options)
     order = list(range(len(lines)))
     random.Random(0).shuffle(order)
     for batch_size in (5, 64):
-        shuffled = translator.translate_batch([lines[i] for i in order], batch_size=batch_size, **options)
+        shuffled = translator.translate_lines([lines[i] for i in order], max_batch_size=batch_size, **options)
         assert [shuffled[order.index(i)] for i in range(len(lines))] == reference
-    other_seed = translator.translate_batch(lines, **{**options, "seed": 7})
+    other_seed = translator.translate_lines(lines, **{**options, "seed": 7})
     assert other_seed != reference
 
 
@@ -189,8 +192,8 @@ def test_sampling_is_reproducible_across_batch_size_and_order(bundle, lines):
                                      {"sampling_topp": 1e-6}])
 def test_sampling_limits_equal_greedy(bundle, lines, options):
     translator = Translator(bundle(), threads=1)
-    assert translator.translate_batch(lines, sampling_topk=0, seed=5, **options) == \
-           translator.translate_batch(lines)
+    assert translator.translate_lines(lines, sampling_topk=0, seed=5, **options) == \
+           translator.translate_lines(lines)
 
 
 def test_top_k_sampling_draws_from_the_truncated_renormalised_distribution():
@@ -372,9 +375,9 @@ def test_beam_search_on_per_row_candidates_equals_it_on_the_logits(bundle, lines
     assert translator.graphs.takes_row_candidates
     options = {"beam_size": 4, "num_hypotheses": 2, "length_penalty": 1.0, "min_decoding_length": 3,
                "return_scores": True}
-    with_candidates = translator.translate(lines, **options)
+    with_candidates = translator.translate_batch(lines, **options)
     translator.graphs.takes_row_candidates = False  # as a bundle exported before them
-    with_logits = translator.translate(lines, **options)
+    with_logits = translator.translate_batch(lines, **options)
     assert [r.ids for r in with_candidates] == [r.ids for r in with_logits]
     for a, b in zip(with_candidates, with_logits):
         assert a.scores == pytest.approx(b.scores, abs=1e-5)

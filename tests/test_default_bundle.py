@@ -24,7 +24,7 @@ def test_default_bundle_is_verified_small_and_attributed():
 
 
 def test_default_bundle_translates_simple_sentences_sensibly():
-    home, calm, boston = Translator().translate_batch(["I'm home.", "He's calm.", "Tom is in Boston."])
+    home, calm, boston = Translator().translate_lines(["I'm home.", "He's calm.", "Tom is in Boston."])
     assert home.startswith("Je suis") and home.endswith(".")
     assert calm.startswith("Il est") and calm.endswith(".")
     assert "Tom" in boston and "Boston" in boston  # truecased names
@@ -63,7 +63,7 @@ def test_a_100_word_paragraph_translates_whole():
                  "very happy to hear that. He hopes that she will find a good job soon. I think they "
                  "will be fine.")
     assert len(paragraph.split()) >= 100
-    (result,) = Translator().translate([paragraph])
+    (result,) = Translator().translate_batch([paragraph])
     assert result.pieces == 10 and not result.cropped and not result.capped
     # Every sentence is translated: the output is as long as the ten sentences' own.
     alone = Translator().translate_ids(SentenceSplitter().split(paragraph))

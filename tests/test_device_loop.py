@@ -59,7 +59,7 @@ def test_cuda_translators_take_the_bound_loop_for_plain_greedy_search(bundle, to
     assert translator.translate_ids(toy_sentences) == expected
     assert calls
     calls.clear()
-    translator.translate(toy_sentences[:5], return_scores=True)  # scores read the logits: numpy loop
+    translator.translate_batch(toy_sentences[:5], return_scores=True)  # scores read the logits: numpy loop
     assert not calls
     # A step without the banned_ids input (a bundle exported before it) cannot skip <unk>
     # inside the graph: the bound loop is not taken, and <unk> is still never written.

@@ -22,7 +22,7 @@ def test_training_targets_are_the_teachers_beam_output(bundle, corpus_path, tmp_
                              log=lambda m: None)
     training = [en for en, _ in raw if split_of(tokenize(en), 100, 100) == "train"]
     distinct = list(dict.fromkeys(training))
-    expected = Translator(teacher, split_sentences=False).translate_batch(distinct, beam_size=3,
+    expected = Translator(teacher, split_sentences=False).translate_lines(distinct, beam_size=3,
                                                                           length_penalty=1.0)
     taught = [(en, fr) for en, fr in pairs if split_of(tokenize(en), 100, 100) == "train"]
     assert taught == list(zip(distinct, expected))

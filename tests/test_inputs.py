@@ -118,7 +118,7 @@ def test_file_round_trip_keeps_line_count_and_order(bundle, tmp_path, lines):
     translator.translate_file(src, dst, progress=False, chunk_lines=7)
     out = dst.read_text(encoding="utf-8").split("\n")
     assert len(out) == len(lines) + 1 and out[-1] == ""
-    one_by_one = [translator.translate_batch([as_read(i, line)])[0] for i, line in enumerate(lines)]
+    one_by_one = [translator.translate_lines([as_read(i, line)])[0] for i, line in enumerate(lines)]
     assert out[:-1] == one_by_one
 
 
@@ -135,8 +135,8 @@ def as_read(index: int, line: str) -> str:
        st.integers(1, 50), st.integers(1, 2))
 def test_translation_is_independent_of_batch_order_and_threads(bundle, lines, batch_size, threads):
     alone = Translator(bundle("lstm"), threads=1)
-    expected = {line: alone.translate_batch([line])[0] for line in set(lines)}
-    got = Translator(bundle("lstm"), threads=threads).translate_batch(lines, batch_size=batch_size)
+    expected = {line: alone.translate_lines([line])[0] for line in set(lines)}
+    got = Translator(bundle("lstm"), threads=threads).translate_lines(lines, max_batch_size=batch_size)
     assert got == [expected[line] for line in lines]
 
 
@@ -144,10 +144,10 @@ def test_translation_is_independent_of_batch_order_and_threads(bundle, lines, ba
                                       {"sampling_topk": 5, "seed": 7}, {"return_scores": True}])
 def test_concurrent_batch_streams_give_the_same_results(bundle, toy_sentences, decoding):
     lines = [toy_sentences[i % len(toy_sentences)] for i in range(300)]
-    one = Translator(bundle(), threads=1).translate(lines, batch_size=16, **decoding)
+    one = Translator(bundle(), threads=1).translate_batch(lines, max_batch_size=16, **decoding)
     streams = Translator(bundle(), threads=2, inter_threads=3)
     assert streams.inter_threads == 3
-    many = streams.translate(lines, batch_size=16, **decoding)
+    many = streams.translate_batch(lines, max_batch_size=16, **decoding)
     assert [(r.hypotheses, r.ids) for r in many] == [(r.hypotheses, r.ids) for r in one]
     # Scores are computed by the same kernels on the same batches: equal, not just close.
     assert [r.scores for r in many] == [r.scores for r in one]

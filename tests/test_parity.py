@@ -54,12 +54,12 @@ def test_runtime_greedy_equals_the_seeds_one_sentence_loop(cell, seed_semantics,
                 for line in toy_sentences]
     assert sum(map(len, expected)) > len(expected), "the tiny model should emit real tokens"
     translator = Translator(bundle(cell, seed_semantics, attention), threads=1,
-                            max_len=cfg.model.max_decode_len)
+                            max_decoding_length=cfg.model.max_decode_len)
     order = list(range(len(toy_sentences)))
     random.Random(3).shuffle(order)
     shuffled = [toy_sentences[i] for i in order]
     for batch_size in (1, 3, 64):
-        got = translator.translate_ids(shuffled, batch_size=batch_size)
+        got = translator.translate_ids(shuffled, max_batch_size=batch_size)
         assert [got[order.index(i)] for i in range(len(order))] == expected, batch_size
 
 
@@ -108,9 +108,9 @@ def test_translation_does_not_depend_on_batch_size(bundle, tmp_path):
     lines = [line + " the big dog" * (i % 4) if i % 5 == 0 else line for i, line in enumerate(lines)]
     assert len(lines) == 200
     translator = Translator(bundle("gru", False), threads=1)
-    reference = translator.translate_ids(lines, batch_size=1)
+    reference = translator.translate_ids(lines, max_batch_size=1)
     for batch_size in (7, 64, 200):
-        assert translator.translate_ids(lines, batch_size=batch_size) == reference
+        assert translator.translate_ids(lines, max_batch_size=batch_size) == reference
 
 
 def test_padding_never_reaches_the_state_of_masked_models(bundle):
@@ -150,7 +150,7 @@ def test_encoding_in_chunks_gives_the_whole_batchs_encoding(bundle, monkeypatch,
     src_len = np.array([len(row) for row in ids])
     monkeypatch.setattr(session, "ENCODE_CHUNK", 10**9)
     whole_states, whole_memory = translator.graphs.encode(src, src_len)
-    whole = translator.translate(lines, batch_size=150, return_attention=attention != "none")
+    whole = translator.translate_batch(lines, max_batch_size=150, return_attention=attention != "none")
     monkeypatch.setattr(session, "ENCODE_CHUNK", 16)
     states, memory = translator.graphs.encode(src, src_len)
     # Past a row's length the memory is masked out, whatever it holds (the whole batch's
@@ -163,7 +163,7 @@ def test_encoding_in_chunks_gives_the_whole_batchs_encoding(bundle, monkeypatch,
             seen = real if name in ("memory", "memory_keys") else True
             np.testing.assert_allclose(np.where(seen, got[name], 0), np.where(seen, expected[name], 0),
                                        atol=1e-6, err_msg=name)
-    chunked = translator.translate(lines, batch_size=150, return_attention=attention != "none")
+    chunked = translator.translate_batch(lines, max_batch_size=150, return_attention=attention != "none")
     assert [r.ids for r in chunked] == [r.ids for r in whole]
     if attention != "none":
         for a, b in zip(chunked, whole):

@@ -85,7 +85,7 @@ def test_int8_export_is_smaller_translates_and_records_its_distance(trained, tmp
     ops = {n.op_type for n in onnx.load(str(tmp_path / "int8" / "decoder_step.onnx")).graph.node}
     assert "MatMulInteger" in ops
     lines = ["I see the dog.", "", "We eat a big red apple!"]
-    fp32 = Translator(tmp_path / "none").translate_batch(lines)
-    int8 = Translator(tmp_path / "int8").translate_batch(lines)
+    fp32 = Translator(tmp_path / "none").translate_lines(lines)
+    int8 = Translator(tmp_path / "int8").translate_lines(lines)
     assert len(int8) == 3 and int8[1] == "" and all(int8[i] for i in (0, 2))
     assert sum(a == b for a, b in zip(fp32, int8)) >= 2

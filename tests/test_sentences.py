@@ -51,8 +51,8 @@ def translator(bundle):
 
 def test_a_split_line_is_its_sentences_translated_alone_and_joined(translator):
     first, second = "I see the dog.", "They eat the apple!"
-    alone = translator.translate([first, second], return_scores=True)
-    (joined,) = translator.translate([f"{first} {second}"], return_scores=True)
+    alone = translator.translate_batch([first, second], return_scores=True)
+    (joined,) = translator.translate_batch([f"{first} {second}"], return_scores=True)
     assert joined.best == f"{alone[0].best} {alone[1].best}"
     assert joined.ids[0] == alone[0].ids[0] + alone[1].ids[0]
     assert joined.scores[0] == pytest.approx(alone[0].scores[0] + alone[1].scores[0])
@@ -62,13 +62,13 @@ def test_a_split_line_is_its_sentences_translated_alone_and_joined(translator):
 
 def test_no_split_sentences_reads_the_line_as_one(bundle):
     plain = Translator(bundle(), threads=1, split_sentences=False)
-    (result,) = plain.translate(["I see the dog. They eat the apple!"])
+    (result,) = plain.translate_batch(["I see the dog. They eat the apple!"])
     assert result.pieces == 1
 
 
 def test_blank_and_punctuation_only_lines_keep_their_place(translator):
     lines = ["", "...", "   ", "I see the dog. ?!", "?!"]
-    results = translator.translate(lines)
+    results = translator.translate_batch(lines)
     assert len(results) == len(lines)
     assert [r.pieces for r in results] == [0, 1, 0, 1, 1]  # a lone "?!" stays with its sentence
     assert results[0].best == "" and results[2].best == ""
@@ -77,15 +77,15 @@ def test_blank_and_punctuation_only_lines_keep_their_place(translator):
 def test_a_5000_word_line_is_cropped_and_its_output_capped(bundle):
     words = " ".join(["dog"] * 5000)
     translator = Translator(bundle(), threads=1, max_input_length=1024)
-    (result,) = translator.translate([words])
+    (result,) = translator.translate_batch([words])
     assert result.cropped and translator.stats.truncated_lines == 1
     assert len(result.ids[0]) <= DecodingOptions().length_caps(np.array([1024]))[0]
     empty = Translator(bundle(), threads=1, long_inputs="empty")
-    (skipped,) = empty.translate([words])
+    (skipped,) = empty.translate_batch([words])
     assert skipped.cropped and skipped.best == ""
     # With sentence marks, the same words are many short sentences, none cropped.
     sentences = " ".join(["I see the dog."] * 1250)
-    (split,) = translator.translate([sentences])
+    (split,) = translator.translate_batch([sentences])
     assert split.pieces == 1250 and not split.cropped and split.best.count(".") >= 1250
 
 
@@ -96,7 +96,7 @@ def test_a_sentence_longer_than_training_is_read_whole(bundle, trained):
     line = "We eat a big red old small big dog house car book ."  # 13 tokens, num_steps 12
     translator = Translator(bundle(), threads=1)
     assert len(translator.source_ids(line)) == 14 > cfg.model.num_steps
-    (result,) = translator.translate([line])
+    (result,) = translator.translate_batch([line])
     assert not result.cropped
 
 
@@ -167,11 +167,11 @@ def multi_sentence_file(tmp_path_factory):
 def test_splitting_keeps_batch_invariance_and_order(bundle, multi_sentence_file):
     lines = multi_sentence_file.read_text().splitlines()
     translator = Translator(bundle(), threads=1)
-    outputs = [translator.translate_batch(lines, batch_size=size) for size in (1, 7, 256)]
+    outputs = [translator.translate_lines(lines, max_batch_size=size) for size in (1, 7, 256)]
     assert outputs[0] == outputs[1] == outputs[2]
     assert len(outputs[0]) == len(lines)
     for line, out in zip(lines[:50], outputs[0][:50]):
-        assert out == " ".join(translator.translate_batch(SPLITTER.split(line))) if line else out == ""
+        assert out == " ".join(translator.translate_lines(SPLITTER.split(line))) if line else out == ""
 
 
 def test_a_killed_run_with_splitting_resumes_byte_identical(bundle, multi_sentence_file, tmp_path):
@@ -196,7 +196,7 @@ def test_a_killed_run_with_splitting_resumes_byte_identical(bundle, multi_senten
 
 def test_lines_may_come_from_any_iterable_but_not_one_string(translator):
     lines = ["I see the dog.", "They eat the apple!"]
-    assert translator.translate_batch(line for line in lines) == translator.translate_batch(lines)
+    assert translator.translate_lines(line for line in lines) == translator.translate_lines(lines)
     assert translator.translate_ids(iter(lines)) == translator.translate_ids(lines)
     with pytest.raises(TypeError, match="not one string"):
-        translator.translate("I see the dog.")
+        translator.translate_batch("I see the dog.")

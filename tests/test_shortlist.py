@@ -64,7 +64,7 @@ def test_greedy_with_a_shortlist_that_covers_the_output_is_unchanged(bundle, toy
     assert max(max(row, default=0) for row in expected) > 3
     short = Translator(bundle("gru", attention=attention), shortlist=_covering(full, expected))
     assert short.translate_ids(toy_sentences) == expected
-    scored = short.translate(toy_sentences, return_scores=True)
+    scored = short.translate_batch(toy_sentences, return_scores=True)
     assert [r.ids[0] for r in scored] == expected
 
 
@@ -101,7 +101,7 @@ def test_a_table_that_does_not_fit_the_vocabularies_is_a_bundle_error(tmp_path):
 
 def test_shortlist_serves_greedy_search_only(bundle, toy_sentences):
     with pytest.raises(UsageError, match="greedy search only"):
-        Translator(bundle(), shortlist=True).translate(toy_sentences[:2], beam_size=2)
+        Translator(bundle(), shortlist=True).translate_batch(toy_sentences[:2], beam_size=2)
 
 
 def test_cli_shortlist(bundle, trained, input_file, tmp_path):  # noqa: F811 (a fixture)

@@ -111,7 +111,7 @@ def test_all_three_strategies_combine_with_the_quality_options(corpus_path, tmp_
     net, cfg, sv, tv, payload = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert set(payload["pretraining"]) == {"decoder_lm_loss", *(["encoder_lm_loss"] if encoder_lm else [])}
     write_bundle(net, cfg, sv, tv, payload, tmp_path / "bundle")
-    translator = Translator(tmp_path / "bundle", truecase=False, max_len=cfg.model.max_decode_len)
+    translator = Translator(tmp_path / "bundle", truecase=False, max_decoding_length=cfg.model.max_decode_len)
     expected = greedy_batch(net, [translator.src_tokenizer.encode(s) for s in toy_sentences], sv, tv,
                             cfg.model.max_decode_len)
     assert translator.translate_ids(toy_sentences) == expected

@@ -35,7 +35,7 @@ def test_subword_graphs_and_greedy_match_eager(subword_run, toy_sentences):
     checkpoint, bundle = subword_run
     net, cfg, sv, tv, _ = load_checkpoint(checkpoint)
     assert max_graph_difference(net, bundle / ENCODER_FILE, bundle / DECODER_FILE) <= 1e-5
-    translator = Translator(bundle, threads=1, max_len=cfg.model.max_decode_len)
+    translator = Translator(bundle, threads=1, max_decoding_length=cfg.model.max_decode_len)
     pieces = [translator.src_tokenizer.encode(line) for line in toy_sentences]
     expected = greedy_batch(net, pieces, sv, tv, cfg.model.max_decode_len)
     assert translator.translate_ids(toy_sentences) == expected
@@ -44,7 +44,7 @@ def test_subword_graphs_and_greedy_match_eager(subword_run, toy_sentences):
 
 def test_subword_output_is_cased_natural_text(subword_run):
     _, bundle = subword_run
-    out = Translator(bundle, threads=1).translate_batch(["I see the dog.", "", "They eat the apple!"])
+    out = Translator(bundle, threads=1).translate_lines(["I see the dog.", "", "They eat the apple!"])
     assert out[1] == ""
     for text in (out[0], out[2]):
         assert "▁" not in text and text == text.strip() and text[:1].isupper(), text

@@ -44,8 +44,8 @@ def test_save_and_load_round_trip_and_a_bad_table_is_a_bundle_error(tmp_path):
 def test_word_level_bundles_write_truecased_text_unless_asked_not_to(bundle, toy_sentences):
     folder = bundle()
     assert (folder / TRUECASE_FILE).is_file()
-    cased = Translator(folder).translate_batch(toy_sentences)
-    plain = Translator(folder, truecase=False).translate_batch(toy_sentences)
+    cased = Translator(folder).translate_lines(toy_sentences)
+    plain = Translator(folder, truecase=False).translate_lines(toy_sentences)
     assert any(c != p for c, p in zip(cased, plain))
     for c, p in zip(cased, plain):
         assert c.lower() == p and p == p.lower()

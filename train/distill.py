@@ -39,7 +39,7 @@ def teacher_targets(sources: list[str], teacher: Path, beam_size: int, length_pe
     log(f"distillation: translating {len(distinct)} training sentences with {teacher} "
         f"(beam {beam_size}, length penalty {length_penalty})")
     translator = Translator(teacher, split_sentences=False)
-    hyps = translator.translate_batch(distinct, beam_size=beam_size, length_penalty=length_penalty)
+    hyps = translator.translate_lines(distinct, beam_size=beam_size, length_penalty=length_penalty)
     targets = dict(zip(distinct, (" ".join(h.split()) for h in hyps)))
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)

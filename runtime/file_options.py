@@ -1,0 +1,102 @@
+"""One options object for a file job: how it reads, writes and searches. The local path
+(runtime/textio.py) and the Ray path (runtime/distributed.py) take the same one."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from s2s_batch.runtime.decoding import DecodingOptions
+from s2s_batch.runtime.errors import UsageError
+from s2s_batch.runtime.formats import OUTPUT_FORMATS, InputFormat, format_results
+
+CHUNK_LINES = 10_000
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """How to translate a file.
+
+    Args:
+        errors: invalid UTF-8 in the input: "strict" stops with its position, "replace"
+            translates it with U+FFFD.
+        chunk_lines: lines read, translated and recorded at a time (the resume granularity).
+        progress: show a progress bar (None: when stderr is a terminal).
+        resume: continue a killed or interrupted run on the same input and output.
+        input_format: where the sentence sits in each line (text, jsonl field, tsv column).
+        output_format: "text", "jsonl", "tsv" or "nbest" (runtime/formats.py).
+        target_field: jsonl output: the field holding the translation.
+        with_scores: text output: each line is "SCORE ||| TRANSLATION", SCORE the best
+            hypothesis's total log-probability (CTranslate2's with_scores layout).
+        decoding: DecodingOptions fields (beam_size, length_penalty, ...).
+    """
+
+    errors: str = "strict"
+    chunk_lines: int = CHUNK_LINES
+    progress: bool | None = None
+    resume: bool = False
+    input_format: InputFormat = InputFormat()
+    output_format: str = "text"
+    target_field: str = "translation"
+    with_scores: bool = False
+    decoding: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.errors not in ("strict", "replace"):
+            raise ValueError("errors must be 'strict' or 'replace'")
+        if self.output_format not in OUTPUT_FORMATS:
+            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}")
+        if not isinstance(self.input_format, InputFormat):
+            raise ValueError("input_format must be an InputFormat")
+        if self.chunk_lines < 1:
+            raise ValueError("chunk_lines must be at least 1")
+        if self.with_scores and self.output_format != "text":
+            raise ValueError("with_scores is for text output; jsonl and nbest carry the scores")
+        DecodingOptions(**self.decoding)  # refuse bad decoding options before any work
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> FileOptions:
+        """FileOptions from keyword options: its own fields, and DecodingOptions fields
+        (gathered into `decoding`), as Translator.translate_file takes them."""
+        own = {f.name for f in fields(cls)}
+        decoding = dict(options.get("decoding") or {})
+        decoding.update({k: v for k, v in options.items() if k not in own})
+        return cls(**{k: v for k, v in options.items() if k in own and k != "decoding"},
+                   decoding=decoding)
+
+    def check_paths(self, src, dst) -> None:
+        """Refuse a job that cannot work on these paths, before any work starts."""
+        if self.resume and str(src) == "-":
+            raise UsageError("--resume needs an input file, not stdin")
+
+    @property
+    def with_token_scores(self) -> bool:
+        """Whether jsonl output carries each token's log-probability."""
+        return bool(self.decoding.get("return_scores"))
+
+    def search_options(self) -> dict[str, Any]:
+        """The decoding options to search with: every format that writes a score needs
+        the hypotheses' scores."""
+        if self.output_format in ("jsonl", "nbest") or self.with_scores:
+            return {**self.decoding, "return_scores": True}
+        return dict(self.decoding)
+
+    def job_key(self, translator, src, dst) -> dict:
+        """What must not change between a run and its --resume: the input file, the
+        bundle, the translator's and these options ({} when nothing can be resumed)."""
+        if str(src) == "-" or str(dst) == "-":
+            return {}
+        stat = os.stat(src)
+        mine = asdict(self)
+        for name in ("progress", "resume", "chunk_lines"):  # free to change on resume
+            mine.pop(name)
+        return {"input": str(Path(src).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                "bundle": translator.manifest.files, "translator": translator.settings(), **mine}
+
+    def format(self, results, sources, first_id: int, records) -> bytes:
+        """The output bytes of a chunk's results (line `first_id` from 0 first)."""
+        return format_results(results, sources, self.output_format, self.with_token_scores,
+                              first_id, records, self.input_format, self.target_field,
+                              self.with_scores)
