@@ -201,7 +201,7 @@ def translate(input_path, output, bundle, ray_address, ray_actors, quiet, **flag
 
         stats = translate_stream_file(translator, input_path, output, options)
     if not quiet:
-        click.echo(summary(stats, time.perf_counter() - start), err=True)
+        click.echo(stats.summary(time.perf_counter() - start), err=True)
     _report_notable(translator, stats, quiet)
 
 
@@ -259,16 +259,6 @@ _FLAGS = {field: "--" + flag.replace("_", "-") for flag, field in _DECODING_FIEL
     "output_format": "--output-format", "chunk_lines": "--chunk-lines"}
 
 
-def summary(stats, seconds: float) -> str:
-    """The end-of-run line: lines, tokens, time, speed, unknown words, splits, crops, caps."""
-    unk = stats.unknown_tokens / max(stats.source_tokens, 1)
-    return (f"s2s-batch: {stats.lines:,} lines, {stats.source_tokens:,} source and "
-            f"{stats.target_tokens:,} target tokens in {seconds:.2f} s "
-            f"({stats.lines / max(seconds, 1e-9):,.0f} sentences/s); unknown source words {unk:.1%}, "
-            f"{stats.split_lines:,} lines split into sentences, {stats.truncated_lines:,} lines "
-            f"cropped, {stats.capped_lines:,} capped")
-
-
 def _read_text_lines(path: str) -> list[str]:
     from s2s_batch.runtime.textio import open_input, read_lines
 
@@ -285,36 +275,10 @@ def _read_text_lines(path: str) -> list[str]:
 @_user_errors
 def evaluate(hyp, refs, as_json):
     """Corpus BLEU and chrF (sacreBLEU, multi-reference) and the seed's mean sentence BLEU."""
-    import sacrebleu
+    from s2s_batch.runtime.evaluation import evaluate as evaluate_lines
 
-    from s2s_batch.runtime.bleu import mean_seed_bleu
-
-    hyps = _read_text_lines(hyp)
-    if not hyps:
-        raise InputError(f"{hyp}: no lines to score; pass the translation output of a non-empty input")
-    # An empty reference line means "no reference in this file for this sentence".
-    streams = [[line or None for line in _read_text_lines(r)] for r in refs]
-    for ref, stream in zip(refs, streams):
-        if len(stream) != len(hyps):
-            raise InputError(f"{ref}: {len(stream)} lines but {hyp} has {len(hyps)}; "
-                             "references must be line-aligned with the hypotheses")
-    unreferenced = next((i for i, refs_i in enumerate(zip(*streams), 1) if not any(refs_i)), None)
-    if unreferenced is not None:
-        raise InputError(f"{hyp}: line {unreferenced} has no reference in any --ref file; "
-                         "give every line at least one non-empty reference")
-    metric, chrf_metric = sacrebleu.metrics.BLEU(), sacrebleu.metrics.CHRF()
-    score = metric.corpus_score(hyps, streams)
-    # chrF takes no missing references; an empty line stands in for one.
-    chrf = chrf_metric.corpus_score(hyps, [[r or "" for r in s] for s in streams])
-    seed = mean_seed_bleu(hyps, streams, k=2)
-    if as_json:
-        click.echo(json.dumps({"bleu": round(score.score, 2), "signature": str(metric.get_signature()),
-                               "chrf": round(chrf.score, 2), "chrf_signature": str(chrf_metric.get_signature()),
-                               "seed_bleu": round(seed, 4), "sentences": len(hyps)}))
-    else:
-        click.echo(f"{score} ({metric.get_signature()})")
-        click.echo(f"{chrf} ({chrf_metric.get_signature()})")
-        click.echo(f"seed BLEU (k=2, mean over sentences, best reference) = {seed:.4f}")
+    scores = evaluate_lines(_read_text_lines(hyp), [_read_text_lines(r) for r in refs], refs, hyp)
+    click.echo(json.dumps(scores.as_json()) if as_json else "\n".join(scores.lines()))
 
 
 @main.command()
@@ -386,63 +350,11 @@ def explain(sentence, bundle, png, beam_size):
 @_user_errors
 def info(bundle):
     """Describe a bundle: model, vocabularies, recipe, scores, data attribution."""
+    from s2s_batch.runtime.bundle_info import describe_bundle
     from s2s_batch.runtime.manifest import load_manifest
     from s2s_batch.runtime.translator import default_bundle_dir
 
-    m = load_manifest(bundle or default_bundle_dir())
-    d, cfg = m.data, m.config
-    recipe, metrics = d.get("recipe", {}), d.get("metrics", {})
-    size = sum(p.stat().st_size for p in m.root.iterdir() if p.is_file())
-    lines = [
-        f"bundle        {m.root} ({size / 1e6:.1f} MB, {d.get('precision', 'fp32')}, "
-        f"format {d['format_version']}, opset {d.get('opset')})",
-        f"model         {cfg.cell} encoder-decoder, {cfg.num_layers} layers, embed {cfg.embed_size}, "
-        f"hidden {cfg.hidden_size}; {_architecture(cfg)}",
-        f"vocabularies  source {cfg.src_vocab_size}, target {cfg.tgt_vocab_size} "
-        f"({'word level' if cfg.tokenizer == 'word' else 'SentencePiece subwords'})",
-        (f"sources       padded to {cfg.num_steps} tokens, as trained" if cfg.pad_source else
-         f"sources       masked by length; trained on up to {cfg.num_steps} tokens, read up to "
-         "--max-input-length; output capped at --max-len-a x source + --max-len-b (or --max-len)"),
-        f"trained       {recipe.get('epochs_trained')} epochs on {recipe.get('data_file')} "
-        f"({recipe.get('command')})",
-        f"dev BLEU      {metrics.get('dev_bleu')} (sacreBLEU, {metrics.get('dev_sentences')} dev sentences"
-        f"{_dev_epoch(metrics)}), seed BLEU {metrics.get('dev_seed_bleu')}",
-        f"extras        {_extras(d)}",
-        f"data          {d.get('data_attribution')}"
-        + (f"; licence {d['data_license']}" if "data_license" in d else ""),
-        f"exported with {', '.join(f'{k} {v}' for k, v in d.get('exported_with', {}).items())}",
-    ]
-    click.echo("\n".join(lines))
-
-
-def _dev_epoch(metrics: dict) -> str:
-    if metrics.get("dev_epoch") is None:
-        return ""
-    averaged = metrics.get("averaged_last")
-    return f", epoch {metrics['dev_epoch']}" + (f"; the bundle's weights are the mean of the last "
-                                                 f"{averaged} epochs" if averaged else "")
-
-
-def _extras(data: dict) -> str:
-    from s2s_batch.runtime.manifest import SHORTLIST_FILE, TRUECASE_FILE
-
-    files = data.get("files", {})
-    parts = [text for name, text in ((TRUECASE_FILE, "truecasing table (--no-truecase to skip)"),
-                                     (SHORTLIST_FILE, "shortlist table (--shortlist)")) if name in files]
-    if "prescore" in data:
-        parts.append(f"int8 prescoring of greedy argmax, {data['prescore']['candidates']} candidates "
-                     "(--no-prescore to skip)")
-    return "; ".join(parts) or "none"
-
-
-def _architecture(cfg) -> str:
-    parts = ["attention " + cfg.attention if cfg.attention != "none" else "no attention (fixed context)"]
-    if cfg.attention == "local":
-        parts[0] += f" (window {cfg.local_window})"
-    parts += [name for name, on in (("bidirectional encoder", cfg.bidirectional),
-                                     ("residual layers", cfg.residual),
-                                     ("encoder self-attention", cfg.self_attention)) if on]
-    return ", ".join(parts)
+    click.echo("\n".join(describe_bundle(load_manifest(bundle or default_bundle_dir()))))
 
 
 if __name__ == "__main__":

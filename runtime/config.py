@@ -91,10 +91,12 @@ class ModelConfig:
         return (CONTEXT,) if self.attention == "none" else (MEMORY, MEMORY_KEYS, SRC_MASK)
 
     def to_dict(self) -> dict:
+        """The config as a JSON-ready dict (the manifest's model_config)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
+        """A config from a manifest's or checkpoint's dict; unknown keys are refused."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:

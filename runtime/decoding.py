@@ -72,6 +72,7 @@ class DecodingOptions:
 
     @property
     def sampling(self) -> bool:
+        """Whether these options sample (sampling_topk != 1) rather than search."""
         return self.sampling_topk != 1
 
     def length_caps(self, source_lengths: np.ndarray, fixed: int | None = None) -> np.ndarray:

@@ -61,6 +61,7 @@ def decoder_io(cfg: ModelConfig) -> tuple[list[str], list[str]]:
 
 
 def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file, read in blocks."""
     digest = hashlib.sha256()
     with Path(path).open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -99,14 +99,17 @@ class StdoutJob:
             raise UsageError("--resume needs an output file (-o PATH), not stdout")
 
     def write_chunk(self, data: bytes, n_lines: int) -> None:
+        """Write a chunk's bytes to stdout and flush them, so a reader gets them now."""
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         self.lines_done += n_lines
 
     def commit(self) -> None:
+        """Nothing to do: stdout was written as it went."""
         pass
 
     def abort(self, keep_for_resume: bool) -> None:
+        """Nothing to undo: what was written to stdout stays written."""
         pass
 
 

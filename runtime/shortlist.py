@@ -34,6 +34,7 @@ class LexicalTable:
 
     @property
     def source_size(self) -> int:
+        """The source vocabulary size the table was learned for."""
         return len(self.offsets) - 1
 
     def save(self, path: Path) -> None:

@@ -45,6 +45,8 @@ class Targets:
 
 
 class SearchStrategy(Protocol):
+    """One search (greedy, beam or sampling) over the bundle's graphs: `search` takes a
+    source batch and returns each row's hypotheses, best first."""
     def search(self, graphs: Graphs, batch: SourceBatch, targets: Targets) -> list[list[Hypothesis]]:
         """The hypotheses of each source row, best first."""
         ...

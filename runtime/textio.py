@@ -117,6 +117,8 @@ def is_interactive(src) -> bool:
 
 @contextlib.contextmanager
 def open_input(src):
+    """The binary input stream of a path ('-': stdin), as a context manager; an
+    unreadable path is an InputError naming it."""
     if str(src) == "-":
         yield sys.stdin.buffer
         return

@@ -49,9 +49,11 @@ class WordTokenizer:
         self.recaser = recaser
 
     def encode(self, text: str) -> list[str]:
+        """The tokens of one line."""
         return tokenize(text)
 
     def decode(self, tokens: list[str]) -> str:
+        """One line of text from tokens."""
         return detokenize(tokens if self.recaser is None else self.recaser.apply(tokens))
 
 
@@ -71,7 +73,9 @@ class SentencePieceTokenizer:
         self.processor = sentencepiece.SentencePieceProcessor(model_proto=model_proto)
 
     def encode(self, text: str) -> list[str]:
+        """The tokens of one line."""
         return self.processor.encode(text, out_type=str)
 
     def decode(self, tokens: list[str]) -> str:
+        """One line of text from tokens."""
         return self.processor.decode_pieces(list(tokens))

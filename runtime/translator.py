@@ -84,6 +84,7 @@ class TranslationResult:
 
     @property
     def best(self) -> str:
+        """The best hypothesis, or '' for a blank line."""
         return self.hypotheses[0] if self.hypotheses else ""
 
     @classmethod
@@ -138,6 +139,15 @@ class Stats:
         """Accumulate another Stats (e.g. a worker's) into this one."""
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def summary(self, seconds: float) -> str:
+        """The end-of-run line: lines, tokens, time, speed, unknown words, splits, crops, caps."""
+        unk = self.unknown_tokens / max(self.source_tokens, 1)
+        return (f"s2s-batch: {self.lines:,} lines, {self.source_tokens:,} source and "
+                f"{self.target_tokens:,} target tokens in {seconds:.2f} s "
+                f"({self.lines / max(seconds, 1e-9):,.0f} sentences/s); unknown source words {unk:.1%}, "
+                f"{self.split_lines:,} lines split into sentences, {self.truncated_lines:,} lines "
+                f"cropped, {self.capped_lines:,} capped")
 
 
 @dataclass

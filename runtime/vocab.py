@@ -40,6 +40,7 @@ class Vocab:
 
     @classmethod
     def load(cls, path: Path) -> Vocab:
+        """A vocabulary from its file: one token per line, the id is the line number."""
         lines = Path(path).read_text(encoding="utf-8").split("\n")
         if lines and lines[-1] == "":
             lines.pop()

@@ -4,14 +4,18 @@ The teacher is a bundle, translated through our own runtime (onnxruntime, beam s
 each distinct English sentence of the training split gets the teacher's best
 hypothesis, which becomes its training target (with `keep_references`, an extra target
 beside the corpus's own). Dev and test keep the corpus's references, so a student is
-scored against people, not against its teacher. The translations are cached in the run
-folder (`distilled.tsv`, with the teacher's checksums and the search settings in
-`distilled.json`), so a resumed run reads them instead of translating again.
+scored against people, not against its teacher. The translations are kept in the run
+folder (`distilled.txt`, line for line with `distill-sources.txt`; the teacher's
+checksums and the search settings in `distilled.json`), written chunk by chunk as a
+resumable job, so a run cut off while translating continues where it stopped, and a
+resumed run reads them instead of translating again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 from pathlib import Path
 
 from s2s_batch.runtime.manifest import load_manifest
@@ -20,34 +24,47 @@ from s2s_batch.runtime.tokenize import tokenize
 from s2s_batch.runtime.translator import Translator
 from s2s_batch.train.data import split_of
 
-CACHE, CACHE_KEY = "distilled.tsv", "distilled.json"
+# The distinct training sources, the teacher's translations line for line, and what made them.
+SOURCES, CACHE, CACHE_KEY = "distill-sources.txt", "distilled.txt", "distilled.json"
+CHUNK_LINES = 2000  # the teacher's translations are saved (and resumable) this many at a time
 
 
 def teacher_targets(sources: list[str], teacher: Path, beam_size: int, length_penalty: float,
                     cache_dir: Path | None = None, log=print) -> dict[str, str]:
-    """The teacher's best translation of each distinct source sentence."""
+    """The teacher's best translation of each distinct source sentence.
+
+    The sentences are translated as a resumable file job (Translator.translate_file with
+    resume): a run cut off while translating continues after its last saved chunk, and a
+    finished translation is read back instead of translated again, as long as the
+    teacher's files and the search settings are the same.
+    """
     manifest = load_manifest(teacher)
-    key = {"teacher": manifest.files, "beam_size": beam_size, "length_penalty": length_penalty}
-    distinct = list(dict.fromkeys(sources))
-    if cache_dir is not None and (cache_dir / CACHE).is_file() and (cache_dir / CACHE_KEY).is_file():
-        if json.loads((cache_dir / CACHE_KEY).read_text(encoding="utf-8")) == key:
-            lines = (cache_dir / CACHE).read_text(encoding="utf-8").split("\n")[:-1]
-            cached = dict(line.split("\t", 1) for line in lines)
-            if all(s in cached for s in distinct):
-                log(f"distillation: {len(distinct)} teacher translations read from {cache_dir / CACHE}")
-                return cached
-    log(f"distillation: translating {len(distinct)} training sentences with {teacher} "
-        f"(beam {beam_size}, length penalty {length_penalty})")
-    translator = Translator(teacher, split_sentences=False)
-    hyps = translator.translate_lines(distinct, beam_size=beam_size, length_penalty=length_penalty)
-    targets = dict(zip(distinct, (" ".join(h.split()) for h in hyps)))
-    if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_write(cache_dir / CACHE) as f:
-            f.write("".join(f"{s}\t{t}\n" for s, t in targets.items()).encode("utf-8"))
-        with atomic_write(cache_dir / CACHE_KEY) as f:
-            f.write(json.dumps(key).encode("utf-8"))
-    return targets
+    key = {"teacher": manifest.files, "beam_size": beam_size, "length_penalty": length_penalty,
+           "length_penalty_type": "power"}
+    distinct = list(dict.fromkeys(" ".join(s.split()) for s in sources))
+    with contextlib.ExitStack() as stack:
+        work = cache_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="s2s-distill-")))
+        work.mkdir(parents=True, exist_ok=True)
+        src, dst, key_file = work / SOURCES, work / CACHE, work / CACHE_KEY
+        text = "".join(line + "\n" for line in distinct)
+        if not (key_file.is_file() and json.loads(key_file.read_text(encoding="utf-8")) == key
+                and src.is_file() and src.read_text(encoding="utf-8") == text):
+            dst.unlink(missing_ok=True)
+            with atomic_write(src) as f:
+                f.write(text.encode("utf-8"))
+            with atomic_write(key_file) as f:
+                f.write(json.dumps(key).encode("utf-8"))
+        if dst.is_file():
+            log(f"distillation: {len(distinct)} teacher translations read from {dst}")
+        else:
+            log(f"distillation: translating {len(distinct)} training sentences with {teacher} "
+                f"(beam {beam_size}, length penalty {length_penalty}), saved to {dst} every "
+                f"{CHUNK_LINES} lines")
+            with Translator(teacher, split_sentences=False) as translator:
+                translator.translate_file(src, dst, resume=True, chunk_lines=CHUNK_LINES,
+                                          beam_size=beam_size, length_penalty=length_penalty)
+        targets = dst.read_text(encoding="utf-8").split("\n")[:-1]
+    return dict(zip(distinct, (" ".join(t.split()) for t in targets)))
 
 
 def distilled_corpus(raw: list[tuple[str, str]], teacher: Path, dev_permille: int, test_permille: int,
@@ -62,6 +79,8 @@ def distilled_corpus(raw: list[tuple[str, str]], teacher: Path, dev_permille: in
     targets = teacher_targets(sources, Path(teacher), beam_size, length_penalty, cache_dir, log)
     held_out = [pair for pair, train in zip(raw, in_train) if not train]
     references = [pair for pair, train in zip(raw, in_train) if train]
-    distilled = [(en, targets[en]) for en in dict.fromkeys(sources) if targets.get(en)]
-    kept = references if keep_references else [p for p in references if not targets.get(p[0])]
+    distilled = [(en, targets[key]) for en in dict.fromkeys(sources)
+                 if targets.get(key := " ".join(en.split()))]
+    kept = references if keep_references else [p for p in references
+                                                if not targets.get(" ".join(p[0].split()))]
     return kept + distilled + held_out

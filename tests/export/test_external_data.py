@@ -1,0 +1,49 @@
+"""A bundle graph that keeps its weights in an external file is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from s2s_batch.runtime.errors import BundleError
+from s2s_batch.runtime.manifest import ENCODER_FILE, MANIFEST, sha256_of
+
+torch = pytest.importorskip("torch")
+
+
+def _copy_bundle(bundle, tmp_path: Path) -> Path:
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle(), copy)
+    return copy
+
+
+def _list_file(root: Path, name: str, digest: str = "0" * 64) -> None:
+    manifest = json.loads((root / MANIFEST).read_text())
+    manifest["files"][name] = digest
+    (root / MANIFEST).write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("location", ["weights.bin", "../weights.bin"])
+def test_a_graph_with_external_data_is_refused(bundle, tmp_path, location):
+    import onnx
+
+    from s2s_batch.runtime.translator import Translator
+
+    root = _copy_bundle(bundle, tmp_path)
+    graph = onnx.load(str(root / ENCODER_FILE))
+    onnx.save_model(graph, str(root / ENCODER_FILE), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    if location != "weights.bin":  # point the graph at a file outside the bundle
+        shutil.move(root / "weights.bin", tmp_path / "weights.bin")
+        graph = onnx.load(str(root / ENCODER_FILE), load_external_data=False)
+        for tensor in graph.graph.initializer:
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    entry.value = location
+        onnx.save(graph, str(root / ENCODER_FILE))
+    _list_file(root, ENCODER_FILE, sha256_of(root / ENCODER_FILE))
+    with pytest.raises(BundleError, match="onnxruntime cannot load it"):
+        Translator(root, threads=1)

@@ -1,0 +1,86 @@
+"""Sequence-level knowledge distillation: the teacher's beam output, through our runtime,
+becomes the student's training targets; dev and test keep the corpus's references."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from s2s_batch.runtime.tokenize import tokenize  # noqa: E402
+from s2s_batch.runtime.translator import Translator  # noqa: E402
+from s2s_batch.train.data import read_pairs, split_corpus, split_of  # noqa: E402
+from s2s_batch.train.distill import CACHE, distilled_corpus  # noqa: E402
+from s2s_batch.train.trainer import prepare, train  # noqa: E402
+from tests.toy import tiny_config  # noqa: E402
+
+
+def test_training_targets_are_the_teachers_beam_output(bundle, corpus_path, tmp_path):
+    teacher = bundle()
+    raw = read_pairs(corpus_path)
+    pairs = distilled_corpus(raw, teacher, 100, 100, beam_size=3, length_penalty=1.0, cache_dir=tmp_path,
+                             log=lambda m: None)
+    training = [en for en, _ in raw if split_of(tokenize(en), 100, 100) == "train"]
+    distinct = list(dict.fromkeys(training))
+    expected = Translator(teacher, split_sentences=False).translate_lines(distinct, beam_size=3,
+                                                                          length_penalty=1.0)
+    taught = [(en, fr) for en, fr in pairs if split_of(tokenize(en), 100, 100) == "train"]
+    assert taught == list(zip(distinct, expected))
+    held_out = [p for p in raw if split_of(tokenize(p[0]), 100, 100) != "train"]
+    assert [p for p in pairs if p in held_out] == held_out  # dev and test untouched
+    assert (tmp_path / CACHE).read_text(encoding="utf-8").count("\n") == len(distinct)
+    assert not list(tmp_path.glob(".*partial*"))  # the job finished and renamed its output
+
+
+def test_references_can_stay_beside_the_teachers(bundle, corpus_path):
+    raw = read_pairs(corpus_path)
+    pairs = distilled_corpus(raw, bundle(), 100, 100, keep_references=True, log=lambda m: None)
+    training = [p for p in raw if split_of(tokenize(p[0]), 100, 100) == "train"]
+    assert all(p in pairs for p in training)
+    assert len(pairs) == len(raw) + len(set(en for en, _ in training))
+
+
+def test_a_student_trains_on_the_teacher_and_resumes_from_the_cache(bundle, corpus_path, tmp_path):
+    cfg = tiny_config(epochs=1, distill_from=str(bundle()), distill_beam_size=2)
+    out = tmp_path / "student"
+    train(cfg, corpus_path, out, progress=False, log=lambda m: None)
+    assert (out / CACHE).is_file()
+    student, plain = prepare(cfg, corpus_path, cache_dir=out, log=lambda m: None), \
+        split_corpus(read_pairs(corpus_path), 100, 100)
+    assert student.dev == plain[1] and student.test == plain[2]
+    assert student.train_pairs != plain[0]
+    messages = []
+    train(tiny_config(epochs=2, distill_from=str(bundle()), distill_beam_size=2), corpus_path, out,
+          resume=True, progress=False, log=messages.append)
+    assert any("read from" in m and CACHE in m for m in messages)
+
+
+def test_a_teacher_translation_cut_off_resumes_after_its_last_saved_chunk(bundle, corpus_path, tmp_path,
+                                                                          monkeypatch):
+    from s2s_batch.runtime.errors import Interrupted
+    from s2s_batch.train import distill
+
+    sources = [en for en, _ in read_pairs(corpus_path)][:300]
+    assert len(set(sources)) > 3 * 16
+    expected = distill.teacher_targets(sources, bundle(), 2, 1.0, tmp_path / "whole", log=lambda m: None)
+    monkeypatch.setattr(distill, "CHUNK_LINES", 16)
+    calls = []
+    real = Translator.translate_batch
+
+    def cut_off_at_the_third_chunk(self, lines, **options):
+        calls.append(len(lines))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, lines, **options)
+
+    monkeypatch.setattr(Translator, "translate_batch", cut_off_at_the_third_chunk)
+    with pytest.raises(Interrupted):
+        distill.teacher_targets(sources, bundle(), 2, 1.0, tmp_path / "cut", log=lambda m: None)
+    assert not (tmp_path / "cut" / CACHE).exists()
+    calls.clear()
+    monkeypatch.setattr(Translator, "translate_batch", lambda self, lines, **o: calls.append(len(lines))
+                        or real(self, lines, **o))
+    resumed = distill.teacher_targets(sources, bundle(), 2, 1.0, tmp_path / "cut", log=lambda m: None)
+    assert resumed == expected
+    distinct = len(dict.fromkeys(sources))
+    assert sum(calls) == distinct - 32  # the two chunks saved before the cut are not translated again

@@ -1,0 +1,16 @@
+"""Learning the truecasing table from the training targets."""
+
+from __future__ import annotations
+
+from s2s_batch.train.learned_tables import learn_truecasing
+from tests.runtime.test_cli import input_file, run  # noqa: F401 (a fixture)
+
+
+def test_learns_the_usual_form_away_from_the_sentence_start():
+    recaser = learn_truecasing(["Tom est à Paris.", "Je vois Tom.", "Le chat dort.",
+                                "Il aime le chat.", "Il est OK.", "Je suis ok.", "Je suis OK !"])
+    assert recaser.table == {"tom": "Tom", "paris": "Paris", "ok": "OK"}  # "le": mostly lowercase
+
+
+def test_a_tie_keeps_the_lowercase_form():
+    assert learn_truecasing(["Il dit Oui.", "Il dit oui."]).table == {}
