@@ -1,10 +1,16 @@
-"""Throughput on one input, same weights, one run: seed loop, eager batched, the runtime, the bound.
+"""Throughput on one input, same weights, one run: seed loop, eager batched, PyTorch's own
+speed-ups, the runtime, the bound.
 
-    python bench/run.py [--quick] [--bundle DIR] [--checkpoint PT] [--input FILE]
+    python bench/run.py [--quick] [--bundle DIR] [--checkpoint PT] [--input FILE] [--no-compile]
 
 1. the seed's one-sentence loop in eager PyTorch, on the bundle's own weights (rebuilt bit
    for bit from its graphs by s2s_batch.export.bundle_weights; or --checkpoint PT);
-2. eager PyTorch batched greedy over the same length-sorted batches;
+2. eager PyTorch batched greedy over the same length-sorted batches, and the one-line
+   options a PyTorch user tries first to make it faster, each on the same batches:
+   torch.inference_mode, dynamic int8 quantization of the GRU and Linear layers
+   (torch.ao.quantization.quantize_dynamic), bf16 autocast, and torch.compile of the
+   decoder step. Each gets its token agreement with exact fp32 and, where it is not
+   exact and references sit beside the input (INPUT's SPLIT.ref*), its BLEU;
 3. the runtime at its default settings and a sweep of batch sizes and token budgets;
 4. the machine's limit: sgemm GFLOP/s at the model's shapes (timed in the same rounds as
    1-3) × the FLOPs the model needs for the real tokens → an upper bound on sentences/s.
@@ -13,12 +19,16 @@ in turn, round after round, so that their ratios are taken at the same moments; 
 starts from the text lines (tokenizing is timed on every side, decoding to text on
 none). Prints
 one JSON line per configuration, a table, and last:
-ratio_vs_eager=X.XX ratio_vs_seed_loop=Y.Y fraction_of_fp32_bound=Z.ZZ
+ratio_vs_torch_best=W.WW ratio_vs_eager=X.XX ratio_vs_seed_loop=Y.Y fraction_of_fp32_bound=Z.ZZ
+where torch_best is the fastest PyTorch configuration whose BLEU is within 0.3 of exact
+fp32 (an exact one needs no BLEU).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import json
 import statistics
 import sys
@@ -30,6 +40,7 @@ import torch
 
 from s2s_batch.export.bundle_weights import eager_from_bundle
 from s2s_batch.runtime.batching import sorted_batches
+from s2s_batch.runtime.bleu import corpus_bleu
 from s2s_batch.runtime.manifest import load_manifest
 from s2s_batch.runtime.session import cpu_quota
 from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator, default_bundle_dir
@@ -37,6 +48,7 @@ from s2s_batch.train.checkpoint import load_checkpoint
 from s2s_batch.train.predict import greedy_batch, predict_seq2seq
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_INPUT = ROOT / "runs" / "heldout-cased" / "test.en"
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:
@@ -98,18 +110,53 @@ def sgemm_work(cfg, batch: int) -> tuple:
     return run, sum(2 * m * k * n * reps for (m, k, n), (_, _, reps) in zip(shapes, operands))
 
 
-def read_input(path: Path | None, limit: int) -> list[str]:
+def read_input(path: Path, limit: int) -> list[str]:
     """`limit` lines spread evenly over the file (the held-out test split by default): the
     split is in the corpus's order, shortest sentences first, so its first lines are not
     a fair sample."""
-    path = path or ROOT / "runs" / "heldout" / "test.en"
     if not path.is_file():
         sys.exit(f"no input {path}: pass --input FILE, or write the held-out split first with "
-                 "python bench/heldout.py --data ../shared/data/fra-eng/fra.txt --out runs/heldout")
+                 "python bench/heldout.py --data ../shared/data/fra-eng/fra.txt --out runs/heldout-cased "
+                 "--cased")
     lines = path.read_text(encoding="utf-8").splitlines()
-    if len(lines) <= limit:
-        return lines
-    return [lines[i] for i in np.linspace(0, len(lines) - 1, limit).round().astype(int)]
+    return [lines[i] for i in spread(len(lines), limit)]
+
+
+def spread(n: int, limit: int) -> list[int]:
+    """`limit` indices spread evenly over range(n) (all of them if n <= limit)."""
+    if n <= limit:
+        return list(range(n))
+    return np.linspace(0, n - 1, limit).round().astype(int).tolist()
+
+
+def read_references(path: Path, n_lines: int, limit: int) -> list[list[str | None]] | None:
+    """The reference streams beside the input (SPLIT.ref0, SPLIT.ref1, ... for SPLIT.en),
+    at the lines read_input took; None if there are none."""
+    files = sorted(path.parent.glob(f"{path.stem}.ref*"), key=lambda p: int(p.suffix[4:] or 0))
+    if not files:
+        return None
+    keep = spread(n_lines, limit)
+    streams = []
+    for f in files:
+        stream = f.read_text(encoding="utf-8").splitlines()
+        streams.append([stream[i] or None for i in keep])
+    return streams
+
+
+def torch_peers(net, compile_decoder: bool) -> dict:
+    """What a PyTorch user tries first to make the eager model faster on a CPU, each as
+    (model, context manager factory): the same weights, one line of code each."""
+    peers = {"torch_inference_mode": (net, torch.inference_mode)}
+    quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(net), {torch.nn.GRU, torch.nn.LSTM,
+                                                                            torch.nn.Linear},
+                                                         dtype=torch.qint8)
+    peers["torch_int8_dynamic"] = (quantized, torch.inference_mode)
+    peers["torch_bf16_autocast"] = (net, lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+    if compile_decoder:
+        compiled = copy.deepcopy(net)
+        compiled.decoder = torch.compile(compiled.decoder, dynamic=True)
+        peers["torch_compile"] = (compiled, torch.inference_mode)
+    return peers
 
 
 def main() -> None:
@@ -120,13 +167,18 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="the checkpoint behind the bundle, for the eager sides (default: the "
                              "bundle's weights rebuilt as an eager model)")
-    parser.add_argument("--input", type=Path, default=None)
+    parser.add_argument("--input", type=Path, default=None,
+                        help="source lines [default: runs/heldout-cased/test.en]; SPLIT.ref* beside "
+                             "it give the BLEU of the inexact PyTorch options")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="leave torch.compile out (its first run compiles for minutes)")
     args = parser.parse_args()
     n_lines, seed_lines, repeats = (1000, 200, 2) if args.quick else (2000, 400, 3)
     if args.checkpoint and not args.checkpoint.is_file():
         sys.exit(f"no checkpoint {args.checkpoint}: pass the s2s-train checkpoint the bundle was "
                  "exported from, or leave --checkpoint out to rebuild the eager model from the bundle")
-    lines = read_input(args.input, n_lines)
+    input_path = args.input or DEFAULT_INPUT
+    lines = read_input(input_path, n_lines)
     threads = cpu_quota()
     torch.set_num_threads(threads)
     bundle = args.bundle or default_bundle_dir()
@@ -159,13 +211,14 @@ def main() -> None:
     banned = tgt_vocab.unk
 
     # Every side starts from the text lines, as the runtime does: tokenizing is timed too.
-    def eager_batched():
+    def eager_batched(model=net, context=contextlib.nullcontext):
         line_tokens = [encode(line) for line in lines]
         out = [None] * len(lines)
-        for batch in sorted_batches([len(t) for t in line_tokens], DEFAULT_BATCH_SIZE):
-            for i, ids in zip(batch, greedy_batch(net, [line_tokens[i] for i in batch], src_vocab,
-                                                  tgt_vocab, max_len, len(batch), banned)):
-                out[i] = ids
+        with context():
+            for batch in sorted_batches([len(t) for t in line_tokens], DEFAULT_BATCH_SIZE):
+                for i, ids in zip(batch, greedy_batch(model, [line_tokens[i] for i in batch], src_vocab,
+                                                      tgt_vocab, max_len, len(batch), banned)):
+                    out[i] = ids
         return out
 
     # The three configurations of the last line and the sgemm bound, measured in turn.
@@ -180,6 +233,36 @@ def main() -> None:
     record("seed_loop_eager", seed_s, seed_lines)
     record("eager_batched", eager_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
     record("runtime_default", runtime_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
+    nonblank = [i for i, t in enumerate(tokens) if t]
+    references = read_references(input_path, len(input_path.read_text(encoding="utf-8").splitlines()),
+                                 n_lines)
+
+    def bleu_of(ids_per_line) -> float | None:
+        if references is None:
+            return None
+        texts = [translator.tgt_tokenizer.decode(tgt_vocab.decode(ids)) if ids else "" for ids in ids_per_line]
+        return round(corpus_bleu(texts, references).score, 2)
+
+    fp32_bleu = bleu_of(eager_out)
+    # PyTorch's one-line speed-ups, timed in turn with exact fp32 (the same rounds).
+    peers = {"eager_batched": (eager_s, eager_out, 1.0, fp32_bleu)}
+    for name, (model, context) in torch_peers(net, not args.no_compile).items():
+        try:
+            measured = timed_together({"fp32": eager_batched,
+                                       name: lambda m=model, c=context: eager_batched(m, c)}, repeats)
+        except Exception as exc:  # a PyTorch option that does not run on this model or CPU
+            record(name, float("nan"), len(lines), error=f"{type(exc).__name__}: {str(exc)[:200]}")
+            continue
+        (fp32_s, _), (s, out) = measured["fp32"], measured[name]
+        agree = sum(out[i] == eager_out[i] for i in nonblank) / max(len(nonblank), 1)
+        bleu = fp32_bleu if agree == 1.0 else bleu_of(out)
+        # each peer's speed relative to fp32 of the same rounds, applied to fp32's headline time
+        peers[name] = (eager_s * s / fp32_s, out, agree, bleu)
+        record(name, eager_s * s / fp32_s, len(lines), batch_size=DEFAULT_BATCH_SIZE,
+               token_agreement=round(agree, 4), bleu=bleu, speed_vs_fp32=round(fp32_s / s, 3))
+    usable = {name: seconds for name, (seconds, _, agree, bleu) in peers.items()
+              if agree == 1.0 or (bleu is not None and fp32_bleu is not None and bleu >= fp32_bleu - 0.3)}
+    torch_best = min(usable, key=usable.get)
     # The default settings less one technique each: what each earns.
     for name, options in (("runtime_no_prescore", dict(prescore=False)),
                           ("runtime_one_stream", dict(inter_threads=1))):
@@ -197,7 +280,6 @@ def main() -> None:
         record(f"runtime_tokens_{budget}", s, len(lines), max_batch_tokens=budget,
                same_tokens=out == runtime_out)
 
-    nonblank = [i for i, t in enumerate(tokens) if t]
     bound = sentences_bound(cfg, tokens, runtime_out, nonblank, max_len, len(lines),
                            sgemm_flops / sgemm_s / 1e9, record)
     seed_mismatch = sum(seed_out[i] != runtime_out[i] for i in range(seed_lines) if tokens[i])
@@ -213,7 +295,10 @@ def main() -> None:
     if seed_mismatch or eager_mismatch or differing:
         sys.exit("token mismatch: the runtime does not reproduce eager PyTorch")
     runtime_rate = len(lines) / runtime_s
-    print(f"ratio_vs_eager={runtime_rate / (len(lines) / eager_s):.2f} "
+    print(f"fastest PyTorch configuration within 0.3 BLEU of exact fp32: {torch_best}; "
+          f"fp32 BLEU {fp32_bleu}")
+    print(f"ratio_vs_torch_best={runtime_rate / (len(lines) / usable[torch_best]):.2f} "
+          f"ratio_vs_eager={runtime_rate / (len(lines) / eager_s):.2f} "
           f"ratio_vs_seed_loop={runtime_rate / (seed_lines / seed_s):.1f} "
           f"fraction_of_fp32_bound={runtime_rate / bound:.2f}")
 

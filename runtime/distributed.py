@@ -230,7 +230,7 @@ def _translated_blocks(translator, src, options: FileOptions, *, skip_lines: int
         # Ray Data's actor pools restart an actor whose process dies and retry its blocks
         # (max_restarts and max_task_retries default to -1 there; passing them is
         # deprecated): translation is deterministic, so the output is the same bytes.
-        # tests/test_ray.py kills an actor mid-run to hold Ray to it.
+        # tests/runtime/test_ray.py kills an actor mid-run to hold Ray to it.
         num_gpus=1 if translator.device == "cuda" else None,
         fn_constructor_kwargs=dict(bundle_files=[ray.put(files)], translator_settings=settings,
                                    options=options))
