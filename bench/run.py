@@ -43,7 +43,8 @@ from s2s_batch.runtime.batching import sorted_batches
 from s2s_batch.runtime.bleu import corpus_bleu
 from s2s_batch.runtime.manifest import load_manifest
 from s2s_batch.runtime.session import cpu_quota
-from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, Translator, default_bundle_dir
+from s2s_batch.runtime.settings import DEFAULT_BATCH_SIZE
+from s2s_batch.runtime.translator import Translator, default_bundle_dir
 from s2s_batch.train.checkpoint import load_checkpoint
 from s2s_batch.train.predict import greedy_batch, predict_seq2seq
 

@@ -12,8 +12,12 @@ from pathlib import Path
 
 import click
 
+from s2s_batch.runtime.decoding import LENGTH_PENALTY_TYPES, DecodingOptions
 from s2s_batch.runtime.errors import InputError, S2SError, UsageError
+from s2s_batch.runtime.file_options import CHUNK_LINES
+from s2s_batch.runtime.settings import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_MAX_INPUT_LENGTH
 
+_DEFAULTS = DecodingOptions()  # the library's defaults are the CLI's
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
 
@@ -71,8 +75,8 @@ _bundle_option = click.option(
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", envvar="S2S_DEVICE",
               show_envvar=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="sentences per batch [default: 256], or padded source tokens with "
-                   "--batch-type tokens [default: 4096]")
+              help=f"sentences per batch [default: {DEFAULT_BATCH_SIZE}], or padded source tokens with "
+                   f"--batch-type tokens [default: {DEFAULT_BATCH_TOKENS}]")
 @click.option("--batch-type", type=click.Choice(["examples", "tokens"]), default="examples",
               help="what --batch-size counts: sentences, or padded source tokens (a token budget)")
 @click.option("--max-batch-tokens", type=click.IntRange(min=1), default=None,
@@ -80,11 +84,11 @@ _bundle_option = click.option(
 @click.option("--max-decoding-length", "--max-len", "max_len", type=click.IntRange(min=1), default=None,
               help="most tokens generated per sentence [default: --max-len-a x its source "
                    "tokens + --max-len-b]; the input's cap is --max-input-length")
-@click.option("--max-len-a", type=click.FloatRange(min=0), default=2.0, show_default=True,
+@click.option("--max-len-a", type=click.FloatRange(min=0), default=_DEFAULTS.max_length_a, show_default=True,
               help="without --max-len: tokens generated per source token (fairseq's max_len_a)")
-@click.option("--max-len-b", type=click.IntRange(min=0), default=10, show_default=True,
+@click.option("--max-len-b", type=click.IntRange(min=0), default=_DEFAULTS.max_length_b, show_default=True,
               help="without --max-len: tokens generated on top (fairseq's max_len_b)")
-@click.option("--max-input-length", type=click.IntRange(min=0), default=1024, show_default=True,
+@click.option("--max-input-length", type=click.IntRange(min=0), default=DEFAULT_MAX_INPUT_LENGTH, show_default=True,
               help="source tokens read per sentence (0: no limit); see --long-inputs")
 @click.option("--long-inputs", type=click.Choice(["crop", "empty"]), default="crop", show_default=True,
               help="a sentence past --max-input-length: translate its first tokens, or give an "
@@ -101,24 +105,25 @@ _bundle_option = click.option(
                    "(0: one per thread on CPU, 1 on CUDA)")
 @click.option("--resume", is_flag=True,
               help="continue a killed or interrupted run on the same INPUT and OUTPUT")
-@click.option("--chunk-lines", type=click.IntRange(min=1), default=10_000,
+@click.option("--chunk-lines", type=click.IntRange(min=1), default=CHUNK_LINES,
               help="lines read, translated and recorded at a time (the resume granularity)")
 @click.option("--beam-size", type=click.IntRange(min=1), default=1, help="1: greedy search")
 @click.option("--num-hypotheses", type=click.IntRange(min=1), default=1,
               help="n-best size (at most the beam size; all of them in jsonl, the best in text)")
-@click.option("--length-penalty", type=float, default=1.0,
+@click.option("--length-penalty", type=float, default=_DEFAULTS.length_penalty,
               help="beam search ranks hypotheses by log-probability / length^ALPHA (CTranslate2's "
                    "meaning; 0: none); 1.0 was best on dev")
-@click.option("--length-penalty-type", type=click.Choice(["power", "gnmt"]), default="power",
+@click.option("--length-penalty-type", type=click.Choice(LENGTH_PENALTY_TYPES),
+              default=_DEFAULTS.length_penalty_type,
               help="power: length^ALPHA; gnmt: ((5 + length) / 6)^ALPHA (Wu et al. 2016)")
 @click.option("--min-len", type=click.IntRange(min=0), default=0, help="no <eos> before this many tokens")
 @click.option("--no-repeat-ngram", type=click.IntRange(min=0), default=0,
               help="forbid repeating any n-gram of this size (0: off)")
 @click.option("--sampling-topk", type=click.IntRange(min=0), default=1,
               help="sample from the K most likely tokens (1: no sampling; 0: the whole distribution)")
-@click.option("--sampling-topp", type=float, default=1.0,
+@click.option("--sampling-topp", type=float, default=_DEFAULTS.sampling_topp,
               help="nucleus: sample from the smallest set holding this probability mass")
-@click.option("--sampling-temperature", type=float, default=1.0,
+@click.option("--sampling-temperature", type=float, default=_DEFAULTS.sampling_temperature,
               help="divide logits by T before sampling (0: argmax)")
 @click.option("--seed", type=int, default=0,
               help="sampling seed; a sentence's sample depends only on it and the sentence")
@@ -149,7 +154,7 @@ _bundle_option = click.option(
 @click.option("--no-prescore", is_flag=True,
               help="greedy search on CPU: take each argmax from the full fp32 output layer, not "
                    "through the bundle's int8 prescoring (same words, slower; for measuring)")
-@click.option("--disable-unk/--allow-unk", default=True, show_default=True,
+@click.option("--disable-unk/--allow-unk", default=_DEFAULTS.disable_unk, show_default=True,
               help="never generate the unknown-word token <unk> (the next best word instead), or "
                    "let the model write <unk> where it would")
 @click.option("--replace-unk", is_flag=True,
@@ -207,8 +212,6 @@ def translate(input_path, output, bundle, ray_address, ray_actors, quiet, **flag
 
 def _translator_settings(flags: dict) -> dict:
     """Translator keyword arguments from the translate command's remaining flags."""
-    from s2s_batch.runtime.translator import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS
-
     batch_type, batch_size = flags["batch_type"], flags["batch_size"]
     if flags["max_batch_tokens"]:
         if batch_size and batch_type == "examples":

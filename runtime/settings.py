@@ -12,6 +12,13 @@ from pathlib import Path
 
 from s2s_batch.runtime.errors import UsageError
 
+# Built-in defaults of the translator that the CLI shows too (one place for each).
+DEFAULT_BATCH_SIZE = 256
+DEFAULT_BATCH_TOKENS = 4096  # with batch_type="tokens"
+# Source tokens read per sentence (CTranslate2's max_input_length, and its default): the
+# encoder graph runs to each row's length, so the training length is no limit.
+DEFAULT_MAX_INPUT_LENGTH = 1024
+
 CONFIG_FILE = "s2s-batch.toml"
 CONFIG_ENV = "S2S_CONFIG"
 PATH_KEYS = ("bundle",)  # resolved against the file's folder, not the working directory

@@ -23,6 +23,7 @@ from s2s_batch.runtime.manifest import (
 )
 from s2s_batch.runtime.segment import SentenceSplitter, join_pieces
 from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
+from s2s_batch.runtime.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_INPUT_LENGTH
 from s2s_batch.runtime.shortlist import LexicalTable, Shortlist
 from s2s_batch.runtime.strategies import SourceBatch, Targets, choose_strategy
 from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize
@@ -30,11 +31,6 @@ from s2s_batch.runtime.truecase import Recaser
 from s2s_batch.runtime.vocab import EOS as EOS_TOKEN
 from s2s_batch.runtime.vocab import Vocab, with_eos
 
-DEFAULT_BATCH_SIZE = 256
-DEFAULT_BATCH_TOKENS = 4096  # with batch_type="tokens"
-# Source tokens read per sentence (CTranslate2's max_input_length, and its default): the
-# encoder graph runs to each row's length, so the training length is no limit.
-DEFAULT_MAX_INPUT_LENGTH = 1024
 LONG_INPUTS = ("crop", "empty")
 
 
