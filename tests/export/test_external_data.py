@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from s2s_batch.runtime.errors import BundleError
-from s2s_batch.runtime.manifest import ENCODER_FILE, MANIFEST, sha256_of
-
-torch = pytest.importorskip("torch")
-
-
-def _copy_bundle(bundle, tmp_path: Path) -> Path:
-    copy = tmp_path / "bundle"
-    shutil.copytree(bundle(), copy)
-    return copy
-
-
-def _list_file(root: Path, name: str, digest: str = "0" * 64) -> None:
-    manifest = json.loads((root / MANIFEST).read_text())
-    manifest["files"][name] = digest
-    (root / MANIFEST).write_text(json.dumps(manifest))
+from s2s_batch.runtime.manifest import ENCODER_FILE, sha256_of
+from tests.runtime.test_untrusted import _copy_bundle, _list_file
 
 
 @pytest.mark.parametrize("location", ["weights.bin", "../weights.bin"])
