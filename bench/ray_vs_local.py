@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from s2s_batch.runtime.distributed import translate_file_on_ray
+from s2s_batch.runtime.file_options import FileOptions
 from s2s_batch.runtime.translator import Translator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,9 +76,9 @@ def main() -> None:
             for actors in args.actors:
                 out = Path(tmp) / f"ray{actors}.txt"
                 start = time.perf_counter()
-                translate_file_on_ray(translator, src, out, address=f"127.0.0.1:{port}",
-                                      actors=actors, threads=1, progress=False,
-                                      chunk_lines=args.chunk_lines)
+                translate_file_on_ray(translator, src, out,
+                                      FileOptions(progress=False, chunk_lines=args.chunk_lines),
+                                      address=f"127.0.0.1:{port}", actors=actors, threads=1)
                 seconds = time.perf_counter() - start
                 assert out.read_bytes() == local.read_bytes(), "Ray output differs from local"
                 rows.append({"config": f"ray, {actors} actors x 1 thread", "lines": args.lines,
