@@ -84,8 +84,20 @@ def test_sigint_stops_cleanly_and_resumes(job, tmp_path):
     message = err.strip()
     assert "\n" not in message and "--resume" in message and "Traceback" not in message
     assert not dst.exists()
-    proc = subprocess.run(cli(bundle_dir, src, dst, "--resume"), capture_output=True, text=True)
+    # threads and batching never change a translation: a resume may change them
+    proc = subprocess.run(cli(bundle_dir, src, dst, "--resume", "--threads", "1", "--batch-size", "7"),
+                          capture_output=True, text=True)
     assert proc.returncode == 0 and dst.read_bytes() == reference
+
+
+def test_resume_refuses_changed_decoding_options(job, tmp_path):
+    bundle_dir, src, _ = job
+    dst = tmp_path / "out.txt"
+    start_and_stop_at(cli(bundle_dir, src, dst), tmp_path / ".out.txt.progress.json", 500,
+                      signal.SIGKILL)
+    for changed in (["--beam-size", "2"], ["--no-split-sentences"]):
+        proc = subprocess.run(cli(bundle_dir, src, dst, "--resume", *changed), capture_output=True, text=True)
+        assert proc.returncode == 2 and "rerun without --resume" in proc.stderr, changed
 
 
 def test_resume_refuses_a_changed_input(job, tmp_path):
