@@ -55,11 +55,6 @@ class InputFormat:
                              f"{type(value).__name__}, not a string; fix the line or --field")
         return value
 
-    def sources(self, lines: Iterable[str], name: str, first_number: int = 1) -> Iterator[str]:
-        """The sentence of each line, in order."""
-        for number, line in enumerate(lines, start=first_number):
-            yield self.source(line, number, name)
-
     def records(self, lines: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
         """(the sentence, the whole line) of each line, in order: jsonl and tsv output keep
         the line's other fields or columns."""

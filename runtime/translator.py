@@ -416,7 +416,6 @@ class Translator:
         caps = opts.length_caps(np.array([len(sources[i]) - 1 for i in todo], dtype=np.int64),
                                 self.max_decoding_length)
         cap_of = dict(zip(todo, caps.tolist()))
-        width = self.config.num_steps if self.config.pad_source else None
         size = max_batch_size or self.batch_size
         lengths = [len(sources[i]) for i in todo]
         if self.batch_type == "tokens":  # size is a budget of padded source tokens
@@ -428,7 +427,7 @@ class Translator:
 
         def search(index: list[int]):
             rows = [sources[i] for i in index]
-            src, src_len = pad_batch(rows, self.src_vocab.pad, width)
+            src, src_len = pad_batch(rows, self.src_vocab.pad, self._pad_width)
             return self._search(SourceBatch(src, src_len, rows, np.array([cap_of[i] for i in index])), opts)
 
         found = map(search, batches) if self.inter_threads == 1 else self._pool().map(search, batches)
@@ -439,6 +438,12 @@ class Translator:
         for i in range(len(pieces)):
             if not sources[i] and encoded[i][1]:  # too long, and long_inputs="empty"
                 yield i, tokens[i], [], True, 0
+
+    @property
+    def _pad_width(self) -> int | None:
+        """Seed-semantics encoders read every source padded to num_steps, as trained;
+        the others read each batch padded to its longest row."""
+        return self.config.num_steps if self.config.pad_source else None
 
     def _pool(self) -> ThreadPoolExecutor:
         # onnxruntime releases the GIL while it runs, and one session serves concurrent runs.
@@ -488,11 +493,10 @@ class Translator:
         tgt_tokens = [self.tgt_tokenizer.encode(line) for line in targets]
         todo = [i for i in range(len(sources)) if src_rows[i] and tgt_tokens[i]]
         results = [ScoringResult() for _ in sources]
-        width = self.config.num_steps if self.config.pad_source else None
         size = max_batch_size or (self.batch_size if self.batch_type == "examples" else DEFAULT_BATCH_SIZE)
         for batch in sorted_batches([len(src_rows[i]) for i in todo], size):
             index = [todo[j] for j in batch]
-            src, src_len = pad_batch([src_rows[i] for i in index], self.src_vocab.pad, width)
+            src, src_len = pad_batch([src_rows[i] for i in index], self.src_vocab.pad, self._pad_width)
             forced = [self.tgt_vocab.encode(tgt_tokens[i]) + [self.tgt_vocab.eos] for i in index]
             log_probs = self._forced_log_probs(src, src_len, forced)
             for i, ids, row in zip(index, forced, log_probs):

@@ -29,6 +29,12 @@ SOURCES, CACHE, CACHE_KEY = "distill-sources.txt", "distilled.txt", "distilled.j
 CHUNK_LINES = 2000  # the teacher's translations are saved (and resumable) this many at a time
 
 
+def _one_line(text: str) -> str:
+    """The text with its whitespace runs as single spaces: a sentence stays one line of
+    the teacher's input file, and the key it is looked up by."""
+    return " ".join(text.split())
+
+
 def teacher_targets(sources: list[str], teacher: Path, beam_size: int, length_penalty: float,
                     cache_dir: Path | None = None, log=print) -> dict[str, str]:
     """The teacher's best translation of each distinct source sentence.
@@ -41,7 +47,7 @@ def teacher_targets(sources: list[str], teacher: Path, beam_size: int, length_pe
     manifest = load_manifest(teacher)
     key = {"teacher": manifest.files, "beam_size": beam_size, "length_penalty": length_penalty,
            "length_penalty_type": "power"}
-    distinct = list(dict.fromkeys(" ".join(s.split()) for s in sources))
+    distinct = list(dict.fromkeys(_one_line(s) for s in sources))
     with contextlib.ExitStack() as stack:
         work = cache_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="s2s-distill-")))
         work.mkdir(parents=True, exist_ok=True)
@@ -64,7 +70,7 @@ def teacher_targets(sources: list[str], teacher: Path, beam_size: int, length_pe
                 translator.translate_file(src, dst, resume=True, chunk_lines=CHUNK_LINES,
                                           beam_size=beam_size, length_penalty=length_penalty)
         targets = dst.read_text(encoding="utf-8").split("\n")[:-1]
-    return dict(zip(distinct, (" ".join(t.split()) for t in targets)))
+    return dict(zip(distinct, map(_one_line, targets)))
 
 
 def distilled_corpus(raw: list[tuple[str, str]], teacher: Path, dev_permille: int, test_permille: int,
@@ -80,7 +86,7 @@ def distilled_corpus(raw: list[tuple[str, str]], teacher: Path, dev_permille: in
     held_out = [pair for pair, train in zip(raw, in_train) if not train]
     references = [pair for pair, train in zip(raw, in_train) if train]
     distilled = [(en, targets[key]) for en in dict.fromkeys(sources)
-                 if targets.get(key := " ".join(en.split()))]
+                 if targets.get(key := _one_line(en))]
     kept = references if keep_references else [p for p in references
-                                                if not targets.get(" ".join(p[0].split()))]
+                                                if not targets.get(_one_line(p[0]))]
     return kept + distilled + held_out
