@@ -24,7 +24,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 
 from s2s_batch.runtime.batching import pad_batch, sorted_batches
-from s2s_batch.runtime.manifest import DECODER_FILE, SHORTLIST_INPUT, load_manifest
+from s2s_batch.runtime.manifest import DECODER_FILE, load_manifest
 from s2s_batch.runtime.search import greedy_decode
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
@@ -41,11 +41,12 @@ def loop_graph(decoder_path: Path, state_names: list[str], memory_names: list[st
         node = onnx.NodeProto.FromString(node.SerializeToString())
         node.input[:] = [rename.get(i, i) for i in node.input]
         body_nodes.append(node)
-    inputs = {i.name for i in g.input}
-    if SHORTLIST_INPUT in inputs:  # the full output layer: an empty shortlist
-        body_nodes.insert(0, helper.make_node(
-            "Constant", [], [SHORTLIST_INPUT],
-            value=helper.make_tensor("empty", TensorProto.INT64, [0], [])))
+    # The step's other inputs without a default (shortlist, prescore switch, ...) become
+    # inputs of the whole graph, read by the body from the outer scope, and fed what the
+    # runtime feeds its own step (Graphs._feed).
+    defaults = {t.name for t in g.initializer}
+    outer = [i for i in g.input if i.name not in defaults
+             and i.name not in ("tokens", *state_names, *memory_names)]
     body_nodes += [
         helper.make_node("Constant", [], ["eos_id"], value=helper.make_tensor("eos", TensorProto.INT64, [], [eos])),
         helper.make_node("Equal", ["next_token", "eos_id"], ["is_eos"]),
@@ -84,7 +85,7 @@ def loop_graph(decoder_path: Path, state_names: list[str], memory_names: list[st
         main_nodes, "greedy_loop",
         [helper.make_tensor_value_info("tokens", TensorProto.INT64, [None]),
          helper.make_tensor_value_info("max_len", TensorProto.INT64, []),
-         *(i for i in g.input if i.name in state_names or i.name in memory_names)],
+         *(i for i in g.input if i.name in state_names or i.name in memory_names), *outer],
         [helper.make_tensor_value_info("steps", TensorProto.INT64, [None, None])],
         initializer=list(g.initializer))
     model = helper.make_model(main, opset_imports=list(step.opset_import))
@@ -110,6 +111,7 @@ def main() -> None:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = 1, 1
     loop = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    loop_inputs = [i.name for i in loop.get_inputs()]
     lines = args.input.read_text(encoding="utf-8").splitlines()
     rows = [r for r in (translator.source_ids(line) for line in lines) if r]
     max_len = translator.max_decoding_length
@@ -125,8 +127,8 @@ def main() -> None:
         for src, src_len in batches:
             states, memory = graphs.encode(src, src_len)
             tokens = np.full(src.shape[0], tv.bos, dtype=np.int64)
-            steps = loop.run(["steps"], {"tokens": tokens, "max_len": np.array(max_len, dtype=np.int64),
-                                         **states, **memory})[0]
+            feed = {**graphs._feed(tokens, states, memory), "max_len": np.array(max_len, dtype=np.int64)}
+            steps = loop.run(["steps"], {name: feed[name] for name in loop_inputs})[0]
             for row in steps.T.tolist():
                 out.append(row[: row.index(tv.eos)] if tv.eos in row else row)
         return out
