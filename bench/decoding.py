@@ -1,18 +1,23 @@
 """BLEU and speed of greedy search and beam search on a held-out split, in one run.
 
     python bench/decoding.py [--bundle DIR] [--heldout runs/heldout-cased] [--split test]
-                             [--beams 2 4 8] [--penalties 0 0.6 1.0]
+                             [--beams 2 4 8] [--penalties 0 0.6 1.0] [--baseline DIR]
 
 Reads SPLIT.en and SPLIT.ref* written by bench/heldout.py: with --cased there (the
 default folder here), the output is truecased; otherwise (references lowercased and
 seed-tokenized) pass --no-truecase. Prints one JSON line per
 configuration (sacreBLEU, seed BLEU, sentences/s, speed relative to greedy) and a table.
+
+With --baseline DIR (e.g. the previous default bundle), the greedy search of both bundles
+is also timed in turn, round after round, so that their ratio is taken at the same
+moments; the last line is then `greedy_speed_vs_baseline=X.XX` (median of the rounds).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -27,6 +32,20 @@ def read_split(folder: Path, split: str) -> tuple[list[str], list[list[str | Non
     return sources, refs
 
 
+def greedy_speed_ratio(translator: Translator, baseline: Translator, sources: list[str],
+                       rounds: int = 5) -> tuple[float, float, float]:
+    """Median greedy sentences/s of `translator` and `baseline`, timed alternately, and
+    the median of the per-round ratios."""
+    rates: dict[str, list[float]] = {"bundle": [], "baseline": []}
+    for _ in range(rounds):
+        for name, which in (("bundle", translator), ("baseline", baseline)):
+            start = time.perf_counter()
+            which.translate_lines(sources)
+            rates[name].append(len(sources) / (time.perf_counter() - start))
+    ratios = [a / b for a, b in zip(rates["bundle"], rates["baseline"])]
+    return statistics.median(rates["bundle"]), statistics.median(rates["baseline"]), statistics.median(ratios)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, default=None)
@@ -36,6 +55,8 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--beams", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--penalties", type=float, nargs="+", default=[0.0, 0.6, 1.0])
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another bundle whose greedy speed is timed in turn with this one's")
     args = parser.parse_args()
     sources, refs = read_split(args.heldout, args.split)
     translator = Translator(args.bundle, truecase=not args.no_truecase)
@@ -58,6 +79,13 @@ def main() -> None:
     for r in rows:
         print(f"{r['config']:<16}{r['bleu']:>8.2f}{r['seed_bleu']:>11.4f}{r['sentences_per_s']:>10.1f}"
               f"{r['speed_vs_greedy']:>11.3f}")
+    if args.baseline is not None:
+        baseline = Translator(args.baseline, truecase=not args.no_truecase)
+        baseline.translate_lines(sources[:64])  # warm-up
+        mine, theirs, ratio = greedy_speed_ratio(translator, baseline, sources)
+        print(f"\ngreedy sentences/s, {len(sources)} sentences, alternating rounds: this bundle "
+              f"{mine:.1f}, baseline {args.baseline} {theirs:.1f}")
+        print(f"greedy_speed_vs_baseline={ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -17,17 +17,11 @@ import json
 import time
 from pathlib import Path
 
+from decoding import read_split  # bench/decoding.py, beside this script
+
 from s2s_batch.runtime.bleu import corpus_bleu
 from s2s_batch.runtime.manifest import SHORTLIST_FILE, load_manifest
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
-
-
-def read_split(folder: Path, split: str) -> tuple[list[str], list[list[str | None]]]:
-    """The source lines of a held-out split and its reference streams."""
-    sources = (folder / f"{split}.en").read_text(encoding="utf-8").splitlines()
-    refs = [[line or None for line in path.read_text(encoding="utf-8").splitlines()]
-            for path in sorted(folder.glob(f"{split}.ref*"), key=lambda p: int(p.suffix[4:]))]
-    return sources, refs
 
 
 def points(name: str, bundle: Path, sources: list[str], refs, beams: list[int]):
