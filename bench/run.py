@@ -83,7 +83,10 @@ def model_flops(cfg) -> tuple[int, int, int]:
                    for layer in range(cfg.num_layers))
 
     encoder = stack(cfg.embed_size, directions)
-    decoder = stack(cfg.embed_size + h) + 2 * h * cfg.tgt_vocab_size
+    if cfg.attention_after_cell:  # the cell reads the embedding; Luong's W_c reads [h_t; c_t]
+        decoder = stack(cfg.embed_size) + 2 * (2 * h) * h + 2 * h * cfg.tgt_vocab_size
+    else:  # the cell reads the embedding and the context
+        decoder = stack(cfg.embed_size + h) + 2 * h * cfg.tgt_vocab_size
     pair = 0
     if cfg.attention != "none":
         encoder += 2 * h * h if cfg.attention != "dot" else 0  # keys, once per source token

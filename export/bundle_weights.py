@@ -1,13 +1,15 @@
 """The eager model behind a bundle, rebuilt from the weights its ONNX graphs hold.
 
-An fp32 bundle of a GRU model with the seed's fixed context keeps every parameter of the
-checkpoint it was exported from, only laid out for onnxruntime: the encoder's GRU nodes
-hold W, R and both biases in ONNX's gate order (z, r, h; PyTorch's is r, z, n), the
-decoder step's cells (`export/step_cells.py`) hold them per layer, and the first decoder
-layer's input weight is split in two by `export/context_gates.py` (embedding part in the
-step, context part in the encoder). Undoing those layouts gives the checkpoint's tensors
-bit for bit, so benchmarks and parity checks can run the eager model of a shipped bundle
-without the training run that made it.
+An fp32 bundle of a unidirectional GRU model, with the seed's fixed context or with dot or
+general attention after the cell, keeps every parameter of the checkpoint it was exported
+from, only laid out for onnxruntime: the encoder's GRU nodes hold W, R and both biases in
+ONNX's gate order (z, r, h; PyTorch's is r, z, n), the decoder step's cells
+(`export/step_cells.py`) hold them per layer, the first decoder layer's input weight of a
+fixed-context model is split in two by `export/context_gates.py` (embedding part in the
+step, context part in the encoder), and the attention's key matrix (in the encoder) and
+Luong's W_c (in the step) are MatMul weights, transposed. Undoing those layouts gives the
+checkpoint's tensors bit for bit, so benchmarks and parity checks can run the eager model
+of a shipped bundle without the training run that made it.
 """
 
 from __future__ import annotations
@@ -93,19 +95,37 @@ def _decoder_layers(graph: onnx.GraphProto, weights: dict, context_part: np.ndar
     return layers
 
 
+def _matmul_weight(graph: onnx.GraphProto, weights: dict, module: str) -> torch.Tensor:
+    """The weight of the traced Linear `module` (no bias: a MatMul by its transpose)."""
+    found = [node.input[1] for node in graph.node
+             if node.op_type == "MatMul" and node.name == f"/{module}/MatMul" and node.input[1] in weights]
+    if len(found) != 1:
+        raise ValueError(f"no single MatMul of {module} in the graph")
+    return torch.from_numpy(weights[found[0]].T.copy())
+
+
+def _rebuildable(manifest: Manifest) -> bool:
+    cfg = manifest.config
+    attention_ok = cfg.attention == "none" or (cfg.attention in ("dot", "general")
+                                               and cfg.attention_after_cell)
+    return (cfg.cell == "gru" and attention_ok and not cfg.bidirectional and not cfg.residual
+            and not cfg.self_attention and manifest.precision == "fp32")
+
+
 def eager_from_bundle(bundle_dir: str | Path | Manifest) -> Seq2Seq:
     """The bundle's model as an eager Seq2Seq in eval mode, with the exported weights.
 
-    Rebuilds fp32 GRU models with the seed's fixed context (the default bundle's kind);
-    raises ValueError for any other bundle. Takes the folder or its loaded Manifest.
+    Rebuilds fp32 unidirectional GRU models with the seed's fixed context or with dot or
+    general attention after the cell (the default bundle's kinds); raises ValueError for
+    any other bundle. Takes the folder or its loaded Manifest.
     """
     manifest = bundle_dir if isinstance(bundle_dir, Manifest) else load_manifest(Path(bundle_dir))
     bundle_dir = manifest.root
     cfg = manifest.config
-    if (cfg.cell != "gru" or cfg.attention != "none" or cfg.bidirectional or cfg.residual
-            or manifest.precision != "fp32"):
-        raise ValueError(f"{bundle_dir}: only fp32 GRU bundles with the seed's fixed context can be "
-                         "rebuilt as an eager model; pass the checkpoint it was exported from")
+    if not _rebuildable(manifest):
+        raise ValueError(f"{bundle_dir}: only fp32 unidirectional GRU bundles with the seed's fixed "
+                         "context or dot/general attention after the cell can be rebuilt as an eager "
+                         "model; pass the checkpoint it was exported from")
     enc_graph, enc_weights = _initializers(manifest.path(ENCODER_FILE))
     dec_graph, dec_weights = _initializers(manifest.path(DECODER_FILE))
     encoder = _encoder_layers(enc_graph, enc_weights)
@@ -121,6 +141,10 @@ def eager_from_bundle(bundle_dir: str | Path | Manifest) -> Seq2Seq:
         for i, tensors in enumerate(layers):
             for kind, tensor in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), tensors):
                 state[f"{side}.rnn.{kind}_l{i}"] = _torch_gate_order(tensor)
+    if cfg.attention != "none":
+        state["decoder.combine.weight"] = _matmul_weight(dec_graph, dec_weights, "combine")
+        if cfg.attention == "general":
+            state["decoder.attention.w_key.weight"] = _matmul_weight(enc_graph, enc_weights, "w_key")
     net = Seq2Seq(cfg)
     net.load_state_dict(state)  # strict: a missing or extra tensor is an error
     return net.eval()

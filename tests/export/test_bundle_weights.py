@@ -12,10 +12,11 @@ from s2s_batch.export.bundle_weights import eager_from_bundle  # noqa: E402
 from s2s_batch.train.checkpoint import load_checkpoint  # noqa: E402
 
 
-@pytest.mark.parametrize("seed_semantics", [False, True])
-def test_rebuilt_weights_equal_the_checkpoints_bit_for_bit(trained, bundle, seed_semantics):
-    net, *_ = load_checkpoint(trained("gru", seed_semantics))
-    rebuilt = eager_from_bundle(bundle("gru", seed_semantics))
+@pytest.mark.parametrize(("seed_semantics", "attention"), [
+    (False, "none"), (True, "none"), (False, "general+after"), (False, "dot+after")])
+def test_rebuilt_weights_equal_the_checkpoints_bit_for_bit(trained, bundle, seed_semantics, attention):
+    net, *_ = load_checkpoint(trained("gru", seed_semantics, attention))
+    rebuilt = eager_from_bundle(bundle("gru", seed_semantics, attention))
     assert rebuilt.config == net.config
     expected, got = net.state_dict(), rebuilt.state_dict()
     assert got.keys() == expected.keys()
@@ -25,10 +26,9 @@ def test_rebuilt_weights_equal_the_checkpoints_bit_for_bit(trained, bundle, seed
 
 
 def test_bundles_it_cannot_rebuild_are_refused(bundle):
-    with pytest.raises(ValueError, match="only fp32 GRU bundles"):
-        eager_from_bundle(bundle("lstm"))
-    with pytest.raises(ValueError, match="only fp32 GRU bundles"):
-        eager_from_bundle(bundle("gru", False, "additive"))
+    for cell, attention in (("lstm", "none"), ("gru", "additive"), ("gru", "general+bi+after")):
+        with pytest.raises(ValueError, match="only fp32 unidirectional GRU bundles"):
+            eager_from_bundle(bundle(cell, False, attention))
 
 
 def _manifest_without_run_details(path) -> dict:
@@ -62,7 +62,7 @@ def test_s2s_export_refuses_a_bundle_it_cannot_rebuild(bundle, tmp_path):
 
     result = CliRunner().invoke(main, [str(bundle("lstm")), "-o", str(tmp_path / "out")])
     assert result.exit_code == 4
-    assert "only fp32 GRU bundles" in result.output
+    assert "only fp32 unidirectional GRU bundles" in result.output
     assert not (tmp_path / "out").exists()
 
 
