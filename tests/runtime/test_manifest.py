@@ -20,8 +20,14 @@ def test_the_default_and_a_fresh_export_follow_the_schema(bundle):
         jsonschema.validate(json.loads((root / MANIFEST).read_text()), schema)
     fresh = json.loads((bundle() / MANIFEST).read_text())
     assert fresh["revision"] == REVISION
-    assert "revision" not in json.loads((default_bundle_dir() / MANIFEST).read_text())  # revision 1
-    assert load_manifest(default_bundle_dir()).revision == 1
+    assert load_manifest(default_bundle_dir()).revision == REVISION
+
+
+def test_a_manifest_without_a_revision_reads_as_revision_1(bundle, tmp_path):
+    """Bundles exported before revisions were recorded (the default until 2026-11-30) still load."""
+    root = _edited(bundle, tmp_path, lambda d: d.pop("revision"))
+    assert load_manifest(root).revision == 1
+    assert len(Translator(root).translate_lines(["x"])) == 1
 
 
 def _edited(bundle, tmp_path, change) -> object:
