@@ -10,16 +10,18 @@ configuration (sacreBLEU, seed BLEU, sentences/s, speed relative to greedy) and 
 
 With --baseline DIR (e.g. the previous default bundle), the greedy search of both bundles
 is also timed in turn, round after round, so that their ratio is taken at the same
-moments; the last line is then `greedy_speed_vs_baseline=X.XX` (median of the rounds).
+moments; the last line is then `greedy_speed_vs_baseline=X.XX` (ratio of the medians of
+five rounds).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
+
+from timing import timed_together  # bench/timing.py, beside this script
 
 from s2s_batch.runtime.bleu import corpus_bleu, mean_seed_bleu
 from s2s_batch.runtime.translator import Translator
@@ -30,20 +32,6 @@ def read_split(folder: Path, split: str) -> tuple[list[str], list[list[str | Non
     refs = [[line or None for line in path.read_text(encoding="utf-8").splitlines()]
             for path in sorted(folder.glob(f"{split}.ref*"), key=lambda p: int(p.suffix[4:]))]
     return sources, refs
-
-
-def greedy_speed_ratio(translator: Translator, baseline: Translator, sources: list[str],
-                       rounds: int = 5) -> tuple[float, float, float]:
-    """Median greedy sentences/s of `translator` and `baseline`, timed alternately, and
-    the median of the per-round ratios."""
-    rates: dict[str, list[float]] = {"bundle": [], "baseline": []}
-    for _ in range(rounds):
-        for name, which in (("bundle", translator), ("baseline", baseline)):
-            start = time.perf_counter()
-            which.translate_lines(sources)
-            rates[name].append(len(sources) / (time.perf_counter() - start))
-    ratios = [a / b for a, b in zip(rates["bundle"], rates["baseline"])]
-    return statistics.median(rates["bundle"]), statistics.median(rates["baseline"]), statistics.median(ratios)
 
 
 def main() -> None:
@@ -81,11 +69,12 @@ def main() -> None:
               f"{r['speed_vs_greedy']:>11.3f}")
     if args.baseline is not None:
         baseline = Translator(args.baseline, truecase=not args.no_truecase)
-        baseline.translate_lines(sources[:64])  # warm-up
-        mine, theirs, ratio = greedy_speed_ratio(translator, baseline, sources)
+        measured = timed_together({"bundle": lambda: translator.translate_lines(sources),
+                                   "baseline": lambda: baseline.translate_lines(sources)}, repeats=5)
+        mine, theirs = (len(sources) / measured[name][0] for name in ("bundle", "baseline"))
         print(f"\ngreedy sentences/s, {len(sources)} sentences, alternating rounds: this bundle "
               f"{mine:.1f}, baseline {args.baseline} {theirs:.1f}")
-        print(f"greedy_speed_vs_baseline={ratio:.2f}")
+        print(f"greedy_speed_vs_baseline={mine / theirs:.2f}")
 
 
 if __name__ == "__main__":

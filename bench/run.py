@@ -30,13 +30,12 @@ import argparse
 import contextlib
 import copy
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from timing import timed, timed_together  # bench/timing.py, beside this script
 
 from s2s_batch.export.bundle_weights import eager_from_bundle
 from s2s_batch.runtime.batching import sorted_batches
@@ -50,25 +49,6 @@ from s2s_batch.train.predict import greedy_batch, predict_seq2seq
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INPUT = ROOT / "runs" / "heldout-cased" / "test.en"
-
-
-def timed(fn, repeats: int) -> tuple[float, object]:
-    """Median seconds over `repeats` runs after one warm-up run, and the last result."""
-    return timed_together({"only": fn}, repeats)["only"]
-
-
-def timed_together(fns: dict, repeats: int) -> dict:
-    """{name: (median seconds, last result)}, the functions timed in turn, round after round,
-    after one warm-up each: a machine that speeds up or slows down between minutes then
-    moves them all, not only the one measured at that time."""
-    results = {name: fn() for name, fn in fns.items()}
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            results[name] = fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: (statistics.median(times[name]), results[name]) for name in fns}
 
 
 def model_flops(cfg) -> tuple[int, int, int]:
