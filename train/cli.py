@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from s2s_batch.runtime.config import ModelConfig
+from s2s_batch.runtime.errors import S2SError
 from s2s_batch.train.config import PRESETS, TrainConfig
 from s2s_batch.train.extras import require_train_extra
 
@@ -42,9 +43,9 @@ def _config_options(func):
 @click.option("--resume", is_flag=True,
               help="continue from OUT/checkpoint.pt; its config wins, but --epochs, --lr, "
                    "--average-last and --patience, when given, take effect")
-@click.option("--init-from", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="start from this checkpoint's weights, tokenizers and vocabularies "
-                   "(same split and tokenizer; new layers, e.g. attention, start fresh)")
+@click.option("--init-from", type=click.Path(exists=True, path_type=Path),
+              help="start from this checkpoint's (or fp32 GRU bundle folder's) weights, tokenizers "
+                   "and vocabularies (same split and tokenizer; new layers, e.g. attention, start fresh)")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's choice)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
@@ -74,7 +75,7 @@ def main(data_path, out_dir, preset, resume, init_from, device, threads, quiet, 
               log=lambda msg: click.echo(msg, err=True),
               resume_settings={k: overrides[k] for k in RESUME_SETTINGS}, init_from=init_from,
               provenance={"attribution": data_attribution, "license": data_license})
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, S2SError) as exc:  # S2SError: a bad bundle
         click.echo(f"s2s-train: {exc}", err=True)
         sys.exit(2)
 

@@ -328,13 +328,23 @@ WARM_START_SHARED_MODEL = ("tokenizer", "cell", "embed_size", "hidden_size", "nu
 def warm_start(cfg: TrainConfig, path: Path, device: str, log=print):
     """A new model for `cfg` holding every weight of the checkpoint at `path` that fits.
 
+    `path` may also be a bundle folder that `export.bundle_weights` can rebuild (an fp32
+    unidirectional GRU bundle, such as the shipped default): fine-tuning a bundle needs
+    no training run behind it.
+
     The tokenizers and vocabularies are the checkpoint's, so every inherited embedding
     row keeps its meaning; weights the new config adds (an attention layer, say) keep
     their fresh initialisation. Raises ValueError when the two runs do not share the
     split or the tokens (WARM_START_SHARED*): a dev or test sentence could then have been
     trained on.
     """
-    base_net, base_cfg, src_vocab, tgt_vocab, base_payload = load_checkpoint(path, device)
+    if Path(path).is_dir():  # a bundle: its graphs hold the checkpoint's weights bit for bit
+        from s2s_batch.export.bundle_weights import checkpoint_from_bundle
+
+        base_net, base_cfg, src_vocab, tgt_vocab, base_payload = checkpoint_from_bundle(path)
+        base_net.to(device)
+    else:
+        base_net, base_cfg, src_vocab, tgt_vocab, base_payload = load_checkpoint(path, device)
     clashes = [f"{name} {getattr(base, name)} != {getattr(new, name)}"
                for base, new, names in ((base_cfg, cfg, WARM_START_SHARED),
                                         (base_cfg.model, cfg.model, WARM_START_SHARED_MODEL))

@@ -81,3 +81,18 @@ def test_s2s_export_refuses_a_bundle_without_its_recipe(bundle, tmp_path):
     result = CliRunner().invoke(main, [str(copy), "-o", str(tmp_path / "out")])
     assert result.exit_code == 4
     assert "records no training recipe" in result.output
+
+
+def test_a_run_can_start_from_a_bundle_folder(trained, bundle):
+    from s2s_batch.train.trainer import warm_start
+
+    net, cfg, src_vocab, tgt_vocab, _ = load_checkpoint(trained("gru", False, "general+after"))
+    started, started_cfg, started_src, started_tgt, payload = warm_start(
+        cfg, bundle("gru", False, "general+after"), "cpu", log=lambda m: None)
+    assert started_cfg.model == cfg.model
+    assert started_src.idx_to_token == src_vocab.idx_to_token
+    assert started_tgt.idx_to_token == tgt_vocab.idx_to_token
+    for name, tensor in net.state_dict().items():
+        assert torch.equal(started.state_dict()[name], tensor), name
+    assert payload["pretraining"]["warm_start"]["fresh"] == []
+    assert payload["data"]["command"].startswith("s2s-train")
