@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from s2s_batch.runtime.config import ModelConfig
 
 PRECISIONS = ("fp32", "bf16", "bf16-fp32-cells")
+DISTILL_SELECTIONS = ("best", "closest")
 
 
 def _opt(default, help_text):
@@ -55,11 +56,17 @@ class TrainConfig:
     distill_length_penalty: float = _opt(1.0, "--distill-from: the teacher's length penalty")
     distill_keep_references: bool = _opt(False, "--distill-from: train on the corpus's references "
                                                 "too, beside the teacher's translations")
+    distill_select: str = _opt("best", "--distill-from: each sentence's target: best (the teacher's best "
+                                       "hypothesis; Seq-KD) or closest (of its n-best, beam-size many, the "
+                                       "one nearest the sentence's references by sentence BLEU; Seq-Inter)")
     average_last: int = _opt(0, "also write averaged.pt, the mean of the last N epochs' weights (0: off)")
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.distill_select not in DISTILL_SELECTIONS:
+            raise ValueError(f"distill_select must be one of {', '.join(DISTILL_SELECTIONS)}, "
+                             f"got {self.distill_select!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -18,15 +18,20 @@ import json
 import tempfile
 from pathlib import Path
 
+from sacrebleu.metrics import BLEU
+
 from s2s_batch.runtime.manifest import load_manifest
 from s2s_batch.runtime.output import atomic_write
 from s2s_batch.runtime.tokenize import tokenize
 from s2s_batch.runtime.translator import Translator
+from s2s_batch.train.config import DISTILL_SELECTIONS
 from s2s_batch.train.data import split_of
 
 # The distinct training sources, the teacher's translations line for line, and what made them.
 SOURCES, CACHE, CACHE_KEY = "distill-sources.txt", "distilled.txt", "distilled.json"
+CACHE_NBEST = "distilled.nbest"  # the teacher's n-best lists instead, for select="closest"
 CHUNK_LINES = 2000  # the teacher's translations are saved (and resumable) this many at a time
+_SENTENCE_BLEU = BLEU(effective_order=True)
 
 
 def _one_line(text: str) -> str:
@@ -36,8 +41,11 @@ def _one_line(text: str) -> str:
 
 
 def teacher_targets(sources: list[str], teacher: Path, beam_size: int, length_penalty: float,
-                    cache_dir: Path | None = None, log=print) -> dict[str, str]:
-    """The teacher's best translation of each distinct source sentence.
+                    cache_dir: Path | None = None, log=print,
+                    references: dict[str, list[str]] | None = None) -> dict[str, str]:
+    """The teacher's translation of each distinct source sentence: its best hypothesis, or
+    with `references` (source → its reference translations), the one of its n-best list
+    (beam_size hypotheses) closest to them (see closest_hypothesis).
 
     The sentences are translated as a resumable file job (Translator.translate_file with
     resume): a run cut off while translating continues after its last saved chunk, and a
@@ -45,13 +53,15 @@ def teacher_targets(sources: list[str], teacher: Path, beam_size: int, length_pe
     teacher's files and the search settings are the same.
     """
     manifest = load_manifest(teacher)
+    n_best = beam_size if references is not None else 1
     key = {"teacher": manifest.files, "beam_size": beam_size, "length_penalty": length_penalty,
-           "length_penalty_type": "power"}
+           "length_penalty_type": "power", **({"num_hypotheses": n_best} if n_best > 1 else {})}
     distinct = list(dict.fromkeys(_one_line(s) for s in sources))
     with contextlib.ExitStack() as stack:
         work = cache_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="s2s-distill-")))
         work.mkdir(parents=True, exist_ok=True)
-        src, dst, key_file = work / SOURCES, work / CACHE, work / CACHE_KEY
+        src, key_file = work / SOURCES, work / CACHE_KEY
+        dst = work / (CACHE if n_best == 1 else CACHE_NBEST)
         text = "".join(line + "\n" for line in distinct)
         if not (key_file.is_file() and json.loads(key_file.read_text(encoding="utf-8")) == key
                 and src.is_file() and src.read_text(encoding="utf-8") == text):
@@ -66,23 +76,58 @@ def teacher_targets(sources: list[str], teacher: Path, beam_size: int, length_pe
             log(f"distillation: translating {len(distinct)} training sentences with {teacher} "
                 f"(beam {beam_size}, length penalty {length_penalty}), saved to {dst} every "
                 f"{CHUNK_LINES} lines")
+            nbest = {"num_hypotheses": n_best, "output_format": "nbest"} if n_best > 1 else {}
             with Translator(teacher, split_sentences=False) as translator:
                 translator.translate_file(src, dst, resume=True, chunk_lines=CHUNK_LINES,
-                                          beam_size=beam_size, length_penalty=length_penalty)
-        targets = dst.read_text(encoding="utf-8").split("\n")[:-1]
-    return dict(zip(distinct, map(_one_line, targets)))
+                                          beam_size=beam_size, length_penalty=length_penalty, **nbest)
+        translated = dst.read_text(encoding="utf-8")
+    if n_best == 1:
+        return dict(zip(distinct, map(_one_line, translated.split("\n")[:-1])))
+    hypotheses = _read_nbest(translated, len(distinct))
+    return {line: closest_hypothesis(hyps, references.get(line, [])) for line, hyps in zip(distinct, hypotheses)}
+
+
+def _read_nbest(text: str, lines: int) -> list[list[str]]:
+    """Each line's hypotheses, best first, from Marian's n-best layout (`ID ||| text ||| ...`)."""
+    hypotheses: list[list[str]] = [[] for _ in range(lines)]
+    for row in text.splitlines():
+        number, hypothesis, _ = row.split(" ||| ", 2)
+        hypotheses[int(number)].append(hypothesis.strip())
+    return hypotheses
+
+
+def closest_hypothesis(hypotheses: list[str], references: list[str]) -> str:
+    """The hypothesis with the highest sentence BLEU (sacreBLEU, 13a, exp smoothing) against
+    the references, the earlier (the teacher's preferred) one on a tie: Kim & Rush's
+    Seq-Inter, a target both near the people's translations and within the teacher's beam.
+    The first hypothesis when there are no references."""
+    hypotheses = [h for h in hypotheses if h] or [""]
+    if not references or len(hypotheses) == 1:
+        return hypotheses[0]
+    scores = [_SENTENCE_BLEU.sentence_score(h, references).score for h in hypotheses]
+    return hypotheses[scores.index(max(scores))]
 
 
 def distilled_corpus(raw: list[tuple[str, str]], teacher: Path, dev_permille: int, test_permille: int,
                      beam_size: int = 4, length_penalty: float = 1.0, keep_references: bool = False,
-                     cache_dir: Path | None = None, log=print) -> list[tuple[str, str]]:
+                     cache_dir: Path | None = None, log=print, select: str = "best") -> list[tuple[str, str]]:
     """`raw` with the training split's targets replaced by the teacher's translations (one
     pair per distinct English sentence; with keep_references, added after the corpus's
-    own pairs). Dev and test pairs are left as they are. Sources the teacher leaves empty
-    keep their references."""
+    own pairs). `select`: "best", the teacher's best hypothesis (Seq-KD), or "closest",
+    the one of its n-best list nearest the sentence's references (Seq-Inter). Dev and test
+    pairs are left as they are. Sources the teacher leaves empty keep their references."""
+    if select not in DISTILL_SELECTIONS:
+        raise ValueError(f"distill_select must be one of {', '.join(DISTILL_SELECTIONS)}, got {select!r}")
     in_train = [split_of(tokenize(en), dev_permille, test_permille) == "train" for en, _ in raw]
     sources = [en for (en, _), train in zip(raw, in_train) if train]
-    targets = teacher_targets(sources, Path(teacher), beam_size, length_penalty, cache_dir, log)
+    references: dict[str, list[str]] | None = None
+    if select == "closest":
+        references = {}
+        for (en, fr), train in zip(raw, in_train):
+            if train:
+                references.setdefault(_one_line(en), []).append(fr.strip())
+    targets = teacher_targets(sources, Path(teacher), beam_size, length_penalty, cache_dir, log,
+                              references)
     held_out = [pair for pair, train in zip(raw, in_train) if not train]
     references = [pair for pair, train in zip(raw, in_train) if train]
     distilled = [(en, targets[key]) for en in dict.fromkeys(sources)

@@ -167,7 +167,7 @@ def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None,
     if cfg.distill_from:
         pairs = distilled_corpus(raw, Path(cfg.distill_from), cfg.dev_permille, cfg.test_permille,
                                  cfg.distill_beam_size, cfg.distill_length_penalty,
-                                 cfg.distill_keep_references, cache_dir, log)
+                                 cfg.distill_keep_references, cache_dir, log, cfg.distill_select)
     train_pairs, dev, test = split_corpus(pairs, cfg.dev_permille, cfg.test_permille, cfg.max_pairs,
                                           None if word else src_tok, None if word else tgt_tok)
     for name, empty in (("training", not train_pairs), ("dev", not dev.sources),

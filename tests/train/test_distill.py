@@ -84,3 +84,46 @@ def test_a_teacher_translation_cut_off_resumes_after_its_last_saved_chunk(bundle
     assert resumed == expected
     distinct = len(dict.fromkeys(sources))
     assert sum(calls) == distinct - 32  # the two chunks saved before the cut are not translated again
+
+
+def test_the_closest_hypothesis_is_the_one_nearest_the_references():
+    from s2s_batch.train.distill import closest_hypothesis
+
+    refs = ["Il fait beau aujourd'hui.", "Le temps est beau aujourd'hui."]
+    hyps = ["Il pleut.", "Il fait beau aujourd'hui.", "Il fait beau."]
+    assert closest_hypothesis(hyps, refs) == "Il fait beau aujourd'hui."
+    assert closest_hypothesis(["Bonjour.", "Bonjour."], refs) == "Bonjour."
+    assert closest_hypothesis(["b a", "a b"], ["x y"]) == "b a"  # a tie keeps the teacher's order
+    assert closest_hypothesis(hyps, []) == "Il pleut."  # no references: the teacher's best
+    assert closest_hypothesis(["", "Oui."], refs) == "Oui."  # an empty hypothesis is no target
+
+
+def test_seq_inter_targets_are_the_teachers_hypotheses_nearest_the_references(bundle, corpus_path,
+                                                                              tmp_path):
+    from sacrebleu.metrics import BLEU
+
+    from s2s_batch.train.distill import CACHE_NBEST
+
+    teacher = bundle()
+    raw = read_pairs(corpus_path)
+    pairs = distilled_corpus(raw, teacher, 100, 100, beam_size=3, cache_dir=tmp_path,
+                             log=lambda m: None, select="closest")
+    references: dict[str, list[str]] = {}
+    for en, fr in raw:
+        if split_of(tokenize(en), 100, 100) == "train":
+            references.setdefault(en, []).append(fr)
+    results = Translator(teacher, split_sentences=False).translate_batch(
+        list(references), beam_size=3, num_hypotheses=3)
+    taught = dict((en, fr) for en, fr in pairs if split_of(tokenize(en), 100, 100) == "train")
+    assert list(taught) == list(references)
+    bleu = BLEU(effective_order=True)
+    moved = 0
+    for (en, refs), result in zip(references.items(), results):
+        assert taught[en] in result.hypotheses
+        scores = [bleu.sentence_score(h, refs).score for h in result.hypotheses]
+        assert bleu.sentence_score(taught[en], refs).score == max(scores)
+        moved += taught[en] != result.hypotheses[0]
+    assert moved > 0  # on this toy teacher, some best hypotheses are not the nearest
+    assert (tmp_path / CACHE_NBEST).is_file() and not (tmp_path / CACHE).exists()
+    with pytest.raises(ValueError, match="distill_select"):
+        distilled_corpus(raw, teacher, 100, 100, select="nearest")
