@@ -30,8 +30,9 @@ def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, presco
     """Export a training checkpoint to a verified model bundle.
 
     CHECKPOINT may also be a bundle folder (fp32 unidirectional GRU, the seed's fixed context
-    or dot/general attention after the cell, such as the shipped default): its model is exported again, with other options (--quantize int8,
-    --no-prescore, ...), without the training run that made it."""
+    or dot/general attention after the cell, such as the shipped default): its model is
+    exported again, with other options (--quantize int8, --no-prescore, ...), without the
+    training run that made it."""
     from s2s_batch.train.extras import require_train_extra
 
     require_train_extra("s2s-export")
