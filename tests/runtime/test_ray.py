@@ -166,7 +166,7 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_output_is_byte_identical(
     import time
 
     src = tmp_path / "in.txt"
-    lines = [toy_sentences[i % len(toy_sentences)] if i % 13 else "" for i in range(8000)]
+    lines = [toy_sentences[i % len(toy_sentences)] if i % 13 else "" for i in range(24000)]
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
     local, remote = tmp_path / "local.txt", tmp_path / "ray.txt"
     assert cli(src, "-o", local, "--bundle", bundle(), "-q").returncode == 0
@@ -174,12 +174,17 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_output_is_byte_identical(
                             "-q", "--ray", ray_head, "--ray-actors", "2", "--chunk-lines", "50"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline, killed = time.monotonic() + 120, None
+    started = None
     while killed is None and time.monotonic() < deadline and run.poll() is None:
         pids = _translate_actor_pids()
-        if pids:
-            time.sleep(1.0)  # let it take a block or two first
-            killed = pids[0]
-            os.kill(killed, signal.SIGKILL)
+        if pids and started is None:
+            started = time.monotonic()
+        if pids and time.monotonic() - started >= 1.0:  # let it take a block or two first
+            try:
+                os.kill(pids[0], signal.SIGKILL)
+                killed = pids[0]
+            except ProcessLookupError:  # it exited between the listing and the kill: look again
+                continue
         else:
             time.sleep(0.1)
     _, stderr = run.communicate(timeout=300)
