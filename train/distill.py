@@ -120,14 +120,14 @@ def distilled_corpus(raw: list[tuple[str, str]], teacher: Path, dev_permille: in
         raise ValueError(f"distill_select must be one of {', '.join(DISTILL_SELECTIONS)}, got {select!r}")
     in_train = [split_of(tokenize(en), dev_permille, test_permille) == "train" for en, _ in raw]
     sources = [en for (en, _), train in zip(raw, in_train) if train]
-    references: dict[str, list[str]] | None = None
+    reference_texts: dict[str, list[str]] | None = None  # per source, for select="closest"
     if select == "closest":
-        references = {}
+        reference_texts = {}
         for (en, fr), train in zip(raw, in_train):
             if train:
-                references.setdefault(_one_line(en), []).append(fr.strip())
+                reference_texts.setdefault(_one_line(en), []).append(fr.strip())
     targets = teacher_targets(sources, Path(teacher), beam_size, length_penalty, cache_dir, log,
-                              references)
+                              reference_texts)
     held_out = [pair for pair, train in zip(raw, in_train) if not train]
     references = [pair for pair, train in zip(raw, in_train) if train]
     distilled = [(en, targets[key]) for en in dict.fromkeys(sources)
