@@ -91,7 +91,8 @@ def _read_nbest(text: str, lines: int) -> list[list[str]]:
     """Each line's hypotheses, best first, from Marian's n-best layout (`ID ||| text ||| ...`)."""
     hypotheses: list[list[str]] = [[] for _ in range(lines)]
     for row in text.splitlines():
-        number, hypothesis, _ = row.split(" ||| ", 2)
+        number, rest = row.split(" ||| ", 1)
+        hypothesis = rest.rsplit(" ||| ", 2)[0]  # the text itself may hold " ||| "
         hypotheses[int(number)].append(hypothesis.strip())
     return hypotheses
 
