@@ -23,7 +23,10 @@ def describe_bundle(manifest: Manifest) -> list[str]:
          f"sources       masked by length; trained on up to {cfg.num_steps} tokens, read up to "
          "--max-input-length; output capped at --max-len-a x source + --max-len-b "
          "(or --max-decoding-length)"),
-        f"trained       {recipe.get('epochs_trained')} epochs on {recipe.get('data_file')} "
+        f"trained       {recipe.get('epochs_trained')} epochs"
+        # a warm-started run counts its own epochs; the runs before it are in the command
+        f"{' since its last --init-from' if '--init-from' in (recipe.get('command') or '') else ''}"
+        f" on {recipe.get('data_file')} "
         f"({recipe.get('command')})",
         f"dev BLEU      {metrics.get('dev_bleu')} (sacreBLEU, {metrics.get('dev_sentences')} dev sentences"
         f"{_dev_epoch(metrics)}), seed BLEU {metrics.get('dev_seed_bleu')}",

@@ -1,6 +1,7 @@
 """The s2s-batch CLI end to end, its error lines and exit codes, and a runtime without torch."""
 
 import json
+import re
 import select
 import subprocess
 import sys
@@ -193,6 +194,14 @@ def test_info_describes_the_bundle(bundle):
     # the attribution and licence the bundle was trained with (tests/fixtures/make_bundles.py)
     assert "data          tests/toy.py (a synthetic toy grammar); licence MIT" in result.stdout
     assert "truecasing table" in result.stdout and "shortlist table" in result.stdout
+    assert re.search(r"trained +\d+ epochs on toy.txt", result.stdout)
+
+
+def test_info_says_when_the_epochs_count_from_a_warm_start():
+    # the shipped default was fine-tuned from another bundle: its epochs are the last run's
+    result = run("info")
+    assert result.exit_code == 0
+    assert re.search(r"trained +3 epochs since its last --init-from on fra.txt", result.stdout)
 
 
 _NO_TORCH = (
