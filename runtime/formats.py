@@ -118,3 +118,15 @@ def _nbest_lines(results, first_id: int) -> Iterator[str]:
             yield f"{number} |||  ||| F0= 0.000000 ||| 0.000000\n"
         for text, score in zip(r.hypotheses, r.scores):
             yield f"{number} ||| {_one_line(text)} ||| F0= {score:.6f} ||| {score:.6f}\n"
+
+
+def read_nbest(text: str, lines: int) -> list[list[str]]:
+    """Each line's hypotheses, best first, from the nbest layout that format_results writes
+    (`ID ||| text ||| F0= score ||| score`; a blank line's one empty hypothesis reads as "").
+    The text is taken between the first separator and the last two, so a hypothesis that
+    holds " ||| " stays whole."""
+    hypotheses: list[list[str]] = [[] for _ in range(lines)]
+    for row in text.splitlines():
+        number, rest = row.split(" ||| ", 1)
+        hypotheses[int(number)].append(rest.rsplit(" ||| ", 2)[0].strip())
+    return hypotheses

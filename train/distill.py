@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sacrebleu.metrics import BLEU
 
+from s2s_batch.runtime.formats import read_nbest
 from s2s_batch.runtime.manifest import load_manifest
 from s2s_batch.runtime.output import atomic_write
 from s2s_batch.runtime.tokenize import tokenize
@@ -83,18 +84,8 @@ def teacher_targets(sources: list[str], teacher: Path, beam_size: int, length_pe
         translated = dst.read_text(encoding="utf-8")
     if n_best == 1:
         return dict(zip(distinct, map(_one_line, translated.split("\n")[:-1])))
-    hypotheses = _read_nbest(translated, len(distinct))
+    hypotheses = read_nbest(translated, len(distinct))
     return {line: closest_hypothesis(hyps, references.get(line, [])) for line, hyps in zip(distinct, hypotheses)}
-
-
-def _read_nbest(text: str, lines: int) -> list[list[str]]:
-    """Each line's hypotheses, best first, from Marian's n-best layout (`ID ||| text ||| ...`)."""
-    hypotheses: list[list[str]] = [[] for _ in range(lines)]
-    for row in text.splitlines():
-        number, rest = row.split(" ||| ", 1)
-        hypothesis = rest.rsplit(" ||| ", 2)[0]  # the text itself may hold " ||| "
-        hypotheses[int(number)].append(hypothesis.strip())
-    return hypotheses
 
 
 def closest_hypothesis(hypotheses: list[str], references: list[str]) -> str:

@@ -202,3 +202,13 @@ def test_jsonl_and_tsv_inputs_keep_their_other_fields_and_columns(bundle, tmp_pa
     rows = [line.split("\t") for line in result.stdout.splitlines()]
     assert [r[:3] for r in rows[::2]] == [["a1", "I see the dog.", "z"], ["b2", "We eat a big cat.", "w"]]
     assert all(len(r) == 4 and r[3] for r in rows[::2]) and rows[1] == ["", ""]
+
+
+def test_n_best_rows_are_read_back_whatever_the_text_holds():
+    from s2s_batch.runtime.formats import format_results, read_nbest
+    from s2s_batch.runtime.translator import TranslationResult
+
+    results = [TranslationResult(hypotheses=["a ||| b", "c"], scores=[-1.0, -2.0]), TranslationResult(),
+               TranslationResult(hypotheses=["d"], scores=[-0.5])]
+    text = format_results(results, ["x", "", "y"], "nbest", with_token_scores=False).decode("utf-8")
+    assert read_nbest(text, 3) == [["a ||| b", "c"], [""], ["d"]]

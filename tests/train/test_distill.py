@@ -127,14 +127,3 @@ def test_seq_inter_targets_are_the_teachers_hypotheses_nearest_the_references(bu
     assert (tmp_path / CACHE_NBEST).is_file() and not (tmp_path / CACHE).exists()
     with pytest.raises(ValueError, match="distill_select"):
         distilled_corpus(raw, teacher, 100, 100, select="nearest")
-
-
-def test_n_best_rows_are_read_back_whatever_the_text_holds():
-    from s2s_batch.runtime.formats import format_results
-    from s2s_batch.runtime.translator import TranslationResult
-    from s2s_batch.train.distill import _read_nbest
-
-    results = [TranslationResult(hypotheses=["a ||| b", "c"], scores=[-1.0, -2.0]), TranslationResult(),
-               TranslationResult(hypotheses=["d"], scores=[-0.5])]
-    text = format_results(results, ["x", "", "y"], "nbest", with_token_scores=False).decode("utf-8")
-    assert _read_nbest(text, 3) == [["a ||| b", "c"], [""], ["d"]]
