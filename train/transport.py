@@ -2,10 +2,10 @@
 
 The GPU machine lent to some sessions returns at most 8 files of 16 MiB (64 MiB in all),
 and a teacher's checkpoint with its optimizer state is several times that. `pack` keeps
-what export, `--init-from` and distillation need (config, weights, vocabularies,
-tokenizers, tables, history), stores the weights in float16 (the unpacked fp32 weights
-differ from the trained ones by float16 rounding, a relative 2^-11) and cuts the file into
-parts with a small JSON index holding their sha256; `unpack` checks every part and writes
+all but the state for resuming (optimizer, schedule, random state): what export,
+`--init-from` and distillation need. It stores the weights in float16 (the unpacked fp32
+weights differ from the trained ones by float16 rounding, a relative 2^-11) and cuts the
+file into parts with a small JSON index holding their sha256; `unpack` checks every part and writes
 an ordinary fp32 checkpoint, read without running code like any other.
 
     python -m s2s_batch.train.transport pack runs/teacher/averaged.pt OUTDIR
@@ -27,17 +27,16 @@ from s2s_batch.train.checkpoint import read_payload
 
 PART_BYTES = 15 * 2**20  # under the device's 16 MiB a file
 INDEX = "checkpoint.parts.json"
-# What a checkpoint needs to be exported, warm-started from or resumed as a teacher; the
-# optimizer, schedule and random state stay behind.
-KEPT = ("format", "config", "model", "src_vocab", "tgt_vocab", "epoch", "history", "data", "spm_models",
-        "pretraining", "lexicon", "truecase", "averaged_last")
+# The trainer's state for resuming (train/trainer.py), which export, --init-from and
+# distillation do not read; everything else in the checkpoint travels.
+TRAINING_STATE = ("optimizer", "schedule", "torch_rng")
 
 
 def pack(checkpoint: Path, out_dir: Path, part_bytes: int = PART_BYTES) -> list[Path]:
     """Write the checkpoint's weights-only float16 form to out_dir as parts and an index;
     returns the paths written (the index last)."""
     payload = read_payload(Path(checkpoint))
-    kept = {key: payload[key] for key in KEPT if key in payload}
+    kept = {key: value for key, value in payload.items() if key not in TRAINING_STATE}
     kept["model"] = {name: t.half() if t.is_floating_point() else t for name, t in payload["model"].items()}
     buffer = io.BytesIO()
     torch.save(kept, buffer)
@@ -64,7 +63,7 @@ def unpack(parts_dir: Path, out: Path) -> Path:
     if not index_path.is_file():
         raise ValueError(f"{parts_dir}: no {INDEX}; pass the folder `pack` wrote")
     index = json.loads(index_path.read_text(encoding="utf-8"))
-    data = b""
+    chunks = []
     for part in index["parts"]:
         name = Path(part["file"]).name  # a bare name: nothing outside the folder is read
         path = parts_dir / name
@@ -73,7 +72,8 @@ def unpack(parts_dir: Path, out: Path) -> Path:
         chunk = path.read_bytes()
         if hashlib.sha256(chunk).hexdigest() != part["sha256"]:
             raise ValueError(f"{path}: its sha256 differs from the index; the part is damaged")
-        data += chunk
+        chunks.append(chunk)
+    data = b"".join(chunks)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as f:
