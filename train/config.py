@@ -11,6 +11,12 @@ PRECISIONS = ("fp32", "bf16", "bf16-fp32-cells")
 DISTILL_SELECTIONS = ("best", "closest")
 
 
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """ValueError naming the setting and its choices when `value` is not one of them."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
 def _opt(default, help_text):
     return field(default=default, metadata={"help": help_text})
 
@@ -62,11 +68,8 @@ class TrainConfig:
     average_last: int = _opt(0, "also write averaged.pt, the mean of the last N epochs' weights (0: off)")
 
     def __post_init__(self):
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.distill_select not in DISTILL_SELECTIONS:
-            raise ValueError(f"distill_select must be one of {', '.join(DISTILL_SELECTIONS)}, "
-                             f"got {self.distill_select!r}")
+        check_choice("precision", self.precision, PRECISIONS)
+        check_choice("distill_select", self.distill_select, DISTILL_SELECTIONS)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

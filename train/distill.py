@@ -25,7 +25,7 @@ from s2s_batch.runtime.manifest import load_manifest
 from s2s_batch.runtime.output import atomic_write
 from s2s_batch.runtime.tokenize import tokenize
 from s2s_batch.runtime.translator import Translator
-from s2s_batch.train.config import DISTILL_SELECTIONS
+from s2s_batch.train.config import DISTILL_SELECTIONS, check_choice
 from s2s_batch.train.data import split_of
 
 # The distinct training sources, the teacher's translations line for line, and what made them.
@@ -108,8 +108,7 @@ def distilled_corpus(raw: list[tuple[str, str]], teacher: Path, dev_permille: in
     own pairs). `select`: "best", the teacher's best hypothesis (Seq-KD), or "closest",
     the one of its n-best list nearest the sentence's references (Seq-Inter). Dev and test
     pairs are left as they are. Sources the teacher leaves empty keep their references."""
-    if select not in DISTILL_SELECTIONS:
-        raise ValueError(f"distill_select must be one of {', '.join(DISTILL_SELECTIONS)}, got {select!r}")
+    check_choice("distill_select", select, DISTILL_SELECTIONS)
     in_train = [split_of(tokenize(en), dev_permille, test_permille) == "train" for en, _ in raw]
     sources = [en for (en, _), train in zip(raw, in_train) if train]
     reference_texts: dict[str, list[str]] | None = None  # per source, for select="closest"
