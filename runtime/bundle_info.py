@@ -12,6 +12,8 @@ def describe_bundle(manifest: Manifest) -> list[str]:
     d, cfg = manifest.data, manifest.config
     recipe, metrics = d.get("recipe", {}), d.get("metrics", {})
     size = sum(p.stat().st_size for p in manifest.root.iterdir() if p.is_file())
+    # A warm-started run counts its own epochs; the runs before it are in the command.
+    since = " since its last --init-from" if "--init-from" in (recipe.get("command") or "") else ""
     return [
         f"bundle        {manifest.root} ({size / 1e6:.1f} MB, {manifest.precision}, "
         f"format {d['format_version']}, revision {manifest.revision}, opset {d.get('opset')})",
@@ -23,10 +25,7 @@ def describe_bundle(manifest: Manifest) -> list[str]:
          f"sources       masked by length; trained on up to {cfg.num_steps} tokens, read up to "
          "--max-input-length; output capped at --max-len-a x source + --max-len-b "
          "(or --max-decoding-length)"),
-        f"trained       {recipe.get('epochs_trained')} epochs"
-        # a warm-started run counts its own epochs; the runs before it are in the command
-        f"{' since its last --init-from' if '--init-from' in (recipe.get('command') or '') else ''}"
-        f" on {recipe.get('data_file')} "
+        f"trained       {recipe.get('epochs_trained')} epochs{since} on {recipe.get('data_file')} "
         f"({recipe.get('command')})",
         f"dev BLEU      {metrics.get('dev_bleu')} (sacreBLEU, {metrics.get('dev_sentences')} dev sentences"
         f"{_dev_epoch(metrics)}), seed BLEU {metrics.get('dev_seed_bleu')}",
