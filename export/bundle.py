@@ -15,7 +15,7 @@ from s2s_batch.export.context_gates import precompute_context_gates
 from s2s_batch.export.embedding_gates import precompute_embedding_gates
 from s2s_batch.export.onnx_export import OPSET, export_graphs
 from s2s_batch.export.output_head import PRESCORE_CANDIDATES, PRESCORE_GROUP, rewrite_output_head
-from s2s_batch.export.quantize import compare_with_fp32, quantize_graph
+from s2s_batch.export.quantize import LOWER_PRECISION, compare_with_fp32
 from s2s_batch.export.step_cells import unfuse_gru_steps
 from s2s_batch.export.verify import verify_graphs
 from s2s_batch.runtime.manifest import (
@@ -105,14 +105,14 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
 
     The pipeline, in a staging folder beside `out_dir`: trace (the encoder and one decoder
     step), passes (graph rewrites for the runtime), verify (against the eager model),
-    quantize (int8 only), write (vocabularies, tables, manifest).
+    lower the precision (int8 or fp16 only), write (vocabularies, tables, manifest).
 
-    The fp32 graphs are always checked against the eager model; with quantize="int8" they
-    are then quantized, and the int8 graphs' distance from fp32 is recorded. The lexical
+    The fp32 graphs are always checked against the eager model; with quantize="int8" or
+    "fp16" they are then converted, and the converted graphs' distance from fp32 is recorded. The lexical
     table (`lexicon`, else the checkpoint's) makes a shortlist bundle: the table ships in
     it and the decoder step takes a shortlist input. `prescore` gives the decoder step
-    the exact int8-prescored argmax (export/output_head.py). int8 bundles get neither:
-    the quantized output layer is no longer the Gemm that both rewrite. A word-level
+    the exact int8-prescored argmax (export/output_head.py). int8 and fp16 bundles get
+    neither: their output layer is no longer the fp32 Gemm that both rewrite. A word-level
     model's truecasing table (`truecase`, else the checkpoint's) ships as truecase.txt.
     """
     out_dir = Path(out_dir)
@@ -128,11 +128,11 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
         apply_passes(encoder, decoder, fp32=quantize == "none", shortlist=table is not None,
                      prescore=prescore)                                            # passes
         parity = verify_graphs(net, encoder, decoder, PARITY_TOLERANCE)             # verify
-        quantization = quantize_graphs(net, encoder, decoder) if quantize == "int8" else {}
+        quantization = lower_precision(net, encoder, decoder, quantize) if quantize != "none" else {}
         manifest = write_files(tmp, cfg, src_vocab, tgt_vocab, payload, table,     # write
                                truecase if truecase is not None else payload.get("truecase"))
         manifest["metrics"]["parity_max_abs_diff"] = parity
-        manifest["precision"] = "int8" if quantize == "int8" else "fp32"
+        manifest["precision"] = "fp32" if quantize == "none" else quantize
         if prescore:
             manifest["prescore"] = {"candidates": min(PRESCORE_CANDIDATES, cfg.model.tgt_vocab_size),
                                     "group": PRESCORE_GROUP, "weight_bits": 7}
@@ -158,14 +158,16 @@ def apply_passes(encoder: Path, decoder: Path, fp32: bool, shortlist: bool, pres
     rewrite_output_head(decoder, shortlist=shortlist, prescore=prescore)
 
 
-def quantize_graphs(net: Seq2Seq, encoder: Path, decoder: Path) -> dict:
-    """Quantize both verified graphs to int8 in place; the int8 graphs' distance from fp32."""
+def lower_precision(net: Seq2Seq, encoder: Path, decoder: Path, precision: str) -> dict:
+    """Convert both verified graphs to int8 or fp16 in place; the converted graphs'
+    distance from fp32."""
     fp32 = encoder.parent / "fp32"
     fp32.mkdir()
     for path in (encoder, decoder):
         shutil.copy(path, fp32 / path.name)
-        quantize_graph(path)
-    quantization = compare_with_fp32(net, (fp32 / encoder.name, fp32 / decoder.name), (encoder, decoder))
+        LOWER_PRECISION[precision](path)
+    quantization = compare_with_fp32(net, (fp32 / encoder.name, fp32 / decoder.name), (encoder, decoder),
+                                     precision)
     shutil.rmtree(fp32)
     return quantization
 

@@ -8,15 +8,18 @@ from pathlib import Path
 
 import click
 
+from s2s_batch.runtime.manifest import LOWER_PRECISIONS
+
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("checkpoint", type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               required=True, help="bundle folder to write (replaced if it exists)")
-@click.option("--quantize", type=click.Choice(["none", "int8"]), default="none", show_default=True,
+@click.option("--quantize", type=click.Choice(["none", *LOWER_PRECISIONS]), default="none", show_default=True,
               help="int8: dynamic quantization of the MatMul and embedding weights (smaller: 8.6 "
                    "against 27.9 MB for the default; slower than the prescored fp32 bundle on the "
-                   "CPUs measured, bench/RESULTS.md)")
+                   "CPUs measured, bench/RESULTS.md); fp16: half-precision weights and arithmetic, "
+                   "for --device cuda (bench/RESULTS.md)")
 @click.option("--shortlist/--no-shortlist", default=True, show_default=True,
               help="ship the lexical table for `s2s-batch translate --shortlist` (fp32 bundles)")
 @click.option("--prescore/--no-prescore", default=True, show_default=True,
@@ -67,8 +70,8 @@ def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, presco
         sys.exit(4)
     size = sum(p.stat().st_size for p in out_dir.iterdir())
     metrics = manifest["metrics"]
-    extra = (f", int8 vs fp32: logits within {metrics['int8_max_logit_diff']}, argmax agreement "
-             f"{metrics['int8_argmax_agreement']:.1%}" if quantize == "int8" else "")
+    extra = (f", {quantize} vs fp32: logits within {metrics[f'{quantize}_max_logit_diff']}, argmax "
+             f"agreement {metrics[f'{quantize}_argmax_agreement']:.1%}" if quantize != "none" else "")
     table = "with" if "shortlist" in manifest else "without"
     click.echo(f"wrote {out_dir} ({size / 1e6:.1f} MB, {manifest['precision']}, {table} shortlist "
                f"table, parity {metrics['parity_max_abs_diff']:.2g}, dev BLEU {metrics['dev_bleu']}{extra})",

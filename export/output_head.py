@@ -150,7 +150,8 @@ def _prescore_initializers(weight: np.ndarray, bias: np.ndarray, candidates: int
               "prescore_error_norm": np.float32(error_norm), "prescore_weight_norm": np.float32(weight_norm),
               "prescore_rel": np.float32(1e-5), "prescore_abs": np.float32(1e-4),
               "prescore_axis1": np.array([1], np.int64), "prescore_axis2": np.array([2], np.int64),
-              "prescore_flat": np.array([-1], np.int64)}
+              "prescore_flat": np.array([-1], np.int64),
+              "prescore_zero": np.array([0], np.int64), "prescore_one": np.array([1], np.int64)}
     return [numpy_helper.from_array(np.asarray(value), name) for name, value in arrays.items()]
 
 
@@ -233,13 +234,22 @@ def _prescore(hidden: str, weight: str, bias: str, argmax_attrs: dict,
         # The unproven rows again with the K2 best int8 scores, then the full layer for
         # the rows still unproven (almost none).
         n("Gather", ["approx", "unproven_flat"], ["u_approx"], axis=0),
-        n("TopK", ["u_approx", "prescore_k2"], ["u_cand_approx", "u_cand"], axis=1),
+        # TopK reads one row more than there are unproven rows (the batch's first), and that
+        # row's result is dropped: onnxruntime before 1.31 crashes on a TopK of no rows.
+        n("Slice", ["approx", "prescore_zero", "prescore_one"], ["first_approx"]),
+        n("Concat", ["u_approx", "first_approx"], ["u_approx_padded"], axis=0),
+        n("TopK", ["u_approx_padded", "prescore_k2"], ["u_cand_approx_padded", "u_cand_padded"], axis=1),
+        n("Shape", ["unproven_flat"], ["unproven_count"]),
+        n("Slice", ["u_cand_approx_padded", "prescore_zero", "unproven_count"], ["u_cand_approx"]),
+        n("Slice", ["u_cand_padded", "prescore_zero", "unproven_count"], ["u_cand"]),
         n("Gather", [hidden, "unproven_flat"], ["u_hidden"], axis=0),
         n("Gather", ["bound_base", "unproven_flat"], ["u_bound_base"], axis=0),
         *_candidates("u_", "u_hidden", weight, bias, "u_cand", "u_cand_approx", "u_bound_base"),
         n("Gather", ["u_hidden", "u_unproven_flat"], ["f_hidden"], axis=0),
         n("Gemm", ["f_hidden", weight, bias], ["f_logits"], transB=1),
-        n("ArgMax", ["f_logits"], ["f_next"], **argmax_attrs),
+        n("ArgMax", ["f_logits"], ["f_argmax"], **argmax_attrs),
+        # [U2] also when U2 is 0: onnxruntime 1.31's ArgMax of a [0, V] input is [0, V]
+        n("Reshape", ["f_argmax", "prescore_flat"], ["f_next"]),
         n("ScatterND", ["u_cand_next", "u_unproven_index", "f_next"], ["u_next"]),
         n("ScatterND", ["cand_next", "unproven_index", "u_next"], [NEXT_TOKEN]),
     ])

@@ -33,6 +33,7 @@ def cpu_session(path: Path) -> ort.InferenceSession:
     """A quiet CPU onnxruntime session for checking an exported graph."""
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # as the runtime
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 

@@ -16,7 +16,10 @@ FORMAT_VERSION = 1
 # The bundle layout's revision, as CTranslate2's model specs have one: bumped whenever
 # what a bundle holds changes. A manifest without one is revision 1. Revision 2
 # (2026-11-30): the manifest records its revision; the decoder may attend after the cell.
-REVISION = 2
+# Revision 3 (2026-11-30): precision may be fp16 (s2s-export --quantize fp16).
+REVISION = 3
+# What a bundle's graphs compute in, besides fp32 (s2s-export --quantize).
+LOWER_PRECISIONS = ("int8", "fp16")
 # The graphs of a bundle by role, and the special tokens each vocabulary records.
 GRAPH_FILES = {"encoder": "encoder.onnx", "decoder_step": "decoder_step.onnx"}
 SPECIAL_TOKENS = ("unk", "pad", "bos", "eos")
@@ -150,7 +153,7 @@ def manifest_schema() -> dict:
             "vocabularies": both({"type": "string"}),
             "files": {"type": "object",
                       "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
-            "precision": {"enum": ["fp32", "int8"]},
+            "precision": {"enum": ["fp32", *LOWER_PRECISIONS]},
         },
     }
 

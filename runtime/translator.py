@@ -165,7 +165,7 @@ class NotableLines:
                     seen.append(number)
 
 
-_COMPUTE_TYPES = {"float32": "fp32", "int8": "int8", "int8_float32": "int8"}
+_COMPUTE_TYPES = {"float32": "fp32", "int8": "int8", "int8_float32": "int8", "float16": "fp16"}
 
 
 def _check_compute_type(compute_type: str, precision: str) -> None:
@@ -194,7 +194,7 @@ class Translator:
             given, threads = inter_threads (default 1) x intra_threads.
         compute_type: CTranslate2's argument; here the bundle fixes the precision
             (s2s-export --quantize), so only "default", "auto" or the bundle's own
-            ("float32" for fp32, "int8") are taken.
+            ("float32" for fp32, "int8", "float16" for fp16) are taken.
         batch_type: "examples" or "tokens": what batch_size counts.
         shortlist: greedy search chooses each batch's words among a vocabulary shortlist
             (runtime/shortlist.py): faster with large target vocabularies, and not always
