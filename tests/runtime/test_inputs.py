@@ -178,3 +178,17 @@ def test_token_budget_batching_gives_the_same_translations(bundle, toy_sentences
     same = CliRunner().invoke(main, [*base, "--max-batch-tokens", "60"])
     assert plain.exit_code == budget.exit_code == same.exit_code == 0
     assert budget.stdout == plain.stdout == same.stdout
+
+
+def test_a_small_input_gives_every_stream_several_batches(bundle, toy_sentences, monkeypatch):
+    from s2s_batch.runtime.translator import BATCHES_PER_STREAM
+
+    lines = [toy_sentences[i % len(toy_sentences)] for i in range(60)]
+    streams = Translator(bundle(), threads=2, inter_threads=2)
+    sizes = []
+    search = streams._search
+    monkeypatch.setattr(streams, "_search",
+                        lambda batch, opts: (sizes.append(len(batch.rows)), search(batch, opts))[1])
+    assert streams.translate_lines(lines) == Translator(bundle(), threads=1).translate_lines(lines)
+    # 60 lines, 2 streams: 2 x BATCHES_PER_STREAM batches of 10, not 2 of 30
+    assert sorted(sizes) == [60 // (2 * BATCHES_PER_STREAM)] * (2 * BATCHES_PER_STREAM)
