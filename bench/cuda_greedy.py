@@ -62,7 +62,7 @@ def main() -> None:
     references = read_references(args.input, len(lines), len(lines))
     cap = load_manifest(bundle).config.max_decode_len
     same = dict(max_decoding_length=cap, split_sentences=False)
-    exact_side = Translator(bundle, device="cpu", prescore=False, **same)
+    exact_side = Translator(bundle, device="cpu", **same)
     exact = exact_side.translate_ids(lines)
     decode_text = exact_side.tgt_tokenizer.decode
     tgt_vocab, src_vocab = exact_side.tgt_vocab, exact_side.src_vocab
