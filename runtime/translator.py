@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s2s_batch.runtime.batching import chunks, pad_batch, sorted_batches, token_batches
+from s2s_batch.runtime.batching import chunks, pad_batch, sorted_batches, stream_batches, token_batches
 from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis, log_softmax
 from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.manifest import (
@@ -30,11 +30,6 @@ from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, de
 from s2s_batch.runtime.truecase import Recaser
 from s2s_batch.runtime.vocab import EOS as EOS_TOKEN
 from s2s_batch.runtime.vocab import Vocab, with_eos
-
-# With several streams, a small input is cut into at least this many batches per stream,
-# so that a stream that finishes early takes another instead of waiting (200-500 lines on
-# 2 streams: 25-30% more sentences/s; bench/RESULTS.md). Large inputs keep batch_size.
-BATCHES_PER_STREAM = 3
 
 LONG_INPUTS = ("crop", "empty")
 
@@ -426,9 +421,8 @@ class Translator:
         if self.batch_type == "tokens":  # size is a budget of padded source tokens
             grouped = token_batches(lengths, size)
         else:
-            # Enough batches for every stream; the output does not depend on the batching.
-            wanted = self.inter_threads * (BATCHES_PER_STREAM if self.inter_threads > 1 else 1)
-            grouped = sorted_batches(lengths, max(1, min(size, -(-len(todo) // wanted))))
+            # The output does not depend on the batching.
+            grouped = stream_batches(lengths, size, self.inter_threads)
         batches = [[todo[j] for j in batch] for batch in grouped]
 
         def search(index: list[int]):

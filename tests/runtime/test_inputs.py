@@ -180,8 +180,9 @@ def test_token_budget_batching_gives_the_same_translations(bundle, toy_sentences
     assert budget.stdout == plain.stdout == same.stdout
 
 
+
 def test_a_small_input_gives_every_stream_several_batches(bundle, toy_sentences, monkeypatch):
-    from s2s_batch.runtime.translator import BATCHES_PER_STREAM
+    from s2s_batch.runtime.batching import BATCHES_PER_STREAM
 
     lines = [toy_sentences[i % len(toy_sentences)] for i in range(60)]
     streams = Translator(bundle(), threads=2, inter_threads=2)
@@ -192,3 +193,22 @@ def test_a_small_input_gives_every_stream_several_batches(bundle, toy_sentences,
     assert streams.translate_lines(lines) == Translator(bundle(), threads=1).translate_lines(lines)
     # 60 lines, 2 streams: 2 x BATCHES_PER_STREAM batches of 10, not 2 of 30
     assert sorted(sizes) == [60 // (2 * BATCHES_PER_STREAM)] * (2 * BATCHES_PER_STREAM)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=3000), st.integers(1, 300), st.integers(1, 4))
+def test_stream_batches_cover_every_index_once_longest_first_and_shrink_at_the_end(lengths, size, streams):
+    from s2s_batch.runtime.batching import BATCHES_PER_STREAM, TAIL_FLOOR, sorted_batches, stream_batches
+
+    batches = stream_batches(lengths, size, streams)
+    assert sorted(int(i) for b in batches for i in b) == list(range(len(lengths)))
+    order = [lengths[int(i)] for b in batches for i in b]
+    assert order == sorted(lengths, reverse=True)
+    sizes = [len(b) for b in batches]
+    if streams == 1:
+        assert [list(b) for b in batches] == [list(b) for b in sorted_batches(lengths, size)]
+        return
+    assert max(sizes) <= min(size, -(-len(lengths) // (BATCHES_PER_STREAM * streams)))
+    assert sizes == sorted(sizes, reverse=True)  # the large batches first, the small last
+    # every batch but the last is at least the floor, or the whole cap
+    assert all(s >= min(TAIL_FLOOR, max(sizes)) for s in sizes[:-1])
