@@ -52,6 +52,10 @@ class WordTokenizer:
         """The tokens of one line."""
         return tokenize(text)
 
+    def encode_many(self, texts: list[str], threads: int = 1) -> list[list[str]]:
+        """The tokens of each line (one thread: the splitting is Python)."""
+        return [tokenize(text) for text in texts]
+
     def decode(self, tokens: list[str]) -> str:
         """One line of text from tokens."""
         return detokenize(tokens if self.recaser is None else self.recaser.apply(tokens))
@@ -75,6 +79,10 @@ class SentencePieceTokenizer:
     def encode(self, text: str) -> list[str]:
         """The tokens of one line."""
         return self.processor.encode(text, out_type=str)
+
+    def encode_many(self, texts: list[str], threads: int = 1) -> list[list[str]]:
+        """The tokens of each line, in one call to SentencePiece on `threads` threads."""
+        return self.processor.encode(list(texts), out_type=str, num_threads=threads) if texts else []
 
     def decode(self, tokens: list[str]) -> str:
         """One line of text from tokens."""

@@ -235,6 +235,7 @@ class Translator:
         # On CPU, single-thread batch streams side by side beat one multi-thread stream
         # (3,700 against 2,270 sentences/s on 2 cores; bench/RESULTS.md).
         self.inter_threads = inter_threads or (threads if self.device == "cpu" else 1)
+        self.threads = threads  # also SentencePiece's, for the tokenizing before the batches
         self._executor: ThreadPoolExecutor | None = None
         self.graphs = Graphs(self.manifest, providers, max(1, threads // self.inter_threads), prescore)
         if batch_type not in ("examples", "tokens"):
@@ -409,7 +410,7 @@ class Translator:
     def _search_pieces(self, pieces: Sequence[str], max_batch_size: int, opts: DecodingOptions):
         """(piece index, source tokens, hypotheses, cropped, length cap) of each non-blank
         piece, as batches finish."""
-        tokens = [self.src_tokenizer.encode(piece) for piece in pieces]
+        tokens = self.src_tokenizer.encode_many(list(pieces), self.threads)
         encoded = [self._ids_of(t) for t in tokens]
         sources = [ids for ids, _ in encoded]
         todo = [i for i, ids in enumerate(sources) if ids]
@@ -489,8 +490,9 @@ class Translator:
         sources, targets = self._lines(source), self._lines(target)
         if len(sources) != len(targets):
             raise ValueError(f"{len(sources)} sources but {len(targets)} targets; give one target per source")
-        src_rows = [self._ids_of(self.src_tokenizer.encode(line))[0] for line in sources]
-        tgt_tokens = [self.tgt_tokenizer.encode(line) for line in targets]
+        src_tokens = self.src_tokenizer.encode_many(list(sources), self.threads)
+        src_rows = [self._ids_of(tokens)[0] for tokens in src_tokens]
+        tgt_tokens = self.tgt_tokenizer.encode_many(list(targets), self.threads)
         todo = [i for i in range(len(sources)) if src_rows[i] and tgt_tokens[i]]
         results = [ScoringResult() for _ in sources]
         size = max_batch_size or (self.batch_size if self.batch_type == "examples" else DEFAULT_BATCH_SIZE)

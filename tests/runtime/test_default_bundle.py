@@ -70,3 +70,10 @@ def test_a_100_word_paragraph_translates_whole():
     # Every sentence is translated: the output is as long as the ten sentences' own.
     alone = Translator().translate_ids(SentenceSplitter().split(paragraph))
     assert result.ids[0] == [i for ids in alone for i in ids] and len(result.ids[0]) > 100
+
+
+def test_tokenizing_many_lines_at_once_gives_each_line_its_own_pieces():
+    tokenizer = Translator(split_sentences=False).src_tokenizer
+    lines = ["I see the dog.", "", "We eat a big red apple!", "Tom's cat isn't here, is it?"] * 50
+    assert tokenizer.encode_many(lines, threads=2) == [tokenizer.encode(line) for line in lines]
+    assert tokenizer.encode_many([], threads=2) == []
