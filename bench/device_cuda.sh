@@ -20,9 +20,10 @@ set -uo pipefail
 WHEELS=${WHEELS:-/tmp/ortgpu}
 CLI_FLAGS=${CLI_FLAGS:-}
 
-cat "$WHEELS"/part* > /tmp/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl || exit 1
+wheel=/tmp/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl  # pip reads the name
+cat "$WHEELS"/part* > "$wheel" || exit 1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-  /tmp/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl || exit 1
+  "$wheel" || exit 1
 pkg=$(mktemp -d)
 mkdir -p "$pkg/s2s_batch"
 cp api/*.py "$pkg/s2s_batch/"

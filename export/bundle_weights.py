@@ -38,6 +38,7 @@ from s2s_batch.runtime.manifest import (
 from s2s_batch.runtime.shortlist import LexicalTable
 from s2s_batch.runtime.truecase import Recaser
 from s2s_batch.runtime.vocab import Vocab
+from s2s_batch.train.checkpoint import load_checkpoint
 from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.lexicon import lexicon_payload
 from s2s_batch.train.model import Seq2Seq
@@ -183,3 +184,12 @@ def checkpoint_from_bundle(bundle_dir: str | Path) -> tuple:
     if (root / TRUECASE_FILE).is_file():
         payload["truecase"] = Recaser.load(root / TRUECASE_FILE).table
     return net, cfg, src_vocab, tgt_vocab, payload
+
+
+def load_checkpoint_or_bundle(path: str | Path, device: str = "cpu") -> tuple:
+    """What `load_checkpoint` returns, from a checkpoint file or from a bundle folder
+    (`checkpoint_from_bundle`), the model on `device`."""
+    if not Path(path).is_dir():
+        return load_checkpoint(Path(path), device)
+    net, *rest = checkpoint_from_bundle(path)
+    return (net.to(device), *rest)

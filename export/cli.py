@@ -40,10 +40,9 @@ def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, presco
 
     require_train_extra("s2s-export")
     from s2s_batch.export.bundle import write_bundle
-    from s2s_batch.export.bundle_weights import checkpoint_from_bundle
+    from s2s_batch.export.bundle_weights import load_checkpoint_or_bundle
     from s2s_batch.export.verify import ParityError
     from s2s_batch.runtime.errors import BundleError
-    from s2s_batch.train.checkpoint import load_checkpoint
     from s2s_batch.train.lexicon import build_lexical_table, lexicon_from_payload
     from s2s_batch.train.trainer import prepare, truecasing_for
 
@@ -53,8 +52,7 @@ def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, presco
                    "s2s-export", err=True)
         sys.exit(4)
     try:
-        read = checkpoint_from_bundle if checkpoint.is_dir() else load_checkpoint
-        net, cfg, src_vocab, tgt_vocab, payload = read(checkpoint)
+        net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint_or_bundle(checkpoint)
         lexicon = lexicon_from_payload(payload) if shortlist else None
         truecase = payload.get("truecase")
         if data is not None and ((shortlist and lexicon is None) or truecase is None):

@@ -21,7 +21,7 @@ from s2s_batch.runtime.manifest import (
     decoder_io,
     encoder_io,
 )
-from s2s_batch.runtime.session import input_names
+from s2s_batch.runtime.session import GRAPH_OPTIMIZATION, input_names
 from s2s_batch.train.model import Seq2Seq
 
 
@@ -33,7 +33,7 @@ def cpu_session(path: Path) -> ort.InferenceSession:
     """A quiet CPU onnxruntime session for checking an exported graph."""
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # as the runtime
+    opts.graph_optimization_level = GRAPH_OPTIMIZATION  # as the runtime
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 

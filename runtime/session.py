@@ -28,6 +28,9 @@ CUDA_PROVIDER = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
 _FULL_VOCABULARY = np.zeros(0, dtype=np.int64)  # an empty shortlist: every target id
 _ON, _OFF = np.array(True), np.array(False)
+# Not ORT_ENABLE_ALL: its layout pass (for convolutions) earns nothing on these graphs and
+# crashes onnxruntime 1.32's CPU provider on fp16 ones. Export checks graphs at the same level.
+GRAPH_OPTIMIZATION = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
 # Source rows per encoder run: a batch's rows are encoded in length-sorted chunks, each
 # padded to its own longest row (a batch of 256 pads to its longest; bench/RESULTS.md).
 ENCODE_CHUNK = 64
@@ -66,9 +69,7 @@ def open_session(path: Path, providers: list[str], threads: int) -> ort.Inferenc
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    # Not ORT_ENABLE_ALL: its layout pass (for convolutions) earns nothing on these graphs
-    # and crashes onnxruntime 1.32's CPU provider on fp16 ones.
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    opts.graph_optimization_level = GRAPH_OPTIMIZATION
     opts.log_severity_level = 3
     try:
         # From the bytes, not the path: a graph that names external data (a file beside

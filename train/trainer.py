@@ -338,13 +338,9 @@ def warm_start(cfg: TrainConfig, path: Path, device: str, log=print):
     split or the tokens (WARM_START_SHARED*): a dev or test sentence could then have been
     trained on.
     """
-    if Path(path).is_dir():  # a bundle: its graphs hold the checkpoint's weights bit for bit
-        from s2s_batch.export.bundle_weights import checkpoint_from_bundle
+    from s2s_batch.export.bundle_weights import load_checkpoint_or_bundle  # export imports train
 
-        base_net, base_cfg, src_vocab, tgt_vocab, base_payload = checkpoint_from_bundle(path)
-        base_net.to(device)
-    else:
-        base_net, base_cfg, src_vocab, tgt_vocab, base_payload = load_checkpoint(path, device)
+    base_net, base_cfg, src_vocab, tgt_vocab, base_payload = load_checkpoint_or_bundle(path, device)
     clashes = [f"{name} {getattr(base, name)} != {getattr(new, name)}"
                for base, new, names in ((base_cfg, cfg, WARM_START_SHARED),
                                         (base_cfg.model, cfg.model, WARM_START_SHARED_MODEL))
