@@ -21,12 +21,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import statistics
-import time
 from pathlib import Path
 
 import torch
 from run import read_references  # bench/run.py, beside this script
+from timing import timed  # bench/timing.py
 
 from s2s_batch.export.bundle_weights import eager_from_bundle
 from s2s_batch.runtime.batching import sorted_batches
@@ -36,17 +35,6 @@ from s2s_batch.runtime.translator import Translator, default_bundle_dir
 from s2s_batch.train.predict import greedy_batch
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def median_seconds(fn, repeats: int = 3) -> tuple[float, object]:
-    """Median seconds of `repeats` runs after a warm-up, and the last result."""
-    result = fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:
@@ -81,7 +69,7 @@ def main() -> None:
 
     def record(side: str, batch: int, fn) -> None:
         try:
-            seconds, out = median_seconds(fn)
+            seconds, out = timed(fn, 3)
         except Exception as exc:  # a side that does not run here (a provider, a dtype)
             print(json.dumps({"side": side, "batch_size": batch, "error": f"{type(exc).__name__}: {exc}"[:300]}))
             return

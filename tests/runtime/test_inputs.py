@@ -180,7 +180,6 @@ def test_token_budget_batching_gives_the_same_translations(bundle, toy_sentences
     assert budget.stdout == plain.stdout == same.stdout
 
 
-
 def test_a_small_input_gives_every_stream_several_batches(bundle, toy_sentences, monkeypatch):
     from s2s_batch.runtime.batching import BATCHES_PER_STREAM
 
