@@ -15,12 +15,16 @@ speed-ups, the runtime, the bound.
    exact and references sit beside the input (INPUT's SPLIT.ref*), its BLEU;
 3. the runtime at its default settings and a sweep of batch sizes and token budgets;
 4. the machine's limit: sgemm GFLOP/s at the model's shapes (timed in the same rounds as
-   1-3) × the FLOPs the model needs for the real tokens → an upper bound on sentences/s.
+   1-3) × the FLOPs the model needs for the real tokens → an upper bound on sentences/s;
+   and the exact runtime's own limit: the same, with the output layer at the speed of
+   onnxruntime's int8 matmul (the prescoring kernel, same rounds) instead of sgemm's,
+   every other FLOP in fp32 (what token-exact decoding must do in fp32).
 Checks that 2 and 3 give the same tokens as 1; 1, 2 and the runtime's default are timed
 in turn, round after round, so that their ratios are taken at the same moments; each
 starts from the text lines (tokenizing is timed on every side, decoding to text on
 none). Prints
-one JSON line per configuration, a table, and last:
+one JSON line per configuration, a table, fraction_of_exact_bound (the runtime against 4's
+second bound), and last:
 ratio_vs_torch_best=W.WW ratio_vs_eager=X.XX ratio_vs_seed_loop=Y.Y fraction_of_fp32_bound=Z.ZZ
 where torch_best is the fastest PyTorch configuration whose BLEU is within 0.3 of exact
 fp32 (an exact one needs no BLEU).
@@ -33,13 +37,17 @@ import contextlib
 import copy
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import torch
+from onnx import TensorProto, helper, numpy_helper
 from timing import timed, timed_together  # bench/timing.py, beside this script
 
 from s2s_batch.export.bundle_weights import eager_from_bundle
+from s2s_batch.export.output_head import MS_DOMAIN, int8_rows
 from s2s_batch.runtime.batching import sorted_batches
 from s2s_batch.runtime.bleu import corpus_bleu
 from s2s_batch.runtime.manifest import load_manifest
@@ -94,6 +102,40 @@ def sgemm_work(cfg, batch: int) -> tuple:
                 a @ b
 
     return run, sum(2 * m * k * n * reps for (m, k, n), (_, _, reps) in zip(shapes, operands))
+
+
+def int8_work(cfg, batch: int, threads: int) -> tuple:
+    """(a function running onnxruntime's DynamicQuantizeMatMul, the runtime's int8
+    prescoring kernel, at the output layer's shape, the multiply-add operations x 2 it
+    does), timed like sgemm_work. Like the runtime's batch streams it runs `threads`
+    one-thread sessions side by side (one session on two threads ran at 0.4x of that)."""
+    rng = np.random.default_rng(0)
+    h, vocab = cfg.hidden_size, cfg.tgt_vocab_size
+    quantized, scale = int8_rows(rng.standard_normal((vocab, h), dtype=np.float32))
+    weights = [numpy_helper.from_array(quantized, "w"), numpy_helper.from_array(scale, "scale"),
+               numpy_helper.from_array(np.zeros(vocab, np.int8), "zero"),
+               numpy_helper.from_array(np.zeros(vocab, np.float32), "bias")]
+    node = helper.make_node("DynamicQuantizeMatMul", ["x", "w", "scale", "zero", "bias"], ["y"],
+                            domain=MS_DOMAIN)
+    graph = helper.make_graph([node], "int8_head", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, h])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid(MS_DOMAIN, 1)])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sessions = [ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+                for _ in range(threads)]
+    x = rng.standard_normal((batch, h), dtype=np.float32)
+    reps = max(3, int(2e10 / (2 * batch * h * vocab * threads)))
+    pool = ThreadPoolExecutor(threads)
+
+    def stream(session):
+        for _ in range(reps):
+            session.run(None, {"x": x})
+
+    def run():
+        list(pool.map(stream, sessions))
+
+    return run, 2 * batch * h * vocab * reps * threads
 
 
 def read_input(path: Path, limit: int) -> list[str]:
@@ -210,13 +252,16 @@ def main() -> None:
 
     # The three configurations of the last line and the sgemm bound, measured in turn.
     sgemm, sgemm_flops = sgemm_work(cfg, DEFAULT_BATCH_SIZE)
+    int8, int8_ops = int8_work(cfg, DEFAULT_BATCH_SIZE, threads)
     headline = timed_together({
         "seed_loop_eager": lambda: [predict_seq2seq(net, encode(lines[i]), src_vocab, tgt_vocab,
                                                     max_len, banned) for i in seed_rows],
         "eager_batched": eager_batched,
         "runtime_default": lambda: translator.translate_ids(lines),
-        "sgemm": sgemm}, repeats)
-    (seed_s, seed_out), (eager_s, eager_out), (runtime_s, runtime_out), (sgemm_s, _) = headline.values()
+        "sgemm": sgemm,
+        "int8": int8}, repeats)
+    (seed_s, seed_out), (eager_s, eager_out), (runtime_s, runtime_out), (sgemm_s, _), (int8_s, _) = (
+        headline.values())
     record("seed_loop_eager", seed_s, len(seed_rows))
     record("eager_batched", eager_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
     record("runtime_default", runtime_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
@@ -267,8 +312,8 @@ def main() -> None:
         record(f"runtime_tokens_{budget}", s, len(lines), max_batch_tokens=budget,
                same_tokens=out == runtime_out)
 
-    bound = sentences_bound(cfg, tokens, runtime_out, nonblank, max_len, len(lines),
-                           sgemm_flops / sgemm_s / 1e9, record)
+    bound, exact_bound = sentences_bound(cfg, tokens, runtime_out, nonblank, max_len, len(lines),
+                                         sgemm_flops / sgemm_s / 1e9, int8_ops / int8_s / 1e9, record)
     seed_mismatch = sum(seed_out[k] != runtime_out[i] for k, i in enumerate(seed_rows) if tokens[i])
     eager_mismatch = sum(eager_out[i] != runtime_out[i] for i in nonblank)
     print(f"\n{'configuration':<22}{'sentences/s':>14}")
@@ -284,26 +329,33 @@ def main() -> None:
     runtime_rate = len(lines) / runtime_s
     print(f"fastest PyTorch configuration within 0.3 BLEU of exact fp32: {torch_best}; "
           f"fp32 BLEU {fp32_bleu}")
+    print(f"fraction_of_exact_bound={runtime_rate / exact_bound:.2f} (fp32 sgemm for all but the "
+          "output layer, int8 for it)")
     print(f"ratio_vs_torch_best={runtime_rate / (len(lines) / usable[torch_best]):.2f} "
           f"ratio_vs_eager={runtime_rate / (len(lines) / eager_s):.2f} "
           f"ratio_vs_seed_loop={runtime_rate / (len(seed_rows) / seed_s):.1f} "
           f"fraction_of_fp32_bound={runtime_rate / bound:.2f}")
 
 
-def sentences_bound(cfg, tokens, outputs, nonblank, max_len, n_lines, gflops, record) -> float:
+def sentences_bound(cfg, tokens, outputs, nonblank, max_len, n_lines, gflops, int8_gops,
+                    record) -> tuple[float, float]:
     """Sentences/s that `gflops` (the machine's sgemm speed) allows for the FLOPs of the
-    real tokens."""
+    real tokens; and the same with the output layer's at `int8_gops` (the int8 matmul's
+    speed), the bound of exact decoding with int8 prescoring."""
     enc_flops, dec_flops, pair_flops = model_flops(cfg)
     src_len = {i: min(len(tokens[i]) + 1, cfg.num_steps) for i in nonblank}
     dec_len = {i: min(len(outputs[i]) + 1, max_len) for i in nonblank}  # + <eos>
     src_tokens, dec_tokens = sum(src_len.values()), sum(dec_len.values())
     flops = (src_tokens * enc_flops + dec_tokens * dec_flops
              + pair_flops * sum(src_len[i] * dec_len[i] for i in nonblank))
+    head_flops = dec_tokens * 2 * cfg.hidden_size * cfg.tgt_vocab_size
     bound = gflops * 1e9 / (flops / n_lines)
+    exact_bound = n_lines / ((flops - head_flops) / (gflops * 1e9) + head_flops / (int8_gops * 1e9))
     record("fp32_bound", n_lines / bound, n_lines, sgemm_gflops=round(gflops, 1),
            flops_per_sentence=round(flops / n_lines), decoded_tokens=dec_tokens)
-    return bound
-
+    record("exact_bound", n_lines / exact_bound, n_lines, sgemm_gflops=round(gflops, 1),
+           int8_gops=round(int8_gops, 1), output_layer_share_of_flops=round(head_flops / flops, 3))
+    return bound, exact_bound
 
 if __name__ == "__main__":
     main()
