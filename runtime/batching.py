@@ -60,6 +60,30 @@ def token_batches(lengths: Sequence[int], max_tokens: int) -> list[np.ndarray]:
     return batches
 
 
+def length_chunks(lengths: np.ndarray, max_rows: int, run_tokens: int) -> list[np.ndarray]:
+    """The rows of one batch in chunks of at most `max_rows`, longest first, for an encoder
+    that pads each chunk to its own longest row: a chunk ends where the length drops,
+    unless the next run of rows of one length would add at most `run_tokens` padding
+    tokens (what one more encoder run costs, counted in tokens)."""
+    if max_rows < 1:
+        raise ValueError(f"chunk size must be at least 1, got {max_rows}")
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    ordered = lengths[order]
+    runs = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(order) else []
+    chunks, start = [], 0
+    for run_start, run_end in zip(runs, [*runs[1:], len(order)]):
+        if run_start > start and (run_end - run_start) * (ordered[start] - ordered[run_start]) > run_tokens:
+            chunks.append(order[start:run_start])
+            start = run_start
+        while run_end - start > max_rows:
+            chunks.append(order[start : start + max_rows])
+            start += max_rows
+    if start < len(order):
+        chunks.append(order[start:])
+    return chunks
+
+
 def pad_batch(rows: Sequence[Sequence[int]], pad: int, width: int | None = None):
     """(ids [B, width] int64, lengths [B] int64) from ragged id lists."""
     lengths = np.array([len(r) for r in rows], dtype=np.int64)

@@ -211,3 +211,26 @@ def test_stream_batches_cover_every_index_once_longest_first_and_shrink_at_the_e
     assert sizes == sorted(sizes, reverse=True)  # the large batches first, the small last
     # every batch but the last is at least the floor, or the whole cap
     assert all(s >= min(TAIL_FLOOR, max(sizes)) for s in sizes[:-1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 30), max_size=400), st.integers(1, 80), st.integers(0, 64))
+def test_length_chunks_cover_every_row_once_longest_first_padding_only_within_the_allowance(
+        lengths, max_rows, run_tokens):
+    import numpy as np
+
+    from s2s_batch.runtime.batching import length_chunks
+
+    chunks = length_chunks(np.array(lengths, dtype=np.int64), max_rows, run_tokens)
+    flat = [int(i) for c in chunks for i in c]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
+    assert all(1 <= len(c) <= max_rows for c in chunks)
+    for chunk in chunks:  # each shorter length in a chunk pads at most run_tokens
+        chunk_lengths = [lengths[int(i)] for i in chunk]
+        longest = max(chunk_lengths)
+        for length in set(chunk_lengths):
+            assert chunk_lengths.count(length) * (longest - length) <= run_tokens
+    # no allowance: one length per chunk
+    exact = length_chunks(np.array(lengths, dtype=np.int64), max_rows, 0)
+    assert all(len({lengths[int(i)] for i in c}) == 1 for c in exact)
