@@ -70,7 +70,7 @@ def length_chunks(lengths: np.ndarray, max_rows: int, run_tokens: int) -> list[n
     lengths = np.asarray(lengths, dtype=np.int64)
     order = np.argsort(-lengths, kind="stable")
     ordered = lengths[order]
-    runs = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(order) else np.zeros(0, np.int64)
+    runs = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]).tolist() if len(order) else []
     chunks: list[np.ndarray] = []
     start = 0
     for run_start, run_end in zip(runs, [*runs[1:], len(order)]):
