@@ -357,5 +357,6 @@ def sentences_bound(cfg, tokens, outputs, nonblank, max_len, n_lines, gflops, in
            int8_gops=round(int8_gops, 1), output_layer_share_of_flops=round(head_flops / flops, 3))
     return bound, exact_bound
 
+
 if __name__ == "__main__":
     main()

@@ -60,7 +60,7 @@ def token_batches(lengths: Sequence[int], max_tokens: int) -> list[np.ndarray]:
     return batches
 
 
-def length_chunks(lengths: np.ndarray, max_rows: int, run_tokens: int) -> list[np.ndarray]:
+def length_chunks(lengths: np.ndarray, max_rows: int, run_tokens: float) -> list[np.ndarray]:
     """The rows of one batch in chunks of at most `max_rows`, longest first, for an encoder
     that pads each chunk to its own longest row: a chunk ends where the length drops,
     unless the next run of rows of one length would add at most `run_tokens` padding

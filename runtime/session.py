@@ -156,7 +156,10 @@ class Graphs:
         row is dropped or repeated with the same indexing for every tensor in it.
         """
         if self._chunked and src.shape[0] > 1:
-            chunks = length_chunks(src_len, ENCODE_CHUNK, ENCODE_RUN_TOKENS)
+            # Measured on CPU only: on CUDA the chunks stay as they were (each at most
+            # ENCODE_CHUNK rows, whatever their lengths).
+            run_tokens = ENCODE_RUN_TOKENS if self.device == "cpu" else math.inf
+            chunks = length_chunks(src_len, ENCODE_CHUNK, run_tokens)
             if len(chunks) > 1:
                 return self._encode_chunks(src, src_len, chunks)
         return self._encode_rows(src, src_len)

@@ -234,3 +234,6 @@ def test_length_chunks_cover_every_row_once_longest_first_padding_only_within_th
     # no allowance: one length per chunk
     exact = length_chunks(np.array(lengths, dtype=np.int64), max_rows, 0)
     assert all(len({lengths[int(i)] for i in c}) == 1 for c in exact)
+    # no limit (CUDA): chunks of max_rows whatever their lengths, the last one shorter
+    capped = length_chunks(np.array(lengths, dtype=np.int64), max_rows, float("inf"))
+    assert [len(c) for c in capped] == [min(max_rows, len(lengths) - i) for i in range(0, len(lengths), max_rows)]
