@@ -10,11 +10,18 @@ import numpy as np
 T = TypeVar("T")
 
 
+def _longest_first(lengths, limit: int, limit_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(the lengths as int64, their indices longest first, ties in input order): the order
+    every batching here cuts; ValueError unless `limit` (its size limit) is at least 1."""
+    if limit < 1:
+        raise ValueError(f"{limit_name} must be at least 1, got {limit}")
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return lengths, np.argsort(-lengths, kind="stable")
+
+
 def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
     """Indices grouped into batches of similar length (longest first), to pad little."""
-    if batch_size < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
-    order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+    _, order = _longest_first(lengths, batch_size, "batch size")
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
@@ -32,9 +39,7 @@ def stream_batches(lengths: Sequence[int], batch_size: int, streams: int) -> lis
     same length order, each batch at most batch_size, smaller towards the end."""
     if streams <= 1:
         return sorted_batches(lengths, batch_size)
-    if batch_size < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
-    order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+    _, order = _longest_first(lengths, batch_size, "batch size")
     cap = min(batch_size, -(-len(order) // (BATCHES_PER_STREAM * streams)))
     batches, start = [], 0
     while start < len(order):
@@ -47,10 +52,7 @@ def stream_batches(lengths: Sequence[int], batch_size: int, streams: int) -> lis
 def token_batches(lengths: Sequence[int], max_tokens: int) -> list[np.ndarray]:
     """Indices in length-sorted batches (longest first) of at most `max_tokens` padded
     source tokens each (rows x the batch's longest row); a longer row is a batch alone."""
-    if max_tokens < 1:
-        raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
-    sizes = np.asarray(lengths, dtype=np.int64)
-    order = np.argsort(-sizes, kind="stable")
+    sizes, order = _longest_first(lengths, max_tokens, "max_tokens")
     batches, start = [], 0
     while start < len(order):
         longest = max(int(sizes[order[start]]), 1)
@@ -65,10 +67,7 @@ def length_chunks(lengths: np.ndarray, max_rows: int, run_tokens: float) -> list
     that pads each chunk to its own longest row: a chunk ends where the length drops,
     unless the next run of rows of one length would add at most `run_tokens` padding
     tokens (what one more encoder run costs, counted in tokens)."""
-    if max_rows < 1:
-        raise ValueError(f"chunk size must be at least 1, got {max_rows}")
-    lengths = np.asarray(lengths, dtype=np.int64)
-    order = np.argsort(-lengths, kind="stable")
+    lengths, order = _longest_first(lengths, max_rows, "chunk size")
     ordered = lengths[order]
     runs = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]).tolist() if len(order) else []
     chunks: list[np.ndarray] = []
