@@ -61,6 +61,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INPUT = ROOT / "runs" / "heldout-cased" / "test.en"
 
 
+def output_layer_flops(cfg) -> int:
+    """Multiply-add FLOPs of the output layer per decoded token (int8 in the runtime's
+    prescoring)."""
+    return 2 * cfg.hidden_size * cfg.tgt_vocab_size
+
+
 def model_flops(cfg) -> tuple[int, int, int]:
     """Multiply-add FLOPs per source token (encoder), per decoded token (decoder step), and
     per (decoded token, source token) pair (attention's scores and context)."""
@@ -74,9 +80,9 @@ def model_flops(cfg) -> tuple[int, int, int]:
 
     encoder = stack(cfg.embed_size, directions)
     if cfg.attention_after_cell:  # the cell reads the embedding; Luong's W_c reads [h_t; c_t]
-        decoder = stack(cfg.embed_size) + 2 * (2 * h) * h + 2 * h * cfg.tgt_vocab_size
+        decoder = stack(cfg.embed_size) + 2 * (2 * h) * h + output_layer_flops(cfg)
     else:  # the cell reads the embedding and the context
-        decoder = stack(cfg.embed_size + h) + 2 * h * cfg.tgt_vocab_size
+        decoder = stack(cfg.embed_size + h) + output_layer_flops(cfg)
     pair = 0
     if cfg.attention != "none":
         encoder += 2 * h * h if cfg.attention != "dot" else 0  # keys, once per source token
@@ -125,7 +131,7 @@ def int8_work(cfg, batch: int, threads: int) -> tuple:
     sessions = [ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
                 for _ in range(threads)]
     x = rng.standard_normal((batch, h), dtype=np.float32)
-    reps = max(3, int(2e10 / (2 * batch * h * vocab * threads)))
+    reps = max(3, int(2e10 / (output_layer_flops(cfg) * batch * threads)))
     pool = ThreadPoolExecutor(threads)
 
     def stream(session):
@@ -135,7 +141,7 @@ def int8_work(cfg, batch: int, threads: int) -> tuple:
     def run():
         list(pool.map(stream, sessions))
 
-    return run, 2 * batch * h * vocab * reps * threads
+    return run, output_layer_flops(cfg) * batch * reps * threads
 
 
 def read_input(path: Path, limit: int) -> list[str]:
@@ -348,7 +354,7 @@ def sentences_bound(cfg, tokens, outputs, nonblank, max_len, n_lines, gflops, in
     src_tokens, dec_tokens = sum(src_len.values()), sum(dec_len.values())
     flops = (src_tokens * enc_flops + dec_tokens * dec_flops
              + pair_flops * sum(src_len[i] * dec_len[i] for i in nonblank))
-    head_flops = dec_tokens * 2 * cfg.hidden_size * cfg.tgt_vocab_size
+    head_flops = dec_tokens * output_layer_flops(cfg)
     bound = gflops * 1e9 / (flops / n_lines)
     exact_bound = n_lines / ((flops - head_flops) / (gflops * 1e9) + head_flops / (int8_gops * 1e9))
     record("fp32_bound", n_lines / bound, n_lines, sgemm_gflops=round(gflops, 1),
