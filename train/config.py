@@ -65,6 +65,12 @@ class TrainConfig:
     distill_select: str = _opt("best", "--distill-from: each sentence's target: best (the teacher's best "
                                        "hypothesis; Seq-KD) or closest (of its n-best, beam-size many, the "
                                        "one nearest the sentence's references by sentence BLEU; Seq-Inter)")
+    augment_names: float = _opt(0.0, "augmentation: share of the pairs holding a corpus name (Tom, Boston...) "
+                                     "whose names are swapped, on both sides, for names from Faker's lists")
+    augment_numbers: float = _opt(0.0, "augmentation: share of the pairs holding a number both sides write "
+                                       "(7 / 7, two / deux) whose numbers become random ones (1,250 / 1 250)")
+    augment_concat: float = _opt(0.0, "augmentation: extra examples per training pair that join 2-3 random "
+                                      "pairs into one long line (0.1: 10% more examples)")
     average_last: int = _opt(0, "also write averaged.pt, the mean of the last N epochs' weights (0: off)")
 
     def __post_init__(self):

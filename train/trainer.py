@@ -18,6 +18,7 @@ from s2s_batch.runtime.errors import UsageError
 from s2s_batch.runtime.output import atomic_write
 from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize
 from s2s_batch.runtime.vocab import Vocab
+from s2s_batch.train.augment import Augmenter, AugmentRates, corpus_names, name_pool
 from s2s_batch.train.checkpoint import load_checkpoint, save_checkpoint
 from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.curriculum import curriculum_batches, difficulty_order
@@ -154,6 +155,7 @@ class Prepared(NamedTuple):
     tgt_tok: object
     spm_models: dict | None
     raw: list[tuple[str, str]]  # every (English, French) line of the corpus, as read
+    train_raw: list[tuple[str, str]]  # the training split's pairs as text (the targets distilled, if so)
 
 
 def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None,
@@ -181,7 +183,8 @@ def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None,
         # Evenly spaced, not the first N: the corpus is sorted by length.
         pick = [round(i * len(dev.sources) / cfg.dev_limit) for i in range(cfg.dev_limit)]
         dev = HeldOut([dev.sources[i] for i in pick], [dev.references[i] for i in pick])
-    return Prepared(train_pairs, dev, test, src_tok, tgt_tok, spm_models, raw)
+    train_raw = training_raw(pairs, cfg.dev_permille, cfg.test_permille, cfg.max_pairs)
+    return Prepared(train_pairs, dev, test, src_tok, tgt_tok, spm_models, raw, train_raw)
 
 
 # What a resumed run may change: how long and how fast it goes on, not the model or data.
@@ -284,11 +287,13 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
     train_loss, dev_loss = MaskedSoftmaxCELoss(cfg.label_smoothing), MaskedSoftmaxCELoss()
     metrics = history[-1] if history else {}
     order = None if cfg.curriculum == "none" else difficulty_order(train_pairs, cfg.curriculum)
+    augmenter = augmenter_for(cfg, corpus, log)
     for epoch in range(start_epoch, cfg.epochs):
         if stale_epochs(history) >= cfg.patience > 0:
             log(f"early stop: no better dev BLEU for {cfg.patience} epochs")
             break
-        metrics = run_epoch(net, cfg, epoch, train_pairs, src_vocab, tgt_vocab, optimizer,
+        epoch_pairs = train_pairs if augmenter is None else augmented_epoch(augmenter, corpus, cfg, epoch, log)
+        metrics = run_epoch(net, cfg, epoch, epoch_pairs, src_vocab, tgt_vocab, optimizer,
                             train_loss, device, progress, schedule, order)
         metrics.update(evaluate_dev(net, dev, src_vocab, tgt_vocab, dev_loss, device, tgt_tok.decode))
         history.append(metrics)
@@ -311,6 +316,41 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
             save_checkpoint(out_dir / AVERAGED, averaged_model(net, averaged), cfg, src_vocab,
                             tgt_vocab, **state, averaged_last=cfg.average_last)
     return metrics
+
+
+def augmenter_for(cfg: TrainConfig, corpus: Prepared, log=print) -> Augmenter | None:
+    """The run's augmenter (train/augment.py), or None when every augmentation rate is 0.
+
+    Its names are drawn only from characters that both sides of the training split use,
+    so that every piece of a new name is one the tokenizers and vocabularies know."""
+    rates = AugmentRates(cfg.augment_names, cfg.augment_numbers, cfg.augment_concat)
+    if not rates.any:
+        return None
+    if cfg.model.tokenizer == "word":
+        raise ValueError("--augment-*: needs --tokenizer sentencepiece (a word-level model has no "
+                         "pieces to spell a new name or number with)")
+    known = [set("".join(side)) for side in zip(*corpus.train_raw)]
+    names = corpus_names(corpus.train_raw)
+    pool = name_pool(seed=cfg.seed, allowed=lambda name: all(ch in known[0] and ch in known[1] for ch in name))
+    log(f"augmentation {rates}: {len(names)} corpus names ({', '.join(names[:6])}, ...), "
+        f"{len(pool)} new names")
+    return Augmenter(names, pool, rates)
+
+
+def augmented_epoch(augmenter: Augmenter, corpus: Prepared, cfg: TrainConfig, epoch: int, log=print) -> list[Pair]:
+    """This epoch's augmented training pairs, tokenized; joined lines longer than the
+    model's num_steps are left out rather than cut."""
+    texts = augmenter.epoch_pairs(corpus.train_raw, cfg.seed, epoch)
+    threads = max(1, torch.get_num_threads())
+    src = corpus.src_tok.encode_many([en for en, _ in texts], threads)
+    tgt = corpus.tgt_tok.encode_many([fr for _, fr in texts], threads)
+    originals = len(corpus.train_raw)
+    pairs = [Pair(s, t) for i, (s, t) in enumerate(zip(src, tgt))
+             if i < originals or max(len(s), len(t)) < cfg.model.num_steps]
+    changed = sum(1 for a, b in zip(texts, corpus.train_raw) if a != b)
+    log(f"epoch {epoch + 1}: {changed} pairs with swapped names or numbers, "
+        f"{len(pairs) - originals} joined lines")
+    return pairs
 
 
 def sized_for(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab) -> TrainConfig:
