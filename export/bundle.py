@@ -25,6 +25,7 @@ from s2s_batch.runtime.manifest import (
     MANIFEST,
     REVISION,
     SHORTLIST_FILE,
+    SOURCE_CASE_FILE,
     SRC_SPM_FILE,
     SRC_VOCAB_FILE,
     TGT_SPM_FILE,
@@ -113,7 +114,8 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
     it and the decoder step takes a shortlist input. `prescore` gives the decoder step
     the exact int8-prescored argmax (export/output_head.py). int8 and fp16 bundles get
     neither: their output layer is no longer the fp32 Gemm that both rewrite. A word-level
-    model's truecasing table (`truecase`, else the checkpoint's) ships as truecase.txt.
+    model's truecasing table (`truecase`, else the checkpoint's) ships as truecase.txt, a
+    SentencePiece model's source casing table (the checkpoint's) as source_case.txt.
     """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +194,9 @@ def write_files(tmp: Path, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab,
     if truecase is not None and cfg.model.tokenizer == "word":
         Recaser(truecase).save(tmp / TRUECASE_FILE)
         names.append(TRUECASE_FILE)
+    if payload.get("source_case") and cfg.model.tokenizer == "sentencepiece":
+        Recaser(payload["source_case"]).save(tmp / SOURCE_CASE_FILE)
+        names.append(SOURCE_CASE_FILE)
     files = {name: sha256_of(tmp / name) for name in names}
     graph_io = {name: _graph_io(tmp / name) for name in (ENCODER_FILE, DECODER_FILE)}
     manifest = build_manifest(cfg, src_vocab, tgt_vocab, payload, files, 0.0, graph_io)

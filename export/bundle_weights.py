@@ -27,6 +27,7 @@ from s2s_batch.runtime.manifest import (
     DECODER_FILE,
     ENCODER_FILE,
     SHORTLIST_FILE,
+    SOURCE_CASE_FILE,
     SRC_SPM_FILE,
     SRC_VOCAB_FILE,
     TGT_SPM_FILE,
@@ -183,6 +184,8 @@ def checkpoint_from_bundle(bundle_dir: str | Path) -> tuple:
         payload["lexicon"] = lexicon_payload(table)
     if (root / TRUECASE_FILE).is_file():
         payload["truecase"] = Recaser.load(root / TRUECASE_FILE).table
+    if (root / SOURCE_CASE_FILE).is_file():
+        payload["source_case"] = Recaser.load(root / SOURCE_CASE_FILE).table
     return net, cfg, src_vocab, tgt_vocab, payload
 
 

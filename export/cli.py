@@ -26,7 +26,7 @@ from s2s_batch.runtime.manifest import LOWER_PRECISIONS
               help="give the decoder step the exact int8-prescored greedy argmax (fp32 bundles; "
                    "same words, faster on CPU)")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="training corpus: learn the lexical table and the truecasing table from the "
+              help="training corpus: learn the lexical table and the casing tables from the "
                    "checkpoint's training split, for checkpoints written before s2s-train stored them")
 def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, prescore: bool,
          data: Path | None):
@@ -43,8 +43,9 @@ def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, presco
     from s2s_batch.export.bundle_weights import load_checkpoint_or_bundle
     from s2s_batch.export.verify import ParityError
     from s2s_batch.runtime.errors import BundleError
+    from s2s_batch.train.data import read_pairs
     from s2s_batch.train.lexicon import build_lexical_table, lexicon_from_payload
-    from s2s_batch.train.trainer import prepare, truecasing_for
+    from s2s_batch.train.trainer import prepare, source_casing_for, truecasing_for
 
     if checkpoint.is_file() and not zipfile.is_zipfile(checkpoint):
         click.echo(f"s2s-export: {checkpoint}: neither a checkpoint nor a bundle folder; pass a "
@@ -55,12 +56,13 @@ def main(checkpoint: Path, out_dir: Path, quantize: str, shortlist: bool, presco
         net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint_or_bundle(checkpoint)
         lexicon = lexicon_from_payload(payload) if shortlist else None
         truecase = payload.get("truecase")
-        if data is not None and ((shortlist and lexicon is None) or truecase is None):
-            corpus = prepare(cfg, data, payload.get("spm_models"))
-            if shortlist and lexicon is None:
-                lexicon = build_lexical_table(corpus.train_pairs, src_vocab, tgt_vocab)
-            if truecase is None:
-                truecase = truecasing_for(cfg, corpus.raw)
+        if data is not None and shortlist and lexicon is None:
+            lexicon = build_lexical_table(prepare(cfg, data, payload.get("spm_models")).train_pairs,
+                                          src_vocab, tgt_vocab)
+        if data is not None and (truecase is None or "source_case" not in payload):
+            raw = read_pairs(data)  # the tables read the corpus's text only: no distillation
+            truecase = truecase if truecase is not None else truecasing_for(cfg, raw)
+            payload.setdefault("source_case", source_casing_for(cfg, raw))
         manifest = write_bundle(net, cfg, src_vocab, tgt_vocab, payload, out_dir, quantize, lexicon,
                                 truecase, prescore=prescore, shortlist=shortlist)
     except (ParityError, BundleError, ValueError, FileNotFoundError) as exc:

@@ -46,6 +46,10 @@ LOGITS_ONLY_INPUT = "logits_only"
 ROW_CANDIDATES_INPUT = "row_candidates"
 # Only in word-level bundles with truecasing: lowercase word TAB its usual form.
 TRUECASE_FILE = "truecase.txt"
+# Only in SentencePiece bundles exported since 2026-12-04: every source word of the
+# training data, lowercase TAB its usual form (runtime/source_text.py undoes ALL CAPS
+# and Title Case input with it).
+SOURCE_CASE_FILE = "source_case.txt"
 
 
 def encoder_io(cfg: ModelConfig) -> tuple[list[str], list[str]]:

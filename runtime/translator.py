@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis, log_softmax
 from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.manifest import (
     SHORTLIST_FILE,
+    SOURCE_CASE_FILE,
     SRC_SPM_FILE,
     TGT_SPM_FILE,
     TRUECASE_FILE,
@@ -25,6 +27,7 @@ from s2s_batch.runtime.segment import SentenceSplitter, join_pieces
 from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
 from s2s_batch.runtime.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_INPUT_LENGTH
 from s2s_batch.runtime.shortlist import LexicalTable, Shortlist
+from s2s_batch.runtime.source_text import SourceText
 from s2s_batch.runtime.strategies import SourceBatch, Targets, choose_strategy
 from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize
 from s2s_batch.runtime.truecase import Recaser
@@ -224,6 +227,7 @@ class Translator:
         _check_compute_type(compute_type, self.manifest.precision)
         self.truecase, self.prescore = truecase, prescore
         self.src_tokenizer, self.tgt_tokenizer = self._load_tokenizers(truecase)
+        self.source_text = self._load_source_text(truecase)
         self.src_vocab = self._load_vocab("src", self.config.src_vocab_size)
         self.tgt_vocab = self._load_vocab("tgt", self.config.tgt_vocab_size)
         providers = providers_for(device)
@@ -290,6 +294,23 @@ class Translator:
                 raise BundleError(f"{path}: unreadable SentencePiece model ({exc}); "
                                   "re-export the bundle") from None
         return tuple(tokenizers)
+
+    def _load_source_text(self, truecase: bool) -> SourceText | None:
+        """What readies a sentence for a SentencePiece model (runtime/source_text.py): case
+        handling from the bundle's source casing table (unless truecase is off), and
+        ASCII spellings for characters a tokenizer lacks; None for word-level bundles."""
+        if self.config.tokenizer != "sentencepiece":
+            return None
+        table = None
+        if truecase and SOURCE_CASE_FILE in self.manifest.files:
+            table = Recaser.load(self.manifest.path(SOURCE_CASE_FILE)).table
+        processors = [t.processor for t in (self.src_tokenizer, self.tgt_tokenizer)]
+
+        @functools.lru_cache(maxsize=4096)
+        def known(ch: str) -> bool:
+            return ch.isspace() or all(p.piece_to_id(ch) != p.unk_id() for p in processors)
+
+        return SourceText(table, known)
 
     def _load_vocab(self, side: str, expected_size: int) -> Vocab:
         path = self.manifest.path(self.manifest.vocabularies[side])
@@ -370,11 +391,16 @@ class Translator:
                  with_text: bool) -> list[TranslationResult]:
         """Each line's result, its sentences' results joined; text only when asked."""
         pieces, owners = self._pieces(lines)
+        prepared = [self.source_text.prepare(p) for p in pieces] if self.source_text else None
+        if prepared is not None:
+            pieces = [p.text for p in prepared]
         results = [TranslationResult(pieces=0) for _ in pieces]
         for i, tokens, hyps, cropped, cap in self._search_pieces(pieces, max_batch_size, opts):
             shown = tokens[: self.input_limit] if cropped else tokens
             result = TranslationResult.of(hyps, self.tgt_vocab, shown, opts.replace_unknowns,
                                           self.tgt_tokenizer.decode if with_text else None)
+            if prepared is not None and with_text:
+                result.hypotheses = [prepared[i].restore(h) for h in result.hypotheses]
             if not opts.return_scores:  # beam search and sampling keep them anyway
                 result.scores, result.token_scores = [], []
             result.cropped = cropped

@@ -1,10 +1,12 @@
 """What training learns from the corpus besides weights: vocabularies, SentencePiece
-models and the truecasing table. The runtime only reads them (runtime/vocab.py,
-runtime/tokenize.py, runtime/truecase.py)."""
+models, the truecasing table and the source side's usual case of each word. The runtime
+only reads them (runtime/vocab.py, runtime/tokenize.py, runtime/truecase.py,
+runtime/source_text.py)."""
 
 from __future__ import annotations
 
 import collections
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
@@ -52,3 +54,21 @@ def learn_truecasing(sentences: Iterable[str]) -> Recaser:
         if best != lower:
             table[lower] = best
     return Recaser(table)
+
+
+def learn_source_casing(sentences: Iterable[str]) -> dict[str, str]:
+    """Every word of raw source sentences (runs of letters), lowercase → its most frequent
+    form away from the sentence's first word ("tom" → "Tom", "the" → "the"); a word seen
+    only first is taken as lowercase. The runtime reads it to undo ALL CAPS and Title
+    Case input (runtime/source_text.py)."""
+    forms: dict[str, Counter] = defaultdict(Counter)
+    for sentence in sentences:
+        for position, word in enumerate(re.findall(r"[^\W\d_]+", sentence)):
+            counts = forms[word.lower()]
+            if position:
+                counts[word] += 1
+            else:
+                counts.setdefault(word.lower(), 0)
+    # Ties go to the lowercase form, then to the alphabetically first.
+    return {lower: min(counts.items(), key=lambda kv: (-kv[1], kv[0] != lower, kv[0]))[0]
+            for lower, counts in forms.items()}

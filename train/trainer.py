@@ -25,7 +25,7 @@ from s2s_batch.train.curriculum import curriculum_batches, difficulty_order
 from s2s_batch.train.curves import training_curves
 from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, to_tensor, training_raw
 from s2s_batch.train.distill import distilled_corpus
-from s2s_batch.train.learned_tables import build_vocab, learn_truecasing, train_sentencepiece
+from s2s_batch.train.learned_tables import build_vocab, learn_source_casing, learn_truecasing, train_sentencepiece
 from s2s_batch.train.lexicon import build_lexical_table, lexicon_payload
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
 from s2s_batch.train.model import Seq2Seq
@@ -134,6 +134,15 @@ def tokenizers_for(cfg: TrainConfig, raw: list[tuple[str, str]], models: dict | 
                                             cfg.spm_model_type)
                   for i, side in enumerate(("src", "tgt"))}
     return SentencePieceTokenizer(models["src"]), SentencePieceTokenizer(models["tgt"]), models
+
+
+def source_casing_for(cfg: TrainConfig, raw: list[tuple[str, str]]) -> dict | None:
+    """A SentencePiece model's source casing table (each English word's usual form, from
+    the training split of `raw`); None for word-level models, which read lowercase."""
+    if cfg.model.tokenizer == "word":
+        return None
+    train_raw = training_raw(raw, cfg.dev_permille, cfg.test_permille, cfg.max_pairs)
+    return learn_source_casing(en for en, _ in train_raw)
 
 
 def truecasing_for(cfg: TrainConfig, raw: list[tuple[str, str]]) -> dict | None:
@@ -269,6 +278,8 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
         payload["lexicon"] = lexicon_payload(build_lexical_table(train_pairs, src_vocab, tgt_vocab))
     if "truecase" not in payload:  # nor truecasing (SentencePiece models keep the case themselves)
         payload["truecase"] = truecasing_for(cfg, corpus.raw)
+    if "source_case" not in payload:  # nor the source side's casing (runtime/source_text.py)
+        payload["source_case"] = source_casing_for(cfg, corpus.raw)
     log(f"{len(train_pairs)} training pairs, {len(dev.sources)} dev sentences, "
         f"vocabularies {len(src_vocab)}/{len(tgt_vocab)}, "
         f"{sum(p.numel() for p in net.parameters())} parameters")
@@ -302,7 +313,7 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
                      schedule=schedule.state_dict(), torch_rng=torch.get_rng_state(),
                      data=payload["data"], spm_models=payload.get("spm_models"),
                      pretraining=payload.get("pretraining", {}), lexicon=payload["lexicon"],
-                     truecase=payload["truecase"])
+                     truecase=payload["truecase"], source_case=payload["source_case"])
         save_checkpoint(out_dir / LAST, net, cfg, src_vocab, tgt_vocab, **state)
         if metrics["dev_bleu"] > best_bleu:
             best_bleu = metrics["dev_bleu"]
@@ -399,7 +410,7 @@ def warm_start(cfg: TrainConfig, path: Path, device: str, log=print):
         f"{len(fresh)} fresh ({', '.join(fresh) or 'none'})")
     payload = {"spm_models": base_payload.get("spm_models"), "data": base_payload["data"],
                "pretraining": {"warm_start": {"from": str(path), "fresh": fresh}},
-               **{key: base_payload[key] for key in ("lexicon", "truecase") if key in base_payload}}
+               **{key: base_payload[key] for key in ("lexicon", "truecase", "source_case") if key in base_payload}}
     return net, cfg, src_vocab, tgt_vocab, payload
 
 

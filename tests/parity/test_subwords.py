@@ -4,8 +4,9 @@ import pytest
 
 from s2s_batch.export.bundle import write_bundle
 from s2s_batch.export.verify import max_graph_difference
-from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE, SRC_SPM_FILE, load_manifest
+from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE, SOURCE_CASE_FILE, SRC_SPM_FILE, load_manifest
 from s2s_batch.runtime.translator import Translator
+from s2s_batch.runtime.truecase import Recaser
 from s2s_batch.train.checkpoint import load_checkpoint
 from s2s_batch.train.predict import greedy_batch
 from s2s_batch.train.trainer import train
@@ -17,8 +18,13 @@ pytest.importorskip("sentencepiece")
 @pytest.fixture(scope="module")
 def subword_run(corpus_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("spm")
-    cfg = tiny_config("gru", attention="additive", tokenizer="sentencepiece", spm_vocab_size=120)
-    train(cfg, corpus_path, out / "run", progress=False, log=lambda m: None)
+    # With augmentation, so that its path (train/augment.py) runs end to end.
+    cfg = tiny_config("gru", attention="additive", tokenizer="sentencepiece", spm_vocab_size=120,
+                      augment_names=0.5, augment_numbers=0.5, augment_concat=0.3, num_steps=40)
+    logged = []
+    train(cfg, corpus_path, out / "run", progress=False, log=logged.append)
+    assert any(line.startswith("augmentation") for line in logged)
+    assert any("joined lines" in line and " 0 joined" not in line for line in logged)
     net, cfg, sv, tv, payload = load_checkpoint(out / "run" / "checkpoint.pt")
     write_bundle(net, cfg, sv, tv, payload, out / "bundle")
     return out / "run" / "checkpoint.pt", out / "bundle"
@@ -40,6 +46,17 @@ def test_subword_graphs_and_greedy_match_eager(subword_run, toy_sentences):
     expected = greedy_batch(net, pieces, sv, tv, cfg.model.max_decode_len)
     assert translator.translate_ids(toy_sentences) == expected
     assert sum(map(len, expected)) > len(expected)
+
+
+def test_subword_bundle_reads_capitals_in_their_usual_case(subword_run):
+    _, bundle = subword_run
+    manifest = load_manifest(bundle)
+    assert SOURCE_CASE_FILE in manifest.data["files"]
+    table = Recaser.load(bundle / SOURCE_CASE_FILE).table
+    assert table["the"] == "the" and table["dog"] == "dog"  # the toy corpus has no names
+    translator = Translator(bundle, threads=1)
+    plain, caps = translator.translate_lines(["I see the big dog.", "I SEE THE BIG DOG."])
+    assert caps == plain.upper()
 
 
 def test_subword_output_is_cased_natural_text(subword_run):

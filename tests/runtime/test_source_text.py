@@ -1,0 +1,97 @@
+"""runtime/source_text.py: ALL CAPS and Title Case undone before the model reads a
+sentence, letters the tokenizers lack spelled in ASCII, and both restored after."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from s2s_batch.runtime.source_text import SourceText, ascii_spelling, case_of, usual_case
+from s2s_batch.runtime.translator import Translator, default_bundle_dir
+
+TABLE = {"hello": "hello", "how": "how", "are": "are", "you": "you", "i": "I", "tom": "Tom",
+         "my": "my", "name": "name", "is": "is", "today": "today", "met": "met", "don": "don",
+         "t": "t", "go": "go", "away": "away", "jackson": "Jackson", "and": "and", "nasa": "NASA"}
+
+
+def ascii_only(ch: str) -> bool:
+    return ch.isascii()
+
+
+@pytest.mark.parametrize("text, case", [
+    ("HELLO, HOW ARE YOU?", "upper"),
+    ("I MET TOM.", "upper"),
+    ("How Are You Today?", "title"),
+    ("Don't Go Away.", "title"),
+    ("Hello, how are you?", "as written"),
+    ("Tom Jackson.", "as written"),  # names only: nothing to undo
+    ("I", "as written"),  # one capital letter is no ALL CAPS line
+    ("Hello NASA.", "as written"),
+])
+def test_case_of(text, case):
+    assert case_of(text, TABLE) == case
+
+
+def test_usual_case_uses_the_table_and_capitalises_unknown_words_and_the_first():
+    assert usual_case("MY NAME IS ELIZABETH WARREN.", TABLE) == "My name is Elizabeth Warren."
+    assert usual_case("HELLO, I MET TOM AND NASA.", TABLE) == "Hello, I met Tom and NASA."
+    assert usual_case("Don't Go Away.", TABLE) == "Don't go away."
+
+
+def test_ascii_spelling():
+    assert ascii_spelling("Pešić") == "Pesic"
+    assert ascii_spelling("Søren Łukasz Ærø") == "Soren Lukasz Aero"
+    assert ascii_spelling("Zoë") == "Zoe"
+    assert ascii_spelling("東京") == "東京"
+
+
+def test_all_caps_is_read_in_its_usual_case_and_written_back_in_capitals():
+    prepared = SourceText(TABLE, None).prepare("HELLO, HOW ARE YOU TODAY?")
+    assert prepared.text == "Hello, how are you today?"
+    assert prepared.restore("Bonjour, comment vas-tu aujourd'hui ?") == "BONJOUR, COMMENT VAS-TU AUJOURD'HUI ?"
+
+
+def test_title_case_is_read_in_its_usual_case_and_left_as_translated():
+    prepared = SourceText(TABLE, None).prepare("How Are You Today?")
+    assert prepared.text == "How are you today?"
+    assert prepared.restore("Comment vas-tu ?") == "Comment vas-tu ?"
+
+
+def test_without_a_table_the_case_is_left_alone():
+    assert SourceText(None, None).prepare("HELLO, HOW ARE YOU?").text == "HELLO, HOW ARE YOU?"
+
+
+def test_unknown_letters_are_spelled_in_ascii_and_restored_as_whole_words():
+    prepared = SourceText(None, ascii_only).prepare("I met Pešić and Søren.")
+    assert prepared.text == "I met Pesic and Soren."
+    assert prepared.restore("J'ai rencontré Pesic et Soren, pas Pesicz.") == \
+        "J'ai rencontré Pešić et Søren, pas Pesicz."
+
+
+def test_a_word_without_an_ascii_spelling_stays():
+    assert SourceText(None, ascii_only).prepare("I met 東京.").text == "I met 東京."
+
+
+def test_caps_and_spelling_together():
+    prepared = SourceText(TABLE, ascii_only).prepare("I MET PEŠIĆ.")
+    assert prepared.text == "I met Pesic."
+    assert prepared.restore("J'ai rencontré Pesic.") == "J'AI RENCONTRÉ PEŠIĆ."
+
+
+@given(st.text(alphabet="abcdefghij .,'", min_size=1, max_size=40))
+def test_a_sentence_as_the_corpus_writes_them_passes_unchanged(words):
+    text = words[0].upper() + words[1:]
+    prepared = SourceText(TABLE, ascii_only).prepare(text)
+    if case_of(text, TABLE) == "as written":
+        assert prepared.text == text and prepared.restore("x y") == "x y"
+
+
+def test_the_default_bundle_translates_capitals_like_the_sentence_as_written():
+    if "source_case.txt" not in (default_bundle_dir() / "manifest.json").read_text(encoding="utf-8"):
+        pytest.fail("the default bundle has no source_case.txt")
+    translator = Translator()
+    plain, caps, title = translator.translate_lines(
+        ["How are you today?", "HOW ARE YOU TODAY?", "How Are You Today?"])
+    assert caps == plain.upper()
+    assert title == plain
+    raw = Translator(truecase=False).translate_lines(["HOW ARE YOU TODAY?"])[0]
+    assert raw != caps  # --no-truecase: the model reads the capitals as they are
