@@ -34,6 +34,11 @@ def _whole_word(word: str) -> re.Pattern:
     return re.compile(rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])")
 
 
+def _literal(text: str) -> Callable[[re.Match], str]:
+    """A re.sub replacement that inserts `text` as it is (no backslash escapes)."""
+    return lambda _: text
+
+
 def ascii_spelling(word: str) -> str:
     """The word without diacritics and with special Latin letters spelled in ASCII
     ("Pešić" → "Pesic", "Søren" → "Soren"); characters with no such spelling stay."""
@@ -83,7 +88,7 @@ class Prepared:
         """The translation with each ASCII spelling turned back into its word (whole
         words only), in capitals for an ALL CAPS input."""
         for spelled, word in self.spellings:
-            translation = _whole_word(spelled).sub(lambda _, w=word: w, translation)
+            translation = _whole_word(spelled).sub(_literal(word), translation)
         return translation.upper() if self.upper else translation
 
 
@@ -112,5 +117,5 @@ class SourceText:
                 if spelled != word and all(map(self.known, spelled)):
                     spellings.append((spelled, word))
             for spelled, word in spellings:
-                text = _whole_word(word).sub(lambda _, s=spelled: s, text)
+                text = _whole_word(word).sub(_literal(spelled), text)
         return Prepared(text, upper, spellings)
