@@ -71,7 +71,10 @@ _bundle_option = click.option(
 @main.command()
 @click.argument("input_path", metavar="INPUT", default="-")
 @click.option("-o", "--output", default="-", help="output file ('-': stdout); written whole or not at all")
-@_bundle_option
+@click.option("--bundle", "bundles", type=click.Path(path_type=Path), multiple=True, envvar="S2S_BUNDLE",
+              show_envvar=True, help="model bundle folder (default: the shipped models/fra-eng); give it "
+                                     "again for an ensemble: the bundles' log-probabilities are averaged at "
+                                     "each step (they must share tokenizers and vocabularies)")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", envvar="S2S_DEVICE",
               show_envvar=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
@@ -169,7 +172,7 @@ _bundle_option = click.option(
                    "of the cluster]")
 @click.option("-q", "--quiet", is_flag=True, help="no progress and no summary")
 @_user_errors
-def translate(input_path, output, bundle, ray_address, ray_actors, quiet, **flags):
+def translate(input_path, output, bundles, ray_address, ray_actors, quiet, **flags):
     """Translate INPUT (a file, or '-' for stdin), one output line per input line.
 
     A path ending in .gz is read or written through gzip. From a pipe or a terminal,
@@ -181,6 +184,10 @@ def translate(input_path, output, bundle, ray_address, ray_actors, quiet, **flag
 
     if ray_actors and not ray_address:
         raise UsageError("--ray-actors needs --ray; add --ray [ADDRESS]")
+    if ray_address and len(bundles) > 1:
+        from s2s_batch.runtime.ensemble import ENSEMBLE_ON_RAY
+
+        raise UsageError(ENSEMBLE_ON_RAY)
     decoding = {field: flags.pop(flag) for flag, field in _DECODING_FIELDS.items()}
     input_format = InputFormat(flags.pop("input_format"), flags.pop("field"), flags.pop("column"))
     try:
@@ -192,7 +199,8 @@ def translate(input_path, output, bundle, ray_address, ray_actors, quiet, **flag
     except ValueError as exc:
         message = re.sub(r"\b[a-z_]+\b", lambda m: _FLAGS.get(m.group(), m.group()), str(exc))
         raise UsageError(f"{message}; see s2s-batch translate --help") from None
-    translator = Translator(bundle, **_translator_settings(flags))
+    translator = Translator(bundles[0] if bundles else None, ensemble=bundles[1:],
+                            **_translator_settings(flags))
     start = time.perf_counter()
     if ray_address:
         from s2s_batch.runtime.distributed import require_ray, translate_file_on_ray

@@ -23,8 +23,8 @@ from s2s_batch.runtime.session import Graphs
 
 def can_decode_on_device(graphs: Graphs, banned: int | None) -> bool:
     """Whether greedy_decode_on_device serves this bundle: the argmax, and any banned id,
-    must be taken inside the step graph."""
-    return banned is None or graphs.takes_banned
+    must be taken inside the step graph, of one bundle (not an ensemble's)."""
+    return isinstance(graphs, Graphs) and (banned is None or graphs.takes_banned)
 
 
 def greedy_decode_on_device(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,

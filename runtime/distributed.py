@@ -21,6 +21,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from s2s_batch.runtime.ensemble import ENSEMBLE_ON_RAY
 from s2s_batch.runtime.errors import ClusterError, S2SError, UsageError
 from s2s_batch.runtime.file_options import FileOptions
 from s2s_batch.runtime.formats import InputFormat
@@ -191,6 +192,8 @@ def translate_file_on_ray(translator, src, dst, options: FileOptions, *, address
 
     if str(src) == "-":
         raise UsageError("--ray reads an input file, not stdin; save the input to a file")
+    if translator.ensemble_manifests:
+        raise UsageError(ENSEMBLE_ON_RAY)
     options.check_paths(src, dst)
     progress = Progress.for_input(src, options.progress, count_lines)
     connect(address, None if address else cpu_quota())

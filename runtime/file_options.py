@@ -95,8 +95,11 @@ class FileOptions:
         # Threads and batching never change a translation: free to change on resume too.
         settings = {k: v for k, v in translator.settings().items()
                     if k not in ("threads", "inter_threads", "batch_size", "batch_type")}
+        settings.pop("ensemble", None)  # its bundles' checksums instead of their paths
+        ensemble = [m.files for m in translator.ensemble_manifests]
         return {"input": str(Path(src).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                "bundle": translator.manifest.files, "translator": settings, **mine}
+                "bundle": translator.manifest.files, **({"ensemble": ensemble} if ensemble else {}),
+                "translator": settings, **mine}
 
     def format(self, results, sources, first_id: int, records) -> bytes:
         """The output bytes of a chunk's results (line `first_id` from 0 first)."""

@@ -22,6 +22,8 @@ DEFAULT_MAX_INPUT_LENGTH = 1024
 CONFIG_FILE = "s2s-batch.toml"
 CONFIG_ENV = "S2S_CONFIG"
 PATH_KEYS = ("bundle",)  # resolved against the file's folder, not the working directory
+# Config keys of options that a command takes repeatedly, under its parameter's name.
+REPEATED = {"bundle": "bundles"}
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -54,6 +56,8 @@ def load_defaults(path: Path, commands: dict) -> dict:
             raise UsageError(f"{path}: unknown table [{name}]; the commands are "
                              f"{', '.join(sorted(commands))}")
     names = {cmd: {p.name for p in command.params} for cmd, command in commands.items()}
+    for params in names.values():  # translate's --bundle may be repeated: its parameter is "bundles"
+        params.update(alias for alias, param in REPEATED.items() if param in params)
     for key in shared:
         if not any(_key(key) in n for n in names.values()):
             raise UsageError(f"{path}: unknown option {key!r}; see s2s-batch COMMAND --help")
@@ -67,6 +71,9 @@ def load_defaults(path: Path, commands: dict) -> dict:
         for key in PATH_KEYS:
             if key in chosen:
                 chosen[key] = str((path.parent / chosen[key]).resolve())
+        for alias, param in REPEATED.items():
+            if alias in chosen and param in names[cmd]:
+                chosen[param] = [chosen.pop(alias)]
         defaults[cmd] = chosen
     return defaults
 

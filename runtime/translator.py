@@ -14,6 +14,7 @@ import numpy as np
 
 from s2s_batch.runtime.batching import chunks, pad_batch, sorted_batches, stream_batches, token_batches
 from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis, log_softmax
+from s2s_batch.runtime.ensemble import EnsembleGraphs, check_members
 from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.manifest import (
     SHORTLIST_FILE,
@@ -203,7 +204,9 @@ class Translator:
             (runtime/shortlist.py): faster with large target vocabularies, and not always
             the full output layer's words.
         truecase: word-level bundles with a truecasing table write cased text; False
-            writes the model's lowercase words.
+            writes the model's lowercase words. SentencePiece bundles with a source
+            casing table read ALL CAPS and Title Case sentences in their usual case
+            (runtime/source_text.py); False gives the model the sentence as written.
         prescore: on CPU, in bundles exported with it, each greedy argmax comes through
             int8 scores checked by exact fp32 ones: the same words, faster.
         split_sentences: a line of several sentences is split (runtime/segment.py), each
@@ -212,6 +215,9 @@ class Translator:
             models always read num_steps - 1 at most.
         long_inputs: past max_input_length, "crop" the sentence or leave it "empty".
         source_language: the sentence splitter's language.
+        ensemble: more bundles, decoded with this one as an ensemble (runtime/ensemble.py:
+            their log-probabilities averaged at each step); they must share its
+            tokenizers and vocabularies. This bundle's tables (casing, shortlist) serve.
     """
 
     def __init__(self, bundle_dir: str | Path | None = None, *, device: str = "cpu",
@@ -221,8 +227,10 @@ class Translator:
                  shortlist: bool | Shortlist = False,
                  truecase: bool = True, prescore: bool = True, split_sentences: bool = True,
                  max_input_length: int = DEFAULT_MAX_INPUT_LENGTH, long_inputs: str = "crop",
-                 source_language: str = "en"):
+                 source_language: str = "en", ensemble: Sequence[str | Path] = ()):
         self.manifest = load_manifest(Path(bundle_dir) if bundle_dir else default_bundle_dir())
+        self.ensemble_manifests = [load_manifest(Path(path)) for path in ensemble]
+        check_members([self.manifest, *self.ensemble_manifests])
         self.config = self.manifest.config
         _check_compute_type(compute_type, self.manifest.precision)
         self.truecase, self.prescore = truecase, prescore
@@ -241,7 +249,11 @@ class Translator:
         self.inter_threads = inter_threads or (threads if self.device == "cpu" else 1)
         self.threads = threads  # also SentencePiece's, for the tokenizing before the batches
         self._executor: ThreadPoolExecutor | None = None
-        self.graphs = Graphs(self.manifest, providers, max(1, threads // self.inter_threads), prescore)
+        graph_threads = max(1, threads // self.inter_threads)
+        self.graphs: Graphs | EnsembleGraphs = Graphs(self.manifest, providers, graph_threads, prescore)
+        if self.ensemble_manifests:
+            self.graphs = EnsembleGraphs([self.graphs, *(Graphs(m, providers, graph_threads, prescore)
+                                                         for m in self.ensemble_manifests)])
         if batch_type not in ("examples", "tokens"):
             raise ValueError("batch_type must be 'examples' or 'tokens'")
         self.batch_size, self.batch_type = batch_size, batch_type
@@ -264,7 +276,8 @@ class Translator:
                               inter_threads=self.inter_threads, shortlist=self.shortlist is not None,
                               truecase=truecase, prescore=prescore, split_sentences=split_sentences,
                               max_input_length=max_input_length, long_inputs=long_inputs,
-                              source_language=source_language)
+                              source_language=source_language,
+                              ensemble=[str(m.root) for m in self.ensemble_manifests])
 
     def settings(self) -> dict:
         """The keyword arguments that build this translator again from the same bundle
@@ -272,6 +285,8 @@ class Translator:
         return dict(self._settings)
 
     def _load_shortlist(self) -> Shortlist:
+        if self.ensemble_manifests:
+            raise UsageError("the vocabulary shortlist serves one bundle; drop --shortlist for an ensemble")
         if SHORTLIST_FILE not in self.manifest.files or not self.graphs.takes_shortlist:
             raise UsageError(f"{self.manifest.root}: this bundle has no shortlist table; re-export "
                              "it with s2s-export (add --data CORPUS for an older checkpoint), or "
