@@ -100,3 +100,14 @@ def test_no_augmentation_when_every_rate_is_zero():
     assert not AugmentRates().any
     augmenter = Augmenter(["Tom"], ["Zed"], AugmentRates())
     assert augmenter.epoch_pairs(PAIRS, 0, 0) == PAIRS
+
+
+def test_the_name_pool_does_not_depend_on_the_hash_seed():
+    import os
+    import subprocess
+    import sys
+
+    code = "from s2s_batch.train.augment import name_pool; print('|'.join(name_pool(size=3000)))"
+    pools = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert len(pools) == 1 and pools.pop().count("|") == 2999
