@@ -340,6 +340,9 @@ def augmenter_for(cfg: TrainConfig, corpus: Prepared, log=print) -> Augmenter | 
     if cfg.model.tokenizer == "word":
         raise ValueError("--augment-*: needs --tokenizer sentencepiece (a word-level model has no "
                          "pieces to spell a new name or number with)")
+    if cfg.curriculum != "none":
+        raise ValueError("--augment-* and --curriculum: the curriculum orders the corpus's own pairs; "
+                         "use one of them")
     known = [set("".join(side)) for side in zip(*corpus.train_raw)]
     names = corpus_names(corpus.train_raw)
     pool = name_pool(seed=cfg.seed, allowed=lambda name: all(ch in known[0] and ch in known[1] for ch in name))
