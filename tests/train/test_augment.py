@@ -111,3 +111,14 @@ def test_the_name_pool_does_not_depend_on_the_hash_seed():
     pools = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert len(pools) == 1 and pools.pop().count("|") == 2999
+
+
+def test_augmentation_needs_subwords_and_no_curriculum():
+    from s2s_batch.train.trainer import augmenter_for
+    from tests.toy import tiny_config
+
+    with pytest.raises(ValueError, match="sentencepiece"):
+        augmenter_for(tiny_config(tokenizer="word", augment_names=0.5), None)
+    with pytest.raises(ValueError, match="curriculum"):
+        augmenter_for(tiny_config(tokenizer="sentencepiece", augment_concat=0.1, curriculum="length"), None)
+    assert augmenter_for(tiny_config(tokenizer="word"), None) is None
