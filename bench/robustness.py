@@ -112,10 +112,10 @@ def name_variants(sources, refs, names_known, new_names, rng):
     return out
 
 
-def bench_number(rng: random.Random) -> tuple[str, str, str]:
-    """(English text, French text, value) of a random number; the value is what both
-    texts mean, as a canonical string: "1250", "3.25", "14:05"."""
-    kind = rng.choice(("small", "hundreds", "year", "thousands", "decimal", "time"))
+def bench_number(rng: random.Random, time: bool = False) -> tuple[str, str, str]:
+    """(English text, French text, value) of a random number, a clock time if `time`;
+    the value is what both texts mean, as a canonical string: "1250", "3.25", "14:05"."""
+    kind = "time" if time else rng.choice(("small", "hundreds", "year", "thousands", "decimal"))
     if kind == "small":
         n = rng.randint(3, 98)
     elif kind == "hundreds":
@@ -157,8 +157,8 @@ def number_variants(sources, refs, rng):
     words = [(_whole(en), _whole(fr)) for en, fr in NUMBER_WORDS.items()]
     out = []
     for en, rs in zip(sources, refs):
-        new_en, new_fr, value = bench_number(rng)
         digits = _EN_DIGITS.findall(en)
+        new_en, new_fr, value = bench_number(rng, time=bool(digits) and bool(re.fullmatch(r"\d{1,2}:\d{2}", digits[0])))
         if len(digits) == 1:
             same = re.sub(r"\D", "", digits[0])
             kept = [r for r in rs if [re.sub(r"\D", "", g) for g in _FR_GROUP.findall(r)] == [same]]

@@ -7,22 +7,44 @@ Two things a model trained on Tatoeba has never seen, handled here rather than h
   (the bundle's `source_case.txt`: "tom" → "Tom", "the" → "the"; a word the table does
   not know keeps a capital, as names do), the first one capitalised. The translation of
   an ALL CAPS sentence is written in capitals; a Title Case one is left as translated.
+- **Names it has never seen.** A run of capitalised words the casing table does not know
+  ("Tapani Jalonen", "Enonkoski"; with any known capitalised word beside them, as in
+  "Elizabeth Warren") is read as a name the model knows well and copies ("Tom", then
+  "Mary" for a second name: placeholders, as Marian and CTranslate2 users mask spans),
+  and that name is turned back into the original in the translation.
+- **Numbers.** A number the sentence writes in digits (7, 1,250, 3.5, 1987, 2:30) is
+  rewritten in the translation as the target language writes it (French: 7, 1 250,
+  3,5, 1987, 2 h 30), replacing the translation's numbers in order when it writes as
+  many as the source: the model places the number, the runtime spells it. A
+  translation that dropped a number is tried again with the numbers read as ones the
+  model writes back reliably (3, 5, 50, 100), and kept if that one places them all.
 - **Letters the tokenizers do not know.** A word holding a character that either side's
   SentencePiece model lacks ("Pešić", "Søren") would reach the model as <unk>. It is
   replaced by its ASCII spelling ("Pesic", "Soren"), which the model copies like any
   name, and that spelling is turned back into the word in the translation.
 
-A sentence written as the corpus writes them passes through unchanged.
+A sentence written as the corpus writes them, with no unknown name and no number,
+passes through unchanged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 _WORD = re.compile(r"[^\W\d_]+")
+# A number as English writes it in digits, and as a French translation writes one.
+_SOURCE_NUMBER = re.compile(r"(?<![\w.,:])\d+(?:[.,:]\d+)*(?![\w])")
+_TARGET_NUMBER = re.compile(r"(?<![\w,.])(?:\d{1,2}[ \u00a0\u202f]?h[ \u00a0\u202f]?\d{2}|"
+                            r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?|\d+(?:[.,:]\d+)*)(?![\w])")
+# Numbers the model writes back most often (measured on the dev split's number
+# sentences), the stand-ins of a second try when a translation dropped a number.
+NUMBER_STAND_INS = ("3", "5", "50", "100")
+# Known names the model copies best, the stand-ins for unknown ones, in order of use.
+NAME_STAND_INS = ("Tom", "Mary")
 _APOSTROPHE_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 # Latin letters that Unicode does not decompose into a base letter and a mark.
 _FOLDED = str.maketrans({"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ß": "ss",
@@ -76,6 +98,46 @@ def usual_case(text: str, table: dict[str, str]) -> str:
     return _WORD.sub(form, text)
 
 
+def french_number(text: str) -> str:
+    """An English-written number as French writes it: 1,250 → 1 250, 3.5 → 3,5, 2:30 → 2 h 30."""
+    if re.fullmatch(r"\d{1,2}:\d{2}", text):
+        hour, minute = text.split(":")
+        return f"{hour} h {minute}"
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", text):
+        whole, _, decimals = text.partition(".")
+        return whole.replace(",", " ") + ("," + decimals if decimals else "")
+    if re.fullmatch(r"\d+\.\d+", text):
+        return text.replace(".", ",")
+    return text
+
+
+# How each target language writes a number given in English digits (others: as written).
+NUMBER_WRITERS: dict[str, Callable[[str], str]] = {"fr": french_number}
+
+
+def _name_spans(text: str, table: dict[str, str]) -> list[str]:
+    """Runs of capitalised words ("Tapani Jalonen", "Jean-Pierre Roy") holding one that
+    the table does not know, with the known capitalised words in them ("Elizabeth" of
+    "Elizabeth Warren")."""
+    spans: list[str] = []
+    run: list[str] = []
+    unknown = False
+    for token in re.findall(r"[^\W\d_]+| |-|.", text):
+        usual = table.get(token.lower())
+        if token[0].isupper() and token.isalpha() and (usual is None or usual[0].isupper()):
+            run.append(token)
+            unknown = unknown or usual is None
+        elif run and token in (" ", "-") and run[-1] not in (" ", "-"):
+            run.append(token)
+        else:
+            if unknown:
+                spans.append("".join(run).strip(" -"))
+            run, unknown = [], False
+    if unknown:
+        spans.append("".join(run).strip(" -"))
+    return spans
+
+
 @dataclass
 class Prepared:
     """A sentence as the model reads it, and how to give its translation the input's form."""
@@ -83,10 +145,33 @@ class Prepared:
     text: str
     upper: bool = False
     spellings: list[tuple[str, str]] = field(default_factory=list)  # (ASCII spelling, word)
+    names: list[tuple[str, str]] = field(default_factory=list)  # (stand-in, the name)
+    numbers: list[str] = field(default_factory=list)  # the source's numbers, as the target writes them
+
+    def places_numbers(self, translation: str) -> bool:
+        """Whether the model's translation writes as many numbers as the source."""
+        return len(_TARGET_NUMBER.findall(translation)) == len(self.numbers)
+
+    def with_number_stand_ins(self) -> Prepared | None:
+        """The same sentence with its numbers read as numbers the model writes back
+        reliably (NUMBER_STAND_INS), for a second try; None when it has none or more
+        than there are stand-ins."""
+        free = [n for n in NUMBER_STAND_INS if n not in _SOURCE_NUMBER.findall(self.text)]
+        if not self.numbers or len(self.numbers) > len(free):
+            return None
+        stand_ins = iter(free)
+        text = _SOURCE_NUMBER.sub(lambda _: next(stand_ins), self.text)
+        return dataclasses.replace(self, text=text)
 
     def restore(self, translation: str) -> str:
-        """The translation with each ASCII spelling turned back into its word (whole
-        words only), in capitals for an ALL CAPS input."""
+        """The translation with each stand-in and ASCII spelling turned back into its
+        name or word (whole words only), its numbers the source's when it writes as many,
+        in capitals for an ALL CAPS input."""
+        if self.numbers and self.places_numbers(translation):
+            written = iter(self.numbers)
+            translation = _TARGET_NUMBER.sub(lambda _: next(written), translation)
+        for stand_in, name in self.names:
+            translation = _whole_word(stand_in).sub(_literal(name), translation)
         for spelled, word in self.spellings:
             translation = _whole_word(spelled).sub(_literal(word), translation)
         return translation.upper() if self.upper else translation
@@ -99,17 +184,28 @@ class SourceText:
     handling). `known`: whether both tokenizers know a character, or None (no spelling).
     """
 
-    def __init__(self, table: dict[str, str] | None, known: Callable[[str], bool] | None):
+    def __init__(self, table: dict[str, str] | None, known: Callable[[str], bool] | None,
+                 target_language: str = "fr"):
         self.table = table
         self.known = known
+        self.write_number = NUMBER_WRITERS.get(target_language)
+        # Only names the table knows as names can stand in (they are the corpus's).
+        self.stand_ins = [n for n in NAME_STAND_INS if table and table.get(n.lower()) == n]
 
     def prepare(self, text: str) -> Prepared:
         """The sentence as the model should read it (see the module docstring)."""
         upper = False
+        names: list[tuple[str, str]] = []
         if self.table is not None:
             case = case_of(text, self.table)
             if case != "as written":
                 text, upper = usual_case(text, self.table), case == "upper"
+            free = [n for n in self.stand_ins if not _whole_word(n).search(text)]
+            for stand_in, name in zip(free, dict.fromkeys(_name_spans(text, self.table))):
+                names.append((stand_in, name))
+                text = _whole_word(name).sub(_literal(stand_in), text)
+        numbers = ([self.write_number(n) for n in _SOURCE_NUMBER.findall(text)]
+                   if self.write_number else [])
         spellings: list[tuple[str, str]] = []
         if self.known is not None and not all(map(self.known, text)):
             for word in dict.fromkeys(w for w in _WORD.findall(text) if not all(map(self.known, w))):
@@ -118,4 +214,4 @@ class SourceText:
                     spellings.append((spelled, word))
             for spelled, word in spellings:
                 text = _whole_word(word).sub(_literal(spelled), text)
-        return Prepared(text, upper, spellings)
+        return Prepared(text, upper, spellings, names, numbers)

@@ -215,6 +215,8 @@ class Translator:
             models always read num_steps - 1 at most.
         long_inputs: past max_input_length, "crop" the sentence or leave it "empty".
         source_language: the sentence splitter's language.
+        target_language: how the translation writes the source's numbers ("fr": 1 250,
+            3,5, 2 h 30; any other: as the source writes them).
         ensemble: more bundles, decoded with this one as an ensemble (runtime/ensemble.py:
             their log-probabilities averaged at each step); they must share its
             tokenizers and vocabularies. This bundle's tables (casing, shortlist) serve.
@@ -227,7 +229,8 @@ class Translator:
                  shortlist: bool | Shortlist = False,
                  truecase: bool = True, prescore: bool = True, split_sentences: bool = True,
                  max_input_length: int = DEFAULT_MAX_INPUT_LENGTH, long_inputs: str = "crop",
-                 source_language: str = "en", ensemble: Sequence[str | Path] = ()):
+                 source_language: str = "en", target_language: str = "fr",
+                 ensemble: Sequence[str | Path] = ()):
         self.manifest = load_manifest(Path(bundle_dir) if bundle_dir else default_bundle_dir())
         self.ensemble_manifests = [load_manifest(Path(path)) for path in ensemble]
         check_members([self.manifest, *self.ensemble_manifests])
@@ -235,7 +238,7 @@ class Translator:
         _check_compute_type(compute_type, self.manifest.precision)
         self.truecase, self.prescore = truecase, prescore
         self.src_tokenizer, self.tgt_tokenizer = self._load_tokenizers(truecase)
-        self.source_text = self._load_source_text(truecase)
+        self.source_text = self._load_source_text(truecase, target_language)
         self.src_vocab = self._load_vocab("src", self.config.src_vocab_size)
         self.tgt_vocab = self._load_vocab("tgt", self.config.tgt_vocab_size)
         providers = providers_for(device)
@@ -276,7 +279,7 @@ class Translator:
                               inter_threads=self.inter_threads, shortlist=self.shortlist is not None,
                               truecase=truecase, prescore=prescore, split_sentences=split_sentences,
                               max_input_length=max_input_length, long_inputs=long_inputs,
-                              source_language=source_language,
+                              source_language=source_language, target_language=target_language,
                               ensemble=[str(m.root) for m in self.ensemble_manifests])
 
     def settings(self) -> dict:
@@ -310,7 +313,7 @@ class Translator:
                                   "re-export the bundle") from None
         return tuple(tokenizers)
 
-    def _load_source_text(self, truecase: bool) -> SourceText | None:
+    def _load_source_text(self, truecase: bool, target_language: str) -> SourceText | None:
         """What readies a sentence for a SentencePiece model (runtime/source_text.py): case
         handling from the bundle's source casing table (unless truecase is off), and
         ASCII spellings for characters a tokenizer lacks; None for word-level bundles."""
@@ -325,7 +328,7 @@ class Translator:
         def known(ch: str) -> bool:
             return ch.isspace() or all(p.piece_to_id(ch) != p.unk_id() for p in processors)
 
-        return SourceText(table, known)
+        return SourceText(table, known, target_language)
 
     def _load_vocab(self, side: str, expected_size: int) -> Vocab:
         path = self.manifest.path(self.manifest.vocabularies[side])
@@ -407,26 +410,44 @@ class Translator:
         """Each line's result, its sentences' results joined; text only when asked."""
         pieces, owners = self._pieces(lines)
         prepared = [self.source_text.prepare(p) for p in pieces] if self.source_text else None
-        if prepared is not None:
-            pieces = [p.text for p in prepared]
-        results = [TranslationResult(pieces=0) for _ in pieces]
-        for i, tokens, hyps, cropped, cap in self._search_pieces(pieces, max_batch_size, opts):
-            shown = tokens[: self.input_limit] if cropped else tokens
-            result = TranslationResult.of(hyps, self.tgt_vocab, shown, opts.replace_unknowns,
-                                          self.tgt_tokenizer.decode if with_text else None)
-            if prepared is not None and with_text:
-                result.hypotheses = [prepared[i].restore(h) for h in result.hypotheses]
-            if not opts.return_scores:  # beam search and sampling keep them anyway
-                result.scores, result.token_scores = [], []
-            result.cropped = cropped
-            result.capped = bool(hyps) and len(hyps[0].ids) >= cap
-            results[i] = result
+        results, placed = self._piece_results(pieces, prepared, max_batch_size, opts, with_text)
+        if prepared is not None and with_text:
+            # A translation that dropped a number gets a second try (runtime/source_text.py).
+            retry = {i: again for i, ok in enumerate(placed) if not ok
+                     if (again := prepared[i].with_number_stand_ins()) is not None}
+            second, second_placed = self._piece_results([p.text for p in retry.values()], list(retry.values()),
+                                                        max_batch_size,
+                                                        opts, with_text)
+            for i, result, ok in zip(retry, second, second_placed):
+                if ok:
+                    results[i] = result
         by_line: list[list[TranslationResult]] = [[] for _ in lines]
         for owner, result in zip(owners, results):
             by_line[owner].append(result)
         merged = [TranslationResult.joined(parts) for parts in by_line]
         self._count_lines(merged)
         return merged
+
+    def _piece_results(self, pieces: list, prepared: list | None, max_batch_size: int, opts: DecodingOptions,
+                       with_text: bool) -> tuple[list[TranslationResult], list[bool]]:
+        """Each piece's result (restored as its preparation says, when there is one), and
+        whether its best translation placed all of its source's numbers."""
+        texts = [p.text for p in prepared] if prepared is not None else pieces
+        results = [TranslationResult(pieces=0) for _ in texts]
+        placed = [True] * len(texts)
+        for i, tokens, hyps, cropped, cap in self._search_pieces(texts, max_batch_size, opts):
+            shown = tokens[: self.input_limit] if cropped else tokens
+            result = TranslationResult.of(hyps, self.tgt_vocab, shown, opts.replace_unknowns,
+                                          self.tgt_tokenizer.decode if with_text else None)
+            if prepared is not None and with_text:
+                placed[i] = not result.hypotheses or prepared[i].places_numbers(result.hypotheses[0])
+                result.hypotheses = [prepared[i].restore(h) for h in result.hypotheses]
+            if not opts.return_scores:  # beam search and sampling keep them anyway
+                result.scores, result.token_scores = [], []
+            result.cropped = cropped
+            result.capped = bool(hyps) and len(hyps[0].ids) >= cap
+            results[i] = result
+        return results, placed
 
     def _count_lines(self, results: list[TranslationResult]) -> None:
         self.stats.lines += len(results)

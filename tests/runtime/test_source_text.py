@@ -1,11 +1,13 @@
 """runtime/source_text.py: ALL CAPS and Title Case undone before the model reads a
 sentence, letters the tokenizers lack spelled in ASCII, and both restored after."""
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s2s_batch.runtime.source_text import SourceText, ascii_spelling, case_of, usual_case
+from s2s_batch.runtime.source_text import SourceText, ascii_spelling, case_of, french_number, usual_case
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 TABLE = {"hello": "hello", "how": "how", "are": "are", "you": "you", "i": "I", "tom": "Tom",
@@ -72,16 +74,19 @@ def test_a_word_without_an_ascii_spelling_stays():
 
 
 def test_caps_and_spelling_together():
-    prepared = SourceText(TABLE, ascii_only).prepare("I MET PEŠIĆ.")
-    assert prepared.text == "I met Pesic."
-    assert prepared.restore("J'ai rencontré Pesic.") == "J'AI RENCONTRÉ PEŠIĆ."
+    prepared = SourceText(TABLE, ascii_only).prepare("I MET PEŠIĆ AND HUG.")
+    assert prepared.text == "I met Tom and Hug."  # an unknown name stands in as Tom
+    assert prepared.restore("J'ai rencontré Tom et Hug.") == "J'AI RENCONTRÉ PEŠIĆ ET HUG."
+    prepared = SourceText(TABLE, ascii_only).prepare("I met the pešić.")  # not a name: spelled
+    assert prepared.text == "I met the pesic." and prepared.restore("la pesic") == "la pešić"
 
 
 @given(st.text(alphabet="abcdefghij .,'", min_size=1, max_size=40))
 def test_a_sentence_as_the_corpus_writes_them_passes_unchanged(words):
     text = words[0].upper() + words[1:]
-    prepared = SourceText(TABLE, ascii_only).prepare(text)
-    if case_of(text, TABLE) == "as written":
+    table = {**TABLE, **{w: w for w in re.findall(r"[a-j]+", words)}}  # every word known
+    prepared = SourceText(table, ascii_only).prepare(text)
+    if case_of(text, table) == "as written":
         assert prepared.text == text and prepared.restore("x y") == "x y"
 
 
@@ -95,3 +100,53 @@ def test_the_default_bundle_translates_capitals_like_the_sentence_as_written():
     assert title == plain
     raw = Translator(truecase=False).translate_lines(["HOW ARE YOU TODAY?"])[0]
     assert raw != caps  # --no-truecase: the model reads the capitals as they are
+
+
+NAMES_TABLE = {**TABLE, "hug": "hug", "elizabeth": "Elizabeth", "mary": "Mary", "boston": "Boston",
+               "met": "met", "in": "in", "bought": "bought", "apples": "apples", "at": "at"}
+
+
+def test_unknown_names_stand_in_as_known_ones_and_come_back():
+    source = SourceText(NAMES_TABLE, None)
+    prepared = source.prepare("Hug Tapani Jalonen.")
+    assert prepared.text == "Hug Tom."
+    assert prepared.restore("Fais un câlin à Tom.") == "Fais un câlin à Tapani Jalonen."
+    # A known first name joins the unknown surname; Tom, already there, is not a stand-in.
+    prepared = source.prepare("Tom met Elizabeth Warren and Jean-Pierre Roy in Boston.")
+    assert prepared.text == "Tom met Mary and Jean-Pierre Roy in Boston."  # one stand-in left
+    assert prepared.restore("Tom a rencontré Mary et Jean-Pierre Roy à Boston.") == \
+        "Tom a rencontré Elizabeth Warren et Jean-Pierre Roy à Boston."
+    assert source.prepare("Tom met Mary in Boston.").names == []  # known names stay
+
+
+def test_caps_names_and_numbers_together():
+    prepared = SourceText(NAMES_TABLE, None).prepare("I MET ELIZABETH WARREN AT 2:30.")
+    assert prepared.text == "I met Tom at 2:30." and prepared.upper
+    assert prepared.restore("J'ai rencontré Tom à 2 h 30.") == "J'AI RENCONTRÉ ELIZABETH WARREN À 2 H 30."
+
+
+@pytest.mark.parametrize("english, french", [
+    ("7", "7"), ("1987", "1987"), ("1,250", "1 250"), ("3.5", "3,5"), ("1,250.75", "1 250,75"),
+    ("2:30", "2 h 30"), ("14:05", "14 h 05")])
+def test_numbers_are_written_as_french_writes_them(english, french):
+    assert french_number(english) == french
+
+
+def test_the_translations_numbers_become_the_sources_in_order():
+    prepared = SourceText(NAMES_TABLE, None).prepare("I bought 1,250 apples at 2:30.")
+    assert prepared.numbers == ["1 250", "2 h 30"]
+    assert prepared.places_numbers("J'ai acheté 1250 pommes à 2 h 30.")
+    assert prepared.restore("J'ai acheté 125 pommes à 2 h 30.") == "J'ai acheté 1 250 pommes à 2 h 30."
+    # As many numbers as the source, or the translation is left as it is.
+    assert not prepared.places_numbers("J'ai acheté des pommes à 2 h 30.")
+    assert prepared.restore("J'ai acheté des pommes à 2 h 30.") == "J'ai acheté des pommes à 2 h 30."
+    retry = prepared.with_number_stand_ins()
+    assert retry.text == "I bought 3 apples at 5." and retry.numbers == prepared.numbers
+    assert retry.restore("J'ai acheté 3 pommes à 5 h.") == "J'ai acheté 1 250 pommes à 2 h 30 h."
+    assert SourceText(NAMES_TABLE, None, target_language="de").prepare("I bought 3 apples.").numbers == []
+
+
+def test_the_default_bundle_keeps_an_unseen_name_and_a_number():
+    out = Translator(threads=1).translate_lines(["My name is Elizabeth Warren.", "I bought 1,250 apples."])
+    assert "Elizabeth Warren" in out[0]
+    assert "1 250" in out[1]
