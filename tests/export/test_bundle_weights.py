@@ -96,3 +96,34 @@ def test_a_run_can_start_from_a_bundle_folder(trained, bundle):
         assert torch.equal(started.state_dict()[name], tensor), name
     assert payload["pretraining"]["warm_start"]["fresh"] == []
     assert payload["data"]["command"].startswith("s2s-train")
+
+
+def test_s2s_export_carries_a_subword_bundles_casing_table_or_learns_it_with_data(corpus_path, tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from s2s_batch.export.cli import main
+    from s2s_batch.runtime.manifest import SOURCE_CASE_FILE
+    from s2s_batch.runtime.translator import default_bundle_dir
+    from s2s_batch.runtime.truecase import Recaser
+
+    # A copy of the shipped default without its table, as bundles exported before 2026-12-04.
+    copy = tmp_path / "old"
+    shutil.copytree(default_bundle_dir(), copy)
+    (copy / SOURCE_CASE_FILE).unlink(missing_ok=True)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"].pop(SOURCE_CASE_FILE, None)
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    plain = CliRunner().invoke(main, [str(copy), "-o", str(tmp_path / "plain")])
+    assert plain.exit_code == 0, plain.output
+    assert not (tmp_path / "plain" / SOURCE_CASE_FILE).exists()
+    learned = CliRunner().invoke(main, [str(copy), "-o", str(tmp_path / "learned"), "--data", str(corpus_path)])
+    assert learned.exit_code == 0, learned.output
+    table = Recaser.load(tmp_path / "learned" / SOURCE_CASE_FILE).table
+    assert table["dog"] == "dog" and table["the"] == "the"  # the toy corpus's English
+    again = CliRunner().invoke(main, [str(tmp_path / "learned"), "-o", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output  # a bundle's table travels through s2s-export
+    learned_bytes = (tmp_path / "learned" / SOURCE_CASE_FILE).read_bytes()
+    assert (tmp_path / "again" / SOURCE_CASE_FILE).read_bytes() == learned_bytes
