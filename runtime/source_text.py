@@ -45,6 +45,7 @@ _TARGET_NUMBER = re.compile(r"(?<![\w,.])(?:\d{1,2}[ \u00a0\u202f]?h[ \u00a0\u20
 NUMBER_STAND_INS = ("3", "5", "50", "100")
 # Known names the model copies best, the stand-ins for unknown ones, in order of use.
 NAME_STAND_INS = ("Tom", "Mary")
+_CAPITALISED = re.compile(r"(?<![^\W\d_])[A-ZÀ-ÖØ-ÞĀ-Ž][^\W\d_]*")  # Latin capitals, enough to find names
 _APOSTROPHE_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 # Latin letters that Unicode does not decompose into a base letter and a mark.
 _FOLDED = str.maketrans({"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ß": "ss",
@@ -72,10 +73,9 @@ def case_of(text: str, table: dict[str, str]) -> str:
     """"upper" for a sentence in capitals (two letters or more, none lowercase), "title"
     for one whose every word starts with a capital (two words or more, a later one a
     word the table knows in lowercase), else "as written"."""
-    letters = "".join(_WORD.findall(text))
-    if len(letters) >= 2 and letters.isupper() and any(len(w) >= 2 for w in _WORD.findall(text)):
-        return "upper"
     words = _APOSTROPHE_WORD.findall(text)  # "Don't" is one word starting with a capital
+    if any(len(w) >= 2 for w in words) and all(w.isupper() for w in words):
+        return "upper"
     if len(words) >= 2 and all(w[0].isupper() for w in words) \
             and any(table.get(part.lower(), "").islower() for w in words[1:] for part in _WORD.findall(w)):
         return "title"
@@ -200,14 +200,16 @@ class SourceText:
             case = case_of(text, self.table)
             if case != "as written":
                 text, upper = usual_case(text, self.table), case == "upper"
-            free = [n for n in self.stand_ins if not _whole_word(n).search(text)]
-            for stand_in, name in zip(free, dict.fromkeys(_name_spans(text, self.table))):
-                names.append((stand_in, name))
-                text = _whole_word(name).sub(_literal(stand_in), text)
+            if any(w.lower() not in self.table for w in _CAPITALISED.findall(text)):
+                free = [n for n in self.stand_ins if not _whole_word(n).search(text)]
+                for stand_in, name in zip(free, dict.fromkeys(_name_spans(text, self.table))):
+                    names.append((stand_in, name))
+                    text = _whole_word(name).sub(_literal(stand_in), text)
         numbers = ([self.write_number(n) for n in _SOURCE_NUMBER.findall(text)]
                    if self.write_number else [])
         spellings: list[tuple[str, str]] = []
-        if self.known is not None and not all(map(self.known, text)):
+        # Letters without an ASCII spelling have nothing to gain: ASCII text skips the check.
+        if self.known is not None and not text.isascii() and not all(map(self.known, text)):
             for word in dict.fromkeys(w for w in _WORD.findall(text) if not all(map(self.known, w))):
                 spelled = ascii_spelling(word)
                 if spelled != word and all(map(self.known, spelled)):
