@@ -22,7 +22,8 @@ From a held-out split (the one s2s-train uses) it builds variants and translates
 - BLEU (sacreBLEU, cased, 13a, every reference) of the unchanged split, overall and by
   source length in words (1-4, 5-8, 9-15, 16+).
 
-Prints one JSON object (also written to --json).
+Prints one JSON object (also written to --json). `--model-only` turns the runtime's help
+(runtime/source_text.py: capitals, name stand-ins, numbers) off, to see the model alone.
 """
 
 from __future__ import annotations
@@ -193,6 +194,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--model-only", action="store_true",
+                        help="no runtime help (runtime/source_text.py off): what the model does alone")
     args = parser.parse_args()
     if not args.data.is_file():
         sys.exit(f"robustness.py: no corpus {args.data}; pass --data with the path of fra.txt")
@@ -200,13 +203,15 @@ def main() -> None:
     sources, refs, train = held_out(args.data, args.split)
     rng = random.Random(args.seed)
     translator = Translator(args.bundle, threads=args.threads or None)
+    if args.model_only:
+        translator.source_text = None
     opts = {"beam_size": args.beam_size}
 
     def run(lines, **extra):
         return translator.translate_lines(lines, **opts, **extra)
 
     report: dict = {"bundle": str(args.bundle or "default"), "split": args.split, "sentences": len(sources),
-                    "beam_size": args.beam_size}
+                    "beam_size": args.beam_size, "model_only": args.model_only}
     plain = run(sources)
     report["bleu"] = bleu(_CASED, plain, refs)
     report["bleu_lower"] = bleu(_LOWER, plain, refs)
@@ -257,6 +262,8 @@ def main() -> None:
                    for g in groups]
     one_by_one = bleu(_CASED, [" ".join(plain[i] for i in g) for g in groups], joined_refs)
     whole_translator = Translator(args.bundle, threads=args.threads or None, split_sentences=False)
+    if args.model_only:
+        whole_translator.source_text = None
     whole = whole_translator.translate_lines(joined_src, **opts)
     split = run(joined_src)
     report["joined"] = {"lines": len(groups), "one_by_one_bleu": one_by_one,
