@@ -409,7 +409,9 @@ class Translator:
                  with_text: bool) -> list[TranslationResult]:
         """Each line's result, its sentences' results joined; text only when asked."""
         pieces, owners = self._pieces(lines)
-        prepared = [self.source_text.prepare(p) for p in pieces] if self.source_text else None
+        # Text is prepared for the model and restored after; ids alone are the model's for the
+        # line as written (translate_ids: the search measured and compared with PyTorch).
+        prepared = [self.source_text.prepare(p) for p in pieces] if self.source_text and with_text else None
         results, placed = self._piece_results(pieces, prepared, max_batch_size, opts, with_text)
         if prepared is not None and with_text:
             # A translation that dropped a number gets a second try (runtime/source_text.py).
@@ -600,8 +602,9 @@ class Translator:
     def translate_ids(self, lines: Sequence[str], *, max_batch_size: int = 0,
                       **options) -> list[list[int]]:
         """Target ids (without <eos>) of the best hypothesis of each line (its sentences'
-        ids one after another); [] for a blank one. The hypotheses are never detokenized:
-        for measuring the search alone."""
+        ids one after another); [] for a blank one. The hypotheses are never detokenized,
+        and the line is read as written (no runtime/source_text.py preparation): for
+        measuring the search alone."""
         results = self._results(self._lines(lines), max_batch_size, self._options(options), False)
         return [r.ids[0] if r.ids else [] for r in results]
 
