@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from s2s_batch.runtime.config import ModelConfig
-from s2s_batch.runtime.manifest import SHORTLIST_FILE, TRUECASE_FILE, Manifest
+from s2s_batch.runtime.manifest import SHORTLIST_FILE, SOURCE_CASE_FILE, TRUECASE_FILE, Manifest
 
 
 def describe_bundle(manifest: Manifest) -> list[str]:
@@ -46,6 +46,8 @@ def _dev_epoch(metrics: dict) -> str:
 
 def _extras(manifest: Manifest) -> str:
     parts = [text for name, text in ((TRUECASE_FILE, "truecasing table (--no-truecase to skip)"),
+                                     (SOURCE_CASE_FILE, "source casing table: capitals and unknown names "
+                                                        "(--no-truecase to skip)"),
                                      (SHORTLIST_FILE, "shortlist table (--shortlist)"))
              if name in manifest.files]
     if "prescore" in manifest.data:
