@@ -39,6 +39,7 @@ from pathlib import Path
 from sacrebleu.metrics import BLEU
 
 from s2s_batch.runtime.bleu import references_to_streams
+from s2s_batch.runtime.source_text import literal
 from s2s_batch.runtime.tokenize import tokenize
 from s2s_batch.runtime.translator import Translator
 from s2s_batch.train.augment import (
@@ -89,11 +90,6 @@ def bench_names(corpus: list[tuple[str, str]], count: int = 3000, seed: int = 1)
             and not any(w in seen_words or w in trained for w in re.findall(r"[^\W\d_]+", n))][:count]
 
 
-def _literal(text: str):
-    """A re.sub replacement inserting `text` as it is."""
-    return lambda _: text
-
-
 def _whole(word: str) -> re.Pattern:
     return re.compile(rf"(?<![\w'-]){re.escape(word)}(?![\w-])")
 
@@ -108,7 +104,7 @@ def name_variants(sources, refs, names_known, new_names, rng):
                 kept = [r for r in rs if len(pattern.findall(r)) == 1]
                 if kept:
                     new = rng.choice(new_names)
-                    out.append((pattern.sub(_literal(new), en), [pattern.sub(_literal(new), r) for r in kept], new))
+                    out.append((pattern.sub(literal(new), en), [pattern.sub(literal(new), r) for r in kept], new))
                 break
     return out
 
@@ -164,8 +160,8 @@ def number_variants(sources, refs, rng):
             same = re.sub(r"\D", "", digits[0])
             kept = [r for r in rs if [re.sub(r"\D", "", g) for g in _FR_GROUP.findall(r)] == [same]]
             if kept:
-                out.append((_EN_DIGITS.sub(_literal(new_en), en),
-                            [_FR_GROUP.sub(_literal(new_fr), r) for r in kept], value))
+                out.append((_EN_DIGITS.sub(literal(new_en), en),
+                            [_FR_GROUP.sub(literal(new_fr), r) for r in kept], value))
             continue
         if digits:
             continue
@@ -174,8 +170,8 @@ def number_variants(sources, refs, rng):
             if len(en_word.findall(en)) == 1:
                 kept = [r for r in rs if len(fr_word.findall(r)) == 1 and not _FR_GROUP.search(r)]
                 if kept:
-                    out.append((en_word.sub(_literal(new_en), en),
-                                [fr_word.sub(_literal(new_fr), r) for r in kept], value))
+                    out.append((en_word.sub(literal(new_en), en),
+                                [fr_word.sub(literal(new_fr), r) for r in kept], value))
                 break
     return out
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 _WORD = re.compile(r"[^\W\d_]+")
 # A number as English writes it in digits, and as a French translation writes one.
-_SOURCE_NUMBER = re.compile(r"(?<![\w.,:])\d+(?:[.,:]\d+)*(?![\w])")
+SOURCE_NUMBER = re.compile(r"(?<![\w.,:])\d+(?:[.,:]\d+)*(?![\w])")
 _TARGET_NUMBER = re.compile(r"(?<![\w,.])(?:\d{1,2}[ \u00a0\u202f]?h[ \u00a0\u202f]?\d{2}|"
                             r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?|\d+(?:[.,:]\d+)*)(?![\w])")
 # Numbers the model writes back most often (measured on the dev split's number
@@ -57,7 +57,7 @@ def _whole_word(word: str) -> re.Pattern:
     return re.compile(rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])")
 
 
-def _literal(text: str) -> Callable[[re.Match], str]:
+def literal(text: str) -> Callable[[re.Match], str]:
     """A re.sub replacement that inserts `text` as it is (no backslash escapes)."""
     return lambda _: text
 
@@ -156,11 +156,11 @@ class Prepared:
         """The same sentence with its numbers read as numbers the model writes back
         reliably (NUMBER_STAND_INS), for a second try; None when it has none or more
         than there are stand-ins."""
-        free = [n for n in NUMBER_STAND_INS if n not in _SOURCE_NUMBER.findall(self.text)]
+        free = [n for n in NUMBER_STAND_INS if n not in SOURCE_NUMBER.findall(self.text)]
         if not self.numbers or len(self.numbers) > len(free):
             return None
         stand_ins = iter(free)
-        text = _SOURCE_NUMBER.sub(lambda _: next(stand_ins), self.text)
+        text = SOURCE_NUMBER.sub(lambda _: next(stand_ins), self.text)
         return dataclasses.replace(self, text=text)
 
     def restore(self, translation: str) -> str:
@@ -171,9 +171,9 @@ class Prepared:
             written = iter(self.numbers)
             translation = _TARGET_NUMBER.sub(lambda _: next(written), translation)
         for stand_in, name in self.names:
-            translation = _whole_word(stand_in).sub(_literal(name), translation)
+            translation = _whole_word(stand_in).sub(literal(name), translation)
         for spelled, word in self.spellings:
-            translation = _whole_word(spelled).sub(_literal(word), translation)
+            translation = _whole_word(spelled).sub(literal(word), translation)
         return translation.upper() if self.upper else translation
 
 
@@ -204,8 +204,8 @@ class SourceText:
                 free = [n for n in self.stand_ins if not _whole_word(n).search(text)]
                 for stand_in, name in zip(free, dict.fromkeys(_name_spans(text, self.table))):
                     names.append((stand_in, name))
-                    text = _whole_word(name).sub(_literal(stand_in), text)
-        numbers = ([self.write_number(n) for n in _SOURCE_NUMBER.findall(text)]
+                    text = _whole_word(name).sub(literal(stand_in), text)
+        numbers = ([self.write_number(n) for n in SOURCE_NUMBER.findall(text)]
                    if self.write_number else [])
         spellings: list[tuple[str, str]] = []
         # Letters without an ASCII spelling have nothing to gain: ASCII text skips the check.
@@ -215,5 +215,5 @@ class SourceText:
                 if spelled != word and all(map(self.known, spelled)):
                     spellings.append((spelled, word))
             for spelled, word in spellings:
-                text = _whole_word(word).sub(_literal(spelled), text)
+                text = _whole_word(word).sub(literal(spelled), text)
         return Prepared(text, upper, spellings, names, numbers)

@@ -28,6 +28,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from s2s_batch.runtime.source_text import SOURCE_NUMBER, literal
+
 # Faker locales whose names feed training. bench/robustness.py draws its names from
 # other locales, so that a name the benchmark checks was never trained on.
 TRAIN_NAME_LOCALES = ("en_US", "en_GB", "fr_FR", "de_DE", "es_ES", "it_IT", "pt_BR", "nl_NL",
@@ -47,7 +49,6 @@ NUMBER_WORDS = {
     "sixteen": "seize", "twenty": "vingt", "thirty": "trente", "forty": "quarante",
     "fifty": "cinquante", "sixty": "soixante", "hundred": "cent", "thousand": "mille",
 }
-_DIGITS = re.compile(r"(?<![\w.,:])\d+(?:[.,:]\d+)*(?![\w])")
 _TITLE = re.compile(r"^(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Dra|Prof|Sr|Sra|Srta|Herr|Frau|Dott|Ing|Mgr|Pan|Pani)\.? )+")
 _TIME = re.compile(r"^\d{1,2}:\d{2}$")
 
@@ -146,11 +147,6 @@ def random_time(rng: random.Random) -> tuple[str, str]:
     return f"{hour}:{minute:02d}", f"{hour} h {minute:02d}"
 
 
-def _literal(text: str) -> Callable[[re.Match], str]:
-    """A re.sub replacement that inserts `text` as it is (no backslash escapes)."""
-    return lambda _: text
-
-
 def _word(pattern: str) -> re.Pattern:
     return re.compile(rf"(?<![\w'-]){re.escape(pattern)}(?![\w-])")
 
@@ -172,22 +168,22 @@ class Augmenter:
             count = len(pattern.findall(en))
             if count and count == len(pattern.findall(fr)):
                 new = rng.choice(self.pool)
-                en, fr = pattern.sub(_literal(new), en), pattern.sub(_literal(new), fr)
+                en, fr = pattern.sub(literal(new), en), pattern.sub(literal(new), fr)
         return en, fr
 
     def swap_numbers(self, en: str, fr: str, rng: random.Random) -> tuple[str, str]:
         """The numbers both sides write (in digits, in the same order; or as a word and its
         French), each replaced by a random one; a time stays a time."""
-        en_digits, fr_digits = _DIGITS.findall(en), _DIGITS.findall(fr)
+        en_digits, fr_digits = SOURCE_NUMBER.findall(en), SOURCE_NUMBER.findall(fr)
         if en_digits and [re.sub(r"\D", "", d) for d in en_digits] == [re.sub(r"\D", "", d) for d in fr_digits]:
             new = [random_time(rng) if _TIME.match(d) else random_number(rng) for d in en_digits]
             en_new, fr_new = iter(n[0] for n in new), iter(n[1] for n in new)
-            en, fr = _DIGITS.sub(lambda _: next(en_new), en), _DIGITS.sub(lambda _: next(fr_new), fr)
+            en, fr = SOURCE_NUMBER.sub(lambda _: next(en_new), en), SOURCE_NUMBER.sub(lambda _: next(fr_new), fr)
         lowered = en.lower()
         for en_word, fr_word, word in self._number_words:
             if word in lowered and len(en_word.findall(en)) == 1 and len(fr_word.findall(fr)) == 1:
                 new_en, new_fr = random_number(rng)
-                en, fr = en_word.sub(_literal(new_en), en), fr_word.sub(_literal(new_fr), fr)
+                en, fr = en_word.sub(literal(new_en), en), fr_word.sub(literal(new_fr), fr)
         return en, fr
 
     def epoch_pairs(self, pairs: Sequence[tuple[str, str]], seed: int, epoch: int) -> list[tuple[str, str]]:
