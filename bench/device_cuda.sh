@@ -1,50 +1,82 @@
 #!/usr/bin/env bash
-# The prepared GPU measurement: the runtime on onnxruntime's CUDA provider (fp32 and fp16
-# bundles) against eager PyTorch on the same GPU (bench/cuda_greedy.py), and the CLI's
-# greedy and beam search on CUDA against the CPU provider, line for line.
+# The prepared GPU measurement (issue 34): the CUDA path of greedy search (the decoder loop
+# step in CUDA graphs, runtime/fixed_loop.py) on onnxruntime's CUDA provider, against every
+# PyTorch variant on the same GPU (bench/cuda_greedy.py); the CUDA-only tests; the CLI's
+# greedy and beam search on CUDA against the CPU provider, line for line. Every figure
+# goes to $OUT (device.log, cuda_tests.log, cuda_greedy.log).
 #
-# Once, here (the held-out split and the wheel do not travel from elsewhere, and must not
-# be committed; both folders are in .git/info/exclude):
+# Once, here (none of it is committed; the folders are in .git/info/exclude):
 #   python bench/heldout.py --data ../shared/data/fra-eng/fra.txt --out runs/heldout-cased --split test --cased
-#   s2s-export models/fra-eng --quantize fp16 -o runs/bundle-fp16
-#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#     --platform manylinux_2_28_x86_64 -d .ortgpu onnxruntime-gpu==1.31.1
-# The wheel (256 MB) is larger than one call may carry: split it (split -b 50M) into
-# folders .ortgpu1 ... that earlier calls carry and copy to /tmp/ortgpu on the warm machine,
-# with models/ moved aside here so that the tree stays under 64 MiB. Then:
-#   run(command="bash bench/device_cuda.sh", carry=["runs/heldout-cased", "runs/bundle-fp16"])
-# The device's python3 holds torch (with CUDA's libraries), onnx, sentencepiece, sacrebleu
-# and click (/work/.library/device/KINDS.md); this package is put on its path without pip.
+#   bash bench/pack_ort_gpu.sh          # onnxruntime-gpu as .ortgpu1 ... (xz parts, 50 MB each)
+# Each part travels in a call of its own (the working tree of a call is at most 64 MiB),
+# with models/ moved aside, and is copied to /tmp/ortgpu on the warm machine:
+#   run(command="mkdir -p /tmp/ortgpu && cp .ortgpu1/* /tmp/ortgpu/", carry=[".ortgpu1"])  # and so on
+# Then, models/ back in place, within 30 s (the machine stays warm that long):
+#   run(command="bash bench/device_cuda.sh", carry=["runs/heldout-cased", ".ortgpuN"], timeout_s=540)
+# (the last part, if small, travels with that call: the script copies any .ortgpu* first).
+# The device's python3 holds torch (with CUDA's libraries), onnx, sentencepiece, sacrebleu,
+# click and pytest (/work/.library/device/KINDS.md); this package is put on its path without pip.
+# BUNDLE: a bundle with the loop step (default: models/fra-eng if it has one, else it is
+# exported here with s2s-export --device cuda); the fp16 one is always exported here.
 set -uo pipefail
 : "${OUT:?set OUT: the folder whose files come back}"
-WHEELS=${WHEELS:-/tmp/ortgpu}
-CLI_FLAGS=${CLI_FLAGS:-}
+PARTS=${PARTS:-/tmp/ortgpu}
+start=$(date +%s)
+elapsed() { echo "[$(( $(date +%s) - start )) s]"; }
 
-wheel=/tmp/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl  # pip reads the name
-cat "$WHEELS"/part* > "$wheel" || exit 1
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-  "$wheel" || exit 1
+mkdir -p "$PARTS" /tmp/site
+for d in .ortgpu*; do [ -d "$d" ] && cp "$d"/* "$PARTS"/; done
+if [ -z "${SKIP_ORT:-}" ]; then  # SKIP_ORT=1: a try-out with the onnxruntime already there
+  cat "$PARTS"/ort.tar.xz.part* | python3 -c "import sys, tarfile
+tarfile.open(fileobj=sys.stdin.buffer, mode='r|xz').extractall('/tmp/site')" || exit 1
+fi
 pkg=$(mktemp -d)
 mkdir -p "$pkg/s2s_batch"
 cp api/*.py "$pkg/s2s_batch/"
 for part in train export runtime models; do ln -s "$PWD/$part" "$pkg/s2s_batch/$part"; done
 # torch first: it loads the CUDA and cuDNN libraries that onnxruntime's provider links to.
-export PYTHONPATH="/tmp/site:$pkg" PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.log"
-python3 -c "import torch, onnxruntime as o; print('torch', torch.__version__, 'onnxruntime', o.__version__, o.get_available_providers())" \
-  | tee -a "$OUT/device.log"
-lscpu | grep -E "Model name" | tee -a "$OUT/device.log"
+export PYTHONPATH="/tmp/site:$pkg:$PWD" PYTHONUNBUFFERED=1
+py() { python3 -c "import torch, runpy, sys; sys.argv = sys.argv[1:]; runpy.run_module(sys.argv[0], run_name='__main__')" "$@"; }
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  python3 -c "import torch, onnxruntime as o; print('torch', torch.__version__, 'onnxruntime', o.__version__, o.get_available_providers())"
+  lscpu | grep -E "Model name"
+} 2>&1 | tee "$OUT/device.log"
 
-cli() { python3 -c "import torch; from s2s_batch.runtime.cli import main; main()" "$@"; }
-test=${TEST:-runs/heldout-cased/test.en}
+b32=${BUNDLE:-}
+if [ -z "$b32" ]; then
+  if grep -q decoder_loop models/fra-eng/manifest.json; then b32=models/fra-eng; else
+    py s2s_batch.export.cli models/fra-eng --device cuda -o /tmp/b32 2>&1 | tail -1 | tee -a "$OUT/device.log"
+    b32=/tmp/b32
+  fi
+fi
+b32=$(realpath "$b32")
+py s2s_batch.export.cli "$b32" --device cuda --quantize fp16 -o /tmp/b16 2>&1 | tail -1 | tee -a "$OUT/device.log"
+echo "$(elapsed) bundles ready" | tee -a "$OUT/device.log"
+
+# A capture that fails can take the process's CUDA context down: probe it in a process of
+# its own, and measure without CUDA graphs if it fails.
+if ! python3 -c "import torch, sys; from s2s_batch.runtime.translator import Translator
+t = Translator('$b32', device='cuda'); print(t.translate_ids(['Hello.', 'How are you?']))
+sys.exit(0 if t.graphs.loop.cuda_graph else 1)" 2>&1 | tail -3 | tee -a "$OUT/device.log"; then
+  echo "CUDA graph capture failed: measuring without" | tee -a "$OUT/device.log"
+  export S2S_BATCH_CUDA_GRAPHS=0
+fi
+S2S_CUDA_BUNDLE=$b32 timeout 120 python3 -c "import torch, pytest, sys; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/runtime/test_cuda_loop.py']))" \
+  2>&1 | tail -15 | tee "$OUT/cuda_tests.log"
+echo "$(elapsed) tests done" | tee -a "$OUT/device.log"
+
+test=$(realpath "${TEST:-runs/heldout-cased/test.en}")
 for beam in 1 4; do
   for device in cpu cuda; do
-    cli translate "$test" -o "/tmp/out.$device.$beam" --device "$device" --beam-size "$beam" --no-split-sentences $CLI_FLAGS 2>&1 | tail -1 \
-      | sed "s/^/beam $beam $device: /" | tee -a "$OUT/device.log"
+    py s2s_batch.runtime.cli translate "$test" --bundle "$b32" -o "/tmp/out.$device.$beam" --device "$device" \
+      --beam-size "$beam" --no-split-sentences 2>&1 | tail -1 | sed "s/^/beam $beam $device: /" | tee -a "$OUT/device.log"
   done
   echo "beam $beam: $(cmp -s /tmp/out.cpu.$beam /tmp/out.cuda.$beam && echo same || \
     echo "$(diff /tmp/out.cpu.$beam /tmp/out.cuda.$beam | grep -c '^<') lines differ") on CUDA as on CPU" \
     | tee -a "$OUT/device.log"
 done
-(cd bench && timeout 420 python3 cuda_greedy.py --fp16 ../runs/bundle-fp16 --input "../${BENCH_INPUT:-$test}") 2>&1 \
-  | grep -v Warning | tee "$OUT/cuda_greedy.log"
+echo "$(elapsed) CLI done" | tee -a "$OUT/device.log"
+(cd bench && timeout "${BENCH_S:-330}" python3 cuda_greedy.py --bundle "$b32" --fp16 /tmp/b16 \
+  --input "$test" --repeat-input 8 ${BENCH_FLAGS:-}) 2>&1 | grep -v Warning | tee "$OUT/cuda_greedy.log"
+echo "$(elapsed) all done" | tee -a "$OUT/device.log"

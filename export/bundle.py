@@ -13,15 +13,17 @@ import onnx
 
 from s2s_batch.export.context_gates import precompute_context_gates
 from s2s_batch.export.embedding_gates import precompute_embedding_gates
+from s2s_batch.export.loop_step import write_loop_step
 from s2s_batch.export.onnx_export import OPSET, export_graphs
 from s2s_batch.export.output_head import PRESCORE_CANDIDATES, PRESCORE_GROUP, rewrite_output_head
 from s2s_batch.export.quantize import LOWER_PRECISION, compare_with_fp32
 from s2s_batch.export.step_cells import unfuse_gru_steps
-from s2s_batch.export.verify import verify_graphs
+from s2s_batch.export.verify import verify_graphs, verify_loop_step
 from s2s_batch.runtime.manifest import (
     DECODER_FILE,
     ENCODER_FILE,
     FORMAT_VERSION,
+    LOOP_FILE,
     MANIFEST,
     REVISION,
     SHORTLIST_FILE,
@@ -62,7 +64,8 @@ def _graph_io(path: Path) -> dict:
 
 def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload: dict,
                    files: dict, parity: float, graph_io: dict) -> dict:
-    """The manifest's content; `payload` is the checkpoint (history, data provenance)."""
+    """The manifest's content; `payload` is the checkpoint (history, data provenance).
+    `graph_io` holds the decoder loop step's entry when the bundle has one."""
     history = payload.get("history", [])
     # The checkpoint's own epoch (a best.pt is written at its best epoch): the history of
     # a resumed run may hold epochs scored another way, or better epochs of other weights.
@@ -77,6 +80,7 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
         "graphs": {
             "encoder": {"file": ENCODER_FILE, **graph_io[ENCODER_FILE]},
             "decoder_step": {"file": DECODER_FILE, **graph_io[DECODER_FILE]},
+            **({"decoder_loop": {"file": LOOP_FILE, **graph_io[LOOP_FILE]}} if LOOP_FILE in graph_io else {}),
         },
         "vocabularies": {"src": SRC_VOCAB_FILE, "tgt": TGT_VOCAB_FILE},
         "recipe": {
@@ -101,7 +105,7 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
 def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab,
                  payload: dict, out_dir: Path, quantize: str = "none",
                  lexicon: LexicalTable | None = None, truecase: dict | None = None,
-                 prescore: bool = True, shortlist: bool = True) -> dict:
+                 prescore: bool = True, shortlist: bool = True, loop: bool = False) -> dict:
     """Export, verify and write a bundle; `out_dir` is replaced only once everything passed.
 
     The pipeline, in a staging folder beside `out_dir`: trace (the encoder and one decoder
@@ -116,6 +120,8 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
     neither: their output layer is no longer the fp32 Gemm that both rewrite. A word-level
     model's truecasing table (`truecase`, else the checkpoint's) ships as truecase.txt, a
     SentencePiece model's source casing table (the checkpoint's) as source_case.txt.
+    `loop` adds the decoder loop step (export/loop_step.py), which --device cuda runs in
+    CUDA graphs; it is checked against the decoder step, token for token.
     """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -125,12 +131,16 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
     prescore = prescore and quantize == "none"
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     encoder, decoder = tmp / ENCODER_FILE, tmp / DECODER_FILE
+    loop_step = tmp / LOOP_FILE if loop else None
     try:
         export_graphs(net, encoder, decoder)                                        # trace
         apply_passes(encoder, decoder, fp32=quantize == "none", shortlist=table is not None,
-                     prescore=prescore)                                            # passes
+                     prescore=prescore, loop=(loop_step, cfg.model.state_names, tgt_vocab.eos)
+                     if loop_step is not None else None)                          # passes
         parity = verify_graphs(net, encoder, decoder, PARITY_TOLERANCE)             # verify
-        quantization = lower_precision(net, encoder, decoder, quantize) if quantize != "none" else {}
+        if loop_step is not None:
+            verify_loop_step(encoder, decoder, loop_step, cfg.model, tgt_vocab.bos)
+        quantization = lower_precision(net, encoder, decoder, quantize, loop_step) if quantize != "none" else {}
         manifest = write_files(tmp, cfg, src_vocab, tgt_vocab, payload, table,     # write
                                truecase if truecase is not None else payload.get("truecase"))
         manifest["metrics"]["parity_max_abs_diff"] = parity
@@ -150,24 +160,31 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
             shutil.rmtree(tmp)
 
 
-def apply_passes(encoder: Path, decoder: Path, fp32: bool, shortlist: bool, prescore: bool) -> None:
+def apply_passes(encoder: Path, decoder: Path, fp32: bool, shortlist: bool, prescore: bool,
+                 loop: tuple[Path, tuple[str, ...], int] | None = None) -> None:
     """The graph rewrites, in order: the decoder's GRU step as plain ops; the first layer's
     input projection out of the step (context gates, or embedding gates after the cell;
-    fp32 only); the output head's branches (shortlist, prescoring, banned ids, ...)."""
+    fp32 only); the loop step derived from that (`loop`: its file, the state names and
+    <eos>); the output head's branches (shortlist, prescoring, banned ids, ...)."""
     unfuse_gru_steps(decoder)
     if fp32 and not precompute_context_gates(encoder, decoder):
         precompute_embedding_gates(decoder)
+    if loop is not None:
+        write_loop_step(decoder, *loop)
     rewrite_output_head(decoder, shortlist=shortlist, prescore=prescore)
 
 
-def lower_precision(net: Seq2Seq, encoder: Path, decoder: Path, precision: str) -> dict:
-    """Convert both verified graphs to int8 or fp16 in place; the converted graphs'
-    distance from fp32."""
+def lower_precision(net: Seq2Seq, encoder: Path, decoder: Path, precision: str,
+                    loop_step: Path | None = None) -> dict:
+    """Convert the verified graphs (and the loop step, if any) to int8 or fp16 in place;
+    the converted graphs' distance from fp32."""
     fp32 = encoder.parent / "fp32"
     fp32.mkdir()
     for path in (encoder, decoder):
         shutil.copy(path, fp32 / path.name)
         LOWER_PRECISION[precision](path)
+    if loop_step is not None:
+        LOWER_PRECISION[precision](loop_step)
     quantization = compare_with_fp32(net, (fp32 / encoder.name, fp32 / decoder.name), (encoder, decoder),
                                      precision)
     shutil.rmtree(fp32)
@@ -180,7 +197,8 @@ def write_files(tmp: Path, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab,
     manifest's content for them (not yet written)."""
     src_vocab.save(tmp / SRC_VOCAB_FILE)
     tgt_vocab.save(tmp / TGT_VOCAB_FILE)
-    names = [ENCODER_FILE, DECODER_FILE, SRC_VOCAB_FILE, TGT_VOCAB_FILE]
+    graphs = [ENCODER_FILE, DECODER_FILE, *([LOOP_FILE] if (tmp / LOOP_FILE).exists() else [])]
+    names = [*graphs, SRC_VOCAB_FILE, TGT_VOCAB_FILE]
     if cfg.model.tokenizer == "sentencepiece":
         models = payload.get("spm_models") or {}
         for side, name in (("src", SRC_SPM_FILE), ("tgt", TGT_SPM_FILE)):
@@ -198,7 +216,7 @@ def write_files(tmp: Path, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab,
         Recaser(payload["source_case"]).save(tmp / SOURCE_CASE_FILE)
         names.append(SOURCE_CASE_FILE)
     files = {name: sha256_of(tmp / name) for name in names}
-    graph_io = {name: _graph_io(tmp / name) for name in (ENCODER_FILE, DECODER_FILE)}
+    graph_io = {name: _graph_io(tmp / name) for name in graphs}
     manifest = build_manifest(cfg, src_vocab, tgt_vocab, payload, files, 0.0, graph_io)
     if lexicon is not None:
         manifest["shortlist"] = {"file": SHORTLIST_FILE, "source_ids": lexicon.source_size,

@@ -156,6 +156,59 @@ def _banned_difference(dec, feed: dict, logits: np.ndarray, takes_prescore: bool
     return 0.0
 
 
+def verify_loop_step(encoder_path: Path, decoder_path: Path, loop_path: Path, cfg, bos: int,
+                     steps: int = 4, tolerance: float = 1e-5) -> None:
+    """Raise ParityError unless the loop step (export/loop_step.py) gives the decoder
+    step's tokens and states, step by step, on probe batches; `cfg` is the ModelConfig."""
+    from s2s_batch.runtime.graph_names import (
+        CAPS,
+        EARLY_BIAS,
+        FINISHED,
+        HISTORY,
+        LOGIT_BIAS,
+        MIN_LEN,
+        POSITIONS,
+        STEP,
+        TOKENS,
+        state_output,
+    )
+
+    enc, dec, loop = cpu_session(encoder_path), cpu_session(decoder_path), cpu_session(loop_path)
+    _, enc_out = encoder_io(cfg)
+    dec_in, _ = decoder_io(cfg)
+    head = {PRESCORE_INPUT: np.array(False), SHORTLIST_INPUT: np.zeros(0, np.int64)}
+    head = {k: v for k, v in head.items() if k in input_names(dec)}
+    carried = [TOKENS, FINISHED, STEP, HISTORY, *cfg.state_names]
+    for seed, batch in enumerate((1, 3, 8)):
+        gen = np.random.default_rng(seed)
+        src_len = gen.integers(1, cfg.num_steps + 1, batch).astype(np.int64)
+        src = gen.integers(4, cfg.src_vocab_size, (batch, cfg.num_steps)).astype(np.int64)
+        encoded = dict(zip(enc_out, enc.run(enc_out, encoder_feed(enc, torch.from_numpy(src),
+                                                                   torch.from_numpy(src_len)))))
+        memory = {name: encoded[name] for name in cfg.memory_names}
+        values = {TOKENS: np.full(batch, bos, np.int64), FINISHED: np.zeros(batch, bool),
+                  STEP: np.array(0, np.int64), HISTORY: np.zeros((batch, steps), np.int64),
+                  **{name: encoded[name] for name in cfg.state_names}}
+        constants = {CAPS: np.full(batch, steps, np.int64), POSITIONS: np.arange(steps, dtype=np.int64),
+                     MIN_LEN: np.array(0, np.int64), LOGIT_BIAS: np.zeros(cfg.tgt_vocab_size, np.float32),
+                     EARLY_BIAS: np.zeros(cfg.tgt_vocab_size, np.float32)}
+        for _ in range(steps):
+            want = dec.run([NEXT_TOKEN, *(state_output(n) for n in cfg.state_names)],
+                           {**dict(zip(dec_in, [values[TOKENS], *(values[n] for n in cfg.state_names),
+                                                *memory.values()])), **head})
+            got = loop.run([state_output(n) for n in carried], {**values, **memory, **constants})
+            values = dict(zip(carried, got))
+            worst = max(float(np.abs(a - b).max()) for a, b in zip(want[1:], got[4:]))
+            if not np.array_equal(want[0], values[TOKENS]) or not worst <= tolerance:
+                raise ParityError(f"{loop_path.name}: the loop step differs from the decoder step "
+                                  f"(tokens or states by {worst:.3g}); the bundle was not written")
+            values[TOKENS] = want[0]  # as the eager check: no compounding
+        if not np.array_equal(values[HISTORY][:, -1], values[TOKENS]) or int(values[STEP]) != steps \
+                or not values[FINISHED].all():
+            raise ParityError(f"{loop_path.name}: the loop step's history, step or finished rows are "
+                              "wrong; the bundle was not written")
+
+
 def verify_graphs(net: Seq2Seq, encoder_path: Path, decoder_path: Path, tolerance: float) -> float:
     """Raise ParityError when the graphs differ from the eager model by more than tolerance."""
     worst = max_graph_difference(net, encoder_path, decoder_path)

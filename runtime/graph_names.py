@@ -18,6 +18,11 @@ HIDDEN, CELL_STATE = "h", "c"
 # encoder outputs, their keys and the source mask.
 CONTEXT = "context"
 MEMORY, MEMORY_KEYS, SRC_MASK = "memory", "memory_keys", "src_mask"
+# The decoder loop step's (export/loop_step.py) extra values: carried from step to step
+# (each with its `state_output`), FINISHED [B] bool, STEP [] and HISTORY [B, T]; constant
+# through a batch, CAPS [B], POSITIONS [T], MIN_LEN [], LOGIT_BIAS and EARLY_BIAS [V].
+FINISHED, STEP, HISTORY = "finished", "step", "history"
+CAPS, POSITIONS, MIN_LEN, LOGIT_BIAS, EARLY_BIAS = "caps", "positions", "min_len", "logit_bias", "early_bias"
 
 
 def state_output(name: str) -> str:

@@ -22,6 +22,10 @@ REVISION = 3
 LOWER_PRECISIONS = ("int8", "fp16")
 # The graphs of a bundle by role, and the special tokens each vocabulary records.
 GRAPH_FILES = {"encoder": "encoder.onnx", "decoder_step": "decoder_step.onnx"}
+# Optional (s2s-export --device cuda, 2026-12-04): the decoder loop step without branches
+# that --device cuda runs in CUDA graphs (export/loop_step.py). Runtimes before it ignore it.
+OPTIONAL_GRAPH_FILES = {"decoder_loop": "decoder_loop.onnx"}
+LOOP_FILE = OPTIONAL_GRAPH_FILES["decoder_loop"]
 SPECIAL_TOKENS = ("unk", "pad", "bos", "eos")
 MANIFEST = "manifest.json"
 ENCODER_FILE, DECODER_FILE = GRAPH_FILES["encoder"], GRAPH_FILES["decoder_step"]
@@ -117,7 +121,7 @@ class Manifest:
     revision: int
     files: dict[str, str]  # file name → sha256
     special_tokens: dict[str, dict[str, int]]  # "src" / "tgt" → unk, pad, bos, eos ids
-    graphs: dict[str, GraphEntry]  # "encoder", "decoder_step"
+    graphs: dict[str, GraphEntry]  # "encoder", "decoder_step", and "decoder_loop" if shipped
     vocabularies: dict[str, str]  # "src" / "tgt" → file name
     precision: str = "fp32"
 
@@ -153,7 +157,7 @@ def manifest_schema() -> dict:
             "model_config": config,
             "special_tokens": both(ids),
             "graphs": {"type": "object", "required": list(GRAPH_FILES),
-                       "properties": {role: graph for role in GRAPH_FILES}},
+                       "properties": {role: graph for role in (*GRAPH_FILES, *OPTIONAL_GRAPH_FILES)}},
             "vocabularies": both({"type": "string"}),
             "files": {"type": "object",
                       "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
@@ -193,7 +197,8 @@ def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
         files = {str(k): str(v) for k, v in dict(data["files"]).items()}
         special = {side: {k: int(data["special_tokens"][side][k]) for k in SPECIAL_TOKENS}
                    for side in ("src", "tgt")}
-        graphs = {role: _graph_entry(role, data["graphs"][role]) for role in GRAPH_FILES}
+        graphs = {role: _graph_entry(role, data["graphs"][role]) for role in (*GRAPH_FILES, *OPTIONAL_GRAPH_FILES)
+                  if role in GRAPH_FILES or role in data["graphs"]}
         vocabularies = {side: str(data["vocabularies"][side]) for side in ("src", "tgt")}
         precision = str(data.get("precision", "fp32"))
     except (KeyError, TypeError, ValueError) as exc:

@@ -12,6 +12,7 @@ import onnxruntime as ort
 
 from s2s_batch.runtime.batching import length_chunks
 from s2s_batch.runtime.errors import BundleError, DeviceError
+from s2s_batch.runtime.fixed_loop import LOOP_ROLE, FixedShapeLoop
 from s2s_batch.runtime.graph_names import ATTENTION, LOGITS, NEXT_TOKEN, SRC, SRC_LEN, TOKENS, state_output
 from s2s_batch.runtime.manifest import (
     BANNED_INPUT,
@@ -70,8 +71,9 @@ def providers_for(device: str, announce=lambda msg: print(msg, file=sys.stderr))
     return chosen
 
 
-def open_session(path: Path, providers: list[str], threads: int) -> ort.InferenceSession:
-    """An InferenceSession; a graph onnxruntime cannot load becomes a BundleError."""
+def open_session(path: Path, providers: list, threads: int) -> ort.InferenceSession:
+    """An InferenceSession; a graph onnxruntime cannot load becomes a BundleError.
+    `providers` as onnxruntime takes them: names, or (name, options) pairs."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -85,7 +87,8 @@ def open_session(path: Path, providers: list[str], threads: int) -> ort.Inferenc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"{path}: onnxruntime cannot load it ({first[:200]}); "
                           "re-export the bundle with s2s-export") from None
-    if "cuda" in providers[0].lower() and CUDA_PROVIDER not in session.get_providers():
+    first = providers[0] if isinstance(providers[0], str) else providers[0][0]
+    if "cuda" in first.lower() and CUDA_PROVIDER not in session.get_providers():
         raise DeviceError("--device cuda: the CUDA provider failed to start (no GPU or driver?); "
                           "use --device cpu")
     return session
@@ -101,7 +104,9 @@ class Graphs:
     """The encoder and the decoder step of a bundle, fed and read by name."""
 
     def __init__(self, manifest: Manifest, providers: list[str], threads: int | None = None,
-                 prescore: bool = True):
+                 prescore: bool = True, fixed_loop: bool | None = None):
+        """`fixed_loop`: run greedy search with the bundle's decoder loop step in fixed
+        shapes (runtime/fixed_loop.py; None: on CUDA, where the bundle has that step)."""
         cfg = manifest.config
         threads = threads or cpu_quota()
         self.device = "cuda" if CUDA_PROVIDER in providers[0] else "cpu"
@@ -133,6 +138,11 @@ class Graphs:
         self._logits_only = {LOGITS_ONLY_INPUT: _ON} if LOGITS_ONLY_INPUT in step_inputs else {}
         self.takes_row_candidates = ROW_CANDIDATES_INPUT in step_inputs
         self._check_io(manifest)
+        self.loop: FixedShapeLoop | None = None
+        if fixed_loop is None:
+            fixed_loop = self.device == "cuda"
+        if fixed_loop and LOOP_ROLE in manifest.graphs:
+            self.loop = FixedShapeLoop(manifest, providers, threads)
 
     def _check_io(self, manifest: Manifest) -> None:
         enc_out = {o.name for o in self.encoder.get_outputs()}
@@ -148,6 +158,13 @@ class Graphs:
             decoder_file = manifest.path(manifest.graphs["decoder_step"].file)
             raise BundleError(f"{decoder_file}: output size {logits_dim} does not match "
                               f"the target vocabulary ({manifest.config.tgt_vocab_size}); re-export the bundle")
+
+    def decode_fixed(self, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int, max_len,
+                     banned: int | None = None, min_len: int = 0) -> list:
+        """Greedy hypotheses from the decoder loop step (self.loop; runtime/fixed_loop.py)."""
+        assert self.loop is not None
+        return self.loop.decode(self.encoder, self.encoder_inputs, src, src_len, bos, eos, max_len,
+                                banned, min_len)
 
     def encode(self, src: np.ndarray, src_len: np.ndarray) -> tuple[dict, dict]:
         """(src [B,T], src_len [B]) → ({state name: [L,B,H]}, {memory name: [B,...]}).

@@ -60,10 +60,14 @@ class GreedySearch:
     opts: DecodingOptions
     shortlist: Shortlist | None = None
     on_device: bool = False
+    fixed: bool = False  # the decoder loop step in fixed shapes (runtime/fixed_loop.py)
 
     def search(self, graphs: Graphs, batch: SourceBatch, targets: Targets) -> list[list[Hypothesis]]:
         """One hypothesis per row."""
-        if self.on_device:
+        if self.fixed:
+            found = graphs.decode_fixed(batch.src, batch.src_len, targets.bos, targets.eos, batch.caps,
+                                        targets.banned, self.opts.min_decoding_length)
+        elif self.on_device:
             found = greedy_decode_on_device(graphs, batch.src, batch.src_len, targets.bos, targets.eos,
                                             batch.caps, targets.banned)
         else:
@@ -102,12 +106,16 @@ class Sampling:
 def choose_strategy(opts: DecodingOptions, graphs: Graphs, device: str, shortlist: Shortlist | None,
                     banned: int | None) -> SearchStrategy:
     """Sampling when opts.sampling_topk != 1; greedy search when beam_size is 1 (as
-    CTranslate2 treats it), on the device when nothing needs the logits on the host;
-    beam search otherwise."""
+    CTranslate2 treats it): with the decoder loop step in fixed shapes where the graphs
+    have one (CUDA) and nothing needs the logits on the host, else on the device when
+    nothing needs them; beam search otherwise."""
     if opts.sampling:
         return Sampling(opts)
     if opts.beam_size > 1:
         return BeamSearch(opts)
+    if (isinstance(graphs, Graphs) and graphs.loop is not None and shortlist is None and not opts.return_scores
+            and not opts.return_attention and not opts.no_repeat_ngram_size):
+        return GreedySearch(opts, fixed=True)
     on_device = (device == "cuda" and shortlist is None and not opts.return_scores
                  and not opts.return_attention and can_decode_on_device(graphs, banned))
     return GreedySearch(opts, shortlist, on_device)

@@ -220,6 +220,10 @@ class Translator:
         ensemble: more bundles, decoded with this one as an ensemble (runtime/ensemble.py:
             their log-probabilities averaged at each step); they must share its
             tokenizers and vocabularies. This bundle's tables (casing, shortlist) serve.
+        fixed_loop: greedy search with the bundle's decoder loop step, in fixed shapes and
+            CUDA graphs (runtime/fixed_loop.py; `s2s-export --device cuda` adds the step).
+            None: on CUDA where the bundle has the step; True: on CPU too (same tokens,
+            slower there); False: never.
     """
 
     def __init__(self, bundle_dir: str | Path | None = None, *, device: str = "cpu",
@@ -230,7 +234,7 @@ class Translator:
                  truecase: bool = True, prescore: bool = True, split_sentences: bool = True,
                  max_input_length: int = DEFAULT_MAX_INPUT_LENGTH, long_inputs: str = "crop",
                  source_language: str = "en", target_language: str = "fr",
-                 ensemble: Sequence[str | Path] = ()):
+                 ensemble: Sequence[str | Path] = (), fixed_loop: bool | None = None):
         self.manifest = load_manifest(Path(bundle_dir) if bundle_dir else default_bundle_dir())
         self.ensemble_manifests = [load_manifest(Path(path)) for path in ensemble]
         check_members([self.manifest, *self.ensemble_manifests])
@@ -252,8 +256,10 @@ class Translator:
         self.inter_threads = inter_threads or (threads if self.device == "cpu" else 1)
         self.threads = threads  # also SentencePiece's, for the tokenizing before the batches
         self._executor: ThreadPoolExecutor | None = None
+        self.overlap = self.device == "cuda"  # searches on a worker thread (bench/cuda_greedy.py)
         graph_threads = max(1, threads // self.inter_threads)
-        self.graphs: Graphs | EnsembleGraphs = Graphs(self.manifest, providers, graph_threads, prescore)
+        self.graphs: Graphs | EnsembleGraphs = Graphs(self.manifest, providers, graph_threads, prescore,
+                                                      fixed_loop=False if self.ensemble_manifests else fixed_loop)
         if self.ensemble_manifests:
             self.graphs = EnsembleGraphs([self.graphs, *(Graphs(m, providers, graph_threads, prescore)
                                                          for m in self.ensemble_manifests)])
@@ -280,7 +286,7 @@ class Translator:
                               truecase=truecase, prescore=prescore, split_sentences=split_sentences,
                               max_input_length=max_input_length, long_inputs=long_inputs,
                               source_language=source_language, target_language=target_language,
-                              ensemble=[str(m.root) for m in self.ensemble_manifests])
+                              ensemble=[str(m.root) for m in self.ensemble_manifests], fixed_loop=fixed_loop)
 
     def settings(self) -> dict:
         """The keyword arguments that build this translator again from the same bundle
@@ -495,7 +501,10 @@ class Translator:
             src, src_len = pad_batch(rows, self.src_vocab.pad, self._pad_width)
             return self._search(SourceBatch(src, src_len, rows, np.array([cap_of[i] for i in index])), opts)
 
-        found = map(search, batches) if self.inter_threads == 1 else self._pool().map(search, batches)
+        # On CUDA one worker drives the GPU through the batches while this thread turns the
+        # finished ones into results (detokenizing): the host's work overlaps the GPU's.
+        pooled = self.inter_threads > 1 or self.overlap
+        found = self._pool().map(search, batches) if pooled else map(search, batches)
         for index, hyps_of_batch in zip(batches, found):
             for i, hyps in zip(index, hyps_of_batch):
                 self.stats.target_tokens += len(hyps[0].ids) if hyps else 0
