@@ -57,7 +57,7 @@ echo "$(elapsed) bundles ready" | tee -a "$OUT/device.log"
 # A capture that fails can take the process's CUDA context down: probe it in a process of
 # its own, and measure without CUDA graphs if it fails.
 if ! python3 -c "import torch, sys; from s2s_batch.runtime.translator import Translator
-t = Translator('$b32', device='cuda'); print(t.translate_ids(['Hello.', 'How are you?']))
+t = Translator('$b32', device='cuda', split_sentences=False); print(t.translate_ids(['Hello.', 'How are you?']))
 sys.exit(0 if t.graphs.loop.cuda_graph else 1)" 2>&1 | tail -3 | tee -a "$OUT/device.log"; then
   echo "CUDA graph capture failed: measuring without" | tee -a "$OUT/device.log"
   export S2S_BATCH_CUDA_GRAPHS=0
@@ -67,7 +67,7 @@ S2S_CUDA_BUNDLE=$b32 timeout 120 python3 -c "import torch, pytest, sys; sys.exit
 echo "$(elapsed) tests done" | tee -a "$OUT/device.log"
 
 test=$(realpath "${TEST:-runs/heldout-cased/test.en}")
-for beam in 1 4; do
+for beam in ${BEAMS-1 4}; do
   for device in cpu cuda; do
     py s2s_batch.runtime.cli translate "$test" --bundle "$b32" -o "/tmp/out.$device.$beam" --device "$device" \
       --beam-size "$beam" --no-split-sentences 2>&1 | tail -1 | sed "s/^/beam $beam $device: /" | tee -a "$OUT/device.log"

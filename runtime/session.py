@@ -63,8 +63,9 @@ def providers_for(device: str, announce=lambda msg: print(msg, file=sys.stderr))
         return [_CPU]
     if device == "cuda":
         if CUDA_PROVIDER not in available:
-            raise DeviceError("--device cuda: onnxruntime has no CUDA provider here; install "
-                              "s2s-batch[gpu] (onnxruntime-gpu) on a machine with a GPU, or use --device cpu")
+            raise DeviceError("--device cuda: onnxruntime has no CUDA provider here; on a machine with a GPU "
+                              "swap its wheel (pip uninstall -y onnxruntime && pip install onnxruntime-gpu), "
+                              "or use --device cpu")
         return [CUDA_PROVIDER, _CPU]
     chosen = [CUDA_PROVIDER, _CPU] if CUDA_PROVIDER in available else [_CPU]
     announce(f"s2s-batch: --device auto chose {'cuda' if len(chosen) == 2 else 'cpu'}")

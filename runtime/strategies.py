@@ -75,7 +75,9 @@ class GreedySearch:
                           else self.shortlist.candidates(batch.src, graphs.vocab_size))
             found = greedy_decode(graphs, batch.src, batch.src_len, targets.bos, targets.eos, batch.caps,
                                   with_scores=self.opts.return_scores, banned=targets.banned,
-                                  with_attention=self.opts.return_attention, shortlist=candidates)
+                                  with_attention=self.opts.return_attention, shortlist=candidates,
+                                  min_len=self.opts.min_decoding_length,
+                                  no_repeat_ngram=self.opts.no_repeat_ngram_size)
         return [[h] for h in found]
 
 
@@ -117,5 +119,6 @@ def choose_strategy(opts: DecodingOptions, graphs: Graphs, device: str, shortlis
             and not opts.return_attention and not opts.no_repeat_ngram_size):
         return GreedySearch(opts, fixed=True)
     on_device = (device == "cuda" and shortlist is None and not opts.return_scores
-                 and not opts.return_attention and can_decode_on_device(graphs, banned))
+                 and not opts.return_attention and not opts.min_decoding_length
+                 and not opts.no_repeat_ngram_size and can_decode_on_device(graphs, banned))
     return GreedySearch(opts, shortlist, on_device)
