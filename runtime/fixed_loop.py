@@ -230,9 +230,8 @@ class FixedShapeLoop:
             if check and bucket.carried[reads][FINISHED].numpy().all():
                 break
         history = bucket.carried[reads][HISTORY].numpy()[:batch]
-        found = []
-        for row, cap in zip(history, caps):
-            ids = row[: int(cap)]
-            ends = np.flatnonzero(ids == eos)
-            found.append(Hypothesis(ids[: ends[0] if len(ends) else len(ids)].tolist()))
-        return found
+        # Each row's length: its first <eos> (finished rows write <eos> from then on), or its cap.
+        ended = history == eos
+        lengths = np.where(ended.any(axis=1), ended.argmax(axis=1), steps)
+        lengths = np.minimum(lengths, caps)
+        return [Hypothesis(ids[:length]) for ids, length in zip(history.tolist(), lengths.tolist())]
