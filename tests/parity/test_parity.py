@@ -1,9 +1,11 @@
 """The exported graphs and the runtime against eager PyTorch, for every cell."""
 
+import copy
 import random
 
 import numpy as np
 import pytest
+import torch
 
 from s2s_batch.export.verify import max_graph_difference
 from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE
@@ -34,7 +36,7 @@ MATRIX_IDS = [f"{c}-{'seed' if s else 'masked'}-{a}" for c, s, a in MATRIX]
 
 
 @pytest.mark.parametrize("cell,seed_semantics,attention", MATRIX, ids=MATRIX_IDS)
-def test_graphs_match_eager_within_1e_5(cell, seed_semantics, attention, trained, bundle):
+def test_graphs_match_eager_within_float_rounding(cell, seed_semantics, attention, trained, bundle):
     # Measured: on a tanh RNN trained at twice the seed's lr, onnxruntime and eager float32
     # each sit ~6e-6 from a float64 run, on opposite sides; the tiny models therefore use
     # the seed's lr (0.005), where both are within 1e-6 of float64.
@@ -42,7 +44,44 @@ def test_graphs_match_eager_within_1e_5(cell, seed_semantics, attention, trained
     root = bundle(cell, seed_semantics, attention)
     worst = max_graph_difference(net, root / ENCODER_FILE, root / DECODER_FILE,
                                  batch_sizes=(1, 3, 64), steps=4)
-    assert worst <= 1e-5
+    # Relative to float64: both the graphs and eager float32 round away from the exact
+    # (float64) values, each by about eager's own distance from them, so their difference
+    # may reach twice that. 1e-5 alone was tuned on one CPU (a Xeon gave 1.025e-5 on one
+    # cell, issue 30): allow three times eager float32's distance from float64 when larger.
+    rounding = _eager_rounding(net, batch_sizes=(1, 3, 64), steps=4)
+    assert worst <= max(1e-5, 3 * rounding), (worst, rounding)
+
+
+@torch.no_grad()
+def _eager_rounding(net, batch_sizes, steps: int) -> float:
+    """Largest difference of eager float32 from eager float64 over the probe batches and
+    steps that max_graph_difference runs (states, memory, logits), each side stepping
+    from the float64 state and tokens."""
+    from s2s_batch.export.graphs import probe_inputs
+
+    net = net.eval().cpu()
+    exact = copy.deepcopy(net).double()
+    worst = 0.0
+
+    def tensors(value):
+        return list(value) if isinstance(value, tuple) else [value]
+
+    for seed, batch in enumerate(batch_sizes):
+        src, src_len = probe_inputs(net, batch, seed=seed + 1)
+        state32, memory32 = net.encode(src, src_len)
+        state64, memory64 = exact.encode(src, src_len)
+        for a, b in zip(tensors(state32) + list(memory32), tensors(state64) + list(memory64)):
+            worst = max(worst, float((a.double() - b).abs().max()))
+        tokens = torch.full((batch,), 2, dtype=torch.long)
+        for _ in range(steps):
+            cast = tuple(s.float() for s in tensors(state64))
+            logits32, new32, _ = net.decoder.step(tokens, cast if len(cast) > 1 else cast[0],
+                                                   tuple(m.float() if m.is_floating_point() else m for m in memory64))
+            logits64, state64, _ = exact.decoder.step(tokens, state64, memory64)
+            for a, b in zip([logits32, *tensors(new32)], [logits64, *tensors(state64)]):
+                worst = max(worst, float((a.double() - b).abs().max()))
+            tokens = logits64.argmax(-1)
+    return worst
 
 
 @pytest.mark.parametrize("cell,seed_semantics,attention", MATRIX, ids=MATRIX_IDS)
