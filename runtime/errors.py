@@ -1,4 +1,4 @@
-"""Errors a user can cause, each with a stable exit code (documented in the README)."""
+"""Errors a user can cause, each with a stable exit code (documented in docs/cli.md)."""
 
 from __future__ import annotations
 
