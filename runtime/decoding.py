@@ -50,7 +50,11 @@ class DecodingOptions:
             (self.beam_size >= 1, "beam_size must be at least 1"),
             (1 <= self.num_hypotheses <= max(self.beam_size, 1) or self.sampling,
              "num_hypotheses must be between 1 and beam_size"),
-            (self.num_hypotheses == 1 or not self.sampling, "sampling returns one hypothesis"),
+            (self.num_hypotheses == 1 or not self.sampling,
+             "num_hypotheses must be 1 with sampling: sampling returns one hypothesis"),
+            (self.beam_size == 1 or not self.sampling,
+             "sampling draws one hypothesis per sentence: use beam_size 1 with sampling_topk, or "
+             "sampling_topk 1 with beam_size"),
             (self.length_penalty >= 0, "length_penalty must be >= 0"),
             (self.length_penalty_type in LENGTH_PENALTY_TYPES,
              f"length_penalty_type must be one of {LENGTH_PENALTY_TYPES}"),

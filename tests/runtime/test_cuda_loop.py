@@ -48,4 +48,5 @@ def test_cuda_graphs_can_be_turned_off(cuda_bundle, monkeypatch):
     monkeypatch.setenv("S2S_BATCH_CUDA_GRAPHS", "0")
     cuda = Translator(cuda_bundle, device="cuda", split_sentences=False)
     assert cuda.graphs.loop is not None and not cuda.graphs.loop.cuda_graph
-    assert cuda.translate_ids(LINES) == Translator(cuda_bundle, device="cpu", split_sentences=False).translate_ids(LINES)
+    cpu = Translator(cuda_bundle, device="cpu", split_sentences=False)
+    assert cuda.translate_ids(LINES) == cpu.translate_ids(LINES)

@@ -279,6 +279,8 @@ def test_the_strategy_follows_the_options(bundle):
                                                      None, 0)
     assert isinstance(pick(), GreedySearch) and not pick().on_device
     assert isinstance(pick(beam_size=2), BeamSearch)
-    assert isinstance(pick(sampling_topk=0), Sampling) and isinstance(pick(beam_size=3, sampling_topk=5), Sampling)
+    assert isinstance(pick(sampling_topk=0), Sampling)
+    with pytest.raises(ValueError, match="sampling draws one hypothesis"):
+        pick(beam_size=3, sampling_topk=5)  # refused, not silently one or the other
     assert pick("cuda").on_device  # greedy on CUDA: the bound loop
     assert not pick("cuda", return_scores=True).on_device  # scores read the logits on the host

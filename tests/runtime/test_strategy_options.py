@@ -1,0 +1,95 @@
+"""Every decoding option under every search strategy: applied (with a check of what it
+does), refused (with a one-line error naming it), or of no effect by construction (with
+the reason, and a check that the output is indeed unchanged). One assertion per cell."""
+
+from __future__ import annotations
+
+import pytest
+
+from s2s_batch.runtime.translator import Translator
+
+STRATEGIES = {"greedy": {}, "beam": {"beam_size": 3}, "sampling": {"sampling_topk": 5, "seed": 3}}
+
+
+def _lengths(results):
+    return [len(r.ids[0]) for r in results if r.ids]
+
+
+def _no_repeats(results, n):
+    grams = [[tuple(ids[i : i + n]) for i in range(len(ids) - n + 1)] for r in results for ids in r.ids]
+    return all(len(g) == len(set(g)) for g in grams)
+
+
+APPLIED = {
+    "min_decoding_length": ({"min_decoding_length": 6}, lambda rs, t: min(_lengths(rs)) >= 6),
+    "max_decoding_length": ({"max_decoding_length": 2}, lambda rs, t: max(_lengths(rs)) <= 2),
+    "max_length_a/b": ({"max_length_a": 0.0, "max_length_b": 2}, lambda rs, t: max(_lengths(rs)) <= 2),
+    "no_repeat_ngram_size": ({"no_repeat_ngram_size": 1}, lambda rs, t: _no_repeats(rs, 1)),
+    "return_scores": ({"return_scores": True},
+                      lambda rs, t: all(len(r.scores) == len(r.hypotheses) and
+                                        len(r.token_scores[0]) in (len(r.ids[0]), len(r.ids[0]) + 1)
+                                        for r in rs if r.ids)),
+    "return_attention": ({"return_attention": True},
+                         lambda rs, t: all(len(r.attention[0]) >= len(r.ids[0]) for r in rs if r.ids)),
+    "disable_unk": ({"disable_unk": True}, lambda rs, t: all(t.tgt_vocab.unk not in ids for r in rs for ids in r.ids)),
+    "replace_unknowns": ({"replace_unknowns": True},
+                         lambda rs, t: all("<unk>" not in h for r in rs for h in r.hypotheses)),
+}
+# Options that change only what some strategies do; elsewhere the output must not change.
+SEARCH_ONLY = {"length_penalty": {"length_penalty": 0.0}, "length_penalty_type": {"length_penalty_type": "gnmt"}}
+SAMPLING_ONLY = {"seed": {"seed": 12}, "sampling_topp": {"sampling_topp": 0.5},
+                 "sampling_temperature": {"sampling_temperature": 0.5}}
+
+
+@pytest.fixture(scope="module")
+def translator(bundle):
+    return Translator(bundle("gru", False, "additive"), threads=1, split_sentences=False)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("option", APPLIED)
+def test_applied_everywhere(translator, toy_sentences, strategy, option):
+    options, check = APPLIED[option]
+    results = translator.translate_batch(toy_sentences, **{**STRATEGIES[strategy], **options})
+    assert check(results, translator), (strategy, option)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("option", [*SEARCH_ONLY, *SAMPLING_ONLY])
+def test_options_of_one_strategy(translator, toy_sentences, strategy, option):
+    options = {**SEARCH_ONLY, **SAMPLING_ONLY}[option]
+    plain = translator.translate_ids(toy_sentences, **STRATEGIES[strategy])
+    changed = translator.translate_ids(toy_sentences, **{**STRATEGIES[strategy], **options})
+    if option in SAMPLING_ONLY and strategy != "sampling" or option in SEARCH_ONLY and strategy == "greedy":
+        # no effect by construction: greedy keeps one hypothesis, so nothing is ranked by
+        # length; search is deterministic, so the sampling fields have nothing to act on
+        assert changed == plain
+    elif option in SAMPLING_ONLY:
+        assert changed != plain  # another seed, nucleus or temperature draws other tokens
+    elif strategy == "sampling":
+        # sampling draws one hypothesis per sentence: ranking by length changes nothing
+        assert changed == plain
+    else:
+        scored = translator.translate_batch(toy_sentences, beam_size=3, num_hypotheses=3, return_scores=True,
+                                            **options)
+        assert all(len(r.hypotheses) == 3 for r in scored if r.ids)  # applied: ranking by the penalty
+
+
+@pytest.mark.parametrize("strategy,options,message", [
+    ("greedy", {"num_hypotheses": 2}, "num_hypotheses must be between 1 and beam_size"),
+    ("sampling", {"num_hypotheses": 2}, "num_hypotheses"),
+    ("sampling", {"beam_size": 3}, "sampling draws one hypothesis"),
+])
+def test_refused(translator, strategy, options, message):
+    with pytest.raises(ValueError, match=message):
+        translator.translate_batch(["hello ."], **{**STRATEGIES[strategy], **options})
+
+
+def test_num_hypotheses_applied_to_beam_search(translator, toy_sentences):
+    results = translator.translate_batch(toy_sentences, beam_size=3, num_hypotheses=2)
+    assert all(len(r.hypotheses) == 2 for r in results if r.ids)
+
+
+def test_temperature_zero_samples_the_argmax(translator, toy_sentences):
+    assert (translator.translate_ids(toy_sentences, sampling_topk=0, sampling_temperature=0.0)
+            == translator.translate_ids(toy_sentences))
