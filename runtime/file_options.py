@@ -11,6 +11,7 @@ from typing import Any
 from s2s_batch.runtime.decoding import DecodingOptions
 from s2s_batch.runtime.errors import UsageError
 from s2s_batch.runtime.formats import OUTPUT_FORMATS, InputFormat, format_results
+from s2s_batch.runtime.output import check_output
 
 CHUNK_LINES = 10_000
 
@@ -70,6 +71,7 @@ class FileOptions:
         """Refuse a job that cannot work on these paths, before any work starts."""
         if self.resume and str(src) == "-":
             raise UsageError("--resume needs an input file, not stdin")
+        check_output(dst, src)
 
     @property
     def with_token_scores(self) -> bool:

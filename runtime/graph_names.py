@@ -25,6 +25,21 @@ FINISHED, STEP, HISTORY = "finished", "step", "history"
 CAPS, POSITIONS, MIN_LEN, LOGIT_BIAS, EARLY_BIAS = "caps", "positions", "min_len", "logit_bias", "early_bias"
 
 
+# Each graph value's element type and rank, checked when a bundle loads (a state's new
+# value, `state_output(name)`, as the state).
+_FLOAT, _INT64 = "tensor(float)", "tensor(int64)"
+IO_TYPES = {SRC: (_INT64, 2), SRC_LEN: (_INT64, 1), TOKENS: (_INT64, 1), NEXT_TOKEN: (_INT64, 1),
+            LOGITS: (_FLOAT, 2), ATTENTION: (_FLOAT, 2), HIDDEN: (_FLOAT, 3), CELL_STATE: (_FLOAT, 3),
+            CONTEXT: (_FLOAT, 2), MEMORY: (_FLOAT, 3), MEMORY_KEYS: (_FLOAT, 3), SRC_MASK: (_FLOAT, 2)}
+
+
+def expected_type(name: str) -> tuple[str, int] | None:
+    """(element type, rank) a graph value of this name must have; None for other names."""
+    if name.endswith("_out") and name[: -len("_out")] in (HIDDEN, CELL_STATE):
+        name = name[: -len("_out")]
+    return IO_TYPES.get(name)
+
+
 def state_output(name: str) -> str:
     """The decoder step's output name for the new value of state `name`."""
     return f"{name}_out"

@@ -18,6 +18,7 @@ import fcntl
 import gzip
 import json
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -113,8 +114,41 @@ class StdoutJob:
         pass
 
 
+class StreamJob:
+    """Chunks straight into an existing file that is not a regular one (a character
+    device such as /dev/null, a FIFO, a socket): written as a stream, never replaced."""
+
+    lines_done = 0
+
+    def __init__(self, dst: Path, resume: bool):
+        if resume:
+            raise UsageError(f"{dst}: --resume needs a regular output file; this is a device or a pipe")
+        try:
+            self.file = open(dst, "wb", buffering=0)  # noqa: SIM115 - closed in commit/abort
+        except OSError as exc:
+            raise OutputError(f"{dst}: cannot write output ({exc.strerror})") from None
+        self.dst = dst
+
+    def write_chunk(self, data: bytes, n_lines: int) -> None:
+        """Write a chunk's bytes now, so a reader gets them."""
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            raise OutputError(f"{self.dst}: writing failed ({exc.strerror})") from None
+        self.lines_done += n_lines
+
+    def commit(self) -> None:
+        """Close the stream."""
+        self.file.close()
+
+    def abort(self, keep_for_resume: bool) -> None:
+        """Close the stream: what was written stays written."""
+        self.file.close()
+
+
 class FileJob:
-    """Chunks to DST via `.DST.partial`, progress in `.DST.progress.json`."""
+    """Chunks to DST via `.DST.partial`, progress in `.DST.progress.json`. A DST that
+    exists keeps its permissions (the new file takes its mode)."""
 
     def __init__(self, dst: Path, job_key: dict, resume: bool):
         self.dst = Path(dst)
@@ -179,6 +213,8 @@ class FileJob:
         """Put the complete output in place and forget the progress record."""
         try:
             self.file.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(self.partial, stat.S_IMODE(os.stat(self.dst).st_mode))
             os.replace(self.partial, self.dst)
             fsync_folder(self.dst.parent)
         except OSError as exc:
@@ -198,5 +234,28 @@ class FileJob:
 
 
 def open_job(dst, job_key: dict, resume: bool):
-    """The output job for a path, or for '-' (stdout)."""
-    return StdoutJob(resume) if str(dst) == "-" else FileJob(Path(dst), job_key, resume)
+    """The output job for a path, or for '-' (stdout): a device or a pipe is written as a
+    stream, a link to a regular file writes its target; see check_output for the refusals."""
+    if str(dst) == "-":
+        return StdoutJob(resume)
+    check_output(dst)
+    path = Path(dst)
+    if path.exists() and not stat.S_ISREG(os.stat(path).st_mode):
+        return StreamJob(path, resume)
+    return FileJob(Path(os.path.realpath(path)) if path.is_symlink() else path, job_key, resume)
+
+
+def check_output(dst, src=None) -> None:
+    """Refuse, before any work, an output that cannot be written as one: an empty name, a
+    folder, or the input itself (also through a link)."""
+    if str(dst) == "-":
+        return
+    if not str(dst):
+        raise UsageError("-o '': an empty output name; give a file path, or - for stdout")
+    path = Path(dst)
+    if path.is_dir():
+        raise UsageError(f"{dst}: is a folder; give a file path, e.g. -o {path / 'output.txt'}")
+    if src is not None and str(src) != "-" and path.exists():
+        with contextlib.suppress(OSError):
+            if os.path.samefile(src, path):
+                raise UsageError(f"{dst}: is the input itself; write the translation to another path")

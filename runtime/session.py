@@ -13,7 +13,16 @@ import onnxruntime as ort
 from s2s_batch.runtime.batching import length_chunks
 from s2s_batch.runtime.errors import BundleError, DeviceError
 from s2s_batch.runtime.fixed_loop import LOOP_ROLE, FixedShapeLoop
-from s2s_batch.runtime.graph_names import ATTENTION, LOGITS, NEXT_TOKEN, SRC, SRC_LEN, TOKENS, state_output
+from s2s_batch.runtime.graph_names import (
+    ATTENTION,
+    LOGITS,
+    NEXT_TOKEN,
+    SRC,
+    SRC_LEN,
+    TOKENS,
+    expected_type,
+    state_output,
+)
 from s2s_batch.runtime.manifest import (
     BANNED_INPUT,
     LOGITS_ONLY_INPUT,
@@ -154,6 +163,13 @@ class Graphs:
         if missing or not self.encoder_inputs <= {SRC, SRC_LEN}:
             raise BundleError(f"{manifest.root}: graph inputs/outputs do not match the manifest's "
                               f"model ({', '.join(sorted(missing))}); re-export the bundle")
+        for role, session in (("encoder", self.encoder), ("decoder_step", self.decoder)):
+            for value in (*session.get_inputs(), *session.get_outputs()):
+                want = expected_type(value.name)
+                if want is not None and (value.type, len(value.shape)) != want:
+                    raise BundleError(f"{manifest.path(manifest.graphs[role].file)}: {value.name} is a "
+                                      f"{value.type} of rank {len(value.shape)}, not a {want[0]} of rank "
+                                      f"{want[1]}; re-export the bundle with s2s-export")
         logits_dim = self.decoder.get_outputs()[0].shape[-1]
         if isinstance(logits_dim, int) and logits_dim != manifest.config.tgt_vocab_size:
             decoder_file = manifest.path(manifest.graphs["decoder_step"].file)
