@@ -10,10 +10,12 @@ def describe_bundle(manifest: Manifest) -> list[str]:
     """Lines naming the bundle's size, model, vocabularies, input handling, recipe, dev
     scores, extras, data attribution and the versions that exported it."""
     d, cfg = manifest.data, manifest.config
-    recipe, metrics = d.get("recipe", {}), d.get("metrics", {})
+    # Fields the runtime does not read may hold anything: a wrong type reads as absent.
+    recipe, metrics = _mapping(d.get("recipe")), _mapping(d.get("metrics"))
+    d = {**d, "exported_with": _mapping(d.get("exported_with"))}
     size = sum(p.stat().st_size for p in manifest.root.iterdir() if p.is_file())
     # A warm-started run counts its own epochs; the runs before it are in the command.
-    since = " since its last --init-from" if "--init-from" in (recipe.get("command") or "") else ""
+    since = " since its last --init-from" if "--init-from" in str(recipe.get("command") or "") else ""
     return [
         f"bundle        {manifest.root} ({size / 1e6:.1f} MB, {manifest.precision}, "
         f"format {d['format_version']}, revision {manifest.revision}, opset {d.get('opset')})",
@@ -36,6 +38,11 @@ def describe_bundle(manifest: Manifest) -> list[str]:
     ]
 
 
+def _mapping(value) -> dict:
+    """`value` if it is a JSON object, else {}."""
+    return value if isinstance(value, dict) else {}
+
+
 def _dev_epoch(metrics: dict) -> str:
     if metrics.get("dev_epoch") is None:
         return ""
@@ -51,8 +58,8 @@ def _extras(manifest: Manifest) -> str:
                                      (SHORTLIST_FILE, "shortlist table (--shortlist)"))
              if name in manifest.files]
     if "prescore" in manifest.data:
-        parts.append(f"int8 prescoring of greedy argmax, {manifest.data['prescore']['candidates']} "
-                     "candidates (--no-prescore to skip)")
+        candidates = _mapping(manifest.data["prescore"]).get("candidates")
+        parts.append(f"int8 prescoring of greedy argmax, {candidates} candidates (--no-prescore to skip)")
     return "; ".join(parts) or "none"
 
 

@@ -15,7 +15,7 @@ import click
 from s2s_batch.runtime.decoding import LENGTH_PENALTY_TYPES, DecodingOptions
 from s2s_batch.runtime.errors import InputError, S2SError, UsageError
 from s2s_batch.runtime.file_options import CHUNK_LINES
-from s2s_batch.runtime.settings import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_MAX_INPUT_LENGTH
+from s2s_batch.runtime.settings import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_MAX_INPUT_LENGTH, MAX_THREADS
 
 _DEFAULTS = DecodingOptions()  # the library's defaults are the CLI's
 EXIT_INTERRUPTED = 130
@@ -101,9 +101,9 @@ _bundle_option = click.option(
                    "line")
 @click.option("--errors", type=click.Choice(["strict", "replace"]), default="strict",
               help="invalid UTF-8: stop with its position, or translate with U+FFFD")
-@click.option("--threads", type=click.IntRange(min=0), default=0,
+@click.option("--threads", type=click.IntRange(min=0, max=MAX_THREADS), default=0,
               help="CPU threads in all (0: the CPU quota of this container); with --ray, per actor")
-@click.option("--inter-threads", type=click.IntRange(min=0), default=0,
+@click.option("--inter-threads", type=click.IntRange(min=0, max=MAX_THREADS), default=0,
               help="batches decoded at once, each on threads/inter-threads onnxruntime threads "
                    "(0: one per thread on CPU, 1 on CUDA)")
 @click.option("--resume", is_flag=True,

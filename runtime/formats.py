@@ -40,9 +40,11 @@ class InputFormat:
                                  f"but --column {self.column} was asked; fix the line or the column")
             return cells[self.column - 1]
         try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise InputError(f"{name}: line {number}: not valid JSON ({exc}); fix the line "
+            record = json.loads(line, parse_constant=_not_json, parse_float=_finite_float)
+            json.dumps(record, ensure_ascii=False).encode("utf-8")  # no lone surrogate
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deep" if isinstance(exc, RecursionError) else str(exc)[:200]
+            raise InputError(f"{name}: line {number}: not valid JSON ({reason}); fix the line "
                              "or read the file with --input-format text") from None
         if not isinstance(record, dict) or self.field not in record:
             raise InputError(f"{name}: line {number}: no field {self.field!r} in the JSON object; "
@@ -130,3 +132,16 @@ def read_nbest(text: str, lines: int) -> list[list[str]]:
         number, rest = row.split(" ||| ", 1)
         hypotheses[int(number)].append(rest.rsplit(" ||| ", 2)[0].strip())
     return hypotheses
+
+
+def _not_json(constant: str):
+    """Python's json reads NaN and Infinity, which JSON has not: refuse them, so that no
+    output line carries them either."""
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} does not fit a double")
+    return value

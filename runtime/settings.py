@@ -10,6 +10,8 @@ import os
 import tomllib
 from pathlib import Path
 
+import click
+
 from s2s_batch.runtime.errors import UsageError
 
 # Built-in defaults of the translator that the CLI shows too (one place for each).
@@ -18,6 +20,9 @@ DEFAULT_BATCH_TOKENS = 4096  # with batch_type="tokens"
 # Source tokens read per sentence (CTranslate2's max_input_length, and its default): the
 # encoder graph runs to each row's length, so the training length is no limit.
 DEFAULT_MAX_INPUT_LENGTH = 1024
+# The most threads --threads and --inter-threads take (SentencePiece and onnxruntime take
+# their counts as C ints; far beyond any machine's cores).
+MAX_THREADS = 4096
 
 CONFIG_FILE = "s2s-batch.toml"
 CONFIG_ENV = "S2S_CONFIG"
@@ -68,6 +73,11 @@ def load_defaults(path: Path, commands: dict) -> dict:
             if _key(key) not in names[cmd]:
                 raise UsageError(f"{path}: [{cmd}] has no option {key!r}; see s2s-batch {cmd} --help")
             chosen[_key(key)] = value
+        by_name = {p.name: p for p in commands[cmd].params}
+        for key, value in chosen.items():
+            param = by_name.get(REPEATED.get(key, key))
+            if param is not None:
+                _check_value(path, key, value, param)
         for key in PATH_KEYS:
             if key in chosen:
                 chosen[key] = str((path.parent / chosen[key]).resolve())
@@ -80,3 +90,31 @@ def load_defaults(path: Path, commands: dict) -> dict:
 
 def _key(name: str) -> str:
     return name.replace("-", "_")
+
+
+def _check_value(path: Path, key: str, value, param: click.Parameter) -> None:
+    """Refuse a config value of the wrong type (a list for beam-size, 1.5 for batch-size,
+    a number for bundle) in one line, rather than a traceback or a quiet conversion."""
+    kind = param.type
+    values = value if getattr(param, "multiple", False) and isinstance(value, list) else [value]
+    if isinstance(param, click.Option) and param.is_flag or isinstance(kind, click.types.BoolParamType):
+        ok, want = all(isinstance(v, bool) for v in values), "true or false"
+    elif isinstance(kind, click.types.IntParamType):
+        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+        want = "a whole number"
+    elif isinstance(kind, click.types.FloatParamType):
+        ok = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        want = "a number"
+    elif isinstance(kind, click.Choice):
+        ok, want = all(v in kind.choices for v in values), f"one of {', '.join(map(str, kind.choices))}"
+    else:
+        ok, want = all(isinstance(v, str) for v in values), "a string"
+    if not ok:
+        raise UsageError(f"{path}: {key.replace('_', '-')} = {value!r}: expected {want}; fix the config file")
+    if isinstance(kind, click.types._NumberRangeBase):
+        try:
+            for v in values:
+                kind.convert(v, param, None)
+        except click.BadParameter as exc:
+            raise UsageError(f"{path}: {key.replace('_', '-')} = {value!r}: {exc.message}; "
+                             "fix the config file") from None

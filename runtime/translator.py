@@ -377,7 +377,12 @@ class Translator:
         """The lines as a list (any iterable of strings); one bare string is refused."""
         if isinstance(lines, str):
             raise TypeError("lines must be a sequence of strings, not one string; wrap it in a list")
-        return list(lines)
+        lines = list(lines)
+        for number, line in enumerate(lines):
+            if not isinstance(line, str):
+                raise TypeError(f"lines[{number}] is {type(line).__name__}, not a string; decode bytes "
+                                "first (line.decode('utf-8')) and pass '' for an empty line")
+        return lines
 
     def _pieces(self, lines: list[str]) -> tuple[list[str], list[int]]:
         """Each line's sentences (the line itself unless it is split), and the line each
