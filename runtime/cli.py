@@ -22,6 +22,15 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
 
 
+def _say(message: str) -> None:
+    """A line on stderr; a full or closed stderr loses it rather than end in a traceback
+    (the exit code still says what happened)."""
+    try:
+        click.echo(message, err=True)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def _user_errors(func):
     """Turn S2SError into one line on stderr and its exit code; Ctrl-C into exit 130."""
 
@@ -30,10 +39,10 @@ def _user_errors(func):
         try:
             return func(*args, **kwargs)
         except S2SError as exc:
-            click.echo(f"s2s-batch: error: {exc}", err=True)
+            _say(f"s2s-batch: error: {exc}")
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("s2s-batch: interrupted", err=True)
+            _say("s2s-batch: interrupted")
             sys.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:
             # The reader of stdout went away (`| head`): stop quietly, as Unix tools do.
@@ -214,7 +223,7 @@ def translate(input_path, output, bundles, ray_address, ray_actors, quiet, **fla
 
         stats = translate_stream_file(translator, input_path, output, options)
     if not quiet:
-        click.echo(stats.summary(time.perf_counter() - start), err=True)
+        _say(stats.summary(time.perf_counter() - start))
     _report_notable(translator, stats, quiet)
 
 
@@ -239,12 +248,12 @@ def _report_notable(translator, stats, quiet: bool) -> None:
     if stats.truncated_lines:
         where = _first_lines(translator.notable.cropped, stats.truncated_lines)
         action = "cropped" if translator.long_inputs == "crop" else "left untranslated (empty)"
-        click.echo(f"s2s-batch: {stats.truncated_lines} lines had a sentence longer than "
-                   f"{translator.input_limit} source tokens, {action}{where}", err=True)
+        _say(f"s2s-batch: {stats.truncated_lines} lines had a sentence longer than "
+             f"{translator.input_limit} source tokens, {action}{where}")
     if stats.capped_lines and not quiet:
         where = _first_lines(translator.notable.capped, stats.capped_lines)
-        click.echo(f"s2s-batch: {stats.capped_lines} lines stopped at their length cap before "
-                   f"<eos>{where}", err=True)
+        _say(f"s2s-batch: {stats.capped_lines} lines stopped at their length cap before "
+             f"<eos>{where}")
 
 
 def _first_lines(numbers: list[int], total: int) -> str:
@@ -353,7 +362,7 @@ def explain(sentence, bundle, png, beam_size):
         click.echo(f"  {token:<14} " + "  ".join(f"{source[j]} {weights[j]:.2f}" for j in top))
     if png:
         attention_heatmap(source, target, result.attention[0], Path(png))
-        click.echo(f"s2s-batch: heatmap written to {png}", err=True)
+        _say(f"s2s-batch: heatmap written to {png}")
 
 
 @main.command()

@@ -101,8 +101,16 @@ class StdoutJob:
 
     def write_chunk(self, data: bytes, n_lines: int) -> None:
         """Write a chunk's bytes to stdout and flush them, so a reader gets them now."""
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        if sys.stdout is None:
+            raise OutputError("stdout is closed; write the output to a file with -o PATH")
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            raise  # the reader went away: the CLI stops quietly, as Unix tools do
+        except OSError as exc:
+            raise OutputError(f"stdout: writing failed ({exc.strerror}); write the output to a "
+                              "file with -o PATH") from None
         self.lines_done += n_lines
 
     def commit(self) -> None:

@@ -32,7 +32,7 @@ class Progress:
     def for_input(cls, src, show: bool | None, count_lines: Callable[[str], int]) -> Progress:
         """show None: a bar on a terminal, plain lines otherwise; False: off; True: a bar.
         `count_lines(src)` counts the input's lines (the reader's, which knows gzip)."""
-        if show is False:
+        if show is False or sys.stderr is None:  # a closed stderr: nowhere to show it
             return cls("off")
         mode = "bar" if show or sys.stderr.isatty() else "plain"
         # Counting costs a pass over the file: up front for a bar (its length), and for
@@ -87,7 +87,10 @@ class Progress:
                 line += f"/{self.total:,} lines ({self.done / self.total:.0%}), ETA {_clock(eta)}"
             else:
                 line += " lines"
-            print(f"{line}, {rate:,.0f} lines/s", file=sys.stderr, flush=True)
+            try:
+                print(f"{line}, {rate:,.0f} lines/s", file=sys.stderr, flush=True)
+            except OSError:  # a full stderr loses the progress line, not the run
+                pass
 
     def __exit__(self, *exc_info):
         if self._bar is not None:

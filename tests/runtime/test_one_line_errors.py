@@ -79,3 +79,40 @@ def test_info_reads_a_manifest_whose_free_fields_have_odd_types(bundle, tmp_path
     result = run("info", "--bundle", root)
     assert result.exit_code == 0 and "Traceback" not in result.output, result.output
     assert "trained       None epochs" in result.output
+
+
+def _cli(args, **kwargs):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "s2s_batch.runtime.cli", *map(str, args)], text=True,
+                          timeout=120, **kwargs)
+
+
+def test_stdout_full_or_closed_is_one_line(bundle, source, tmp_path):
+    import os
+    import stat
+
+    full = tmp_path / "full"
+    try:
+        os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))  # what /dev/full is
+    except PermissionError:
+        pytest.skip("no permission to make a device node here")
+    with open(full, "w") as out:
+        result = _cli(["translate", source, "--bundle", bundle(), "-q"], stdout=out, stderr=-1)
+    assert result.returncode == 6 and result.stderr.count("\n") == 1, result.stderr
+    assert "No space left" in result.stderr
+    closed = _cli(["translate", source, "--bundle", bundle(), "-q"], stderr=-1,
+                  preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 6 and "stdout is closed" in closed.stderr and "Traceback" not in closed.stderr
+
+
+def test_a_closed_or_full_stderr_loses_only_the_messages(bundle, source, tmp_path):
+    import os
+
+    out = tmp_path / "out.txt"
+    result = _cli(["translate", source, "--bundle", bundle(), "-o", out], preexec_fn=lambda: os.close(2))
+    assert result.returncode == 0 and len(out.read_text(encoding="utf-8").splitlines()) == 1
+    refused = _cli(["translate", source, "--bundle", bundle(), "-o", tmp_path],
+                   preexec_fn=lambda: os.close(2))
+    assert refused.returncode == 2  # the exit code still says what happened
