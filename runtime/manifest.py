@@ -28,6 +28,7 @@ OPTIONAL_GRAPH_FILES = {"decoder_loop": "decoder_loop.onnx"}
 LOOP_FILE = OPTIONAL_GRAPH_FILES["decoder_loop"]
 SPECIAL_TOKENS = ("unk", "pad", "bos", "eos")
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 1 << 20  # the default's is 7 KB
 ENCODER_FILE, DECODER_FILE = GRAPH_FILES["encoder"], GRAPH_FILES["decoder_step"]
 SRC_VOCAB_FILE, TGT_VOCAB_FILE = "src_vocab.txt", "tgt_vocab.txt"
 # Only in bundles with tokenizer "sentencepiece": the segmentation models of each side.
@@ -126,7 +127,11 @@ class Manifest:
     precision: str = "fp32"
 
     def path(self, name: str) -> Path:
-        """The bundle's file `name`, refused if it is not a plain file of the folder."""
+        """The bundle's file `name`, refused if it is not a plain file of the folder or not
+        in the manifest's checksummed list (a file left out of it could be swapped unchecked)."""
+        if name not in self.files:
+            raise BundleError(f"{self.root / name}: the bundle reads it but the manifest lists no checksum "
+                              "for it; re-export the bundle")
         return member(self.root, name)
 
 
@@ -178,12 +183,17 @@ def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
                           "with a folder written by s2s-export")
     manifest_path = root / MANIFEST
     try:
+        if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise BundleError(f"{manifest_path}: {manifest_path.stat().st_size:,} bytes, more than a manifest "
+                              f"holds ({MAX_MANIFEST_BYTES:,}); re-export the bundle")
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BundleError(f"{manifest_path}: missing; the folder is not a bundle, "
                           "re-export it with s2s-export") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{manifest_path}: not valid JSON ({exc}); re-export the bundle") from None
+    except RecursionError:
+        raise BundleError(f"{manifest_path}: nested too deep to be a manifest; re-export the bundle") from None
     version = data.get("format_version") if isinstance(data, dict) else None
     if version != FORMAT_VERSION:
         raise BundleError(f"{manifest_path}: bundle format version {version!r}, this runtime reads "

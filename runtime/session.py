@@ -89,6 +89,9 @@ def open_session(path: Path, providers: list, threads: int) -> ort.InferenceSess
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = GRAPH_OPTIMIZATION
     opts.log_severity_level = 3
+    # A graph read from bytes would look for external data beside the working directory;
+    # bundles never use it, so it is looked for where nothing can be (refused at load).
+    opts.add_session_config_entry("session.model_external_initializers_file_folder_path", os.devnull)
     try:
         # From the bytes, not the path: a graph that names external data (a file beside
         # it, or outside the bundle) then cannot load any; bundles never use it.

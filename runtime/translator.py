@@ -19,6 +19,7 @@ from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.manifest import (
     SHORTLIST_FILE,
     SOURCE_CASE_FILE,
+    SPECIAL_TOKENS,
     SRC_SPM_FILE,
     TGT_SPM_FILE,
     TRUECASE_FILE,
@@ -313,10 +314,14 @@ class Translator:
         for name in (SRC_SPM_FILE, TGT_SPM_FILE):
             path = self.manifest.path(name)
             try:
-                tokenizers.append(SentencePieceTokenizer(path.read_bytes(), str(path)))
+                tokenizer = SentencePieceTokenizer(path.read_bytes(), str(path))
             except (OSError, RuntimeError) as exc:
                 raise BundleError(f"{path}: unreadable SentencePiece model ({exc}); "
                                   "re-export the bundle") from None
+            if tokenizer.processor.get_piece_size() <= len(SPECIAL_TOKENS):
+                raise BundleError(f"{path}: an empty SentencePiece model ({tokenizer.processor.get_piece_size()} "
+                                  "pieces); re-export the bundle")
+            tokenizers.append(tokenizer)
         return tuple(tokenizers)
 
     def _load_source_text(self, truecase: bool, target_language: str) -> SourceText | None:
