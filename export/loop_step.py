@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from s2s_batch.export.output_head import traced_head
 from s2s_batch.runtime.graph_names import (
     CAPS,
     EARLY_BIAS,
@@ -37,7 +38,6 @@ from s2s_batch.runtime.graph_names import (
     LOGIT_BIAS,
     LOGITS,
     MIN_LEN,
-    NEXT_TOKEN,
     POSITIONS,
     STEP,
     TOKENS,
@@ -69,10 +69,7 @@ def write_loop_step(decoder_path: Path, out_path: Path, state_names: tuple[str, 
     which must still end in the traced Gemm → logits and ArgMax → next_token."""
     model = onnx.load(str(decoder_path))
     graph = model.graph
-    by_output = {out: node for node in graph.node for out in node.output}
-    gemm, argmax = by_output.get(LOGITS), by_output.get(NEXT_TOKEN)
-    if gemm is None or gemm.op_type != "Gemm" or argmax is None or argmax.op_type != "ArgMax":
-        raise ValueError(f"{decoder_path}: the decoder step does not end in Gemm → ArgMax")
+    _, argmax = traced_head(graph, decoder_path)
     vocab = next(o for o in graph.output if o.name == LOGITS).type.tensor_type.shape.dim[1].dim_value
     graph.node.remove(argmax)
     n = helper.make_node

@@ -271,16 +271,23 @@ def _banned_bias(bias: str, prescore: bool) -> list[onnx.NodeProto]:
     return nodes
 
 
+def traced_head(graph: onnx.GraphProto, path: Path) -> tuple[onnx.NodeProto, onnx.NodeProto]:
+    """The traced step's Gemm → logits and ArgMax → next_token nodes; ValueError if the
+    graph at `path` does not end in them."""
+    by_output = {out: node for node in graph.node for out in node.output}
+    gemm, argmax = by_output.get(LOGITS), by_output.get(NEXT_TOKEN)
+    if gemm is None or gemm.op_type != "Gemm" or argmax is None or argmax.op_type != "ArgMax":
+        raise ValueError(f"{path}: the decoder step does not end in Gemm → ArgMax")
+    return gemm, argmax
+
+
 def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
                         candidates: int = PRESCORE_CANDIDATES) -> None:
     """Rewrite the decoder-step graph at `path` in place (see the module docstring). With
     neither switch, only the banned ids are added: the traced Gemm reads the banned bias."""
     model = onnx.load(str(path))
     graph = model.graph
-    by_output = {out: node for node in graph.node for out in node.output}
-    gemm, argmax = by_output.get(LOGITS), by_output.get(NEXT_TOKEN)
-    if gemm is None or gemm.op_type != "Gemm" or argmax is None or argmax.op_type != "ArgMax":
-        raise ValueError(f"{path}: the decoder step does not end in Gemm → ArgMax; cannot rewrite its head")
+    gemm, argmax = traced_head(graph, path)
     attrs = {a.name: helper.get_attribute_value(a) for a in gemm.attribute}
     if attrs.get("transB") != 1 or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
         raise ValueError(f"{path}: unexpected output layer attributes {attrs}")
