@@ -22,8 +22,8 @@ _HOMES = {
     "TranslationResult": "s2s_batch.runtime.translator",
     "ScoringResult": "s2s_batch.runtime.translator",
     "Stats": "s2s_batch.runtime.translator",
-    "DecodingOptions": "s2s_batch.runtime.decoding",
-    "FileOptions": "s2s_batch.runtime.file_options",
+    "DecodingOptions": "s2s_batch.runtime.search.options",
+    "FileOptions": "s2s_batch.runtime.files.options",
 }
 
 try:

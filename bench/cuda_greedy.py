@@ -5,9 +5,9 @@ GPU, same weights, same input.
 
 Sides, each at every batch size (sentences per batch, length-sorted):
 1. runtime_fp32: the runtime on the CUDA provider, its default path: the bundle's decoder
-   loop step in fixed shapes, one CUDA graph replay per step (runtime/fixed_loop.py);
+   loop step in fixed shapes, one CUDA graph replay per step (runtime/search/fixed_loop.py);
 2. runtime_fp32_bound: the path before it, the branched decoder step with its state bound
-   on the GPU (runtime/device_loop.py): the baseline of this change;
+   on the GPU (runtime/search/device_loop.py): the baseline of this change;
 3. runtime_fp16: side 1 with the fp16 bundle (`s2s-export BUNDLE --device cuda --quantize fp16`);
 4. torch_fp32 and torch_bf16_autocast: eager PyTorch batched greedy search under
    torch.inference_mode (fp16 autocast fails on this model: its attention masks with
@@ -40,12 +40,12 @@ from run import read_references  # bench/run.py, beside this script
 from timing import timed  # bench/timing.py
 
 from s2s_batch.export.bundle_weights import eager_from_bundle
-from s2s_batch.runtime import strategies
 from s2s_batch.runtime.batching import pad_batch, sorted_batches
 from s2s_batch.runtime.bleu import corpus_bleu
-from s2s_batch.runtime.fixed_loop import CHECK_EVERY, row_bucket, width_bucket
-from s2s_batch.runtime.graph_names import TOKENS
-from s2s_batch.runtime.manifest import PRESCORE_INPUT, SHORTLIST_INPUT, load_manifest
+from s2s_batch.runtime.bundle.graph_names import TOKENS
+from s2s_batch.runtime.bundle.manifest import PRESCORE_INPUT, SHORTLIST_INPUT, load_manifest
+from s2s_batch.runtime.search import strategies
+from s2s_batch.runtime.search.fixed_loop import CHECK_EVERY, row_bucket, width_bucket
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 ROOT = Path(__file__).resolve().parents[1]

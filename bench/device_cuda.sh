@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The prepared GPU measurement (issue 34): the CUDA path of greedy search (the decoder loop
-# step in CUDA graphs, runtime/fixed_loop.py) on onnxruntime's CUDA provider, against every
+# step in CUDA graphs, runtime/search/fixed_loop.py) on onnxruntime's CUDA provider, against every
 # PyTorch variant on the same GPU (bench/cuda_greedy.py); the CUDA-only tests; the CLI's
 # greedy and beam search on CUDA against the CPU provider, line for line. Every figure
 # goes to $OUT (device.log, cuda_tests.log, cuda_greedy.log).
@@ -69,7 +69,7 @@ echo "$(elapsed) tests done" | tee -a "$OUT/device.log"
 test=$(realpath "${TEST:-runs/heldout-cased/test.en}")
 for beam in ${BEAMS-1 4}; do
   for device in cpu cuda; do
-    py s2s_batch.runtime.cli translate "$test" --bundle "$b32" -o "/tmp/out.$device.$beam" --device "$device" \
+    py s2s_batch.runtime.cli.main translate "$test" --bundle "$b32" -o "/tmp/out.$device.$beam" --device "$device" \
       --beam-size "$beam" --no-split-sentences 2>&1 | tail -1 | sed "s/^/beam $beam $device: /" | tee -a "$OUT/device.log"
   done
   echo "beam $beam: $(cmp -s /tmp/out.cpu.$beam /tmp/out.cuda.$beam && echo same || \

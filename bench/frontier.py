@@ -20,7 +20,7 @@ from pathlib import Path
 from decoding import read_split  # bench/decoding.py, beside this script
 
 from s2s_batch.runtime.bleu import corpus_bleu
-from s2s_batch.runtime.manifest import SHORTLIST_FILE, load_manifest
+from s2s_batch.runtime.bundle.manifest import SHORTLIST_FILE, load_manifest
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 

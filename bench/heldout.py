@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from s2s_batch.runtime.bleu import references_to_streams
-from s2s_batch.runtime.tokenize import detokenize, tokenize
+from s2s_batch.runtime.bundle.tokens import detokenize, tokenize
 from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.data import read_pairs, split_of
 

@@ -44,7 +44,7 @@ def main() -> None:
             with src.open("w", encoding="utf-8") as f:
                 for i in range(size):
                     f.write(sample[i % len(sample)] + "\n")
-            cmd = [sys.executable, "-m", "s2s_batch.runtime.cli", "translate", str(src), "-o",
+            cmd = [sys.executable, "-m", "s2s_batch.runtime.cli.main", "translate", str(src), "-o",
                    str(dst), "-q", *(["--bundle", str(args.bundle)] if args.bundle else [])]
             rss, seconds = peak_rss_kib(cmd)
             with dst.open("rb") as f:

@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from s2s_batch.runtime.distributed import translate_file_on_ray
-from s2s_batch.runtime.file_options import FileOptions
+from s2s_batch.runtime.files.on_ray import translate_file_on_ray
+from s2s_batch.runtime.files.options import FileOptions
 from s2s_batch.runtime.translator import Translator
 
 ROOT = Path(__file__).resolve().parents[1]

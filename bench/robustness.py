@@ -23,7 +23,7 @@ From a held-out split (the one s2s-train uses) it builds variants and translates
   source length in words (1-4, 5-8, 9-15, 16+).
 
 Prints one JSON object (also written to --json). `--model-only` turns the runtime's help
-(runtime/source_text.py: capitals, name stand-ins, numbers) off, to see the model alone.
+(runtime/text.py: capitals, name stand-ins, numbers) off, to see the model alone.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from pathlib import Path
 from sacrebleu.metrics import BLEU
 
 from s2s_batch.runtime.bleu import references_to_streams
-from s2s_batch.runtime.source_text import literal
-from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.runtime.bundle.tokens import tokenize
+from s2s_batch.runtime.text import literal
 from s2s_batch.runtime.translator import Translator
 from s2s_batch.train.augment import (
     NAME_POOL_SIZE,
@@ -191,7 +191,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--model-only", action="store_true",
-                        help="no runtime help (runtime/source_text.py off): what the model does alone")
+                        help="no runtime help (runtime/text.py off): what the model does alone")
     args = parser.parse_args()
     if not args.data.is_file():
         sys.exit(f"robustness.py: no corpus {args.data}; pass --data with the path of fra.txt")

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import sacrebleu
 
-from s2s_batch.runtime.shortlist import DEFAULT_FREQUENT, DEFAULT_PER_SOURCE, Shortlist
+from s2s_batch.runtime.bundle.shortlist import DEFAULT_FREQUENT, DEFAULT_PER_SOURCE, Shortlist
 from s2s_batch.runtime.translator import Translator
 
 

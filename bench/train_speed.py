@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from s2s_batch.runtime.manifest import SRC_SPM_FILE, TGT_SPM_FILE
-from s2s_batch.runtime.tokenize import SentencePieceTokenizer
+from s2s_batch.runtime.bundle.manifest import SRC_SPM_FILE, TGT_SPM_FILE
+from s2s_batch.runtime.bundle.tokens import SentencePieceTokenizer
 from s2s_batch.train.config import PRECISIONS, make_config
 from s2s_batch.train.data import Pair, read_pairs, training_raw
 from s2s_batch.train.learned_tables import build_vocab

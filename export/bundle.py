@@ -19,7 +19,7 @@ from s2s_batch.export.output_head import PRESCORE_CANDIDATES, PRESCORE_GROUP, re
 from s2s_batch.export.quantize import LOWER_PRECISION, compare_with_fp32
 from s2s_batch.export.step_cells import unfuse_gru_steps
 from s2s_batch.export.verify import verify_graphs, verify_loop_step
-from s2s_batch.runtime.manifest import (
+from s2s_batch.runtime.bundle.manifest import (
     DECODER_FILE,
     ENCODER_FILE,
     FORMAT_VERSION,
@@ -35,9 +35,8 @@ from s2s_batch.runtime.manifest import (
     TRUECASE_FILE,
     sha256_of,
 )
-from s2s_batch.runtime.shortlist import LexicalTable
-from s2s_batch.runtime.truecase import Recaser
-from s2s_batch.runtime.vocab import Vocab
+from s2s_batch.runtime.bundle.shortlist import LexicalTable
+from s2s_batch.runtime.bundle.tokens import Recaser, Vocab
 from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.lexicon import lexicon_from_payload
 from s2s_batch.train.model import Seq2Seq

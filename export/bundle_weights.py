@@ -23,7 +23,7 @@ from onnx import numpy_helper
 
 from s2s_batch.export.context_gates import CONTEXT_GATES_WEIGHT, CONTEXT_GATES_WEIGHT_EMB
 from s2s_batch.export.step_cells import CELL_SUFFIX
-from s2s_batch.runtime.manifest import (
+from s2s_batch.runtime.bundle.manifest import (
     DECODER_FILE,
     ENCODER_FILE,
     SHORTLIST_FILE,
@@ -36,9 +36,8 @@ from s2s_batch.runtime.manifest import (
     Manifest,
     load_manifest,
 )
-from s2s_batch.runtime.shortlist import LexicalTable
-from s2s_batch.runtime.truecase import Recaser
-from s2s_batch.runtime.vocab import Vocab
+from s2s_batch.runtime.bundle.shortlist import LexicalTable
+from s2s_batch.runtime.bundle.tokens import Recaser, Vocab
 from s2s_batch.train.checkpoint import load_checkpoint
 from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.lexicon import lexicon_payload

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from s2s_batch.runtime.manifest import LOWER_PRECISIONS
+from s2s_batch.runtime.bundle.manifest import LOWER_PRECISIONS
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

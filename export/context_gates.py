@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from s2s_batch.runtime.graph_names import CONTEXT
+from s2s_batch.runtime.bundle.graph_names import CONTEXT
 
 # The encoder's projection weight [H, 3H]; its presence marks a rewritten bundle.
 CONTEXT_GATES_WEIGHT = "context_gates_weight"

@@ -17,7 +17,7 @@ import onnx
 from onnx import helper
 
 from s2s_batch.export.context_gates import consumers, splice
-from s2s_batch.runtime.graph_names import TOKENS
+from s2s_batch.runtime.bundle.graph_names import TOKENS
 
 EMBEDDING_TABLE = "embedding_gates_table"
 

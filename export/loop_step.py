@@ -18,7 +18,7 @@ Each step adds `logit_bias` (0, or BANNED_LOGIT for banned ids) to the logits, o
 rows already finished, stores the token in history column `step`, and marks the rows
 that wrote <eos> or reached their cap. The runtime binds each carried output to the
 other copy of its input (two buffers, two captured graphs) and reads `finished` only
-every few steps (runtime/fixed_loop.py).
+every few steps (runtime/search/fixed_loop.py).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from s2s_batch.export.output_head import traced_head
-from s2s_batch.runtime.graph_names import (
+from s2s_batch.runtime.bundle.graph_names import (
     CAPS,
     EARLY_BIAS,
     FINISHED,

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from s2s_batch.export.graphs import DecoderStepGraph, EncoderGraph, probe_inputs
-from s2s_batch.runtime.graph_names import (
+from s2s_batch.runtime.bundle.graph_names import (
     ATTENTION,
     CONTEXT,
     LOGITS,
@@ -21,7 +21,7 @@ from s2s_batch.runtime.graph_names import (
     TOKENS,
     state_output,
 )
-from s2s_batch.runtime.manifest import decoder_io, encoder_io
+from s2s_batch.runtime.bundle.manifest import decoder_io, encoder_io
 from s2s_batch.train.model import Seq2Seq
 
 OPSET = 20

@@ -35,8 +35,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from s2s_batch.runtime.graph_names import LOGITS, NEXT_TOKEN
-from s2s_batch.runtime.manifest import (
+from s2s_batch.runtime.bundle.graph_names import LOGITS, NEXT_TOKEN
+from s2s_batch.runtime.bundle.manifest import (
     BANNED_INPUT,
     BANNED_LOGIT,
     LOGITS_ONLY_INPUT,

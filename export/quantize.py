@@ -12,8 +12,8 @@ import torch
 
 from s2s_batch.export.graphs import probe_inputs
 from s2s_batch.export.verify import cpu_session, encoder_feed
-from s2s_batch.runtime.graph_names import LOGITS
-from s2s_batch.runtime.manifest import decoder_io, encoder_io
+from s2s_batch.runtime.bundle.graph_names import LOGITS
+from s2s_batch.runtime.bundle.manifest import decoder_io, encoder_io
 from s2s_batch.train.model import Seq2Seq
 
 

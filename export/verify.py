@@ -10,9 +10,9 @@ import torch
 
 from s2s_batch.export.context_gates import CONTEXT, context_gates_weight
 from s2s_batch.export.graphs import probe_inputs
-from s2s_batch.runtime.decoding import log_softmax
-from s2s_batch.runtime.graph_names import LOGITS, NEXT_TOKEN, SRC, SRC_LEN
-from s2s_batch.runtime.manifest import (
+from s2s_batch.runtime.bundle.graph_names import LOGITS, NEXT_TOKEN, SRC, SRC_LEN
+from s2s_batch.runtime.bundle.graphs import GRAPH_OPTIMIZATION, input_names
+from s2s_batch.runtime.bundle.manifest import (
     BANNED_INPUT,
     LOGITS_ONLY_INPUT,
     PRESCORE_INPUT,
@@ -21,7 +21,7 @@ from s2s_batch.runtime.manifest import (
     decoder_io,
     encoder_io,
 )
-from s2s_batch.runtime.session import GRAPH_OPTIMIZATION, input_names
+from s2s_batch.runtime.search.options import log_softmax
 from s2s_batch.train.model import Seq2Seq
 
 
@@ -160,7 +160,7 @@ def verify_loop_step(encoder_path: Path, decoder_path: Path, loop_path: Path, cf
                      steps: int = 4, tolerance: float = 1e-5) -> None:
     """Raise ParityError unless the loop step (export/loop_step.py) gives the decoder
     step's tokens and states, step by step, on probe batches; `cfg` is the ModelConfig."""
-    from s2s_batch.runtime.graph_names import (
+    from s2s_batch.runtime.bundle.graph_names import (
         CAPS,
         EARLY_BIAS,
         FINISHED,

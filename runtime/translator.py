@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from s2s_batch.runtime.batching import chunks, pad_batch, sorted_batches, stream_batches, token_batches
-from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis, log_softmax
-from s2s_batch.runtime.ensemble import EnsembleGraphs, check_members
-from s2s_batch.runtime.errors import BundleError, UsageError
-from s2s_batch.runtime.manifest import (
+from s2s_batch.runtime.bundle.ensemble import EnsembleGraphs, check_members
+from s2s_batch.runtime.bundle.graphs import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
+from s2s_batch.runtime.bundle.manifest import (
     SHORTLIST_FILE,
     SOURCE_CASE_FILE,
     SPECIAL_TOKENS,
@@ -25,16 +24,14 @@ from s2s_batch.runtime.manifest import (
     TRUECASE_FILE,
     load_manifest,
 )
-from s2s_batch.runtime.segment import SentenceSplitter, join_pieces
-from s2s_batch.runtime.session import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
-from s2s_batch.runtime.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_INPUT_LENGTH
-from s2s_batch.runtime.shortlist import LexicalTable, Shortlist
-from s2s_batch.runtime.source_text import SourceText
-from s2s_batch.runtime.strategies import SourceBatch, Targets, choose_strategy
-from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize
-from s2s_batch.runtime.truecase import Recaser
-from s2s_batch.runtime.vocab import EOS as EOS_TOKEN
-from s2s_batch.runtime.vocab import Vocab, with_eos
+from s2s_batch.runtime.bundle.shortlist import LexicalTable, Shortlist
+from s2s_batch.runtime.bundle.tokens import EOS as EOS_TOKEN
+from s2s_batch.runtime.bundle.tokens import Recaser, SentencePieceTokenizer, Vocab, WordTokenizer, detokenize, with_eos
+from s2s_batch.runtime.cli.config_file import DEFAULT_BATCH_SIZE, DEFAULT_MAX_INPUT_LENGTH
+from s2s_batch.runtime.errors import BundleError, UsageError
+from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis, log_softmax
+from s2s_batch.runtime.search.strategies import SourceBatch, Targets, choose_strategy
+from s2s_batch.runtime.text import SentenceSplitter, SourceText, join_pieces
 
 LONG_INPUTS = ("crop", "empty")
 
@@ -202,15 +199,15 @@ class Translator:
             ("float32" for fp32, "int8", "float16" for fp16) are taken.
         batch_type: "examples" or "tokens": what batch_size counts.
         shortlist: greedy search chooses each batch's words among a vocabulary shortlist
-            (runtime/shortlist.py): faster with large target vocabularies, and not always
+            (runtime/bundle/shortlist.py): faster with large target vocabularies, and not always
             the full output layer's words.
         truecase: word-level bundles with a truecasing table write cased text; False
             writes the model's lowercase words. SentencePiece bundles with a source
             casing table read ALL CAPS and Title Case sentences in their usual case
-            (runtime/source_text.py); False gives the model the sentence as written.
+            (runtime/text.py); False gives the model the sentence as written.
         prescore: on CPU, in bundles exported with it, each greedy argmax comes through
             int8 scores checked by exact fp32 ones: the same words, faster.
-        split_sentences: a line of several sentences is split (runtime/segment.py), each
+        split_sentences: a line of several sentences is split (runtime/text.py), each
             sentence translated alone, and the translations joined into the line's result.
         max_input_length: source tokens read per sentence (0: no limit); seed-semantics
             models always read num_steps - 1 at most.
@@ -218,11 +215,11 @@ class Translator:
         source_language: the sentence splitter's language.
         target_language: how the translation writes the source's numbers ("fr": 1 250,
             3,5, 2 h 30; any other: as the source writes them).
-        ensemble: more bundles, decoded with this one as an ensemble (runtime/ensemble.py:
+        ensemble: more bundles, decoded with this one as an ensemble (runtime/bundle/ensemble.py:
             their log-probabilities averaged at each step); they must share its
             tokenizers and vocabularies. This bundle's tables (casing, shortlist) serve.
         fixed_loop: greedy search with the bundle's decoder loop step, in fixed shapes and
-            CUDA graphs (runtime/fixed_loop.py; `s2s-export --device cuda` adds the step).
+            CUDA graphs (runtime/search/fixed_loop.py; `s2s-export --device cuda` adds the step).
             None: on CUDA where the bundle has the step; True: on CPU too (same tokens,
             slower there); False: never.
     """
@@ -325,7 +322,7 @@ class Translator:
         return tuple(tokenizers)
 
     def _load_source_text(self, truecase: bool, target_language: str) -> SourceText | None:
-        """What readies a sentence for a SentencePiece model (runtime/source_text.py): case
+        """What readies a sentence for a SentencePiece model (runtime/text.py): case
         handling from the bundle's source casing table (unless truecase is off), and
         ASCII spellings for characters a tokenizer lacks; None for word-level bundles."""
         if self.config.tokenizer != "sentencepiece":
@@ -430,7 +427,7 @@ class Translator:
         prepared = [self.source_text.prepare(p) for p in pieces] if self.source_text and with_text else None
         results, placed = self._piece_results(pieces, prepared, max_batch_size, opts, with_text)
         if prepared is not None and with_text:
-            # A translation that dropped a number gets a second try (runtime/source_text.py).
+            # A translation that dropped a number gets a second try (runtime/text.py).
             retry = {i: again for i, ok in enumerate(placed) if not ok
                      if (again := prepared[i].with_number_stand_ins()) is not None}
             second, second_placed = self._piece_results([p.text for p in retry.values()], list(retry.values()),
@@ -622,7 +619,7 @@ class Translator:
                       **options) -> list[list[int]]:
         """Target ids (without <eos>) of the best hypothesis of each line (its sentences'
         ids one after another); [] for a blank one. The hypotheses are never detokenized,
-        and the line is read as written (no runtime/source_text.py preparation): for
+        and the line is read as written (no runtime/text.py preparation): for
         measuring the search alone."""
         results = self._results(self._lines(lines), max_batch_size, self._options(options), False)
         return [r.ids[0] if r.ids else [] for r in results]
@@ -639,7 +636,7 @@ class Translator:
         Returns:
             The translator's Stats (counts over all its calls so far).
         """
-        from s2s_batch.runtime.file_options import FileOptions
-        from s2s_batch.runtime.textio import translate_stream_file  # the file layer sits above
+        from s2s_batch.runtime.files.job import translate_stream_file  # the file layer sits above
+        from s2s_batch.runtime.files.options import FileOptions
 
         return translate_stream_file(self, src, dst, FileOptions.of(options))

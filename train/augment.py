@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from s2s_batch.runtime.source_text import SOURCE_NUMBER, literal
+from s2s_batch.runtime.text import SOURCE_NUMBER, literal
 
 # Faker locales whose names feed training. bench/robustness.py draws its names from
 # other locales, so that a name the benchmark checks was never trained on.

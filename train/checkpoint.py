@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from s2s_batch.runtime.output import atomic_write
-from s2s_batch.runtime.vocab import Vocab
+from s2s_batch.runtime.bundle.tokens import Vocab
+from s2s_batch.runtime.files.output import atomic_write
 from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.model import Seq2Seq
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from s2s_batch.runtime.config import ModelConfig
+from s2s_batch.runtime.bundle.config import ModelConfig
 from s2s_batch.runtime.errors import S2SError
 from s2s_batch.train.config import PRESETS, TrainConfig
 from s2s_batch.train.extras import require_train_extra

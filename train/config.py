@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from s2s_batch.runtime.config import ModelConfig
+from s2s_batch.runtime.bundle.config import ModelConfig
 
 PRECISIONS = ("fp32", "bf16", "bf16-fp32-cells")
 DISTILL_SELECTIONS = ("best", "closest")

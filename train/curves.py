@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from s2s_batch.runtime.plots import pyplot
+from s2s_batch.runtime.cli.plots import pyplot
 
 
 def training_curves(history: list[dict], path: Path) -> None:

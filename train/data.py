@@ -8,8 +8,7 @@ from pathlib import Path
 
 import torch
 
-from s2s_batch.runtime.tokenize import tokenize
-from s2s_batch.runtime.vocab import Vocab, with_eos
+from s2s_batch.runtime.bundle.tokens import Vocab, tokenize, with_eos
 
 SPLITS = ("train", "dev", "test")
 

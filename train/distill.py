@@ -20,10 +20,10 @@ from pathlib import Path
 
 from sacrebleu.metrics import BLEU
 
-from s2s_batch.runtime.formats import read_nbest
-from s2s_batch.runtime.manifest import load_manifest
-from s2s_batch.runtime.output import atomic_write
-from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.runtime.bundle.manifest import load_manifest
+from s2s_batch.runtime.bundle.tokens import tokenize
+from s2s_batch.runtime.files.job import read_nbest
+from s2s_batch.runtime.files.output import atomic_write
 from s2s_batch.runtime.translator import Translator
 from s2s_batch.train.config import DISTILL_SELECTIONS, check_choice
 from s2s_batch.train.data import split_of

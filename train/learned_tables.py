@@ -1,7 +1,7 @@
 """What training learns from the corpus besides weights: vocabularies, SentencePiece
 models, the truecasing table and the source side's usual case of each word. The runtime
-only reads them (runtime/vocab.py, runtime/tokenize.py, runtime/truecase.py,
-runtime/source_text.py)."""
+only reads them (runtime/bundle/tokens.py, runtime/bundle/tokens.py, runtime/bundle/tokens.py,
+runtime/text.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from s2s_batch.runtime.tokenize import preprocess
-from s2s_batch.runtime.truecase import Recaser
-from s2s_batch.runtime.vocab import RESERVED, Vocab
+from s2s_batch.runtime.bundle.tokens import RESERVED, Recaser, Vocab, preprocess
 
 
 def build_vocab(sentences: Iterable[list[str]], min_freq: int) -> Vocab:
@@ -60,7 +58,7 @@ def learn_source_casing(sentences: Iterable[str]) -> dict[str, str]:
     """Every word of raw source sentences (runs of letters), lowercase → its most frequent
     form away from the sentence's first word ("tom" → "Tom", "the" → "the"); a word seen
     only first is taken as lowercase. The runtime reads it to undo ALL CAPS and Title
-    Case input (runtime/source_text.py)."""
+    Case input (runtime/text.py)."""
     forms: dict[str, Counter] = defaultdict(Counter)
     for sentence in sentences:
         for position, word in enumerate(re.findall(r"[^\W\d_]+", sentence)):

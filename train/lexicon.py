@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.shortlist import LexicalTable
-from s2s_batch.runtime.vocab import Vocab
+from s2s_batch.runtime.bundle.shortlist import LexicalTable
+from s2s_batch.runtime.bundle.tokens import Vocab
 from s2s_batch.train.data import Pair
 
 STORED_PER_SOURCE = 200  # the runtime uses the first DEFAULT_PER_SOURCE of them, or as many as asked

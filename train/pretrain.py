@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from s2s_batch.runtime.vocab import Vocab
+from s2s_batch.runtime.bundle.tokens import Vocab
 from s2s_batch.train.data import Pair, to_tensor
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
 from s2s_batch.train.model import Seq2Seq

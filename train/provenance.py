@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from s2s_batch.runtime.manifest import sha256_of
+from s2s_batch.runtime.bundle.manifest import sha256_of
 
 UNKNOWN = "unknown"
 

@@ -14,10 +14,9 @@ import torch
 from tqdm import tqdm
 
 from s2s_batch.runtime.bleu import corpus_bleu, mean_seed_bleu, references_to_streams
+from s2s_batch.runtime.bundle.tokens import SentencePieceTokenizer, Vocab, WordTokenizer, detokenize
 from s2s_batch.runtime.errors import UsageError
-from s2s_batch.runtime.output import atomic_write
-from s2s_batch.runtime.tokenize import SentencePieceTokenizer, WordTokenizer, detokenize
-from s2s_batch.runtime.vocab import Vocab
+from s2s_batch.runtime.files.output import atomic_write
 from s2s_batch.train.augment import Augmenter, AugmentRates, corpus_names, name_pool
 from s2s_batch.train.checkpoint import load_checkpoint, save_checkpoint
 from s2s_batch.train.config import TrainConfig
@@ -278,7 +277,7 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
         payload["lexicon"] = lexicon_payload(build_lexical_table(train_pairs, src_vocab, tgt_vocab))
     if "truecase" not in payload:  # nor truecasing (SentencePiece models keep the case themselves)
         payload["truecase"] = truecasing_for(cfg, corpus.raw)
-    if "source_case" not in payload:  # nor the source side's casing (runtime/source_text.py)
+    if "source_case" not in payload:  # nor the source side's casing (runtime/text.py)
         payload["source_case"] = source_casing_for(cfg, corpus.raw)
     log(f"{len(train_pairs)} training pairs, {len(dev.sources)} dev sentences, "
         f"vocabularies {len(src_vocab)}/{len(tgt_vocab)}, "

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from s2s_batch.runtime.output import atomic_write
+from s2s_batch.runtime.files.output import atomic_write
 from s2s_batch.train.checkpoint import read_payload
 
 PART_BYTES = 15 * 2**20  # under the device's 16 MiB a file

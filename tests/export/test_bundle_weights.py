@@ -104,9 +104,9 @@ def test_s2s_export_carries_a_subword_bundles_casing_table_or_learns_it_with_dat
     from click.testing import CliRunner
 
     from s2s_batch.export.cli import main
-    from s2s_batch.runtime.manifest import SOURCE_CASE_FILE
+    from s2s_batch.runtime.bundle.manifest import SOURCE_CASE_FILE
+    from s2s_batch.runtime.bundle.tokens import Recaser
     from s2s_batch.runtime.translator import default_bundle_dir
-    from s2s_batch.runtime.truecase import Recaser
 
     # A copy of the shipped default without its table, as bundles exported before 2026-12-04.
     copy = tmp_path / "old"

@@ -8,7 +8,7 @@ from onnx import numpy_helper
 
 from s2s_batch.export.context_gates import CONTEXT, CONTEXT_GATES_WEIGHT_EMB, context_gates_weight
 from s2s_batch.export.verify import max_graph_difference
-from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE
+from s2s_batch.runtime.bundle.manifest import DECODER_FILE, ENCODER_FILE
 from s2s_batch.train.checkpoint import load_checkpoint
 
 

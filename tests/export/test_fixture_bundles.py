@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s2s_batch.runtime.manifest import REVISION, load_manifest
+from s2s_batch.runtime.bundle.manifest import REVISION, load_manifest
 from tests.fixtures.make_bundles import BUNDLES, VARIANTS, variant_name
 
 

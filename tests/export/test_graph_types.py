@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from s2s_batch.runtime.bundle.manifest import ENCODER_FILE, sha256_of
 from s2s_batch.runtime.errors import BundleError
-from s2s_batch.runtime.manifest import ENCODER_FILE, sha256_of
 from tests.runtime.test_untrusted import _copy_bundle, _list_file
 
 

@@ -7,7 +7,7 @@ import torch
 from click.testing import CliRunner
 
 from s2s_batch.export.cli import main as export_main
-from s2s_batch.runtime.cli import main as batch_main
+from s2s_batch.runtime.cli.main import main as batch_main
 from s2s_batch.train.cli import main as train_main
 
 

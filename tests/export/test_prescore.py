@@ -12,8 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from s2s_batch.export.onnx_export import OPSET
 from s2s_batch.export.output_head import int8_rows, rewrite_output_head
-from s2s_batch.runtime.decoding import log_softmax
-from s2s_batch.runtime.manifest import (
+from s2s_batch.runtime.bundle.manifest import (
     BANNED_INPUT,
     LOGITS_ONLY_INPUT,
     MANIFEST,
@@ -21,6 +20,7 @@ from s2s_batch.runtime.manifest import (
     ROW_CANDIDATES_INPUT,
     SHORTLIST_INPUT,
 )
+from s2s_batch.runtime.search.options import log_softmax
 from s2s_batch.runtime.translator import Translator
 from tests.runtime.test_cli import input_file, run  # noqa: F401 (a fixture)
 
@@ -163,7 +163,7 @@ def test_export_without_prescore_and_cli_switch(trained, input_file, tmp_path): 
 
 def test_export_verification_catches_a_head_that_ignores_banned_ids(trained, bundle, tmp_path):
     from s2s_batch.export.verify import max_graph_difference
-    from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE
+    from s2s_batch.runtime.bundle.manifest import DECODER_FILE, ENCODER_FILE
     from s2s_batch.train.checkpoint import load_checkpoint
 
     net, *_ = load_checkpoint(trained())

@@ -10,7 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from s2s_batch.export.onnx_export import OPSET
 from s2s_batch.export.step_cells import unfuse_gru_steps
-from s2s_batch.runtime.manifest import DECODER_FILE
+from s2s_batch.runtime.bundle.manifest import DECODER_FILE
 
 INPUT, HIDDEN = 5, 4
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.runtime.bundle.tokens import tokenize
 from s2s_batch.runtime.translator import Translator
 from s2s_batch.train.checkpoint import load_checkpoint
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from s2s_batch.runtime.beam import beam_search
-from s2s_batch.runtime.decoding import DecodingOptions
-from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.runtime.bundle.tokens import tokenize
+from s2s_batch.runtime.search.beam import beam_search
+from s2s_batch.runtime.search.options import DecodingOptions
 from s2s_batch.runtime.translator import Translator
 from s2s_batch.train.checkpoint import load_checkpoint
 from s2s_batch.train.predict import encode_sentence

@@ -1,4 +1,4 @@
-"""The decoder loop step in fixed shapes (CUDA's path, runtime/fixed_loop.py) decodes as
+"""The decoder loop step in fixed shapes (CUDA's path, runtime/search/fixed_loop.py) decodes as
 the host loop, token for token. No GPU here: the same loop runs on the CPU provider,
 without CUDA graphs (the prepared GPU run, bench/device_cuda.sh, checks those)."""
 
@@ -12,10 +12,10 @@ import pytest
 from s2s_batch.export.bundle import write_bundle
 from s2s_batch.export.verify import ParityError, verify_loop_step
 from s2s_batch.runtime.batching import pad_batch
-from s2s_batch.runtime.decoding import DecodingOptions
-from s2s_batch.runtime.fixed_loop import FixedShapeLoop, row_bucket, width_bucket
-from s2s_batch.runtime.manifest import LOOP_FILE, load_manifest
-from s2s_batch.runtime.strategies import BeamSearch, choose_strategy
+from s2s_batch.runtime.bundle.manifest import LOOP_FILE, load_manifest
+from s2s_batch.runtime.search.fixed_loop import FixedShapeLoop, row_bucket, width_bucket
+from s2s_batch.runtime.search.options import DecodingOptions
+from s2s_batch.runtime.search.strategies import BeamSearch, choose_strategy
 from s2s_batch.runtime.translator import Translator
 from s2s_batch.train.checkpoint import load_checkpoint
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from s2s_batch.export.verify import max_graph_difference
-from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE
-from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.runtime.bundle.manifest import DECODER_FILE, ENCODER_FILE
+from s2s_batch.runtime.bundle.tokens import tokenize
 from s2s_batch.runtime.translator import Translator
 from s2s_batch.train.checkpoint import load_checkpoint
 from s2s_batch.train.predict import greedy_batch, predict_seq2seq
@@ -106,7 +106,7 @@ def test_in_graph_banned_id_matches_eager_banning(trained, bundle, toy_sentences
     """The decoder step's banned_ids (how greedy search skips <unk> without reading the
     logits) gives eager greedy's tokens with the same id banned, prescored or not."""
     from s2s_batch.runtime.batching import pad_batch
-    from s2s_batch.runtime.search import greedy_decode
+    from s2s_batch.runtime.search.greedy import greedy_decode
 
     net, cfg, src_vocab, tgt_vocab, _ = load_checkpoint(trained("gru", False, attention))
     tokens = [tokenize(line) for line in toy_sentences]
@@ -177,7 +177,7 @@ def test_attention_weights_cover_the_real_tokens_only(bundle):
 
 @pytest.mark.parametrize("attention", ["none", "additive", "local", "general+bi"])
 def test_encoding_in_chunks_gives_the_whole_batchs_encoding(bundle, monkeypatch, attention):
-    from s2s_batch.runtime import session
+    from s2s_batch.runtime.bundle import graphs as session
     from tests.toy import make_pairs
 
     lines = [en + " the big dog" * (i % 5) for i, (en, _) in enumerate(make_pairs(150, seed=7))]

@@ -4,9 +4,9 @@ import pytest
 
 from s2s_batch.export.bundle import write_bundle
 from s2s_batch.export.verify import max_graph_difference
-from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE, SOURCE_CASE_FILE, SRC_SPM_FILE, load_manifest
+from s2s_batch.runtime.bundle.manifest import DECODER_FILE, ENCODER_FILE, SOURCE_CASE_FILE, SRC_SPM_FILE, load_manifest
+from s2s_batch.runtime.bundle.tokens import Recaser
 from s2s_batch.runtime.translator import Translator
-from s2s_batch.runtime.truecase import Recaser
 from s2s_batch.train.checkpoint import load_checkpoint
 from s2s_batch.train.predict import greedy_batch
 from s2s_batch.train.trainer import train

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from s2s_batch.runtime.cli import main
+from s2s_batch.runtime.cli.main import main
 from s2s_batch.runtime.translator import Translator
 
 
@@ -84,7 +84,9 @@ def test_translate_batch_returns_result_objects_with_text_tokens_and_ids(bundle,
 
 def test_the_package_exports_the_api_at_the_top_level():
     import s2s_batch
-    from s2s_batch.runtime import decoding, file_options, translator
+    from s2s_batch.runtime import translator
+    from s2s_batch.runtime.files import options as file_options
+    from s2s_batch.runtime.search import options as decoding
 
     assert s2s_batch.Translator is translator.Translator
     assert s2s_batch.TranslationResult is translator.TranslationResult

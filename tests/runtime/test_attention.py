@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from s2s_batch.runtime.cli import main
-from s2s_batch.runtime.decoding import Hypothesis
-from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.runtime.bundle.tokens import Vocab, tokenize
+from s2s_batch.runtime.cli.main import main
+from s2s_batch.runtime.search.options import Hypothesis
 from s2s_batch.runtime.translator import TranslationResult, Translator
-from s2s_batch.runtime.vocab import Vocab
 
 SEARCHES = [pytest.param({}, id="greedy"), pytest.param({"beam_size": 3, "num_hypotheses": 2}, id="beam"),
             pytest.param({"sampling_topk": 4, "seed": 1}, id="sampling")]

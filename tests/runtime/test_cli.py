@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from s2s_batch.runtime.cli import main
+from s2s_batch.runtime.cli.main import main
 
 LINES = ["I see the dog.", "", "   ", "She likes a big red car!", "We want the bread?",
          "unknownword zzz", "They eat the apple."]
@@ -121,7 +121,7 @@ def test_user_errors_are_one_line_with_documented_exit_codes(case, code, words, 
 def test_corrupt_onnx_with_matching_checksum_is_a_bundle_error(bundle, tmp_path, input_file):
     import shutil
 
-    from s2s_batch.runtime.manifest import sha256_of
+    from s2s_batch.runtime.bundle.manifest import sha256_of
 
     root = tmp_path / "bundle"
     shutil.copytree(bundle(), root)
@@ -199,7 +199,7 @@ def test_info_describes_the_bundle(bundle):
 
 def test_info_says_when_the_epochs_count_from_a_warm_start():
     # the shipped default was fine-tuned from another bundle: its epochs are the last run's
-    from s2s_batch.runtime.manifest import load_manifest
+    from s2s_batch.runtime.bundle.manifest import load_manifest
     from s2s_batch.runtime.translator import default_bundle_dir
 
     epochs = load_manifest(default_bundle_dir()).data["recipe"]["epochs_trained"]
@@ -210,7 +210,7 @@ def test_info_says_when_the_epochs_count_from_a_warm_start():
 
 _NO_TORCH = (
     "import sys; sys.modules['torch'] = None\n"  # any `import torch` now raises ImportError
-    "from s2s_batch.runtime.cli import main\n"
+    "from s2s_batch.runtime.cli.main import main\n"
     "sys.argv = ['s2s-batch'] + sys.argv[1:]\n"
     "main()\n"
 )
@@ -223,7 +223,7 @@ def test_runtime_translates_with_torch_unimportable(bundle, input_file, tmp_path
     assert proc.returncode == 0, proc.stderr
     assert out.read_text(encoding="utf-8").count("\n") == len(LINES)
     check = subprocess.run([sys.executable, "-c", "import sys; sys.modules['torch'] = None\n"
-                            "import s2s_batch.runtime.cli, s2s_batch.runtime.translator"],
+                            "import s2s_batch.runtime.cli.main, s2s_batch.runtime.translator"],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
 
@@ -282,7 +282,7 @@ def test_device_auto_says_what_it_chose(bundle, input_file):
 def test_a_closed_stdout_pipe_stops_quietly(bundle, tmp_path):
     src = tmp_path / "in.txt"
     src.write_text("I see the dog.\n" * 50_000)
-    proc = subprocess.Popen([sys.executable, "-m", "s2s_batch.runtime.cli", "translate", str(src),
+    proc = subprocess.Popen([sys.executable, "-m", "s2s_batch.runtime.cli.main", "translate", str(src),
                              "--bundle", str(bundle()), "-q", "--chunk-lines", "1000"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.readline()
@@ -354,7 +354,7 @@ def test_max_decoding_length_caps_the_output_under_both_names(bundle, input_file
 
 def test_stdin_from_a_pipe_is_answered_line_by_line(bundle):
     """A line written to the pipe comes back before the next is written or input ends."""
-    proc = subprocess.Popen([sys.executable, "-m", "s2s_batch.runtime.cli", "translate", "-", "-q",
+    proc = subprocess.Popen([sys.executable, "-m", "s2s_batch.runtime.cli.main", "translate", "-", "-q",
                              "--bundle", str(bundle())],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

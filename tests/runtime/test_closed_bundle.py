@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
+from s2s_batch.runtime.bundle.manifest import MANIFEST, SRC_SPM_FILE, load_manifest, sha256_of
 from s2s_batch.runtime.errors import BundleError
-from s2s_batch.runtime.manifest import MANIFEST, SRC_SPM_FILE, load_manifest, sha256_of
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 

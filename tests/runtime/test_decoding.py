@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from s2s_batch.runtime.beam import beam_search
-from s2s_batch.runtime.decoding import DecodingOptions, banned_by_ngrams, log_softmax
-from s2s_batch.runtime.sampling import draw, truncated_distribution
+from s2s_batch.runtime.search.beam import beam_search
+from s2s_batch.runtime.search.options import DecodingOptions, banned_by_ngrams, log_softmax
+from s2s_batch.runtime.search.sampling import draw, truncated_distribution
 from s2s_batch.runtime.translator import Translator
 
 
@@ -57,7 +57,7 @@ def test_best_beam_never_scores_below_greedy(bundle, lines, alpha):
 
 def forced_log_probability(translator: Translator, line: str, ids: list[int]) -> float:
     """log P(ids + <eos> | line) under the bundle, by feeding the tokens to the decoder step."""
-    from s2s_batch.runtime.decoding import log_softmax
+    from s2s_batch.runtime.search.options import log_softmax
 
     source = translator.source_ids(line)
     states, memory = translator.graphs.encode(np.array([source]), np.array([len(source)]))
@@ -144,7 +144,7 @@ def test_nucleus_keeps_the_smallest_set_reaching_p():
 
 
 def test_jsonl_output_carries_n_best_and_scores(bundle, tmp_path):
-    from s2s_batch.runtime.cli import main
+    from s2s_batch.runtime.cli.main import main
 
     src = tmp_path / "in.txt"
     src.write_text("I see the dog.\n\nWe eat a big cat.\n")
@@ -167,7 +167,7 @@ def test_jsonl_output_carries_n_best_and_scores(bundle, tmp_path):
 
 
 def test_bad_decoding_options_are_usage_errors(bundle, tmp_path):
-    from s2s_batch.runtime.cli import main
+    from s2s_batch.runtime.cli.main import main
 
     src = tmp_path / "in.txt"
     src.write_text("I see.\n")
@@ -183,7 +183,7 @@ def test_bad_decoding_options_are_usage_errors(bundle, tmp_path):
 
 @pytest.mark.parametrize("flag", ["--return-attention", "--replace-unk"])
 def test_attention_flags_on_a_model_without_attention_are_a_usage_error(bundle, tmp_path, flag):
-    from s2s_batch.runtime.cli import main
+    from s2s_batch.runtime.cli.main import main
 
     src = tmp_path / "in.txt"
     src.write_text("I see.\n")
@@ -213,8 +213,7 @@ def test_negative_seed_is_rejected():
 
 @pytest.mark.parametrize("beam,vocab,banned,min_len", [(1, 7, None, 0), (4, 50, 3, 0), (3, 40, 3, 5)])
 def test_per_row_candidates_rank_as_the_full_logits(beam, vocab, banned, min_len):
-    from s2s_batch.runtime.beam import _candidates, _mask
-    from s2s_batch.runtime.beam_rank import MASKED_AT_MOST, rank_rows
+    from s2s_batch.runtime.search.beam import MASKED_AT_MOST, _candidates, _mask, rank_rows
 
     rng = np.random.default_rng(vocab)
     sentences, eos = 6, 2
@@ -248,7 +247,7 @@ def test_per_row_candidates_rank_as_the_full_logits(beam, vocab, banned, min_len
 
 
 def test_per_row_candidates_refuse_masks_they_cannot_honour():
-    from s2s_batch.runtime.beam_rank import MASKED_AT_MOST, rank_rows
+    from s2s_batch.runtime.search.beam import MASKED_AT_MOST, rank_rows
 
     mask = np.zeros(20, np.float32)
     mask[: MASKED_AT_MOST + 1] = -np.inf
@@ -272,7 +271,7 @@ def test_beam_search_on_per_row_candidates_equals_it_on_the_logits(bundle, lines
 
 
 def test_the_strategy_follows_the_options(bundle):
-    from s2s_batch.runtime.strategies import BeamSearch, GreedySearch, Sampling, choose_strategy
+    from s2s_batch.runtime.search.strategies import BeamSearch, GreedySearch, Sampling, choose_strategy
 
     graphs = Translator(bundle(), threads=1).graphs
     pick = lambda device=None, **kw: choose_strategy(DecodingOptions(**kw), graphs, device or "cpu",  # noqa: E731

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from s2s_batch.runtime.cli import main
-from s2s_batch.runtime.manifest import load_manifest
-from s2s_batch.runtime.segment import SentenceSplitter
+from s2s_batch.runtime.bundle.manifest import load_manifest
+from s2s_batch.runtime.cli.main import main
+from s2s_batch.runtime.text import SentenceSplitter
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample.en.txt"

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from s2s_batch.runtime import device_loop
 from s2s_batch.runtime.batching import pad_batch
-from s2s_batch.runtime.decoding import DecodingOptions
-from s2s_batch.runtime.device_loop import greedy_decode_on_device
-from s2s_batch.runtime.search import greedy_decode
+from s2s_batch.runtime.search import device_loop
+from s2s_batch.runtime.search.device_loop import greedy_decode_on_device
+from s2s_batch.runtime.search.greedy import greedy_decode
+from s2s_batch.runtime.search.options import DecodingOptions
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 
@@ -54,7 +54,7 @@ def test_cuda_translators_take_the_bound_loop_for_plain_greedy_search(bundle, to
         calls.append(args[1].shape)
         return greedy_decode_on_device(*args, **kwargs)
 
-    monkeypatch.setattr("s2s_batch.runtime.strategies.greedy_decode_on_device", spy)
+    monkeypatch.setattr("s2s_batch.runtime.search.strategies.greedy_decode_on_device", spy)
     translator.device = "cuda"  # as a CUDA session would say; the graphs stay on the CPU
     assert translator.translate_ids(toy_sentences) == expected
     assert calls

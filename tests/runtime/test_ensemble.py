@@ -1,11 +1,11 @@
-"""Ensemble decoding (runtime/ensemble.py): several bundles' log-probabilities averaged at
+"""Ensemble decoding (runtime/bundle/ensemble.py): several bundles' log-probabilities averaged at
 each step, through every search, the library and the CLI."""
 
 import numpy as np
 import pytest
 
+from s2s_batch.runtime.bundle.graphs import Graphs
 from s2s_batch.runtime.errors import UsageError
-from s2s_batch.runtime.session import Graphs
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 from tests.runtime.test_cli import LINES, run
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from s2s_batch.runtime.output import FileJob
-from s2s_batch.runtime.progress import Progress
+from s2s_batch.runtime.files.output import FileJob
+from s2s_batch.runtime.files.progress import Progress
 from tests.runtime.test_cli import run
 
 SENTENCES = ["I see the dog.", "", "She likes a big red car!", "We want the bread?", "They eat the apple."]
@@ -205,7 +205,7 @@ def test_jsonl_and_tsv_inputs_keep_their_other_fields_and_columns(bundle, tmp_pa
 
 
 def test_n_best_rows_are_read_back_whatever_the_text_holds():
-    from s2s_batch.runtime.formats import format_results, read_nbest
+    from s2s_batch.runtime.files.job import format_results, read_nbest
     from s2s_batch.runtime.translator import TranslationResult
 
     results = [TranslationResult(hypotheses=["a ||| b", "c"], scores=[-1.0, -2.0]), TranslationResult(),

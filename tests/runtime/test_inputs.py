@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from s2s_batch.runtime.batching import sorted_batches
-from s2s_batch.runtime.cli import main
+from s2s_batch.runtime.cli.main import main
 from s2s_batch.runtime.translator import Translator
 
 # (name, file bytes, expected number of output lines)
@@ -64,7 +64,7 @@ def test_a_hundred_thousand_copies_of_one_line(bundle, tmp_path):
 def test_a_full_disk_is_one_line_and_leaves_no_partial_file(bundle, tmp_path, monkeypatch):
     import os
 
-    from s2s_batch.runtime import output
+    from s2s_batch.runtime.files import output
 
     def no_space(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -81,7 +81,7 @@ def test_a_vocabulary_that_does_not_match_the_graphs_is_a_bundle_error(bundle, t
     import json
     import shutil
 
-    from s2s_batch.runtime.manifest import sha256_of
+    from s2s_batch.runtime.bundle.manifest import sha256_of
 
     root = tmp_path / "bundle"
     shutil.copytree(bundle(), root)
@@ -168,7 +168,7 @@ def test_token_batches_cover_every_index_once_within_the_budget(lengths, budget)
 def test_token_budget_batching_gives_the_same_translations(bundle, toy_sentences, tmp_path):
     from click.testing import CliRunner
 
-    from s2s_batch.runtime.cli import main
+    from s2s_batch.runtime.cli.main import main
 
     src = tmp_path / "in.txt"
     src.write_text("\n".join(toy_sentences) + "\n")

@@ -8,8 +8,8 @@ import shutil
 import jsonschema
 import pytest
 
+from s2s_batch.runtime.bundle.manifest import MANIFEST, REVISION, load_manifest, manifest_schema
 from s2s_batch.runtime.errors import BundleError
-from s2s_batch.runtime.manifest import MANIFEST, REVISION, load_manifest, manifest_schema
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 

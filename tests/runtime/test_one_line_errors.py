@@ -10,7 +10,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from s2s_batch.runtime.cli import main
+from s2s_batch.runtime.cli.main import main
 from s2s_batch.runtime.translator import Translator
 
 
@@ -85,7 +85,7 @@ def _cli(args, **kwargs):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "s2s_batch.runtime.cli", *map(str, args)], text=True,
+    return subprocess.run([sys.executable, "-m", "s2s_batch.runtime.cli.main", *map(str, args)], text=True,
                           timeout=120, **kwargs)
 
 

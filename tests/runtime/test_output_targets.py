@@ -11,7 +11,7 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from s2s_batch.runtime.cli import main
+from s2s_batch.runtime.cli.main import main
 
 LINES = "I see the dog.\nShe likes a big red car!\n"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from s2s_batch.runtime.manifest import (
+from s2s_batch.runtime.bundle.manifest import (
     LOGITS_ONLY_INPUT,
     MANIFEST,
     PRESCORE_INPUT,
@@ -27,7 +27,7 @@ def test_bundles_prescore_by_default_and_translate_the_same_without(bundle, toy_
 
 
 def test_the_runtime_keeps_what_it_does_not_read_in_the_graph(bundle, toy_sentences):
-    from s2s_batch.runtime.beam_rank import MASKED_AT_MOST
+    from s2s_batch.runtime.search.beam import MASKED_AT_MOST
 
     translator = Translator(bundle("gru"))
     feeds = []

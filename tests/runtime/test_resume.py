@@ -29,7 +29,7 @@ def job(bundle, tmp_path_factory):
 
 def cli(bundle_dir, src, dst, *extra):
     # one sentence at a time and small chunks make the run long enough to be killed mid-file
-    return [sys.executable, "-m", "s2s_batch.runtime.cli", "translate", str(src), "-o", str(dst),
+    return [sys.executable, "-m", "s2s_batch.runtime.cli.main", "translate", str(src), "-o", str(dst),
             "--bundle", str(bundle_dir), "--batch-size", "1", "--chunk-lines", "100", "--threads", "1",
             "-q", *extra]
 

@@ -12,13 +12,13 @@ import pytest
 from click.testing import CliRunner
 
 from s2s_batch.runtime.batching import pad_batch
-from s2s_batch.runtime.beam import beam_search
-from s2s_batch.runtime.cli import main
-from s2s_batch.runtime.decoding import DecodingOptions
-from s2s_batch.runtime.device_loop import greedy_decode_on_device
-from s2s_batch.runtime.sampling import sample_decode
-from s2s_batch.runtime.search import greedy_decode
-from s2s_batch.runtime.segment import SentenceSplitter, join_pieces
+from s2s_batch.runtime.cli.main import main
+from s2s_batch.runtime.search.beam import beam_search
+from s2s_batch.runtime.search.device_loop import greedy_decode_on_device
+from s2s_batch.runtime.search.greedy import greedy_decode
+from s2s_batch.runtime.search.options import DecodingOptions
+from s2s_batch.runtime.search.sampling import sample_decode
+from s2s_batch.runtime.text import SentenceSplitter, join_pieces
 from s2s_batch.runtime.translator import Translator
 from tests.toy import make_pairs
 

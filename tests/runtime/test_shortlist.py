@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
+from s2s_batch.runtime.bundle.manifest import SHORTLIST_FILE
+from s2s_batch.runtime.bundle.shortlist import LexicalTable, Shortlist
 from s2s_batch.runtime.errors import BundleError, UsageError
-from s2s_batch.runtime.manifest import SHORTLIST_FILE
-from s2s_batch.runtime.shortlist import LexicalTable, Shortlist
 from s2s_batch.runtime.translator import Translator
 from tests.runtime.test_cli import input_file, run  # noqa: F401 (a fixture)
 

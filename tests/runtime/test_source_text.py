@@ -1,4 +1,4 @@
-"""runtime/source_text.py: ALL CAPS and Title Case undone before the model reads a
+"""runtime/text.py: ALL CAPS and Title Case undone before the model reads a
 sentence, letters the tokenizers lack spelled in ASCII, and both restored after."""
 
 import re
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s2s_batch.runtime.source_text import SourceText, ascii_spelling, case_of, french_number, usual_case
+from s2s_batch.runtime.text import SourceText, ascii_spelling, case_of, french_number, usual_case
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 TABLE = {"hello": "hello", "how": "how", "are": "are", "you": "you", "i": "I", "tom": "Tom",

@@ -4,8 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s2s_batch.runtime.tokenize import detokenize, preprocess, tokenize
-from s2s_batch.runtime.vocab import with_eos
+from s2s_batch.runtime.bundle.tokens import detokenize, preprocess, tokenize, with_eos
 
 PREPROCESS_CASES = [
     ("Go.", "go ."),

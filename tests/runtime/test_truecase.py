@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from s2s_batch.runtime.bundle.manifest import TRUECASE_FILE
+from s2s_batch.runtime.bundle.tokens import Recaser
 from s2s_batch.runtime.errors import BundleError
-from s2s_batch.runtime.manifest import TRUECASE_FILE
 from s2s_batch.runtime.translator import Translator
-from s2s_batch.runtime.truecase import Recaser
 from tests.runtime.test_cli import input_file, run  # noqa: F401 (a fixture)
 
 

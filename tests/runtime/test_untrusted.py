@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from s2s_batch.runtime.cli import main as s2s_batch
+from s2s_batch.runtime.bundle.manifest import MANIFEST, SRC_VOCAB_FILE, load_manifest, sha256_of
+from s2s_batch.runtime.cli.main import main as s2s_batch
 from s2s_batch.runtime.errors import BundleError, OutputError
-from s2s_batch.runtime.manifest import MANIFEST, SRC_VOCAB_FILE, load_manifest, sha256_of
-from s2s_batch.runtime.output import FileJob, OutputLock
+from s2s_batch.runtime.files.output import FileJob, OutputLock
 
 
 def _copy_bundle(bundle, tmp_path: Path) -> Path:
@@ -76,7 +76,7 @@ def test_a_second_run_on_the_same_output_is_refused_at_once_naming_the_first(bun
 def test_a_lock_left_by_a_killed_run_does_not_block(tmp_path):
     dst = tmp_path / "out.txt"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from s2s_batch.runtime.output import OutputLock; "
+        "import sys, time; from pathlib import Path; from s2s_batch.runtime.files.output import OutputLock; "
         f"OutputLock(Path({str(dst)!r})); print('locked', flush=True); time.sleep(60)")],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"

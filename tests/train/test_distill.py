@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from s2s_batch.runtime.tokenize import tokenize  # noqa: E402
+from s2s_batch.runtime.bundle.tokens import tokenize  # noqa: E402
 from s2s_batch.runtime.translator import Translator  # noqa: E402
 from s2s_batch.train.data import read_pairs, split_corpus, split_of  # noqa: E402
 from s2s_batch.train.distill import CACHE, distilled_corpus  # noqa: E402

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.shortlist import Shortlist
-from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.runtime.bundle.shortlist import Shortlist
+from s2s_batch.runtime.bundle.tokens import tokenize
 from s2s_batch.train.data import Pair
 from s2s_batch.train.learned_tables import build_vocab
 from s2s_batch.train.lexicon import build_lexical_table

@@ -20,7 +20,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from s2s_batch.runtime.config import ModelConfig  # noqa: E402
+from s2s_batch.runtime.bundle.config import ModelConfig  # noqa: E402
 from s2s_batch.train.data import Pair  # noqa: E402
 from s2s_batch.train.learned_tables import build_vocab  # noqa: E402
 from s2s_batch.train.loss import MaskedSoftmaxCELoss  # noqa: E402

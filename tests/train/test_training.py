@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from s2s_batch.runtime.tokenize import tokenize
+from s2s_batch.runtime.bundle.tokens import tokenize
 from s2s_batch.train.config import make_config
 from s2s_batch.train.data import read_pairs, split_corpus, split_of, to_tensor
 from s2s_batch.train.learned_tables import build_vocab
@@ -219,7 +219,7 @@ def test_provenance_is_what_the_user_or_the_corpus_says_never_a_guess(tmp_path):
 
 def test_the_bundle_carries_the_recorded_provenance(trained, tmp_path):
     from s2s_batch.export.bundle import write_bundle
-    from s2s_batch.runtime.manifest import load_manifest
+    from s2s_batch.runtime.bundle.manifest import load_manifest
     from s2s_batch.train.checkpoint import load_checkpoint
 
     net, cfg, sv, tv, payload = load_checkpoint(trained())

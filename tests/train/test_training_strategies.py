@@ -56,7 +56,7 @@ def test_curriculum_run_resumes_mid_schedule_exactly(corpus_path, tmp_path):
 def test_adversarial_perturbation_raises_the_loss_and_training_runs(corpus_path, tmp_path, trained):
     from s2s_batch.export.bundle import write_bundle
     from s2s_batch.export.verify import max_graph_difference
-    from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE
+    from s2s_batch.runtime.bundle.manifest import DECODER_FILE, ENCODER_FILE
     from s2s_batch.train.checkpoint import load_checkpoint
     from s2s_batch.train.loss import MaskedSoftmaxCELoss
     from s2s_batch.train.trainer import _tensors, adversarial_losses, prepare
@@ -79,7 +79,7 @@ def test_adversarial_perturbation_raises_the_loss_and_training_runs(corpus_path,
 def test_language_model_pretraining_learns_and_the_model_exports(corpus_path, tmp_path, cell, attention):
     from s2s_batch.export.bundle import write_bundle
     from s2s_batch.export.verify import max_graph_difference
-    from s2s_batch.runtime.manifest import DECODER_FILE, ENCODER_FILE
+    from s2s_batch.runtime.bundle.manifest import DECODER_FILE, ENCODER_FILE
     from s2s_batch.train.checkpoint import load_checkpoint
 
     cfg = tiny_config(cell, attention=attention, epochs=1, max_pairs=300, pretrain_decoder_lm=True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from s2s_batch.runtime.vocab import RESERVED, Vocab
+from s2s_batch.runtime.bundle.tokens import RESERVED, Vocab
 from s2s_batch.train.learned_tables import build_vocab
 
 

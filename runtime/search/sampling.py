@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.decoding import (
+from s2s_batch.runtime.bundle.graphs import Graphs, select_rows
+from s2s_batch.runtime.search.options import (
     DecodingOptions,
     Hypothesis,
     banned_by_ngrams,
@@ -12,7 +13,6 @@ from s2s_batch.runtime.decoding import (
     log_softmax,
     row_caps,
 )
-from s2s_batch.runtime.session import Graphs, select_rows
 
 
 def truncated_distribution(logits: np.ndarray, temperature: float, topk: int, topp: float):

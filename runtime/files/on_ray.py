@@ -21,14 +21,13 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from s2s_batch.runtime.ensemble import ENSEMBLE_ON_RAY
+from s2s_batch.runtime.bundle.ensemble import ENSEMBLE_ON_RAY
+from s2s_batch.runtime.bundle.graphs import cpu_quota
+from s2s_batch.runtime.bundle.manifest import MANIFEST, member
 from s2s_batch.runtime.errors import ClusterError, S2SError, UsageError
-from s2s_batch.runtime.file_options import FileOptions
-from s2s_batch.runtime.formats import InputFormat
-from s2s_batch.runtime.manifest import MANIFEST, member
-from s2s_batch.runtime.progress import Progress
-from s2s_batch.runtime.session import cpu_quota
-from s2s_batch.runtime.textio import count_lines, run_job
+from s2s_batch.runtime.files.job import InputFormat, count_lines, run_job
+from s2s_batch.runtime.files.options import FileOptions
+from s2s_batch.runtime.files.progress import Progress
 
 try:
     import pyarrow as pa
@@ -65,7 +64,7 @@ class SourceLines(FileBasedDatasource):
 
     def _read_stream(self, f, path: str):
         from s2s_batch.runtime.batching import chunks
-        from s2s_batch.runtime.textio import read_lines
+        from s2s_batch.runtime.files.job import read_lines
 
         records = self.input_format.records(read_lines(_raw_lines(f), self.name, self.errors), self.name)
         for _ in itertools.islice(records, self.skip_lines):  # done by an interrupted run

@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 
-from s2s_batch.runtime.decoding import Hypothesis, row_caps
-from s2s_batch.runtime.graph_names import NEXT_TOKEN, SRC, SRC_LEN, TOKENS, state_output
-from s2s_batch.runtime.manifest import BANNED_INPUT, PRESCORE_INPUT, SHORTLIST_INPUT
-from s2s_batch.runtime.session import Graphs
+from s2s_batch.runtime.bundle.graph_names import NEXT_TOKEN, SRC, SRC_LEN, TOKENS, state_output
+from s2s_batch.runtime.bundle.graphs import Graphs
+from s2s_batch.runtime.bundle.manifest import BANNED_INPUT, PRESCORE_INPUT, SHORTLIST_INPUT
+from s2s_batch.runtime.search.options import Hypothesis, row_caps
 
 
 def can_decode_on_device(graphs: Graphs, banned: int | None) -> bool:

@@ -12,10 +12,15 @@ from pathlib import Path
 
 import click
 
-from s2s_batch.runtime.decoding import LENGTH_PENALTY_TYPES, DecodingOptions
+from s2s_batch.runtime.cli.config_file import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_BATCH_TOKENS,
+    DEFAULT_MAX_INPUT_LENGTH,
+    MAX_THREADS,
+)
 from s2s_batch.runtime.errors import InputError, S2SError, UsageError
-from s2s_batch.runtime.file_options import CHUNK_LINES
-from s2s_batch.runtime.settings import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_MAX_INPUT_LENGTH, MAX_THREADS
+from s2s_batch.runtime.files.options import CHUNK_LINES
+from s2s_batch.runtime.search.options import LENGTH_PENALTY_TYPES, DecodingOptions
 
 _DEFAULTS = DecodingOptions()  # the library's defaults are the CLI's
 EXIT_INTERRUPTED = 130
@@ -65,7 +70,7 @@ def main(ctx, config_path):
     Option defaults come from the command line, then the environment, then the config
     file (top-level keys for every command, or a [translate] table), then built-in values.
     """
-    from s2s_batch.runtime.settings import find_config, load_defaults
+    from s2s_batch.runtime.cli.config_file import find_config, load_defaults
 
     path = find_config(config_path)
     if path is not None:
@@ -187,14 +192,14 @@ def translate(input_path, output, bundles, ray_address, ray_actors, quiet, **fla
     A path ending in .gz is read or written through gzip. From a pipe or a terminal,
     each line is answered as soon as it is translated.
     """
-    from s2s_batch.runtime.file_options import FileOptions
-    from s2s_batch.runtime.formats import InputFormat
+    from s2s_batch.runtime.files.job import InputFormat
+    from s2s_batch.runtime.files.options import FileOptions
     from s2s_batch.runtime.translator import Translator
 
     if ray_actors and not ray_address:
         raise UsageError("--ray-actors needs --ray; add --ray [ADDRESS]")
     if ray_address and len(bundles) > 1:
-        from s2s_batch.runtime.ensemble import ENSEMBLE_ON_RAY
+        from s2s_batch.runtime.bundle.ensemble import ENSEMBLE_ON_RAY
 
         raise UsageError(ENSEMBLE_ON_RAY)
     decoding = {field: flags.pop(flag) for flag, field in _DECODING_FIELDS.items()}
@@ -212,14 +217,14 @@ def translate(input_path, output, bundles, ray_address, ray_actors, quiet, **fla
                             **_translator_settings(flags))
     start = time.perf_counter()
     if ray_address:
-        from s2s_batch.runtime.distributed import require_ray, translate_file_on_ray
+        from s2s_batch.runtime.files.on_ray import require_ray, translate_file_on_ray
 
         require_ray()
         stats = translate_file_on_ray(translator, input_path, output, options, actors=ray_actors,
                                       address=None if ray_address == "local" else ray_address,
                                       threads=flags["threads"] or 1)
     else:
-        from s2s_batch.runtime.textio import translate_stream_file
+        from s2s_batch.runtime.files.job import translate_stream_file
 
         stats = translate_stream_file(translator, input_path, output, options)
     if not quiet:
@@ -280,7 +285,7 @@ _FLAGS = {field: "--" + flag.replace("_", "-") for flag, field in _DECODING_FIEL
 
 
 def _read_text_lines(path: str) -> list[str]:
-    from s2s_batch.runtime.textio import open_input, read_lines
+    from s2s_batch.runtime.files.job import open_input, read_lines
 
     with open_input(path) as f:
         return list(read_lines(f, path))
@@ -313,7 +318,7 @@ def evaluate(hyp, refs, as_json):
 def score(src_path, tgt_path, output, bundle, output_format):
     """Score each line of TGT as a translation of the same line of SRC: its log-probability
     under the model, by forced decoding (Translator.score_batch). A blank pair scores 0."""
-    from s2s_batch.runtime.output import atomic_write
+    from s2s_batch.runtime.files.output import atomic_write
     from s2s_batch.runtime.translator import Translator
 
     sources, targets = _read_text_lines(src_path), _read_text_lines(tgt_path)
@@ -346,7 +351,7 @@ def score(src_path, tgt_path, output, bundle, output_format):
 def explain(sentence, bundle, png, beam_size):
     """Translate SENTENCE and show where the model looked: for each output token, the
     source words with the highest attention weights (models with attention only)."""
-    from s2s_batch.runtime.plots import attention_heatmap
+    from s2s_batch.runtime.cli.plots import attention_heatmap
     from s2s_batch.runtime.translator import Translator
 
     translator = Translator(bundle, threads=1)
@@ -370,8 +375,8 @@ def explain(sentence, bundle, png, beam_size):
 @_user_errors
 def info(bundle):
     """Describe a bundle: model, vocabularies, recipe, scores, data attribution."""
-    from s2s_batch.runtime.bundle_info import describe_bundle
-    from s2s_batch.runtime.manifest import load_manifest
+    from s2s_batch.runtime.bundle.info import describe_bundle
+    from s2s_batch.runtime.bundle.manifest import load_manifest
     from s2s_batch.runtime.translator import default_bundle_dir
 
     click.echo("\n".join(describe_bundle(load_manifest(bundle or default_bundle_dir()))))

@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from s2s_batch.runtime.config import ModelConfig
+from s2s_batch.runtime.bundle.config import ModelConfig
+from s2s_batch.runtime.bundle.graph_names import ATTENTION, LOGITS, NEXT_TOKEN, SRC, SRC_LEN, TOKENS, state_output
 from s2s_batch.runtime.errors import BundleError
-from s2s_batch.runtime.graph_names import ATTENTION, LOGITS, NEXT_TOKEN, SRC, SRC_LEN, TOKENS, state_output
 
 FORMAT_VERSION = 1
 # The bundle layout's revision, as CTranslate2's model specs have one: bumped whenever
@@ -52,7 +52,7 @@ ROW_CANDIDATES_INPUT = "row_candidates"
 # Only in word-level bundles with truecasing: lowercase word TAB its usual form.
 TRUECASE_FILE = "truecase.txt"
 # Only in SentencePiece bundles exported since 2026-12-04: every source word of the
-# training data, lowercase TAB its usual form (runtime/source_text.py undoes ALL CAPS
+# training data, lowercase TAB its usual form (runtime/text.py undoes ALL CAPS
 # and Title Case input with it).
 SOURCE_CASE_FILE = "source_case.txt"
 

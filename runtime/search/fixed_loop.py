@@ -19,7 +19,7 @@ A captured graph replays fixed shapes at fixed addresses, so:
 The decoder loop step (export/loop_step.py) takes the argmax, bans ids, holds <eos> back
 until min_len, writes the history and marks finished rows in the graph. On the CPU
 provider the same loop runs without CUDA graphs: that is how the tests check it, token for
-token, against the host loop (runtime/search.py), which stays the faster path on CPU
+token, against the host loop (runtime/search/greedy.py), which stays the faster path on CPU
 (it drops finished rows and prescores the argmax in int8).
 """
 
@@ -33,8 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnxruntime as ort
 
-from s2s_batch.runtime.decoding import Hypothesis, row_caps
-from s2s_batch.runtime.graph_names import (
+from s2s_batch.runtime.bundle.graph_names import (
     CAPS,
     EARLY_BIAS,
     FINISHED,
@@ -48,7 +47,8 @@ from s2s_batch.runtime.graph_names import (
     TOKENS,
     state_output,
 )
-from s2s_batch.runtime.manifest import BANNED_LOGIT, Manifest
+from s2s_batch.runtime.bundle.manifest import BANNED_LOGIT, Manifest
+from s2s_batch.runtime.search.options import Hypothesis, row_caps
 
 WIDTH_STEP = 16  # source columns and history steps are padded to multiples of this
 MIN_ROWS = 8  # the smallest row bucket; rows go up in powers of two from here
@@ -90,8 +90,8 @@ class FixedShapeLoop:
     def __init__(self, manifest: Manifest, providers: list[str], threads: int, cuda_graph: bool | None = None):
         """`cuda_graph`: capture each bucket's steps on CUDA (None: unless the environment's
         S2S_BATCH_CUDA_GRAPHS is "0")."""
+        from s2s_batch.runtime.bundle.graphs import CUDA_PROVIDER, open_session
         from s2s_batch.runtime.errors import BundleError, DeviceError
-        from s2s_batch.runtime.session import CUDA_PROVIDER, open_session
 
         cfg = manifest.config
         self.pad = manifest.special_tokens["src"]["pad"]

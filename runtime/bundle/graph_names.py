@@ -4,7 +4,7 @@ The encoder reads SRC [B, T] and SRC_LEN [B] and returns the recurrent state (ST
 the cell) and what the decoder step reads of the source (CONTEXT, or MEMORY,
 MEMORY_KEYS and SRC_MASK with attention). The decoder step reads TOKENS [B], the state
 and that memory, and returns LOGITS, NEXT_TOKEN, each state's `state_output(name)` and,
-with attention, ATTENTION. The optional inputs of the step are in runtime/manifest.py
+with attention, ATTENTION. The optional inputs of the step are in runtime/bundle/manifest.py
 beside the bundle files.
 """
 

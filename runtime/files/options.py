@@ -1,5 +1,5 @@
 """One options object for a file job: how it reads, writes and searches. The local path
-(runtime/textio.py) and the Ray path (runtime/distributed.py) take the same one."""
+(runtime/files/job.py) and the Ray path (runtime/files/on_ray.py) take the same one."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from s2s_batch.runtime.decoding import DecodingOptions
 from s2s_batch.runtime.errors import UsageError
-from s2s_batch.runtime.formats import OUTPUT_FORMATS, InputFormat, format_results
-from s2s_batch.runtime.output import check_output
+from s2s_batch.runtime.files.job import OUTPUT_FORMATS, InputFormat, format_results
+from s2s_batch.runtime.files.output import check_output
+from s2s_batch.runtime.search.options import DecodingOptions
 
 CHUNK_LINES = 10_000
 
@@ -27,7 +27,7 @@ class FileOptions:
         progress: show a progress bar (None: when stderr is a terminal).
         resume: continue a killed or interrupted run on the same input and output.
         input_format: where the sentence sits in each line (text, jsonl field, tsv column).
-        output_format: "text", "jsonl", "tsv" or "nbest" (runtime/formats.py).
+        output_format: "text", "jsonl", "tsv" or "nbest" (runtime/files/job.py).
         target_field: jsonl output: the field holding the translation.
         with_scores: text output: each line is "SCORE ||| TRANSLATION", SCORE the best
             hypothesis's total log-probability (CTranslate2's with_scores layout).

@@ -3,8 +3,8 @@
 As CTranslate2's `SearchStrategy` (include/ctranslate2/decoding.h), each strategy takes
 the decoder-step graphs and a batch of sources and returns each row's hypotheses, best
 first. `choose_strategy` picks one from the decoding options; greedy search has two
-backends: the host loop (runtime/search.py) and, on CUDA, the loop whose state stays
-bound on the device (runtime/device_loop.py). The loops themselves live in search.py,
+backends: the host loop (runtime/search/greedy.py) and, on CUDA, the loop whose state stays
+bound on the device (runtime/search/device_loop.py). The loops themselves live in search.py,
 device_loop.py, beam.py and sampling.py.
 """
 
@@ -15,13 +15,13 @@ from typing import Protocol
 
 import numpy as np
 
-from s2s_batch.runtime.beam import beam_search
-from s2s_batch.runtime.decoding import DecodingOptions, Hypothesis
-from s2s_batch.runtime.device_loop import can_decode_on_device, greedy_decode_on_device
-from s2s_batch.runtime.sampling import sample_decode
-from s2s_batch.runtime.search import greedy_decode
-from s2s_batch.runtime.session import Graphs
-from s2s_batch.runtime.shortlist import Shortlist
+from s2s_batch.runtime.bundle.graphs import Graphs
+from s2s_batch.runtime.bundle.shortlist import Shortlist
+from s2s_batch.runtime.search.beam import beam_search
+from s2s_batch.runtime.search.device_loop import can_decode_on_device, greedy_decode_on_device
+from s2s_batch.runtime.search.greedy import greedy_decode
+from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis
+from s2s_batch.runtime.search.sampling import sample_decode
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class GreedySearch:
     opts: DecodingOptions
     shortlist: Shortlist | None = None
     on_device: bool = False
-    fixed: bool = False  # the decoder loop step in fixed shapes (runtime/fixed_loop.py)
+    fixed: bool = False  # the decoder loop step in fixed shapes (runtime/search/fixed_loop.py)
 
     def search(self, graphs: Graphs, batch: SourceBatch, targets: Targets) -> list[list[Hypothesis]]:
         """One hypothesis per row."""

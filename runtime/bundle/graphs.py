@@ -11,9 +11,7 @@ import numpy as np
 import onnxruntime as ort
 
 from s2s_batch.runtime.batching import length_chunks
-from s2s_batch.runtime.errors import BundleError, DeviceError
-from s2s_batch.runtime.fixed_loop import LOOP_ROLE, FixedShapeLoop
-from s2s_batch.runtime.graph_names import (
+from s2s_batch.runtime.bundle.graph_names import (
     ATTENTION,
     LOGITS,
     NEXT_TOKEN,
@@ -23,7 +21,7 @@ from s2s_batch.runtime.graph_names import (
     expected_type,
     state_output,
 )
-from s2s_batch.runtime.manifest import (
+from s2s_batch.runtime.bundle.manifest import (
     BANNED_INPUT,
     LOGITS_ONLY_INPUT,
     PRESCORE_INPUT,
@@ -33,6 +31,8 @@ from s2s_batch.runtime.manifest import (
     decoder_io,
     encoder_io,
 )
+from s2s_batch.runtime.errors import BundleError, DeviceError
+from s2s_batch.runtime.search.fixed_loop import LOOP_ROLE, FixedShapeLoop
 
 DEVICES = ("cpu", "cuda", "auto")
 CUDA_PROVIDER = "CUDAExecutionProvider"
@@ -119,7 +119,7 @@ class Graphs:
     def __init__(self, manifest: Manifest, providers: list[str], threads: int | None = None,
                  prescore: bool = True, fixed_loop: bool | None = None):
         """`fixed_loop`: run greedy search with the bundle's decoder loop step in fixed
-        shapes (runtime/fixed_loop.py; None: on CUDA, where the bundle has that step)."""
+        shapes (runtime/search/fixed_loop.py; None: on CUDA, where the bundle has that step)."""
         cfg = manifest.config
         threads = threads or cpu_quota()
         self.device = "cuda" if CUDA_PROVIDER in providers[0] else "cpu"
@@ -181,7 +181,7 @@ class Graphs:
 
     def decode_fixed(self, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int, max_len,
                      banned: int | None = None, min_len: int = 0) -> list:
-        """Greedy hypotheses from the decoder loop step (self.loop; runtime/fixed_loop.py)."""
+        """Greedy hypotheses from the decoder loop step (self.loop; runtime/search/fixed_loop.py)."""
         assert self.loop is not None
         return self.loop.decode(self.encoder, self.encoder_inputs, src, src_len, bos, eos, max_len,
                                 banned, min_len)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from s2s_batch.runtime.config import ModelConfig
-from s2s_batch.runtime.manifest import SHORTLIST_FILE, SOURCE_CASE_FILE, TRUECASE_FILE, Manifest
+from s2s_batch.runtime.bundle.config import ModelConfig
+from s2s_batch.runtime.bundle.manifest import SHORTLIST_FILE, SOURCE_CASE_FILE, TRUECASE_FILE, Manifest
 
 
 def describe_bundle(manifest: Manifest) -> list[str]:

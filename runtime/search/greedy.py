@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.decoding import Hypothesis, banned_by_ngrams, log_softmax, row_caps
-from s2s_batch.runtime.session import Graphs, select_rows
+from s2s_batch.runtime.bundle.graphs import Graphs, select_rows
+from s2s_batch.runtime.search.options import Hypothesis, banned_by_ngrams, log_softmax, row_caps
 
 
 def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from s2s_batch.runtime.graph_names import CELL_STATE, CONTEXT, HIDDEN, MEMORY, MEMORY_KEYS, SRC_MASK
+from s2s_batch.runtime.bundle.graph_names import CELL_STATE, CONTEXT, HIDDEN, MEMORY, MEMORY_KEYS, SRC_MASK
 
 CELLS = ("rnn", "gru", "lstm")
 TOKENIZERS = ("word", "sentencepiece")

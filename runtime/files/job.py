@@ -1,0 +1,352 @@
+"""One file job, local or on Ray: lines read exactly, records in their format, the chunk loop.
+
+Input is split only at b'\n' (CRLF and a BOM removed), so line N stays line N; a record
+format says where the sentence sits in a line (text, jsonl, tsv) and how results are
+written (text, jsonl, tsv, nbest). Chunks of lines are translated one after another
+(`translate_chunk`, the one loop both a local run and a Ray actor call) and written
+through the atomic, resumable output job of runtime/files/output.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import itertools
+import json
+import os
+import queue
+import stat
+import sys
+import threading
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from s2s_batch.runtime.batching import chunks
+from s2s_batch.runtime.errors import InputError, Interrupted
+from s2s_batch.runtime.files.output import open_job
+from s2s_batch.runtime.files.progress import Progress
+
+INPUT_FORMATS = ("text", "jsonl", "tsv")
+OUTPUT_FORMATS = ("text", "jsonl", "tsv", "nbest")
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """text: the line is the sentence; jsonl: field `field` of a JSON object;
+    tsv: tab-separated column `column` (1-based). A blank line is an empty sentence."""
+
+    kind: str = "text"
+    field: str = "text"
+    column: int = 1
+
+    def __post_init__(self):
+        if self.kind not in INPUT_FORMATS:
+            raise ValueError(f"input format must be one of {INPUT_FORMATS}")
+        if self.column < 1:
+            raise ValueError("column counts from 1")
+
+    def source(self, line: str, number: int, name: str) -> str:
+        """The sentence to translate in input line `number` of file `name`."""
+        if self.kind == "text":
+            return line
+        if not line.strip():
+            return ""
+        if self.kind == "tsv":
+            cells = line.split("\t")
+            if len(cells) < self.column:
+                raise InputError(f"{name}: line {number}: {len(cells)} tab-separated columns, "
+                                 f"but --column {self.column} was asked; fix the line or the column")
+            return cells[self.column - 1]
+        try:
+            record = json.loads(line, parse_constant=_not_json, parse_float=_finite_float)
+            json.dumps(record, ensure_ascii=False).encode("utf-8")  # no lone surrogate
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deep" if isinstance(exc, RecursionError) else str(exc)[:200]
+            raise InputError(f"{name}: line {number}: not valid JSON ({reason}); fix the line "
+                             "or read the file with --input-format text") from None
+        if not isinstance(record, dict) or self.field not in record:
+            raise InputError(f"{name}: line {number}: no field {self.field!r} in the JSON object; "
+                             "name the field holding the sentence with --field")
+        value = record[self.field]
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise InputError(f"{name}: line {number}: field {self.field!r} holds "
+                             f"{type(value).__name__}, not a string; fix the line or --field")
+        return value
+
+    def records(self, lines: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
+        """(the sentence, the whole line) of each line, in order: jsonl and tsv output keep
+        the line's other fields or columns."""
+        for number, line in enumerate(lines, start=1):
+            yield self.source(line, number, name), line
+
+
+def _one_line(text: str) -> str:
+    # A tab or line break inside a TSV cell would shift columns or lines.
+    return " ".join(text.replace("\t", " ").splitlines()) if text else text
+
+
+def format_results(results, sources: Sequence[str], output_format: str,
+                   with_token_scores: bool, first_id: int = 0, records: Sequence[str] | None = None,
+                   input_format: InputFormat = InputFormat(), target_field: str = "translation",
+                   with_scores: bool = False) -> bytes:
+    """Output lines for translation results, one per source.
+
+    text: the best translation (with `with_scores`, "SCORE ||| TRANSLATION", SCORE its total
+    log-probability, 0 for a blank line); tsv: the source, a tab, the best translation;
+    jsonl: {"source", "translation", "hypotheses": [{"text", "score"[, "token_scores"]}],
+    "pieces", "cropped", "capped"}: the sentences the line was split into (0 when blank),
+    whether a piece was cropped at the input limit, and whether a piece's best
+    hypothesis stopped at its length cap. With jsonl or tsv input and the same output
+    (`records`: the input lines), each line keeps what it had: the JSON object's other
+    fields, the translation under `target_field`; the tsv columns, the translation after
+    them. nbest: Marian's n-best layout, a line per
+    hypothesis, `ID ||| text ||| F0= score ||| score`, ID the line's number from 0
+    (`first_id` for the first of `results`); a blank line gets one empty hypothesis, so
+    every ID appears.
+    """
+    if output_format == "text" and with_scores:
+        lines = [f"{r.scores[0] if r.scores else 0.0:.6f} ||| {r.best}" for r in results]
+    elif output_format == "text":
+        lines = [r.best for r in results]
+    elif output_format == "tsv":
+        keep = records is not None and input_format.kind == "tsv"
+        lines = [f"{record if keep and record.strip() else _one_line(s)}\t{r.best}"
+                 for s, r, record in zip(sources, results, records or sources)]
+    elif output_format == "nbest":
+        return "".join(_nbest_lines(results, first_id)).encode("utf-8")
+    elif output_format == "jsonl":
+        keep = records is not None and input_format.kind == "jsonl"
+        lines = [json.dumps({**(json.loads(record) if keep and record.strip() else {"source": s}),
+                             target_field: r.best, "hypotheses": [
+            {"text": text, "score": round(score, 6),
+             **({"token_scores": [round(x, 6) for x in tokens]} if with_token_scores else {}),
+             **({"attention": [[round(x, 4) for x in row] for row in weights]} if weights else {})}
+            for text, score, tokens, weights in zip(r.hypotheses, r.scores, r.token_scores,
+                                                    r.attention or [[]] * len(r.hypotheses))],
+            "pieces": r.pieces, "cropped": r.cropped, "capped": r.capped},
+            ensure_ascii=False) for s, r, record in zip(sources, results, records or sources)]
+    else:
+        raise ValueError(f"output format must be one of {OUTPUT_FORMATS}")
+    return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
+def _nbest_lines(results, first_id: int) -> Iterator[str]:
+    for number, r in enumerate(results, start=first_id):
+        if not r.hypotheses:
+            yield f"{number} |||  ||| F0= 0.000000 ||| 0.000000\n"
+        for text, score in zip(r.hypotheses, r.scores):
+            yield f"{number} ||| {_one_line(text)} ||| F0= {score:.6f} ||| {score:.6f}\n"
+
+
+def read_nbest(text: str, lines: int) -> list[list[str]]:
+    """Each line's hypotheses, best first, from the nbest layout that format_results writes
+    (`ID ||| text ||| F0= score ||| score`; a blank line's one empty hypothesis reads as "").
+    The text is taken between the first separator and the last two, so a hypothesis that
+    holds " ||| " stays whole."""
+    hypotheses: list[list[str]] = [[] for _ in range(lines)]
+    for row in text.splitlines():
+        number, rest = row.split(" ||| ", 1)
+        hypotheses[int(number)].append(rest.rsplit(" ||| ", 2)[0].strip())
+    return hypotheses
+
+
+def _not_json(constant: str):
+    """Python's json reads NaN and Infinity, which JSON has not: refuse them, so that no
+    output line carries them either."""
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} does not fit a double")
+    return value
+
+
+if TYPE_CHECKING:  # options.py reads this module's formats
+    from s2s_batch.runtime.files.options import FileOptions
+
+T = TypeVar("T")
+# Interactive input: lines that come within this of each other are translated together.
+ANSWER_WAIT_S = 0.05
+_BOM = b"\xef\xbb\xbf"
+
+
+def read_lines(stream, name: str, errors: str = "strict") -> Iterator[str]:
+    """Decoded lines of a binary stream, split only at b'\\n'.
+
+    CRLF and a leading UTF-8 BOM are removed. Splitting at bytes (not str.splitlines)
+    keeps other Unicode line breaks inside their line, so line N stays line N.
+    """
+    offset = 0
+    for number, raw in enumerate(_raw_lines(stream, name), start=1):
+        body = raw[:-1] if raw.endswith(b"\n") else raw
+        if body.endswith(b"\r"):
+            body = body[:-1]
+        start = offset
+        if number == 1 and body.startswith(_BOM):
+            body, start = body[len(_BOM):], offset + len(_BOM)
+        try:
+            yield body.decode("utf-8", errors=errors)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: line {number}: invalid UTF-8 at file byte offset {start + exc.start}; "
+                             "fix the file or pass --errors replace") from None
+        offset += len(raw)
+
+
+def _raw_lines(stream, name: str) -> Iterator[bytes]:
+    try:
+        yield from stream
+    except (OSError, EOFError, zlib.error) as exc:  # a corrupt or truncated .gz file
+        raise InputError(f"{name}: cannot read input ({exc}); check that the file is "
+                         "complete (a .gz name means gzip)") from None
+
+
+def is_gzip_path(path) -> bool:
+    """Whether a path is read or written through gzip (by its .gz extension)."""
+    return str(path).endswith(".gz")
+
+
+def _open_binary(path):
+    return gzip.open(path, "rb") if is_gzip_path(path) else open(path, "rb")
+
+
+_END = object()
+
+
+def answering_chunks(items: Iterable[T], size: int, wait: float) -> Iterator[list[T]]:
+    """Consecutive lists of at most `size` items, each handed on as soon as no new item
+    has come for `wait` seconds: a person typing into a pipe gets each line answered, and
+    a stream that comes fast still fills whole chunks. Items are read on a thread; an
+    error raised while reading them is raised here, after the items before it."""
+    pending: queue.Queue = queue.Queue(maxsize=2 * size)
+
+    def read() -> None:
+        try:
+            for item in items:
+                pending.put((item, None))
+            pending.put((_END, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            pending.put((_END, exc))
+
+    threading.Thread(target=read, name="s2s-batch-reader", daemon=True).start()
+    chunk: list[T] = []
+    while True:
+        try:
+            item, error = pending.get(timeout=wait) if chunk else pending.get()
+        except queue.Empty:
+            yield chunk
+            chunk = []
+            continue
+        if item is _END:
+            if chunk:
+                yield chunk
+            if error is not None:
+                raise error
+            return
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+
+
+def is_interactive(src) -> bool:
+    """Whether src is stdin from a pipe or a terminal (not a regular file), so that each
+    line should be answered as soon as it is translated."""
+    if str(src) != "-":
+        return False
+    try:
+        return not stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdin (a test's stream)
+        return False
+
+
+@contextlib.contextmanager
+def open_input(src):
+    """The binary input stream of a path ('-': stdin), as a context manager; an
+    unreadable path is an InputError naming it."""
+    if str(src) == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        f = _open_binary(src)
+    except OSError as exc:
+        raise InputError(f"{src}: cannot read input ({exc.strerror}); check the path") from None
+    with f:
+        yield f
+
+
+def count_lines(src) -> int:
+    """Lines in a file (after gzip decompression for a .gz name), for the progress bar."""
+    with _open_binary(src) as f:
+        n, last = 0, b"\n"
+        for block in iter(lambda: f.read(1 << 20), b""):
+            n += block.count(b"\n")
+            last = block[-1:]
+        return n + (last != b"\n")
+
+
+def translated_chunks(translator, records: Iterator[tuple[str, str]], options: FileOptions,
+                      first_line: int = 1, answer_wait: float | None = None) -> Iterator[tuple[bytes, int]]:
+    """(output bytes, line count) for each chunk of (sentence, input line) records,
+    translated here; with `answer_wait`, a chunk is cut short when no line has come for
+    that many seconds. A line's sentences are split inside its chunk, so its pieces never
+    straddle two."""
+    search = options.search_options()
+    grouped = (chunks(records, options.chunk_lines) if answer_wait is None
+               else answering_chunks(records, options.chunk_lines, answer_wait))
+    for chunk in grouped:
+        sentences = [sentence for sentence, _ in chunk]
+        results = translator.translate_batch(sentences, **search)
+        translator.notable.note(results, first_line)
+        yield options.format(results, sentences, first_line - 1, [line for _, line in chunk]), len(chunk)
+        first_line += len(chunk)
+
+
+def run_job(src, dst, key: dict, resume: bool, produce, progress: Progress) -> None:
+    """Write the chunks of `produce(lines_done)` to dst as one resumable, atomic job.
+
+    `produce` gets the number of input lines already done by an interrupted run and
+    yields (bytes, line count) for the lines after them.
+    """
+    job = open_job(dst, key, resume)
+    try:
+        with progress:
+            progress.resumed_at(job.lines_done)
+            for data, n_lines in produce(job.lines_done):
+                job.write_chunk(data, n_lines)
+                progress.advance(n_lines)
+    except KeyboardInterrupt:
+        job.abort(keep_for_resume=True)
+        if str(dst) == "-":
+            raise Interrupted(f"interrupted after {job.lines_done} complete lines") from None
+        raise Interrupted(f"interrupted after {job.lines_done} complete lines; {dst} was not "
+                          "written; rerun with --resume to continue") from None
+    except BaseException:
+        job.abort(keep_for_resume=False)
+        raise
+    job.commit()
+
+
+def translate_stream_file(translator, src, dst, options: FileOptions):
+    """Translate src to dst line for line, chunk by chunk; returns the translator's Stats.
+
+    With options.resume a run killed earlier continues after its last completed chunk.
+    """
+    options.check_paths(src, dst)
+    with open_input(src) as fin:
+        def produce(lines_done: int):
+            records = options.input_format.records(read_lines(fin, str(src), options.errors), str(src))
+            # Lines already translated are read again (to find the position) but not translated.
+            for _ in itertools.islice(records, lines_done):
+                pass
+            yield from translated_chunks(translator, records, options, lines_done + 1,
+                                         ANSWER_WAIT_S if is_interactive(src) else None)
+
+        run_job(src, dst, options.job_key(translator, src, dst), options.resume, produce,
+                Progress.for_input(src, options.progress, count_lines))
+    return translator.stats
