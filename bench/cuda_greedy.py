@@ -140,7 +140,7 @@ def step_microseconds(translator: Translator, lines: list[str], device: str, rep
     graphs = translator.graphs
     translator.translate_ids((lines * (STEP_ROWS // max(len(lines), 1) + 1))[:STEP_ROWS],
                              max_batch_size=STEP_ROWS)  # captures a bucket of STEP_ROWS rows
-    loop = graphs.loop
+    loop = translator.fixed_loop
     result = {}
     if loop is not None:
         bucket = max(loop._buckets.values(), key=lambda b: (b.rows == STEP_ROWS, b.rows, b.width))
@@ -181,7 +181,6 @@ def host_share(translator: Translator, lines: list[str], batch: int, text: bool)
     and the share of it that the GPU loops (encoder and steps) were not running: the
     host's share."""
     inside = [0.0]
-    graphs = translator.graphs
 
     def timed_call(fn):
         def wrapper(*args, **kwargs):
@@ -192,10 +191,11 @@ def host_share(translator: Translator, lines: list[str], batch: int, text: bool)
                 inside[0] += time.perf_counter() - start
         return wrapper
 
-    if graphs.loop is not None:
-        original = graphs.decode_fixed
-        graphs.decode_fixed = timed_call(original)
-        restore = lambda: setattr(graphs, "decode_fixed", original)  # noqa: E731
+    if translator.fixed_loop is not None:
+        loop = translator.fixed_loop
+        original = loop.decode
+        loop.decode = timed_call(original)  # type: ignore[method-assign]
+        restore = lambda: setattr(loop, "decode", original)  # noqa: E731
     else:
         original = strategies.greedy_decode_on_device
         strategies.greedy_decode_on_device = timed_call(original)
@@ -272,9 +272,9 @@ def main() -> None:
                                     fixed_loop=loop if device == "cuda" else loop is None, **same)
                    for side, (path, loop) in sides.items()}
     for side, translator in translators.items():
-        if translator.graphs.loop is not None:
-            print(json.dumps({"side": side, "cuda_graph": translator.graphs.loop.cuda_graph,
-                              "capture_error": getattr(translator.graphs.loop, "capture_error", None)}), flush=True)
+        if translator.fixed_loop is not None:
+            print(json.dumps({"side": side, "cuda_graph": translator.fixed_loop.cuda_graph,
+                              "capture_error": getattr(translator.fixed_loop, "capture_error", None)}), flush=True)
     net = eager_from_bundle(bundle).to(device).eval()
     source_ids = exact_side.source_ids  # the runtime's own tokenizer and vocabulary
     tokens = [source_ids(line) for line in lines]

@@ -48,11 +48,10 @@ from timing import timed, timed_together  # bench/timing.py, beside this script
 
 from s2s_batch.export.bundle_weights import eager_from_bundle
 from s2s_batch.export.output_head import MS_DOMAIN, int8_rows
-from s2s_batch.runtime.batching import sorted_batches
+from s2s_batch.runtime.batching import DEFAULT_BATCH_SIZE, sorted_batches
 from s2s_batch.runtime.bleu import corpus_bleu
 from s2s_batch.runtime.bundle.graphs import cpu_quota
 from s2s_batch.runtime.bundle.manifest import load_manifest
-from s2s_batch.runtime.cli.config_file import DEFAULT_BATCH_SIZE
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 from s2s_batch.train.checkpoint import load_checkpoint
 from s2s_batch.train.predict import greedy_batch, predict_seq2seq

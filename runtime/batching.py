@@ -9,6 +9,13 @@ import numpy as np
 
 T = TypeVar("T")
 
+# The translator's built-in batching defaults, which the CLI shows too (one place for each).
+DEFAULT_BATCH_SIZE = 256
+DEFAULT_BATCH_TOKENS = 4096  # with batch_type="tokens"
+# Source tokens read per sentence (CTranslate2's max_input_length, and its default): the
+# encoder graph runs to each row's length, so the training length is no limit.
+DEFAULT_MAX_INPUT_LENGTH = 1024
+
 
 def _longest_first(lengths, limit: int, limit_name: str) -> tuple[np.ndarray, np.ndarray]:
     """(the lengths as int64, their indices longest first, ties in input order): the order

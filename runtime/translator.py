@@ -12,7 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from s2s_batch.runtime.batching import chunks, pad_batch, sorted_batches, stream_batches, token_batches
+from s2s_batch.runtime.batching import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_INPUT_LENGTH,
+    chunks,
+    pad_batch,
+    sorted_batches,
+    stream_batches,
+    token_batches,
+)
 from s2s_batch.runtime.bundle.ensemble import EnsembleGraphs, check_members
 from s2s_batch.runtime.bundle.graphs import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
 from s2s_batch.runtime.bundle.manifest import (
@@ -27,9 +35,10 @@ from s2s_batch.runtime.bundle.manifest import (
 from s2s_batch.runtime.bundle.shortlist import LexicalTable, Shortlist
 from s2s_batch.runtime.bundle.tokens import EOS as EOS_TOKEN
 from s2s_batch.runtime.bundle.tokens import Recaser, SentencePieceTokenizer, Vocab, WordTokenizer, detokenize, with_eos
-from s2s_batch.runtime.cli.config_file import DEFAULT_BATCH_SIZE, DEFAULT_MAX_INPUT_LENGTH
 from s2s_batch.runtime.errors import BundleError, UsageError
-from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis, log_softmax
+from s2s_batch.runtime.search.fixed_loop import open_fixed_loop
+from s2s_batch.runtime.search.loop import Forced, decode
+from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis
 from s2s_batch.runtime.search.strategies import SourceBatch, Targets, choose_strategy
 from s2s_batch.runtime.text import SentenceSplitter, SourceText, join_pieces
 
@@ -166,6 +175,12 @@ class NotableLines:
                 if flag and len(seen) < self.keep:
                     seen.append(number)
 
+    def merge(self, split: list[int], cropped: list[int], capped: list[int]) -> None:
+        """Add a later chunk's notable lines (a Ray block's), keeping the first few."""
+        for name, numbers in (("split", split), ("cropped", cropped), ("capped", capped)):
+            seen = getattr(self, name)
+            seen += numbers[: max(0, self.keep - len(seen))]
+
 
 _COMPUTE_TYPES = {"float32": "fp32", "int8": "int8", "int8_float32": "int8", "float16": "fp16"}
 
@@ -256,8 +271,9 @@ class Translator:
         self._executor: ThreadPoolExecutor | None = None
         self.overlap = self.device == "cuda"  # searches on a worker thread (bench/cuda_greedy.py)
         graph_threads = max(1, threads // self.inter_threads)
-        self.graphs: Graphs | EnsembleGraphs = Graphs(self.manifest, providers, graph_threads, prescore,
-                                                      fixed_loop=False if self.ensemble_manifests else fixed_loop)
+        self.graphs: Graphs | EnsembleGraphs = Graphs(self.manifest, providers, graph_threads, prescore)
+        self.fixed_loop = open_fixed_loop(self.manifest, providers, graph_threads,
+                                          fixed_loop if not self.ensemble_manifests else False)
         if self.ensemble_manifests:
             self.graphs = EnsembleGraphs([self.graphs, *(Graphs(m, providers, graph_threads, prescore)
                                                          for m in self.ensemble_manifests)])
@@ -534,7 +550,7 @@ class Translator:
 
     def _search(self, batch: SourceBatch, opts: DecodingOptions) -> list[list[Hypothesis]]:
         banned = self.tgt_vocab.unk if opts.disable_unk and not opts.replace_unknowns else None
-        strategy = choose_strategy(opts, self.graphs, self.device, self.shortlist, banned)
+        strategy = choose_strategy(opts, self.graphs, self.device, self.shortlist, banned, self.fixed_loop)
         return strategy.search(self.graphs, batch, Targets(self.tgt_vocab.bos, self.tgt_vocab.eos, banned))
 
     def translate_iterable(self, source: Iterable[str], *, max_batch_size: int = 0,
@@ -586,17 +602,10 @@ class Translator:
         return results
 
     def _forced_log_probs(self, src, src_len, forced: list[list[int]]) -> list[list[float]]:
-        """Each row's log-probability of its forced target ids, step by step."""
-        states, memory = self.graphs.encode(src, src_len)
-        steps = max(map(len, forced))
-        ids, _ = pad_batch(forced, self.tgt_vocab.eos, steps)
-        tokens = np.full(len(forced), self.tgt_vocab.bos, dtype=np.int64)
-        out = np.zeros((len(forced), steps), dtype=np.float32)
-        for t in range(steps):
-            logits, states, _ = self.graphs.step_logits(tokens, states, memory)
-            out[:, t] = np.take_along_axis(log_softmax(logits), ids[:, t : t + 1], 1)[:, 0]
-            tokens = ids[:, t]
-        return out.tolist()
+        """Each row's log-probability of its forced target ids, step by step (the one
+        loop, runtime/search/loop.py, with the Forced policy)."""
+        policy = Forced(forced, self.tgt_vocab.bos, self.tgt_vocab.eos)
+        return [hyps[0].token_scores for hyps in decode(self.graphs, src, src_len, policy, policy.steps)]
 
     def close(self) -> None:
         """Stop the decoding threads; the translator is not used afterwards."""

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from s2s_batch.runtime.batching import pad_batch
+from s2s_batch.runtime.batching import DEFAULT_MAX_INPUT_LENGTH, pad_batch
 from s2s_batch.runtime.bundle.tokens import Vocab, with_eos
-from s2s_batch.runtime.cli.config_file import DEFAULT_MAX_INPUT_LENGTH
 from s2s_batch.train.data import truncate_pad
 from s2s_batch.train.model import Seq2Seq
 

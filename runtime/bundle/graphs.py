@@ -32,7 +32,6 @@ from s2s_batch.runtime.bundle.manifest import (
     encoder_io,
 )
 from s2s_batch.runtime.errors import BundleError, DeviceError
-from s2s_batch.runtime.search.fixed_loop import LOOP_ROLE, FixedShapeLoop
 
 DEVICES = ("cpu", "cuda", "auto")
 CUDA_PROVIDER = "CUDAExecutionProvider"
@@ -117,9 +116,7 @@ class Graphs:
     """The encoder and the decoder step of a bundle, fed and read by name."""
 
     def __init__(self, manifest: Manifest, providers: list[str], threads: int | None = None,
-                 prescore: bool = True, fixed_loop: bool | None = None):
-        """`fixed_loop`: run greedy search with the bundle's decoder loop step in fixed
-        shapes (runtime/search/fixed_loop.py; None: on CUDA, where the bundle has that step)."""
+                 prescore: bool = True):
         cfg = manifest.config
         threads = threads or cpu_quota()
         self.device = "cuda" if CUDA_PROVIDER in providers[0] else "cpu"
@@ -151,11 +148,6 @@ class Graphs:
         self._logits_only = {LOGITS_ONLY_INPUT: _ON} if LOGITS_ONLY_INPUT in step_inputs else {}
         self.takes_row_candidates = ROW_CANDIDATES_INPUT in step_inputs
         self._check_io(manifest)
-        self.loop: FixedShapeLoop | None = None
-        if fixed_loop is None:
-            fixed_loop = self.device == "cuda"
-        if fixed_loop and LOOP_ROLE in manifest.graphs:
-            self.loop = FixedShapeLoop(manifest, providers, threads)
 
     def _check_io(self, manifest: Manifest) -> None:
         enc_out = {o.name for o in self.encoder.get_outputs()}
@@ -178,13 +170,6 @@ class Graphs:
             decoder_file = manifest.path(manifest.graphs["decoder_step"].file)
             raise BundleError(f"{decoder_file}: output size {logits_dim} does not match "
                               f"the target vocabulary ({manifest.config.tgt_vocab_size}); re-export the bundle")
-
-    def decode_fixed(self, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int, max_len,
-                     banned: int | None = None, min_len: int = 0) -> list:
-        """Greedy hypotheses from the decoder loop step (self.loop; runtime/search/fixed_loop.py)."""
-        assert self.loop is not None
-        return self.loop.decode(self.encoder, self.encoder_inputs, src, src_len, bos, eos, max_len,
-                                banned, min_len)
 
     def encode(self, src: np.ndarray, src_len: np.ndarray) -> tuple[dict, dict]:
         """(src [B,T], src_len [B]) → ({state name: [L,B,H]}, {memory name: [B,...]}).

@@ -14,12 +14,6 @@ import click
 
 from s2s_batch.runtime.errors import UsageError
 
-# Built-in defaults of the translator that the CLI shows too (one place for each).
-DEFAULT_BATCH_SIZE = 256
-DEFAULT_BATCH_TOKENS = 4096  # with batch_type="tokens"
-# Source tokens read per sentence (CTranslate2's max_input_length, and its default): the
-# encoder graph runs to each row's length, so the training length is no limit.
-DEFAULT_MAX_INPUT_LENGTH = 1024
 # The most threads --threads and --inter-threads take (SentencePiece and onnxruntime take
 # their counts as C ints; far beyond any machine's cores).
 MAX_THREADS = 4096

@@ -12,12 +12,8 @@ from pathlib import Path
 
 import click
 
-from s2s_batch.runtime.cli.config_file import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_BATCH_TOKENS,
-    DEFAULT_MAX_INPUT_LENGTH,
-    MAX_THREADS,
-)
+from s2s_batch.runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_MAX_INPUT_LENGTH
+from s2s_batch.runtime.cli.config_file import MAX_THREADS
 from s2s_batch.runtime.errors import InputError, S2SError, UsageError
 from s2s_batch.runtime.files.options import CHUNK_LINES
 from s2s_batch.runtime.search.options import LENGTH_PENALTY_TYPES, DecodingOptions

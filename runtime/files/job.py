@@ -296,15 +296,22 @@ def translated_chunks(translator, records: Iterator[tuple[str, str]], options: F
     translated here; with `answer_wait`, a chunk is cut short when no line has come for
     that many seconds. A line's sentences are split inside its chunk, so its pieces never
     straddle two."""
-    search = options.search_options()
     grouped = (chunks(records, options.chunk_lines) if answer_wait is None
                else answering_chunks(records, options.chunk_lines, answer_wait))
     for chunk in grouped:
-        sentences = [sentence for sentence, _ in chunk]
-        results = translator.translate_batch(sentences, **search)
-        translator.notable.note(results, first_line)
-        yield options.format(results, sentences, first_line - 1, [line for _, line in chunk]), len(chunk)
+        yield translate_chunk(translator, [s for s, _ in chunk], [line for _, line in chunk], first_line,
+                              options), len(chunk)
         first_line += len(chunk)
+
+
+def translate_chunk(translator, sentences: list[str], lines: list[str], first_line: int,
+                    options: FileOptions) -> bytes:
+    """The output bytes of one chunk: its sentences translated, the notable lines noted in
+    translator.notable (line numbers from `first_line`), the results formatted with their
+    input `lines`. The one chunk step of a local run and of a Ray actor."""
+    results = translator.translate_batch(sentences, **options.search_options())
+    translator.notable.note(results, first_line)
+    return options.format(results, sentences, first_line - 1, lines)
 
 
 def run_job(src, dst, key: dict, resume: bool, produce, progress: Progress) -> None:

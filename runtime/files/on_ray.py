@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import logging
 import os
 import socket
@@ -39,6 +40,7 @@ except ImportError:  # the `ray` extra is not installed
     FileBasedDatasource = object  # type: ignore[assignment,misc]
 
 READ_BLOCK = 1 << 20
+NOTABLE = ("split", "cropped", "capped")  # NotableLines' lists, as a block hands them back
 
 
 def require_ray() -> None:
@@ -105,20 +107,24 @@ class TranslateBlocks:
         for name, data in files.items():
             member(Path(self._folder.name), name).write_bytes(data)  # plain names only
         self.translator = Translator(self._folder.name, **translator_settings)
-        self.options, self.search = options, options.search_options()
+        self.options = options
 
     def __call__(self, batch: dict) -> dict:
-        from s2s_batch.runtime.translator import Stats
+        from s2s_batch.runtime.files.job import translate_chunk
+        from s2s_batch.runtime.translator import NotableLines, Stats
 
         sources = [str(s) for s in batch["source"]]
         before = Stats(**asdict(self.translator.stats))
-        results = self.translator.translate_batch(sources, **self.search)
-        stats = self.translator.stats
+        self.translator.notable = NotableLines()  # this block's, handed back to the driver
         first_id = int(batch["number"][0]) if len(sources) else 0
-        records = [str(r) for r in batch["record"]]
-        out = {"data": [self.options.format(results, sources, first_id, records)], "lines": [len(sources)]}
+        data = translate_chunk(self.translator, sources, [str(r) for r in batch["record"]], first_id + 1,
+                               self.options)
+        stats = self.translator.stats
+        out: dict = {"data": [data], "lines": [len(sources)]}
         for f in fields(stats):
             out[f.name] = [getattr(stats, f.name) - getattr(before, f.name)]
+        for name in NOTABLE:
+            out[name] = [json.dumps(getattr(self.translator.notable, name))]
         return out
 
 
@@ -239,6 +245,7 @@ def _translated_blocks(translator, src, options: FileOptions, *, skip_lines: int
     try:
         for row in translated.iter_rows():
             stats.add(type(stats)(**{f.name: int(row[f.name]) for f in fields(stats)}))
+            translator.notable.merge(**{name: json.loads(row[name]) for name in NOTABLE})
             yield bytes(row["data"]), int(row["lines"])
     except Exception as exc:
         cause = _user_error_in(exc)

@@ -1,15 +1,18 @@
-"""Batched beam search over the decoder-step graph.
+"""Batched beam search, as a policy of the one loop (search/loop.py).
 
 Rows are (sentence, beam) pairs, sentence-major: row i*K + k is beam k of live sentence i.
-After each step the state and memory are reordered by gathering the parent rows, and a
-sentence whose n-best can no longer improve leaves the batch.
+After each step the loop reorders the state and memory by gathering the parent rows the
+policy chose, and a sentence whose n-best can no longer improve leaves the batch. The
+step's per-row candidates (the decoder step's top C) are ranked by `rank_rows`; with
+per-row n-gram bans the full logits are.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.bundle.graphs import Graphs, select_rows
+from s2s_batch.runtime.bundle.graphs import Graphs
+from s2s_batch.runtime.search.loop import CANDIDATES, LOGITS, StepRead, decode
 from s2s_batch.runtime.search.options import (
     DecodingOptions,
     Hypothesis,
@@ -18,6 +21,10 @@ from s2s_batch.runtime.search.options import (
     log_softmax,
     row_caps,
 )
+
+# The decoder step returns k + MASKED_AT_MOST candidates per row: the mask may forbid
+# <eos> (before the minimum length) and the banned id, and k allowed ones remain.
+MASKED_AT_MOST = 2
 
 
 def _candidates(total: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -41,46 +48,51 @@ def _can_stop(done: list[Hypothesis], live_best: float, opts: DecodingOptions, m
     return live_best / opts.length_normalizer(max_len) <= worst_kept
 
 
-def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
-                max_len: int | np.ndarray, opts: DecodingOptions,
-                banned: int | None = None) -> list[list[Hypothesis]]:
-    """The num_hypotheses best hypotheses of each source row, best first; `max_len` caps
-    the tokens of every row, or of each row (an array)."""
-    k = opts.beam_size
-    states, memory = graphs.encode(src, src_len)
-    batch = src.shape[0]
-    caps = row_caps(max_len, batch)
-    parent = np.repeat(np.arange(batch), k)
-    states = {name: s[:, parent] for name, s in states.items()}
-    memory = select_rows(memory, parent)
-    tokens = np.full(batch * k, bos, dtype=np.int64)
-    beam_scores = np.full((batch, k), -np.inf, dtype=np.float32)
-    beam_scores[:, 0] = 0.0  # one start beam per sentence, so the first step has no duplicates
-    histories: list[list[int]] = [[] for _ in range(batch * k)]
-    token_scores: list[list[float]] = [[] for _ in range(batch * k)]
-    attention: list[list] | None = [[] for _ in range(batch * k)] if opts.return_attention else None
-    sentences = np.arange(batch)  # batch rows of the live sentences
-    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
-    vocab = graphs.vocab_size
-    # Without per-row bans, the decoder step can keep its logits and return each row's best
-    # continuations (enough of them to drop the masked ids), ranked here in numpy.
-    row_candidates = graphs.takes_row_candidates and not opts.no_repeat_ngram_size
-    for t in range(int(caps.max())):
-        if row_candidates:
-            (row_logp, row_ids), states, weights = graphs.step_candidates(
-                tokens, states, memory, k + MASKED_AT_MOST, opts.return_attention)
-            flat, cand_scores, cand_logp = rank_rows(row_logp, row_ids, _mask(vocab, t, eos, banned, opts),
-                                                     beam_scores, 2 * k, vocab)
+class Beam:
+    """K beams per sentence. Rows are (sentence, beam) pairs, sentence-major: row i*K + k
+    is beam k of live sentence i; each step keeps each live sentence's K best
+    continuations as the next rows (their parents gathered by the loop), and a sentence
+    whose n-best can no longer improve leaves the batch."""
+
+    def __init__(self, graphs: Graphs, rows: int, bos: int, eos: int, caps: np.ndarray, opts: DecodingOptions,
+                 banned: int | None = None):
+        self.k, self.bos, self.eos, self.caps, self.opts, self.banned = opts.beam_size, bos, eos, caps, opts, banned
+        self.vocab = graphs.vocab_size
+        # Without per-row bans, the decoder step can keep its logits and return each row's
+        # best continuations (enough of them to drop the masked ids), ranked here in numpy.
+        row_candidates = graphs.takes_row_candidates and not opts.no_repeat_ngram_size
+        self.read = (StepRead(CANDIDATES, opts.return_attention, count=self.k + MASKED_AT_MOST) if row_candidates
+                     else StepRead(LOGITS, opts.return_attention))
+        self.beam_scores = np.full((rows, self.k), -np.inf, dtype=np.float32)
+        self.beam_scores[:, 0] = 0.0  # one start beam per sentence, so the first step has no duplicates
+        self.histories: list[list[int]] = [[] for _ in range(rows * self.k)]
+        self.token_scores: list[list[float]] = [[] for _ in range(rows * self.k)]
+        self.attention: list[list] | None = [[] for _ in range(rows * self.k)] if opts.return_attention else None
+        self.sentences = np.arange(rows)  # batch rows of the live sentences
+        self.finished: list[list[Hypothesis]] = [[] for _ in range(rows)]
+
+    def start(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """K rows per sentence, from <bos>."""
+        return np.repeat(np.arange(rows), self.k), np.full(rows * self.k, self.bos, dtype=np.int64)
+
+    def choose(self, t: int, output, weights) -> tuple[np.ndarray, np.ndarray]:
+        """The next rows: each live sentence's K best continuations, their parents as an
+        index into this step's rows."""
+        k, vocab, opts = self.k, self.vocab, self.opts
+        if self.read.output == CANDIDATES:
+            row_logp, row_ids = output
+            flat, cand_scores, cand_logp = rank_rows(row_logp, row_ids, _mask(vocab, t, self.eos, self.banned, opts),
+                                                     self.beam_scores, 2 * k, vocab)
         else:  # per-row n-gram bans, or a bundle exported before per-row candidates
-            logits, states, weights = graphs.step_logits(tokens, states, memory, opts.return_attention)
-            flat, cand_scores, cand_logp = _rank_numpy(logits, beam_scores, t, eos, banned, opts,
-                                                       histories, k)
+            flat, cand_scores, cand_logp = _rank_numpy(output, self.beam_scores, t, self.eos, self.banned, opts,
+                                                       self.histories, k)
         keep_sentence, next_rows, next_tokens, next_scores, next_logp = [], [], [], [], []
-        for i, sentence in enumerate(sentences):
-            cap = int(caps[sentence])
-            live = _advance(i, flat[i], cand_scores[i], cand_logp[i], vocab, k, eos, t, cap,
-                            histories, token_scores, finished[sentence], opts, attention, weights)
-            if live and not _can_stop(finished[sentence], live[0][2], opts, cap):
+        for i, sentence in enumerate(self.sentences):
+            cap = int(self.caps[sentence])
+            live = _advance(i, flat[i], cand_scores[i], cand_logp[i], vocab, k, self.eos, t, cap,
+                            self.histories, self.token_scores, self.finished[sentence], opts, self.attention,
+                            weights)
+            if live and not _can_stop(self.finished[sentence], live[0][2], opts, cap):
                 keep_sentence.append(i)
                 live += [live[-1][:2] + (-np.inf, 0.0)] * (k - len(live))  # pad a short beam
                 for row, tok, score, tok_logp in live:
@@ -88,19 +100,29 @@ def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, 
                     next_tokens.append(tok)
                     next_scores.append(score)
                     next_logp.append(tok_logp)
+        rows = np.array(next_rows, dtype=np.int64)
         if not keep_sentence:
-            break
-        rows = np.array(next_rows)
-        sentences = sentences[keep_sentence]
-        histories = [histories[r] + [tok] for r, tok in zip(next_rows, next_tokens)]
-        token_scores = [token_scores[r] + [lp] for r, lp in zip(next_rows, next_logp)]
-        if attention is not None:
-            attention = [attention[r] + [weights[r]] for r in next_rows]
-        states = {name: s[:, rows] for name, s in states.items()}  # gather parents: (L, n*K, H)
-        memory = select_rows(memory, rows)
-        tokens = np.array(next_tokens, dtype=np.int64)
-        beam_scores = np.array(next_scores, dtype=np.float32).reshape(len(sentences), k)
-    return [sorted(done, key=lambda h: -h.rank_score)[: opts.num_hypotheses] for done in finished]
+            return rows, rows
+        self.sentences = self.sentences[keep_sentence]
+        self.histories = [self.histories[r] + [tok] for r, tok in zip(next_rows, next_tokens)]
+        self.token_scores = [self.token_scores[r] + [lp] for r, lp in zip(next_rows, next_logp)]
+        if self.attention is not None:
+            self.attention = [self.attention[r] + [weights[r]] for r in next_rows]
+        self.beam_scores = np.array(next_scores, dtype=np.float32).reshape(len(self.sentences), k)
+        return np.array(next_tokens, dtype=np.int64), rows
+
+    def hypotheses(self) -> list[list[Hypothesis]]:
+        """The num_hypotheses best finished hypotheses of each sentence, best first."""
+        return [sorted(done, key=lambda h: -h.rank_score)[: self.opts.num_hypotheses] for done in self.finished]
+
+
+def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
+                max_len: int | np.ndarray, opts: DecodingOptions,
+                banned: int | None = None) -> list[list[Hypothesis]]:
+    """The num_hypotheses best hypotheses of each source row, best first, through the one
+    loop; `max_len` caps the tokens of every row, or of each row (an array)."""
+    caps = row_caps(max_len, src.shape[0])
+    return decode(graphs, src, src_len, Beam(graphs, src.shape[0], bos, eos, caps, opts, banned), int(caps.max()))
 
 
 def _attention_of(attention, weights, row: int) -> list:
@@ -155,9 +177,6 @@ def _advance(i, flat, scores, logps, vocab, k, eos, t, max_len, histories, token
     return live
 
 
-# The decoder step returns k + MASKED_AT_MOST candidates per row: the mask may forbid
-# <eos> (before the minimum length) and the banned id, and k allowed ones remain.
-MASKED_AT_MOST = 2
 
 
 def rank_rows(row_logp: np.ndarray, row_ids: np.ndarray, mask: np.ndarray, beam_scores: np.ndarray,

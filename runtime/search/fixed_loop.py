@@ -84,6 +84,20 @@ class _Bucket:
     bias_key: tuple | None = None  # the (banned, eos, min_len) its bias buffers hold
 
 
+def open_fixed_loop(manifest: Manifest, providers: list[str], threads: int,
+                    wanted: bool | None = None) -> FixedShapeLoop | None:
+    """The bundle's decoder loop step, opened where greedy search should run it: `wanted`
+    True (also on CPU), None (on CUDA); None when it is False or the bundle has no such
+    step."""
+    from s2s_batch.runtime.bundle.graphs import CUDA_PROVIDER
+
+    if wanted is None:
+        wanted = CUDA_PROVIDER in providers[0]
+    if not wanted or LOOP_ROLE not in manifest.graphs:
+        return None
+    return FixedShapeLoop(manifest, providers, threads)
+
+
 class FixedShapeLoop:
     """The decoder loop step's session and its shape buckets; `decode` is greedy search."""
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.bundle.graphs import Graphs, select_rows
+from s2s_batch.runtime.bundle.graphs import Graphs
+from s2s_batch.runtime.search.loop import LOGITS, StepRead, decode
 from s2s_batch.runtime.search.options import (
     DecodingOptions,
     Hypothesis,
@@ -45,40 +46,59 @@ def draw(logits: np.ndarray, rng: np.random.Generator, opts: DecodingOptions) ->
     return int(ids[min(index, len(ids) - 1)])
 
 
+class Sample:
+    """One token drawn per live row from its own generator; a row leaves the batch at
+    <eos> or its cap. Token scores are the model's own log-probabilities (before
+    temperature and truncation)."""
+
+    def __init__(self, src_ids: list[list[int]], bos: int, eos: int, caps: np.ndarray, opts: DecodingOptions,
+                 banned: int | None = None):
+        # Each sentence draws from its own generator, seeded by (seed, its source ids), so
+        # its sample does not depend on the batch size, the batch order or the others.
+        self.rngs = [np.random.default_rng([opts.seed, *ids]) for ids in src_ids]
+        self.bos, self.eos, self.caps, self.opts, self.banned = bos, eos, caps, opts, banned
+        self.hyps = [Hypothesis([]) for _ in src_ids]
+        self.rows = np.arange(len(src_ids))
+        self.read = StepRead(LOGITS, opts.return_attention)
+
+    def start(self, rows: int) -> tuple[None, np.ndarray]:
+        """Every row, from <bos>."""
+        return None, np.full(rows, self.bos, dtype=np.int64)
+
+    def choose(self, t: int, logits: np.ndarray, weights) -> tuple[np.ndarray, np.ndarray | None]:
+        """A draw for each live row; the rows that drew <eos> or reached their cap leave."""
+        opts, rows = self.opts, self.rows
+        logp = log_softmax(logits)
+        forbid(logits, t, self.eos, self.banned, opts)
+        tokens = np.empty(len(rows), dtype=np.int64)
+        for j, row in enumerate(rows):
+            hyp = self.hyps[row]
+            if opts.no_repeat_ngram_size:
+                logits[j, banned_by_ngrams(hyp.ids, opts.no_repeat_ngram_size)] = -np.inf
+            tokens[j] = draw(logits[j], self.rngs[row], opts)
+            hyp.token_scores.append(float(logp[j, tokens[j]]))
+            if weights is not None:
+                hyp.attention.append(weights[j])
+            if tokens[j] != self.eos:
+                hyp.ids.append(int(tokens[j]))
+        live = (tokens != self.eos) & (self.caps[rows] > t + 1)
+        if live.all():
+            return tokens, None
+        keep = np.flatnonzero(live)
+        self.rows = rows[keep]
+        return tokens[keep], keep
+
+    def hypotheses(self) -> list[list[Hypothesis]]:
+        """Each row's one sample, ranked by its total log-probability."""
+        for h in self.hyps:
+            h.rank_score = h.score
+        return [[h] for h in self.hyps]
+
+
 def sample_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, src_ids: list[list[int]],
                   bos: int, eos: int, max_len: int | np.ndarray, opts: DecodingOptions,
                   banned: int | None = None) -> list[Hypothesis]:
-    """One sampled hypothesis per row.
-
-    Each sentence draws from its own generator, seeded by (seed, its source ids), so its
-    sample does not depend on the batch size, the batch order or the other sentences.
-    Token scores are the model's own log-probabilities (before temperature and truncation).
-    """
-    rngs = [np.random.default_rng([opts.seed, *ids]) for ids in src_ids]
-    states, memory = graphs.encode(src, src_len)
-    rows = np.arange(src.shape[0])
-    caps = row_caps(max_len, len(rows))
-    tokens = np.full(len(rows), bos, dtype=np.int64)
-    hyps = [Hypothesis([]) for _ in rows]
-    for t in range(int(caps.max())):
-        logits, states, weights = graphs.step_logits(tokens, states, memory, opts.return_attention)
-        logp = log_softmax(logits)
-        forbid(logits, t, eos, banned, opts)
-        for j, row in enumerate(rows):
-            if opts.no_repeat_ngram_size:
-                logits[j, banned_by_ngrams(hyps[row].ids, opts.no_repeat_ngram_size)] = -np.inf
-            tokens[j] = draw(logits[j], rngs[row], opts)
-            hyps[row].token_scores.append(float(logp[j, tokens[j]]))
-            if weights is not None:
-                hyps[row].attention.append(weights[j])
-            if tokens[j] != eos:
-                hyps[row].ids.append(int(tokens[j]))
-        live = (tokens != eos) & (caps[rows] > t + 1)
-        if not live.all():
-            rows, tokens, memory = rows[live], tokens[live], select_rows(memory, live)
-            states = {name: s[:, live] for name, s in states.items()}
-            if rows.size == 0:
-                break
-    for h in hyps:
-        h.rank_score = h.score
-    return hyps
+    """One sampled hypothesis per row (Sample's), through the one loop."""
+    caps = row_caps(max_len, src.shape[0])
+    policy = Sample(src_ids, bos, eos, caps, opts, banned)
+    return [h for (h,) in decode(graphs, src, src_len, policy, int(caps.max()))]

@@ -19,6 +19,7 @@ from s2s_batch.runtime.bundle.graphs import Graphs
 from s2s_batch.runtime.bundle.shortlist import Shortlist
 from s2s_batch.runtime.search.beam import beam_search
 from s2s_batch.runtime.search.device_loop import can_decode_on_device, greedy_decode_on_device
+from s2s_batch.runtime.search.fixed_loop import FixedShapeLoop
 from s2s_batch.runtime.search.greedy import greedy_decode
 from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis
 from s2s_batch.runtime.search.sampling import sample_decode
@@ -60,13 +61,14 @@ class GreedySearch:
     opts: DecodingOptions
     shortlist: Shortlist | None = None
     on_device: bool = False
-    fixed: bool = False  # the decoder loop step in fixed shapes (runtime/search/fixed_loop.py)
+    fixed_loop: FixedShapeLoop | None = None  # the decoder loop step in fixed shapes
 
     def search(self, graphs: Graphs, batch: SourceBatch, targets: Targets) -> list[list[Hypothesis]]:
         """One hypothesis per row."""
-        if self.fixed:
-            found = graphs.decode_fixed(batch.src, batch.src_len, targets.bos, targets.eos, batch.caps,
-                                        targets.banned, self.opts.min_decoding_length)
+        if self.fixed_loop is not None:
+            found = self.fixed_loop.decode(graphs.encoder, graphs.encoder_inputs, batch.src, batch.src_len,
+                                           targets.bos, targets.eos, batch.caps, targets.banned,
+                                           self.opts.min_decoding_length)
         elif self.on_device:
             found = greedy_decode_on_device(graphs, batch.src, batch.src_len, targets.bos, targets.eos,
                                             batch.caps, targets.banned)
@@ -106,7 +108,7 @@ class Sampling:
 
 
 def choose_strategy(opts: DecodingOptions, graphs: Graphs, device: str, shortlist: Shortlist | None,
-                    banned: int | None) -> SearchStrategy:
+                    banned: int | None, fixed_loop: FixedShapeLoop | None = None) -> SearchStrategy:
     """Sampling when opts.sampling_topk != 1; greedy search when beam_size is 1 (as
     CTranslate2 treats it): with the decoder loop step in fixed shapes where the graphs
     have one (CUDA) and nothing needs the logits on the host, else on the device when
@@ -115,9 +117,9 @@ def choose_strategy(opts: DecodingOptions, graphs: Graphs, device: str, shortlis
         return Sampling(opts)
     if opts.beam_size > 1:
         return BeamSearch(opts)
-    if (isinstance(graphs, Graphs) and graphs.loop is not None and shortlist is None and not opts.return_scores
+    if (fixed_loop is not None and shortlist is None and not opts.return_scores
             and not opts.return_attention and not opts.no_repeat_ngram_size):
-        return GreedySearch(opts, fixed=True)
+        return GreedySearch(opts, fixed_loop=fixed_loop)
     on_device = (device == "cuda" and shortlist is None and not opts.return_scores
                  and not opts.return_attention and not opts.min_decoding_length
                  and not opts.no_repeat_ngram_size and can_decode_on_device(graphs, banned))

@@ -48,7 +48,7 @@ def _pair(path, **kwargs):
 @pytest.mark.parametrize("cell,seed_semantics,attention", VARIANTS)
 def test_fixed_loop_gives_the_host_loops_tokens(loop_bundle, toy_sentences, cell, seed_semantics, attention):
     fixed, host = _pair(loop_bundle(cell, seed_semantics, attention))
-    assert fixed.graphs.loop is not None and host.graphs.loop is None
+    assert fixed.fixed_loop is not None and host.fixed_loop is None
     lines = toy_sentences * 3
     for options in ({}, {"disable_unk": False}, {"max_decoding_length": 3}):
         got, want = fixed.translate_ids(lines, **options), host.translate_ids(lines, **options)
@@ -86,23 +86,26 @@ def test_fixed_loop_bans_ids_and_holds_eos_until_min_len(loop_bundle, toy_senten
     sources = [ids for ids in map(fixed.source_ids, toy_sentences) if ids]
     src, src_len = pad_batch(sources, fixed.src_vocab.pad)
     vocab = fixed.tgt_vocab
+    def fixed_decode(*args):
+        return fixed.fixed_loop.decode(fixed.graphs.encoder, fixed.graphs.encoder_inputs, *args)
+
     for min_len in (0, 6):
-        got = fixed.graphs.decode_fixed(src, src_len, vocab.bos, vocab.eos, 12, unk, min_len)
+        got = fixed_decode(src, src_len, vocab.bos, vocab.eos, 12, unk, min_len)
         assert [h.ids for h in got] == _reference_greedy(host.graphs, src, src_len, vocab, 12, unk, min_len)
         assert all(len(h.ids) >= min_len and unk not in h.ids for h in got)
-    assert any(len(h.ids) < 6 for h in fixed.graphs.decode_fixed(src, src_len, vocab.bos, vocab.eos, 12, unk, 0))
+    assert any(len(h.ids) < 6 for h in fixed_decode(src, src_len, vocab.bos, vocab.eos, 12, unk, 0))
     # the CLI's path: translate_batch with min_decoding_length
     assert all(len(ids) >= 6 for ids in fixed.translate_ids(toy_sentences, min_decoding_length=6))
 
 
 def test_the_strategy_takes_the_fixed_loop_only_where_it_applies(loop_bundle):
     fixed, _ = _pair(loop_bundle("gru", False, "none"))
-    graphs = fixed.graphs
-    assert choose_strategy(DecodingOptions(), graphs, "cpu", None, 0).fixed
+    graphs, loop = fixed.graphs, fixed.fixed_loop
+    assert choose_strategy(DecodingOptions(), graphs, "cpu", None, 0, loop).fixed_loop is loop
     for opts in (DecodingOptions(return_scores=True), DecodingOptions(return_attention=True),
                  DecodingOptions(no_repeat_ngram_size=2)):
-        assert not getattr(choose_strategy(opts, graphs, "cpu", None, 0), "fixed", False)
-    assert isinstance(choose_strategy(DecodingOptions(beam_size=2), graphs, "cpu", None, 0), BeamSearch)
+        assert getattr(choose_strategy(opts, graphs, "cpu", None, 0, loop), "fixed_loop", None) is None
+    assert isinstance(choose_strategy(DecodingOptions(beam_size=2), graphs, "cpu", None, 0, loop), BeamSearch)
     # scores still come (from the host loop) for a fixed-loop translator
     result = fixed.translate_batch(["hello"], return_scores=True)[0]
     assert result.scores
@@ -110,7 +113,7 @@ def test_the_strategy_takes_the_fixed_loop_only_where_it_applies(loop_bundle):
 
 def test_cpu_translators_leave_the_loop_step_unused_unless_asked(loop_bundle):
     path = loop_bundle("gru", False, "none")
-    assert Translator(path, threads=1).graphs.loop is None
+    assert Translator(path, threads=1).fixed_loop is None
     manifest = load_manifest(path)
     assert manifest.graphs["decoder_loop"].file == LOOP_FILE
     assert LOOP_FILE in json.loads((path / "manifest.json").read_text())["files"]
@@ -120,7 +123,7 @@ def test_bundles_without_the_loop_step_have_none(trained, tmp_path):
     net, cfg, sv, tv, payload = load_checkpoint(trained("gru", False, "none"))
     write_bundle(net, cfg, sv, tv, payload, tmp_path / "b")
     assert "decoder_loop" not in load_manifest(tmp_path / "b").graphs
-    assert Translator(tmp_path / "b", fixed_loop=True, threads=1).graphs.loop is None
+    assert Translator(tmp_path / "b", fixed_loop=True, threads=1).fixed_loop is None
 
 
 def test_buckets():
@@ -146,7 +149,7 @@ def test_the_loop_step_check_refuses_a_wrong_step(loop_bundle, tmp_path):
 def test_fixed_loop_object_reuses_buffers(loop_bundle, toy_sentences):
     path = loop_bundle("gru", False, "none")
     fixed, _ = _pair(path)
-    loop: FixedShapeLoop = fixed.graphs.loop
+    loop: FixedShapeLoop = fixed.fixed_loop
     fixed.translate_ids(toy_sentences)
     count = len(loop._buckets)
     fixed.translate_ids(toy_sentences)

@@ -33,7 +33,7 @@ def cuda_bundle() -> Path:
 def test_cuda_graph_loop_gives_the_cpu_providers_tokens(cuda_bundle):
     cuda = Translator(cuda_bundle, device="cuda", split_sentences=False)
     cpu = Translator(cuda_bundle, device="cpu", split_sentences=False)
-    assert cuda.graphs.loop is not None and cuda.graphs.loop.cuda_graph, cuda.graphs.loop.capture_error
+    assert cuda.fixed_loop is not None and cuda.fixed_loop.cuda_graph, cuda.fixed_loop.capture_error
     lines = LINES * 40
     for batch in (1, 5, 64, 320):  # buckets of 8, 8, 64 and 512 rows
         assert cuda.translate_ids(lines, max_batch_size=batch) == cpu.translate_ids(lines, max_batch_size=batch)
@@ -47,6 +47,6 @@ def test_cuda_graph_loop_gives_the_cpu_providers_tokens(cuda_bundle):
 def test_cuda_graphs_can_be_turned_off(cuda_bundle, monkeypatch):
     monkeypatch.setenv("S2S_BATCH_CUDA_GRAPHS", "0")
     cuda = Translator(cuda_bundle, device="cuda", split_sentences=False)
-    assert cuda.graphs.loop is not None and not cuda.graphs.loop.cuda_graph
+    assert cuda.fixed_loop is not None and not cuda.fixed_loop.cuda_graph
     cpu = Translator(cuda_bundle, device="cpu", split_sentences=False)
     assert cuda.translate_ids(LINES) == cpu.translate_ids(LINES)

@@ -75,6 +75,23 @@ def test_ray_output_is_identical_to_local(ray_head, bundle, many_lines, tmp_path
     assert counts[0] == counts[1] and len(counts[0]) == 1
 
 
+def test_ray_names_the_notable_lines_as_a_local_run_does(ray_head, bundle, toy_sentences, tmp_path):
+    # Lines cropped and capped in later blocks than the first: their numbers must come
+    # back from the actors, in input order.
+    src = tmp_path / "in.txt"
+    short = [line for line in toy_sentences[:120] if len(line.split()) <= 8]
+    lines = [" ".join(short[:6]) if i % 37 == 20 else short[i % len(short)] for i in range(400)]
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    flags = ["--bundle", bundle(), "--max-input-length", 20, "--no-split-sentences"]
+    alone = cli(src, "-o", tmp_path / "local.txt", *flags)
+    result = cli(src, "-o", tmp_path / "ray.txt", *flags, "--ray", ray_head, "--ray-actors", 2,
+                 "--chunk-lines", 50)
+    assert alone.returncode == 0 and result.returncode == 0, alone.stderr + result.stderr
+    notable = [[line for line in run.stderr.splitlines() if "cropped (line" in line] for run in (alone, result)]
+    assert len(notable[0]) == 1 and "cropped (lines 21, 58, 95, 132, 169, ...)" in notable[0][0], notable
+    assert notable[1] == notable[0]
+
+
 def test_ray_formats_and_gzip_match_local(ray_head, bundle, many_lines, tmp_path):
     src = tmp_path / "in.jsonl.gz"
     records = [json.dumps({"en": line}) for line in many_lines.read_text().splitlines()]
