@@ -20,8 +20,8 @@ __all__ = ["DecodingOptions", "FileOptions", "ScoringResult", "Stats", "Translat
 _HOMES = {
     "Translator": "s2s_batch.runtime.translator",
     "TranslationResult": "s2s_batch.runtime.translator",
-    "ScoringResult": "s2s_batch.runtime.translator",
-    "Stats": "s2s_batch.runtime.translator",
+    "ScoringResult": "s2s_batch.runtime.results",
+    "Stats": "s2s_batch.runtime.results",
     "DecodingOptions": "s2s_batch.runtime.search.options",
     "FileOptions": "s2s_batch.runtime.files.options",
 }

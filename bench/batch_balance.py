@@ -21,7 +21,7 @@ from pathlib import Path
 from run import read_input  # bench/run.py, beside this script
 
 from s2s_batch.runtime.batching import DEFAULT_BATCH_SIZE, pad_batch, sorted_batches, stream_batches
-from s2s_batch.runtime.search.greedy import greedy_decode
+from s2s_batch.runtime.search.loop import greedy_decode
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 ROOT = Path(__file__).resolve().parents[1]

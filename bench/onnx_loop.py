@@ -25,7 +25,7 @@ from onnx import TensorProto, helper
 
 from s2s_batch.runtime.batching import pad_batch, sorted_batches
 from s2s_batch.runtime.bundle.manifest import DECODER_FILE, load_manifest
-from s2s_batch.runtime.search.greedy import greedy_decode
+from s2s_batch.runtime.search.loop import greedy_decode
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 

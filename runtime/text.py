@@ -41,10 +41,14 @@ passes through unchanged.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from s2s_batch.runtime.bundle.manifest import SOURCE_CASE_FILE, Manifest
+from s2s_batch.runtime.bundle.tokens import Recaser
 
 # A sentence mark (possibly closed by quotes or brackets) followed by whitespace: only a
 # line holding one can hold more than one sentence.
@@ -255,3 +259,22 @@ class SourceText:
             for spelled, word in spellings:
                 text = _whole_word(word).sub(literal(spelled), text)
         return Prepared(text, upper, spellings, names, numbers)
+
+
+def load_source_text(manifest: Manifest, tokenizers, truecase: bool = True,
+                     target_language: str = "fr") -> SourceText | None:
+    """What readies a sentence for a SentencePiece bundle's model: case handling from its
+    source casing table (unless `truecase` is False), and ASCII spellings for characters
+    its (source, target) `tokenizers` lack; None for word-level bundles."""
+    if manifest.config.tokenizer != "sentencepiece":
+        return None
+    table = None
+    if truecase and SOURCE_CASE_FILE in manifest.files:
+        table = Recaser.load(manifest.path(SOURCE_CASE_FILE)).table
+    processors = [t.processor for t in tokenizers]
+
+    @functools.lru_cache(maxsize=4096)
+    def known(ch: str) -> bool:
+        return ch.isspace() or all(p.piece_to_id(ch) != p.unk_id() for p in processors)
+
+    return SourceText(table, known, target_language)

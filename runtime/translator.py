@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,23 +23,24 @@ from s2s_batch.runtime.batching import (
 from s2s_batch.runtime.bundle.ensemble import EnsembleGraphs, check_members
 from s2s_batch.runtime.bundle.graphs import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
 from s2s_batch.runtime.bundle.manifest import (
-    SHORTLIST_FILE,
-    SOURCE_CASE_FILE,
-    SPECIAL_TOKENS,
-    SRC_SPM_FILE,
-    TGT_SPM_FILE,
-    TRUECASE_FILE,
     load_manifest,
 )
-from s2s_batch.runtime.bundle.shortlist import LexicalTable, Shortlist
+from s2s_batch.runtime.bundle.shortlist import Shortlist, load_shortlist
 from s2s_batch.runtime.bundle.tokens import EOS as EOS_TOKEN
-from s2s_batch.runtime.bundle.tokens import Recaser, SentencePieceTokenizer, Vocab, WordTokenizer, detokenize, with_eos
-from s2s_batch.runtime.errors import BundleError, UsageError
+from s2s_batch.runtime.bundle.tokens import (
+    Vocab,
+    detokenize,
+    load_tokenizers,
+    load_vocab,
+    with_eos,
+)
+from s2s_batch.runtime.errors import UsageError
+from s2s_batch.runtime.results import ScoringResult, Stats
 from s2s_batch.runtime.search.fixed_loop import open_fixed_loop
 from s2s_batch.runtime.search.loop import Forced, decode
 from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis
 from s2s_batch.runtime.search.strategies import SourceBatch, Targets, choose_strategy
-from s2s_batch.runtime.text import SentenceSplitter, SourceText, join_pieces
+from s2s_batch.runtime.text import SentenceSplitter, join_pieces, load_source_text
 
 LONG_INPUTS = ("crop", "empty")
 
@@ -116,72 +116,6 @@ class TranslationResult:
                    capped=capped)
 
 
-@dataclass
-class ScoringResult:
-    """A target sentence's tokens (<eos> last) and the log-probability of each under the
-    model, given its source."""
-
-    tokens: list[str] = field(default_factory=list)
-    log_probs: list[float] = field(default_factory=list)
-
-    @property
-    def score(self) -> float:
-        """The total log-probability, <eos> included (0.0 for a blank pair)."""
-        return float(sum(self.log_probs))
-
-
-@dataclass
-class Stats:
-    """Counts accumulated over a Translator's calls."""
-
-    lines: int = 0
-    source_tokens: int = 0
-    unknown_tokens: int = 0
-    truncated_lines: int = 0  # lines with a piece longer than max_input_length (cropped)
-    target_tokens: int = 0  # of the best hypotheses, <eos> not counted
-    split_lines: int = 0  # lines split into several sentences
-    capped_lines: int = 0  # lines whose best hypothesis stopped at its length cap
-
-    def add(self, other: Stats) -> None:
-        """Accumulate another Stats (e.g. a worker's) into this one."""
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    def summary(self, seconds: float) -> str:
-        """The end-of-run line: lines, tokens, time, speed, unknown words, splits, crops, caps."""
-        unk = self.unknown_tokens / max(self.source_tokens, 1)
-        return (f"s2s-batch: {self.lines:,} lines, {self.source_tokens:,} source and "
-                f"{self.target_tokens:,} target tokens in {seconds:.2f} s "
-                f"({self.lines / max(seconds, 1e-9):,.0f} sentences/s); unknown source words {unk:.1%}, "
-                f"{self.split_lines:,} lines split into sentences, {self.truncated_lines:,} lines "
-                f"cropped, {self.capped_lines:,} capped")
-
-
-@dataclass
-class NotableLines:
-    """The first few line numbers (from 1) of the lines split, cropped and capped."""
-
-    split: list[int] = field(default_factory=list)
-    cropped: list[int] = field(default_factory=list)
-    capped: list[int] = field(default_factory=list)
-    keep: int = 5
-
-    def note(self, results: list[TranslationResult], first_line: int) -> None:
-        """Record the lines among `results` (line numbers from `first_line`)."""
-        for number, result in enumerate(results, start=first_line):
-            for name, flag in (("split", result.pieces > 1), ("cropped", result.cropped),
-                               ("capped", result.capped)):
-                seen = getattr(self, name)
-                if flag and len(seen) < self.keep:
-                    seen.append(number)
-
-    def merge(self, split: list[int], cropped: list[int], capped: list[int]) -> None:
-        """Add a later chunk's notable lines (a Ray block's), keeping the first few."""
-        for name, numbers in (("split", split), ("cropped", cropped), ("capped", capped)):
-            seen = getattr(self, name)
-            seen += numbers[: max(0, self.keep - len(seen))]
-
-
 _COMPUTE_TYPES = {"float32": "fp32", "int8": "int8", "int8_float32": "int8", "float16": "fp16"}
 
 
@@ -254,10 +188,10 @@ class Translator:
         self.config = self.manifest.config
         _check_compute_type(compute_type, self.manifest.precision)
         self.truecase, self.prescore = truecase, prescore
-        self.src_tokenizer, self.tgt_tokenizer = self._load_tokenizers(truecase)
-        self.source_text = self._load_source_text(truecase, target_language)
-        self.src_vocab = self._load_vocab("src", self.config.src_vocab_size)
-        self.tgt_vocab = self._load_vocab("tgt", self.config.tgt_vocab_size)
+        self.src_tokenizer, self.tgt_tokenizer = load_tokenizers(self.manifest, truecase)
+        self.source_text = load_source_text(self.manifest, (self.src_tokenizer, self.tgt_tokenizer), truecase,
+                                            target_language)
+        self.src_vocab, self.tgt_vocab = load_vocab(self.manifest, "src"), load_vocab(self.manifest, "tgt")
         providers = providers_for(device)
         self.device = "cuda" if providers[0] == CUDA_PROVIDER else "cpu"  # "auto" resolved
         if intra_threads:
@@ -291,9 +225,11 @@ class Translator:
                             else max_input_length or None)
         self.source_language = source_language
         self.splitter = SentenceSplitter(source_language) if split_sentences else None
-        self.shortlist = self._load_shortlist() if shortlist is True else (shortlist or None)
+        if shortlist is True and self.ensemble_manifests:
+            raise UsageError("the vocabulary shortlist serves one bundle; drop --shortlist for an ensemble")
+        self.shortlist = (load_shortlist(self.manifest, self.graphs.takes_shortlist) if shortlist is True
+                          else (shortlist or None))
         self.stats = Stats()
-        self.notable = NotableLines()
         self._settings = dict(device=self.device, batch_size=batch_size, batch_type=batch_type,
                               max_decoding_length=max_decoding_length, threads=threads,
                               inter_threads=self.inter_threads, shortlist=self.shortlist is not None,
@@ -306,68 +242,6 @@ class Translator:
         """The keyword arguments that build this translator again from the same bundle
         (device resolved, thread counts filled in): what Ray actors are built with."""
         return dict(self._settings)
-
-    def _load_shortlist(self) -> Shortlist:
-        if self.ensemble_manifests:
-            raise UsageError("the vocabulary shortlist serves one bundle; drop --shortlist for an ensemble")
-        if SHORTLIST_FILE not in self.manifest.files or not self.graphs.takes_shortlist:
-            raise UsageError(f"{self.manifest.root}: this bundle has no shortlist table; re-export "
-                             "it with s2s-export (add --data CORPUS for an older checkpoint), or "
-                             "translate without --shortlist")
-        table = LexicalTable.load(self.manifest.path(SHORTLIST_FILE), self.config.src_vocab_size,
-                                  self.config.tgt_vocab_size)
-        return Shortlist(table)
-
-    def _load_tokenizers(self, truecase: bool):
-        if self.config.tokenizer == "word":
-            cased = truecase and TRUECASE_FILE in self.manifest.files
-            return WordTokenizer(), WordTokenizer(Recaser.load(self.manifest.path(TRUECASE_FILE))
-                                                  if cased else None)
-        tokenizers = []
-        for name in (SRC_SPM_FILE, TGT_SPM_FILE):
-            path = self.manifest.path(name)
-            try:
-                tokenizer = SentencePieceTokenizer(path.read_bytes(), str(path))
-            except (OSError, RuntimeError) as exc:
-                raise BundleError(f"{path}: unreadable SentencePiece model ({exc}); "
-                                  "re-export the bundle") from None
-            if tokenizer.processor.get_piece_size() <= len(SPECIAL_TOKENS):
-                raise BundleError(f"{path}: an empty SentencePiece model ({tokenizer.processor.get_piece_size()} "
-                                  "pieces); re-export the bundle")
-            tokenizers.append(tokenizer)
-        return tuple(tokenizers)
-
-    def _load_source_text(self, truecase: bool, target_language: str) -> SourceText | None:
-        """What readies a sentence for a SentencePiece model (runtime/text.py): case
-        handling from the bundle's source casing table (unless truecase is off), and
-        ASCII spellings for characters a tokenizer lacks; None for word-level bundles."""
-        if self.config.tokenizer != "sentencepiece":
-            return None
-        table = None
-        if truecase and SOURCE_CASE_FILE in self.manifest.files:
-            table = Recaser.load(self.manifest.path(SOURCE_CASE_FILE)).table
-        processors = [t.processor for t in (self.src_tokenizer, self.tgt_tokenizer)]
-
-        @functools.lru_cache(maxsize=4096)
-        def known(ch: str) -> bool:
-            return ch.isspace() or all(p.piece_to_id(ch) != p.unk_id() for p in processors)
-
-        return SourceText(table, known, target_language)
-
-    def _load_vocab(self, side: str, expected_size: int) -> Vocab:
-        path = self.manifest.path(self.manifest.vocabularies[side])
-        try:
-            vocab = Vocab.load(path)
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise BundleError(f"{path}: unreadable vocabulary ({exc}); re-export the bundle") from None
-        if len(vocab) != expected_size:
-            raise BundleError(f"{path}: {len(vocab)} tokens but the model expects {expected_size}; "
-                              "the vocabulary does not belong to these graphs, re-export the bundle")
-        ids = {"unk": vocab.unk, "pad": vocab.pad, "bos": vocab.bos, "eos": vocab.eos}
-        if ids != self.manifest.special_tokens[side]:
-            raise BundleError(f"{path}: special token ids {ids} differ from the manifest's "
-                              f"{self.manifest.special_tokens[side]}; re-export the bundle")
-        return vocab
 
     def source_ids(self, line: str) -> list[int]:
         """Token ids the encoder sees for a line, as one sentence (with <eos>, cropped at

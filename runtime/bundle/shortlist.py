@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from s2s_batch.runtime.errors import BundleError
+from s2s_batch.runtime.bundle.manifest import SHORTLIST_FILE, Manifest
+from s2s_batch.runtime.errors import BundleError, UsageError
 
 # The smallest sizes that kept >= 99% of the default model's greedy translations unchanged
 # at the default batch size (dev 99.2%, test 99.1%; bench/shortlist.py, bench/RESULTS.md).
@@ -80,3 +81,14 @@ class Shortlist:
         for source_id in np.unique(src).tolist():
             chosen[self._rows[source_id]] = True
         return np.flatnonzero(chosen).astype(np.int64)
+
+
+def load_shortlist(manifest: Manifest, takes_shortlist: bool) -> Shortlist:
+    """The bundle's vocabulary shortlist; UsageError when the bundle has no table, or its
+    decoder step (`takes_shortlist`) takes none."""
+    if SHORTLIST_FILE not in manifest.files or not takes_shortlist:
+        raise UsageError(f"{manifest.root}: this bundle has no shortlist table; re-export "
+                         "it with s2s-export (add --data CORPUS for an older checkpoint), or "
+                         "translate without --shortlist")
+    cfg = manifest.config
+    return Shortlist(LexicalTable.load(manifest.path(SHORTLIST_FILE), cfg.src_vocab_size, cfg.tgt_vocab_size))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from s2s_batch.runtime.bundle.manifest import SPECIAL_TOKENS, SRC_SPM_FILE, TGT_SPM_FILE, TRUECASE_FILE, Manifest
 from s2s_batch.runtime.errors import BundleError
 
 UNK, PAD, BOS, EOS = "<unk>", "<pad>", "<bos>", "<eos>"
@@ -136,8 +137,6 @@ class SentencePieceTokenizer:
         try:
             import sentencepiece
         except ImportError:
-            from s2s_batch.runtime.errors import BundleError
-
             raise BundleError(f"{name}: this bundle uses SentencePiece subwords; "
                               "pip install sentencepiece") from None
         self.processor = sentencepiece.SentencePieceProcessor(model_proto=model_proto)
@@ -189,3 +188,42 @@ class Recaser:
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise BundleError(f"{path}: unreadable truecasing table ({exc}); re-export the bundle") from None
         return cls(table)
+
+
+def load_tokenizers(manifest: Manifest, truecase: bool = True):
+    """The bundle's (source, target) tokenizers: SentencePiece models, or the seed's words
+    (the target cased by the bundle's truecasing table unless `truecase` is False)."""
+    if manifest.config.tokenizer == "word":
+        cased = truecase and TRUECASE_FILE in manifest.files
+        return WordTokenizer(), WordTokenizer(Recaser.load(manifest.path(TRUECASE_FILE)) if cased else None)
+    tokenizers = []
+    for name in (SRC_SPM_FILE, TGT_SPM_FILE):
+        path = manifest.path(name)
+        try:
+            tokenizer = SentencePieceTokenizer(path.read_bytes(), str(path))
+        except (OSError, RuntimeError) as exc:
+            raise BundleError(f"{path}: unreadable SentencePiece model ({exc}); re-export the bundle") from None
+        if tokenizer.processor.get_piece_size() <= len(SPECIAL_TOKENS):
+            raise BundleError(f"{path}: an empty SentencePiece model ({tokenizer.processor.get_piece_size()} "
+                              "pieces); re-export the bundle")
+        tokenizers.append(tokenizer)
+    return tuple(tokenizers)
+
+
+def load_vocab(manifest: Manifest, side: str) -> Vocab:
+    """The bundle's "src" or "tgt" vocabulary, checked against the model's size and the
+    manifest's special token ids."""
+    path = manifest.path(manifest.vocabularies[side])
+    expected = manifest.config.src_vocab_size if side == "src" else manifest.config.tgt_vocab_size
+    try:
+        vocab = Vocab.load(path)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BundleError(f"{path}: unreadable vocabulary ({exc}); re-export the bundle") from None
+    if len(vocab) != expected:
+        raise BundleError(f"{path}: {len(vocab)} tokens but the model expects {expected}; "
+                          "the vocabulary does not belong to these graphs, re-export the bundle")
+    ids = {"unk": vocab.unk, "pad": vocab.pad, "bos": vocab.bos, "eos": vocab.eos}
+    if ids != manifest.special_tokens[side]:
+        raise BundleError(f"{path}: special token ids {ids} differ from the manifest's "
+                          f"{manifest.special_tokens[side]}; re-export the bundle")
+    return vocab

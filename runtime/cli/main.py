@@ -15,6 +15,7 @@ import click
 from s2s_batch.runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_MAX_INPUT_LENGTH
 from s2s_batch.runtime.cli.config_file import MAX_THREADS
 from s2s_batch.runtime.errors import InputError, S2SError, UsageError
+from s2s_batch.runtime.files.job import NotableLines, translate_stream_file
 from s2s_batch.runtime.files.options import CHUNK_LINES
 from s2s_batch.runtime.search.options import LENGTH_PENALTY_TYPES, DecodingOptions
 
@@ -212,20 +213,19 @@ def translate(input_path, output, bundles, ray_address, ray_actors, quiet, **fla
     translator = Translator(bundles[0] if bundles else None, ensemble=bundles[1:],
                             **_translator_settings(flags))
     start = time.perf_counter()
+    notable = NotableLines()
     if ray_address:
         from s2s_batch.runtime.files.on_ray import require_ray, translate_file_on_ray
 
         require_ray()
         stats = translate_file_on_ray(translator, input_path, output, options, actors=ray_actors,
                                       address=None if ray_address == "local" else ray_address,
-                                      threads=flags["threads"] or 1)
+                                      threads=flags["threads"] or 1, notable=notable)
     else:
-        from s2s_batch.runtime.files.job import translate_stream_file
-
-        stats = translate_stream_file(translator, input_path, output, options)
+        stats = translate_stream_file(translator, input_path, output, options, notable)
     if not quiet:
         _say(stats.summary(time.perf_counter() - start))
-    _report_notable(translator, stats, quiet)
+    _report_notable(translator, stats, notable, quiet)
 
 
 def _translator_settings(flags: dict) -> dict:
@@ -244,15 +244,15 @@ def _translator_settings(flags: dict) -> dict:
                 long_inputs=flags["long_inputs"])
 
 
-def _report_notable(translator, stats, quiet: bool) -> None:
+def _report_notable(translator, stats, notable: NotableLines, quiet: bool) -> None:
     """Name the first lines that were cropped (always) and capped (unless quiet)."""
     if stats.truncated_lines:
-        where = _first_lines(translator.notable.cropped, stats.truncated_lines)
+        where = _first_lines(notable.cropped, stats.truncated_lines)
         action = "cropped" if translator.long_inputs == "crop" else "left untranslated (empty)"
         _say(f"s2s-batch: {stats.truncated_lines} lines had a sentence longer than "
              f"{translator.input_limit} source tokens, {action}{where}")
     if stats.capped_lines and not quiet:
-        where = _first_lines(translator.notable.capped, stats.capped_lines)
+        where = _first_lines(notable.capped, stats.capped_lines)
         _say(f"s2s-batch: {stats.capped_lines} lines stopped at their length cap before "
              f"<eos>{where}")
 

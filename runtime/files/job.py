@@ -20,7 +20,7 @@ import sys
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from s2s_batch.runtime.batching import chunks
@@ -290,8 +290,34 @@ def count_lines(src) -> int:
         return n + (last != b"\n")
 
 
+@dataclass
+class NotableLines:
+    """The first few line numbers (from 1) of the lines split, cropped and capped."""
+
+    split: list[int] = field(default_factory=list)
+    cropped: list[int] = field(default_factory=list)
+    capped: list[int] = field(default_factory=list)
+    keep: int = 5
+
+    def note(self, results: list, first_line: int) -> None:
+        """Record the lines among `results` (line numbers from `first_line`)."""
+        for number, result in enumerate(results, start=first_line):
+            for name, flag in (("split", result.pieces > 1), ("cropped", result.cropped),
+                               ("capped", result.capped)):
+                seen = getattr(self, name)
+                if flag and len(seen) < self.keep:
+                    seen.append(number)
+
+    def merge(self, split: list[int], cropped: list[int], capped: list[int]) -> None:
+        """Add a later chunk's notable lines (a Ray block's), keeping the first few."""
+        for name, numbers in (("split", split), ("cropped", cropped), ("capped", capped)):
+            seen = getattr(self, name)
+            seen += numbers[: max(0, self.keep - len(seen))]
+
+
 def translated_chunks(translator, records: Iterator[tuple[str, str]], options: FileOptions,
-                      first_line: int = 1, answer_wait: float | None = None) -> Iterator[tuple[bytes, int]]:
+                      first_line: int = 1, answer_wait: float | None = None,
+                      notable: NotableLines | None = None) -> Iterator[tuple[bytes, int]]:
     """(output bytes, line count) for each chunk of (sentence, input line) records,
     translated here; with `answer_wait`, a chunk is cut short when no line has come for
     that many seconds. A line's sentences are split inside its chunk, so its pieces never
@@ -300,17 +326,18 @@ def translated_chunks(translator, records: Iterator[tuple[str, str]], options: F
                else answering_chunks(records, options.chunk_lines, answer_wait))
     for chunk in grouped:
         yield translate_chunk(translator, [s for s, _ in chunk], [line for _, line in chunk], first_line,
-                              options), len(chunk)
+                              options, notable), len(chunk)
         first_line += len(chunk)
 
 
 def translate_chunk(translator, sentences: list[str], lines: list[str], first_line: int,
-                    options: FileOptions) -> bytes:
-    """The output bytes of one chunk: its sentences translated, the notable lines noted in
-    translator.notable (line numbers from `first_line`), the results formatted with their
-    input `lines`. The one chunk step of a local run and of a Ray actor."""
+                    options: FileOptions, notable: NotableLines | None = None) -> bytes:
+    """The output bytes of one chunk: its sentences translated, the results formatted with
+    their input `lines`, the notable ones noted in `notable` (line numbers from
+    `first_line`). The one chunk step of a local run and of a Ray actor."""
     results = translator.translate_batch(sentences, **options.search_options())
-    translator.notable.note(results, first_line)
+    if notable is not None:
+        notable.note(results, first_line)
     return options.format(results, sentences, first_line - 1, lines)
 
 
@@ -339,8 +366,9 @@ def run_job(src, dst, key: dict, resume: bool, produce, progress: Progress) -> N
     job.commit()
 
 
-def translate_stream_file(translator, src, dst, options: FileOptions):
-    """Translate src to dst line for line, chunk by chunk; returns the translator's Stats.
+def translate_stream_file(translator, src, dst, options: FileOptions, notable: NotableLines | None = None):
+    """Translate src to dst line for line, chunk by chunk; returns the translator's Stats;
+    the first lines split, cropped and capped go to `notable`.
 
     With options.resume a run killed earlier continues after its last completed chunk.
     """
@@ -352,7 +380,7 @@ def translate_stream_file(translator, src, dst, options: FileOptions):
             for _ in itertools.islice(records, lines_done):
                 pass
             yield from translated_chunks(translator, records, options, lines_done + 1,
-                                         ANSWER_WAIT_S if is_interactive(src) else None)
+                                         ANSWER_WAIT_S if is_interactive(src) else None, notable)
 
         run_job(src, dst, options.job_key(translator, src, dst), options.resume, produce,
                 Progress.for_input(src, options.progress, count_lines))

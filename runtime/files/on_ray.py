@@ -26,7 +26,7 @@ from s2s_batch.runtime.bundle.ensemble import ENSEMBLE_ON_RAY
 from s2s_batch.runtime.bundle.graphs import cpu_quota
 from s2s_batch.runtime.bundle.manifest import MANIFEST, member
 from s2s_batch.runtime.errors import ClusterError, S2SError, UsageError
-from s2s_batch.runtime.files.job import InputFormat, count_lines, run_job
+from s2s_batch.runtime.files.job import InputFormat, NotableLines, count_lines, run_job
 from s2s_batch.runtime.files.options import FileOptions
 from s2s_batch.runtime.files.progress import Progress
 
@@ -111,20 +111,20 @@ class TranslateBlocks:
 
     def __call__(self, batch: dict) -> dict:
         from s2s_batch.runtime.files.job import translate_chunk
-        from s2s_batch.runtime.translator import NotableLines, Stats
+        from s2s_batch.runtime.results import Stats
 
         sources = [str(s) for s in batch["source"]]
         before = Stats(**asdict(self.translator.stats))
-        self.translator.notable = NotableLines()  # this block's, handed back to the driver
+        notable = NotableLines()  # this block's, handed back to the driver
         first_id = int(batch["number"][0]) if len(sources) else 0
         data = translate_chunk(self.translator, sources, [str(r) for r in batch["record"]], first_id + 1,
-                               self.options)
+                               self.options, notable)
         stats = self.translator.stats
         out: dict = {"data": [data], "lines": [len(sources)]}
         for f in fields(stats):
             out[f.name] = [getattr(stats, f.name) - getattr(before, f.name)]
         for name in NOTABLE:
-            out[name] = [json.dumps(getattr(self.translator.notable, name))]
+            out[name] = [json.dumps(getattr(notable, name))]
         return out
 
 
@@ -184,8 +184,9 @@ def connect(address: str | None, num_cpus: int | None) -> None:
 
 
 def translate_file_on_ray(translator, src, dst, options: FileOptions, *, address: str | None = None,
-                          actors: int | None = None, threads: int = 1):
-    """Translate src to dst as Translator.translate_file does, on Ray actors; returns Stats.
+                          actors: int | None = None, threads: int = 1, notable: NotableLines | None = None):
+    """Translate src to dst as Translator.translate_file does, on Ray actors; returns Stats
+    (the first lines split, cropped and capped go to `notable`, as in a local run).
 
     The output is byte-identical to a local run's. `translator` is the driver's loaded
     (so already checked) bundle, which is what ships to the workers; `address` None
@@ -193,7 +194,7 @@ def translate_file_on_ray(translator, src, dst, options: FileOptions, *, address
     actor runs onnxruntime on `threads` CPUs (and one GPU when the translator's device
     is cuda).
     """
-    from s2s_batch.runtime.translator import Stats
+    from s2s_batch.runtime.results import Stats
 
     if str(src) == "-":
         raise UsageError("--ray reads an input file, not stdin; save the input to a file")
@@ -207,7 +208,7 @@ def translate_file_on_ray(translator, src, dst, options: FileOptions, *, address
         def produce(lines_done: int):
             yield from _translated_blocks(translator, src, options, skip_lines=lines_done,
                                           actors=actors or default_actors(), threads=threads,
-                                          stats=stats)
+                                          stats=stats, notable=notable)
 
         run_job(src, dst, options.job_key(translator, src, dst), options.resume, produce, progress)
     finally:
@@ -216,7 +217,7 @@ def translate_file_on_ray(translator, src, dst, options: FileOptions, *, address
 
 
 def _translated_blocks(translator, src, options: FileOptions, *, skip_lines: int, actors: int,
-                       threads: int, stats) -> Iterator[tuple[bytes, int]]:
+                       threads: int, stats, notable: NotableLines | None) -> Iterator[tuple[bytes, int]]:
     """(output bytes, line count) per block of src, in order; the workers' counts go to stats."""
     bundle = translator.manifest
     files = {name: bundle.path(name).read_bytes() for name in [*bundle.files, MANIFEST]}
@@ -245,7 +246,8 @@ def _translated_blocks(translator, src, options: FileOptions, *, skip_lines: int
     try:
         for row in translated.iter_rows():
             stats.add(type(stats)(**{f.name: int(row[f.name]) for f in fields(stats)}))
-            translator.notable.merge(**{name: json.loads(row[name]) for name in NOTABLE})
+            if notable is not None:
+                notable.merge(**{name: json.loads(row[name]) for name in NOTABLE})
             yield bytes(row["data"]), int(row["lines"])
     except Exception as exc:
         cause = _user_error_in(exc)

@@ -19,7 +19,7 @@ A captured graph replays fixed shapes at fixed addresses, so:
 The decoder loop step (export/loop_step.py) takes the argmax, bans ids, holds <eos> back
 until min_len, writes the history and marks finished rows in the graph. On the CPU
 provider the same loop runs without CUDA graphs: that is how the tests check it, token for
-token, against the host loop (runtime/search/greedy.py), which stays the faster path on CPU
+token, against the host loop (runtime/search/loop.py), which stays the faster path on CPU
 (it drops finished rows and prescores the argmax in int8).
 """
 

@@ -3,7 +3,7 @@
 As CTranslate2's `SearchStrategy` (include/ctranslate2/decoding.h), each strategy takes
 the decoder-step graphs and a batch of sources and returns each row's hypotheses, best
 first. `choose_strategy` picks one from the decoding options; greedy search has two
-backends: the host loop (runtime/search/greedy.py) and, on CUDA, the loop whose state stays
+backends: the host loop (runtime/search/loop.py) and, on CUDA, the loop whose state stays
 bound on the device (runtime/search/device_loop.py). The loops themselves live in search.py,
 device_loop.py, beam.py and sampling.py.
 """
@@ -20,7 +20,7 @@ from s2s_batch.runtime.bundle.shortlist import Shortlist
 from s2s_batch.runtime.search.beam import beam_search
 from s2s_batch.runtime.search.device_loop import can_decode_on_device, greedy_decode_on_device
 from s2s_batch.runtime.search.fixed_loop import FixedShapeLoop
-from s2s_batch.runtime.search.greedy import greedy_decode
+from s2s_batch.runtime.search.loop import greedy_decode
 from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis
 from s2s_batch.runtime.search.sampling import sample_decode
 

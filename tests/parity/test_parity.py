@@ -106,7 +106,7 @@ def test_in_graph_banned_id_matches_eager_banning(trained, bundle, toy_sentences
     """The decoder step's banned_ids (how greedy search skips <unk> without reading the
     logits) gives eager greedy's tokens with the same id banned, prescored or not."""
     from s2s_batch.runtime.batching import pad_batch
-    from s2s_batch.runtime.search.greedy import greedy_decode
+    from s2s_batch.runtime.search.loop import greedy_decode
 
     net, cfg, src_vocab, tgt_vocab, _ = load_checkpoint(trained("gru", False, attention))
     tokens = [tokenize(line) for line in toy_sentences]

@@ -84,13 +84,13 @@ def test_translate_batch_returns_result_objects_with_text_tokens_and_ids(bundle,
 
 def test_the_package_exports_the_api_at_the_top_level():
     import s2s_batch
-    from s2s_batch.runtime import translator
+    from s2s_batch.runtime import results, translator
     from s2s_batch.runtime.files import options as file_options
     from s2s_batch.runtime.search import options as decoding
 
     assert s2s_batch.Translator is translator.Translator
     assert s2s_batch.TranslationResult is translator.TranslationResult
-    assert s2s_batch.ScoringResult is translator.ScoringResult
+    assert s2s_batch.ScoringResult is results.ScoringResult
     assert s2s_batch.DecodingOptions is decoding.DecodingOptions
     assert s2s_batch.FileOptions is file_options.FileOptions
     assert s2s_batch.__version__

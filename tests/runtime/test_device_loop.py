@@ -10,7 +10,7 @@ import pytest
 from s2s_batch.runtime.batching import pad_batch
 from s2s_batch.runtime.search import device_loop
 from s2s_batch.runtime.search.device_loop import greedy_decode_on_device
-from s2s_batch.runtime.search.greedy import greedy_decode
+from s2s_batch.runtime.search.loop import greedy_decode
 from s2s_batch.runtime.search.options import DecodingOptions
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 

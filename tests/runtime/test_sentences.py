@@ -15,7 +15,7 @@ from s2s_batch.runtime.batching import pad_batch
 from s2s_batch.runtime.cli.main import main
 from s2s_batch.runtime.search.beam import beam_search
 from s2s_batch.runtime.search.device_loop import greedy_decode_on_device
-from s2s_batch.runtime.search.greedy import greedy_decode
+from s2s_batch.runtime.search.loop import greedy_decode
 from s2s_batch.runtime.search.options import DecodingOptions
 from s2s_batch.runtime.search.sampling import sample_decode
 from s2s_batch.runtime.text import SentenceSplitter, join_pieces
