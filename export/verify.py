@@ -11,7 +11,7 @@ import torch
 from s2s_batch.export.context_gates import CONTEXT, context_gates_weight
 from s2s_batch.export.graphs import probe_inputs
 from s2s_batch.runtime.bundle.graph_names import LOGITS, NEXT_TOKEN, SRC, SRC_LEN
-from s2s_batch.runtime.bundle.graphs import GRAPH_OPTIMIZATION, input_names
+from s2s_batch.runtime.bundle.graphs import GRAPH_OPTIMIZATION, input_names, log_softmax
 from s2s_batch.runtime.bundle.manifest import (
     BANNED_INPUT,
     LOGITS_ONLY_INPUT,
@@ -21,7 +21,6 @@ from s2s_batch.runtime.bundle.manifest import (
     decoder_io,
     encoder_io,
 )
-from s2s_batch.runtime.search.options import log_softmax
 from s2s_batch.train.model import Seq2Seq
 
 

@@ -1,4 +1,13 @@
-"""The s2s-batch runtime: numpy + onnxruntime + a bundle, no torch."""
+"""The s2s-batch runtime: numpy + onnxruntime + a bundle, no torch.
+
+translator.py is the library API (Translator, TranslationResult); text.py readies a
+line's sentences for the model and restores their translations; batching.py sorts them
+into batches; results.py holds scores of given targets and run counts; evaluation.py
+and bleu.py score translations. Four folders hold the rest, each importing only the
+ones before it in this list: bundle/ (the spec and the sessions), search/ (decoding),
+files/ (file jobs, local and Ray), cli/ (the commands). docs/architecture.md follows one
+sentence through them.
+"""
 
 __all__ = ["Translator"]
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.bundle.graphs import Graphs
+from s2s_batch.runtime.bundle.graphs import Graphs, log_softmax
 from s2s_batch.runtime.bundle.manifest import SRC_SPM_FILE, SRC_VOCAB_FILE, TGT_SPM_FILE, TGT_VOCAB_FILE, Manifest
 from s2s_batch.runtime.errors import UsageError
-from s2s_batch.runtime.search.options import log_softmax
 
 ENSEMBLE_ON_RAY = ("--ray ships one bundle to its workers; translate an ensemble (several --bundle) "
                    "without --ray")

@@ -269,6 +269,12 @@ class Graphs:
         return feed
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax in float32, as the eager model computes it."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 def select_rows(memory: dict, rows: np.ndarray) -> dict:
     """The memory of some batch rows (an index array or a boolean mask), in that order."""
     return {name: value[rows] for name, value in memory.items()}

@@ -338,7 +338,8 @@ def translate_chunk(translator, sentences: list[str], lines: list[str], first_li
     results = translator.translate_batch(sentences, **options.search_options())
     if notable is not None:
         notable.note(results, first_line)
-    return options.format(results, sentences, first_line - 1, lines)
+    return format_results(results, sentences, options.output_format, options.with_token_scores, first_line - 1,
+                          lines, options.input_format, options.target_field, options.with_scores)
 
 
 def run_job(src, dst, key: dict, resume: bool, produce, progress: Progress) -> None:

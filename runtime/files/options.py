@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from s2s_batch.runtime.errors import UsageError
-from s2s_batch.runtime.files.job import OUTPUT_FORMATS, InputFormat, format_results
+from s2s_batch.runtime.files.job import OUTPUT_FORMATS, InputFormat
 from s2s_batch.runtime.files.output import check_output
 from s2s_batch.runtime.search.options import DecodingOptions
 
@@ -102,9 +102,3 @@ class FileOptions:
         return {"input": str(Path(src).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
                 "bundle": translator.manifest.files, **({"ensemble": ensemble} if ensemble else {}),
                 "translator": settings, **mine}
-
-    def format(self, results, sources, first_id: int, records) -> bytes:
-        """The output bytes of a chunk's results (line `first_id` from 0 first)."""
-        return format_results(results, sources, self.output_format, self.with_token_scores,
-                              first_id, records, self.input_format, self.target_field,
-                              self.with_scores)

@@ -11,16 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.bundle.graphs import Graphs
+from s2s_batch.runtime.bundle.graphs import Graphs, log_softmax
 from s2s_batch.runtime.search.loop import CANDIDATES, LOGITS, StepRead, decode
-from s2s_batch.runtime.search.options import (
-    DecodingOptions,
-    Hypothesis,
-    banned_by_ngrams,
-    forbid,
-    log_softmax,
-    row_caps,
-)
+from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis, banned_by_ngrams, forbid, row_caps
 
 # The decoder step returns k + MASKED_AT_MOST candidates per row: the mask may forbid
 # <eos> (before the minimum length) and the banned id, and k allowed ones remain.

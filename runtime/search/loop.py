@@ -17,8 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
-from s2s_batch.runtime.bundle.graphs import Graphs, select_rows
-from s2s_batch.runtime.search.options import Hypothesis, banned_by_ngrams, log_softmax, row_caps
+from s2s_batch.runtime.bundle.graphs import Graphs, log_softmax, select_rows
+from s2s_batch.runtime.search.options import Hypothesis, banned_by_ngrams, row_caps
 
 NEXT_TOKEN, LOGITS, CANDIDATES = "next_token", "logits", "candidates"
 

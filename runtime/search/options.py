@@ -125,12 +125,6 @@ def row_caps(max_len, batch: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(max_len, dtype=np.int64), (batch,)).copy()
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax in float32, as the eager model computes it."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
 def forbid(scores: np.ndarray, t: int, eos: int, banned: int | None, opts: DecodingOptions) -> None:
     """Set to -inf, in place, what step t may not produce: <eos> before the minimum length,
     and the banned token (<unk> with disable_unk)."""

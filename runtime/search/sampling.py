@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2s_batch.runtime.bundle.graphs import Graphs
+from s2s_batch.runtime.bundle.graphs import Graphs, log_softmax
 from s2s_batch.runtime.search.loop import LOGITS, StepRead, decode
-from s2s_batch.runtime.search.options import (
-    DecodingOptions,
-    Hypothesis,
-    banned_by_ngrams,
-    forbid,
-    log_softmax,
-    row_caps,
-)
+from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis, banned_by_ngrams, forbid, row_caps
 
 
 def truncated_distribution(logits: np.ndarray, temperature: float, topk: int, topp: float):

@@ -12,6 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from s2s_batch.export.onnx_export import OPSET
 from s2s_batch.export.output_head import int8_rows, rewrite_output_head
+from s2s_batch.runtime.bundle.graphs import log_softmax
 from s2s_batch.runtime.bundle.manifest import (
     BANNED_INPUT,
     LOGITS_ONLY_INPUT,
@@ -20,7 +21,6 @@ from s2s_batch.runtime.bundle.manifest import (
     ROW_CANDIDATES_INPUT,
     SHORTLIST_INPUT,
 )
-from s2s_batch.runtime.search.options import log_softmax
 from s2s_batch.runtime.translator import Translator
 from tests.runtime.test_cli import input_file, run  # noqa: F401 (a fixture)
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from s2s_batch.runtime.bundle.graphs import log_softmax
 from s2s_batch.runtime.search.beam import beam_search
-from s2s_batch.runtime.search.options import DecodingOptions, banned_by_ngrams, log_softmax
+from s2s_batch.runtime.search.options import DecodingOptions, banned_by_ngrams
 from s2s_batch.runtime.search.sampling import draw, truncated_distribution
 from s2s_batch.runtime.translator import Translator
 
@@ -57,7 +58,7 @@ def test_best_beam_never_scores_below_greedy(bundle, lines, alpha):
 
 def forced_log_probability(translator: Translator, line: str, ids: list[int]) -> float:
     """log P(ids + <eos> | line) under the bundle, by feeding the tokens to the decoder step."""
-    from s2s_batch.runtime.search.options import log_softmax
+    from s2s_batch.runtime.bundle.graphs import log_softmax
 
     source = translator.source_ids(line)
     states, memory = translator.graphs.encode(np.array([source]), np.array([len(source)]))
