@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class S2SError(Exception):
     """A user-facing problem; its message names the problem and the fix."""
@@ -49,3 +51,22 @@ class ClusterError(S2SError):
     """The Ray cluster cannot be reached, or Ray is not installed."""
 
     exit_code = 7
+
+
+class OptionError(ValueError):
+    """A bad option value or combination. The message names each option as a {field}
+    placeholder: str() gives the library's field names, `spelled` a caller's own (the
+    CLI's flags)."""
+
+    def __init__(self, template: str):
+        self.template = template
+        super().__init__(self.spelled({}))
+
+    def spelled(self, names: Mapping[str, str]) -> str:
+        """The message with each {field} written as `names` spells it (else the field)."""
+        return self.template.format_map(_Spelling(names))
+
+
+class _Spelling(dict):
+    def __missing__(self, key: str) -> str:
+        return key

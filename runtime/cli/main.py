@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from s2s_batch.runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_MAX_INPUT_LENGTH
 from s2s_batch.runtime.cli.config_file import MAX_THREADS
-from s2s_batch.runtime.errors import InputError, S2SError, UsageError
+from s2s_batch.runtime.errors import InputError, OptionError, S2SError, UsageError
 from s2s_batch.runtime.files.job import NotableLines, translate_stream_file
 from s2s_batch.runtime.files.options import CHUNK_LINES
-from s2s_batch.runtime.search.options import LENGTH_PENALTY_TYPES, DecodingOptions
+from s2s_batch.runtime.search.options import DecodingOptions
 
 _DEFAULTS = DecodingOptions()  # the library's defaults are the CLI's
 EXIT_INTERRUPTED = 130
@@ -79,6 +80,43 @@ _bundle_option = click.option(
     help="model bundle folder (default: the shipped models/fra-eng)")
 
 
+def _decoding_flags(command: click.decorators.FC) -> click.decorators.FC:
+    """The DecodingOptions fields as click options, from each field's own help, flags,
+    lowest value or choices (search/options.py): one source for name, type, default and help."""
+    for f in reversed(_DECODING):
+        meta, default = f.metadata, f.default
+        kind = type(default) if default is not None else int
+        param_type: Any
+        if meta["choices"]:
+            param_type = click.Choice(meta["choices"])
+        elif kind is bool:
+            param_type = None
+        elif kind is int:
+            param_type = click.IntRange(min=meta["low"])
+        else:
+            param_type = click.FloatRange(min=meta["low"]) if meta["low"] is not None else float
+        extra: dict[str, Any] = {"is_flag": True} if kind is bool and "/" not in _flags_of(f)[0] else {}
+        command = click.option(*_flags_of(f), _param_of(f), type=param_type, default=default,
+                               show_default=default is not None, help=meta["help"], **extra)(command)
+    return command
+
+
+def _flags_of(f) -> tuple[str, ...]:
+    return f.metadata["flags"] or ("--" + f.name.replace("_", "-"),)
+
+
+def _param_of(f) -> str:
+    """The click parameter (and config file key) of a field: its first flag's name."""
+    return _flags_of(f)[0].split("/")[0].lstrip("-").replace("-", "_")
+
+
+_DECODING = [f for f in dataclasses.fields(DecodingOptions) if "help" in f.metadata]
+# Each option's field name as the translate command spells it, for its errors.
+_SPELLING = {f.name: _flags_of(f)[0].split("/")[0] for f in _DECODING} | {
+    "with_scores": "--with-scores", "output_format": "--output-format", "chunk_lines": "--chunk-lines",
+    "errors": "--errors", "input_format": "--input-format"}
+
+
 @main.command()
 @click.argument("input_path", metavar="INPUT", default="-")
 @click.option("-o", "--output", default="-", help="output file ('-': stdout); written whole or not at all")
@@ -95,13 +133,6 @@ _bundle_option = click.option(
               help="what --batch-size counts: sentences, or padded source tokens (a token budget)")
 @click.option("--max-batch-tokens", type=click.IntRange(min=1), default=None,
               help="same as --batch-type tokens --batch-size N")
-@click.option("--max-decoding-length", "--max-len", "max_len", type=click.IntRange(min=1), default=None,
-              help="most tokens generated per sentence [default: --max-len-a x its source "
-                   "tokens + --max-len-b]; the input's cap is --max-input-length")
-@click.option("--max-len-a", type=click.FloatRange(min=0), default=_DEFAULTS.max_length_a, show_default=True,
-              help="without --max-len: tokens generated per source token (fairseq's max_len_a)")
-@click.option("--max-len-b", type=click.IntRange(min=0), default=_DEFAULTS.max_length_b, show_default=True,
-              help="without --max-len: tokens generated on top (fairseq's max_len_b)")
 @click.option("--max-input-length", type=click.IntRange(min=0), default=DEFAULT_MAX_INPUT_LENGTH, show_default=True,
               help="source tokens read per sentence (0: no limit); see --long-inputs")
 @click.option("--long-inputs", type=click.Choice(["crop", "empty"]), default="crop", show_default=True,
@@ -121,26 +152,6 @@ _bundle_option = click.option(
               help="continue a killed or interrupted run on the same INPUT and OUTPUT")
 @click.option("--chunk-lines", type=click.IntRange(min=1), default=CHUNK_LINES,
               help="lines read, translated and recorded at a time (the resume granularity)")
-@click.option("--beam-size", type=click.IntRange(min=1), default=1, help="1: greedy search")
-@click.option("--num-hypotheses", type=click.IntRange(min=1), default=1,
-              help="n-best size (at most the beam size; all of them in jsonl, the best in text)")
-@click.option("--length-penalty", type=float, default=_DEFAULTS.length_penalty,
-              help="beam search ranks hypotheses by log-probability / length^ALPHA (CTranslate2's "
-                   "meaning; 0: none); 1.0 was best on dev")
-@click.option("--length-penalty-type", type=click.Choice(LENGTH_PENALTY_TYPES),
-              default=_DEFAULTS.length_penalty_type,
-              help="power: length^ALPHA; gnmt: ((5 + length) / 6)^ALPHA (Wu et al. 2016)")
-@click.option("--min-len", type=click.IntRange(min=0), default=0, help="no <eos> before this many tokens")
-@click.option("--no-repeat-ngram", type=click.IntRange(min=0), default=0,
-              help="forbid repeating any n-gram of this size (0: off)")
-@click.option("--sampling-topk", type=click.IntRange(min=0), default=1,
-              help="sample from the K most likely tokens (1: no sampling; 0: the whole distribution)")
-@click.option("--sampling-topp", type=float, default=_DEFAULTS.sampling_topp,
-              help="nucleus: sample from the smallest set holding this probability mass")
-@click.option("--sampling-temperature", type=float, default=_DEFAULTS.sampling_temperature,
-              help="divide logits by T before sampling (0: argmax)")
-@click.option("--seed", type=int, default=0,
-              help="sampling seed; a sentence's sample depends only on it and the sentence")
 @click.option("--input-format", type=click.Choice(["text", "jsonl", "tsv"]), default="text",
               help="text: a sentence per line; jsonl: a JSON object per line (--field); "
                    "tsv: tab-separated columns (--column)")
@@ -157,9 +168,6 @@ _bundle_option = click.option(
 @click.option("--with-scores", is_flag=True,
               help="text output: write 'SCORE ||| TRANSLATION', SCORE the total log-probability "
                    "(CTranslate2's with_scores)")
-@click.option("--return-scores", is_flag=True, help="jsonl: add per-token log-probabilities")
-@click.option("--return-attention", is_flag=True,
-              help="jsonl: add attention weights (models with attention only)")
 @click.option("--shortlist", is_flag=True,
               help="greedy search: choose among each batch's vocabulary shortlist (faster with "
                    "large target vocabularies; about 1% of sentences change, bench/RESULTS.md)")
@@ -168,12 +176,6 @@ _bundle_option = click.option(
 @click.option("--no-prescore", is_flag=True,
               help="greedy search on CPU: take each argmax from the full fp32 output layer, not "
                    "through the bundle's int8 prescoring (same words, slower; for measuring)")
-@click.option("--disable-unk/--allow-unk", default=_DEFAULTS.disable_unk, show_default=True,
-              help="never generate the unknown-word token <unk> (the next best word instead), or "
-                   "let the model write <unk> where it would")
-@click.option("--replace-unk", is_flag=True,
-              help="let the model generate <unk> and replace each by the source word with the "
-                   "highest attention weight (models with attention only)")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
               metavar="[ADDRESS]",
               help="translate on Ray actors: the cluster at ADDRESS (HOST:PORT), or a new local "
@@ -182,6 +184,7 @@ _bundle_option = click.option(
               help="Ray actors, each holding one onnxruntime session [default: one per CPU "
                    "of the cluster]")
 @click.option("-q", "--quiet", is_flag=True, help="no progress and no summary")
+@_decoding_flags
 @_user_errors
 def translate(input_path, output, bundles, ray_address, ray_actors, quiet, **flags):
     """Translate INPUT (a file, or '-' for stdin), one output line per input line.
@@ -199,7 +202,7 @@ def translate(input_path, output, bundles, ray_address, ray_actors, quiet, **fla
         from s2s_batch.runtime.bundle.ensemble import ENSEMBLE_ON_RAY
 
         raise UsageError(ENSEMBLE_ON_RAY)
-    decoding = {field: flags.pop(flag) for flag, field in _DECODING_FIELDS.items()}
+    decoding = {f.name: flags.pop(_param_of(f)) for f in _DECODING}
     input_format = InputFormat(flags.pop("input_format"), flags.pop("field"), flags.pop("column"))
     try:
         options = FileOptions(errors=flags.pop("errors"), resume=flags.pop("resume"),
@@ -207,9 +210,8 @@ def translate(input_path, output, bundles, ray_address, ray_actors, quiet, **fla
                               output_format=flags.pop("output_format"), input_format=input_format,
                               target_field=flags.pop("target_field"), with_scores=flags.pop("with_scores"),
                               decoding=decoding)
-    except ValueError as exc:
-        message = re.sub(r"\b[a-z_]+\b", lambda m: _FLAGS.get(m.group(), m.group()), str(exc))
-        raise UsageError(f"{message}; see s2s-batch translate --help") from None
+    except OptionError as exc:
+        raise UsageError(f"{exc.spelled(_SPELLING)}; see s2s-batch translate --help") from None
     translator = Translator(bundles[0] if bundles else None, ensemble=bundles[1:],
                             **_translator_settings(flags))
     start = time.perf_counter()
@@ -237,7 +239,7 @@ def _translator_settings(flags: dict) -> dict:
         batch_type, batch_size = "tokens", flags["max_batch_tokens"]
     default_size = DEFAULT_BATCH_TOKENS if batch_type == "tokens" else DEFAULT_BATCH_SIZE
     return dict(device=flags["device"], batch_size=batch_size or default_size, batch_type=batch_type,
-                max_decoding_length=flags["max_len"], threads=flags["threads"] or None,
+                threads=flags["threads"] or None,
                 inter_threads=flags["inter_threads"] or None, shortlist=flags["shortlist"],
                 truecase=not flags["no_truecase"], prescore=not flags["no_prescore"],
                 split_sentences=flags["split_sentences"], max_input_length=flags["max_input_length"],
@@ -262,22 +264,6 @@ def _first_lines(numbers: list[int], total: int) -> str:
         return ""
     more = ", ..." if total > len(numbers) else ""
     return f" (line{'s' if total > 1 else ''} {', '.join(map(str, numbers))}{more})"
-
-
-# The translate command's decoding flags (click's parameter names) and the DecodingOptions
-# fields they set.
-_DECODING_FIELDS = {
-    "beam_size": "beam_size", "num_hypotheses": "num_hypotheses", "length_penalty": "length_penalty",
-    "length_penalty_type": "length_penalty_type", "min_len": "min_decoding_length",
-    "no_repeat_ngram": "no_repeat_ngram_size", "sampling_topk": "sampling_topk",
-    "sampling_topp": "sampling_topp", "sampling_temperature": "sampling_temperature", "seed": "seed",
-    "return_scores": "return_scores", "return_attention": "return_attention",
-    "disable_unk": "disable_unk", "replace_unk": "replace_unknowns", "max_len_a": "max_length_a",
-    "max_len_b": "max_length_b"}
-# Option field names as the translate command spells them, for its errors.
-_FLAGS = {field: "--" + flag.replace("_", "-") for flag, field in _DECODING_FIELDS.items()} | {
-    "max_decoding_length": "--max-decoding-length", "with_scores": "--with-scores",
-    "output_format": "--output-format", "chunk_lines": "--chunk-lines"}
 
 
 def _read_text_lines(path: str) -> list[str]:

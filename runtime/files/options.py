@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from s2s_batch.runtime.errors import UsageError
+from s2s_batch.runtime.errors import OptionError, UsageError
 from s2s_batch.runtime.files.job import OUTPUT_FORMATS, InputFormat
 from s2s_batch.runtime.files.output import check_output
 from s2s_batch.runtime.search.options import DecodingOptions
@@ -46,15 +46,15 @@ class FileOptions:
 
     def __post_init__(self):
         if self.errors not in ("strict", "replace"):
-            raise ValueError("errors must be 'strict' or 'replace'")
+            raise OptionError("{errors} must be 'strict' or 'replace'")
         if self.output_format not in OUTPUT_FORMATS:
-            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}")
+            raise OptionError(f"{{output_format}} must be one of {OUTPUT_FORMATS}")
         if not isinstance(self.input_format, InputFormat):
-            raise ValueError("input_format must be an InputFormat")
+            raise OptionError("{input_format} must be an InputFormat")
         if self.chunk_lines < 1:
-            raise ValueError("chunk_lines must be at least 1")
+            raise OptionError("{chunk_lines} must be at least 1")
         if self.with_scores and self.output_format != "text":
-            raise ValueError("with_scores is for text output; jsonl and nbest carry the scores")
+            raise OptionError("{with_scores} is for text output; jsonl and nbest carry the scores")
         DecodingOptions(**self.decoding)  # refuse bad decoding options before any work
 
     @classmethod

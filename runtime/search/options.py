@@ -7,10 +7,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from s2s_batch.runtime.errors import OptionError
+
 LENGTH_PENALTY_TYPES = ("power", "gnmt")
 # Beams per sentence: a search of K beams holds K rows of logits per sentence at every
 # step (10,000 beams on 10 lines took 22 GB); CTranslate2's users rarely pass 64.
 MAX_BEAM_SIZE = 1024
+
+
+def _flag(default, help: str, *flags: str, low: float | None = None, choices: tuple | None = None):
+    """A DecodingOptions field with what a command line needs to offer it: its help, its
+    flags (default: --the-field-name), its lowest value or its choices."""
+    return field(default=default, metadata={"help": help, "flags": flags, "low": low, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -21,66 +29,78 @@ class DecodingOptions:
     otherwise beam search, which is greedy search when beam_size is 1.
     """
 
-    beam_size: int = 1
-    num_hypotheses: int = 1
+    beam_size: int = _flag(1, "1: greedy search", low=1)
+    num_hypotheses: int = _flag(1, "n-best size (at most the beam size; all of them in jsonl, the best in text)", low=1)
     # Beam search ranks by score / length ** length_penalty (CTranslate2's, fairseq's and
     # Marian's meaning; length counts <eos>), or with length_penalty_type="gnmt" by
     # score / ((5 + length) / 6) ** length_penalty (Wu et al. 2016). The default is the best
     # of 0, 0.6, 1.0, 1.2 for the shipped bundle on dev at beam 4 and 8 (docs/default-model.md).
-    length_penalty: float = 1.0
-    length_penalty_type: str = "power"
-    min_decoding_length: int = 0
+    length_penalty: float = _flag(1.0, "beam search ranks hypotheses by log-probability / length^ALPHA "
+                                       "(CTranslate2's meaning; 0: none); 1.0 was best on dev")
+    length_penalty_type: str = _flag("power", "power: length^ALPHA; gnmt: ((5 + length) / 6)^ALPHA (Wu et al. 2016)",
+                                     choices=LENGTH_PENALTY_TYPES)
+    min_decoding_length: int = _flag(0, "no <eos> before this many tokens", "--min-len", low=0)
     # A fixed cap on generated tokens; None: max_length_a * source tokens + max_length_b
     # (fairseq's max_len_a / max_len_b), chosen on the dev split so that no reference of
     # dev or test is longer (bench/RESULTS.md), while a runaway repetition stops early.
-    max_decoding_length: int | None = None
-    max_length_a: float = 2.0
-    max_length_b: int = 10
-    no_repeat_ngram_size: int = 0
-    sampling_topk: int = 1
-    sampling_topp: float = 1.0
-    sampling_temperature: float = 1.0
-    seed: int = 0
-    return_scores: bool = False
-    return_attention: bool = False  # models with attention: weights over the source per token
+    max_decoding_length: int | None = _flag(None, "most tokens generated per sentence [default: --max-len-a x "
+                                                  "its source tokens + --max-len-b]; the input's cap is "
+                                                  "--max-input-length", "--max-decoding-length", "--max-len", low=1)
+    max_length_a: float = _flag(2.0, "without --max-len: tokens generated per source token (fairseq's max_len_a)",
+                                "--max-len-a", low=0)
+    max_length_b: int = _flag(10, "without --max-len: tokens generated on top (fairseq's max_len_b)",
+                              "--max-len-b", low=0)
+    no_repeat_ngram_size: int = _flag(0, "forbid repeating any n-gram of this size (0: off)", "--no-repeat-ngram",
+                                      low=0)
+    sampling_topk: int = _flag(1, "sample from the K most likely tokens (1: no sampling; 0: the whole "
+                                  "distribution)", low=0)
+    sampling_topp: float = _flag(1.0, "nucleus: sample from the smallest set holding this probability mass")
+    sampling_temperature: float = _flag(1.0, "divide logits by T before sampling (0: argmax)")
+    seed: int = _flag(0, "sampling seed; a sentence's sample depends only on it and the sentence")
+    return_scores: bool = _flag(False, "jsonl: add per-token log-probabilities")
+    # models with attention: weights over the source per token
+    return_attention: bool = _flag(False, "jsonl: add attention weights (models with attention only)")
     # Never generate <unk> (the next best word instead): on by default, unlike CTranslate2,
     # since a word-level model's <unk> costs the default bundle ~3 BLEU (docs/quality.md).
-    disable_unk: bool = True
+    disable_unk: bool = _flag(True, "never generate the unknown-word token <unk> (the next best word instead), "
+                                    "or let the model write <unk> where it would", "--disable-unk/--allow-unk")
     # <unk> → the source word with the highest attention weight; lets <unk> be generated
-    replace_unknowns: bool = False
+    replace_unknowns: bool = _flag(False, "let the model generate <unk> and replace each by the source word "
+                                          "with the highest attention weight (models with attention only)",
+                                   "--replace-unk")
 
     def __post_init__(self):
         checks = [
-            (self.beam_size >= 1, "beam_size must be at least 1"),
+            (self.beam_size >= 1, "{beam_size} must be at least 1"),
             (1 <= self.num_hypotheses <= max(self.beam_size, 1) or self.sampling,
-             "num_hypotheses must be between 1 and beam_size"),
+             "{num_hypotheses} must be between 1 and {beam_size}"),
             (self.num_hypotheses == 1 or not self.sampling,
-             "num_hypotheses must be 1 with sampling: sampling returns one hypothesis"),
+             "{num_hypotheses} must be 1 with sampling: sampling returns one hypothesis"),
             (self.beam_size == 1 or not self.sampling,
-             "sampling draws one hypothesis per sentence: use beam_size 1 with sampling_topk, or "
-             "sampling_topk 1 with beam_size"),
-            (self.length_penalty >= 0, "length_penalty must be >= 0"),
+             "sampling draws one hypothesis per sentence: use {beam_size} 1 with {sampling_topk}, or "
+             "{sampling_topk} 1 with {beam_size}"),
+            (self.length_penalty >= 0, "{length_penalty} must be >= 0"),
             (self.length_penalty_type in LENGTH_PENALTY_TYPES,
-             f"length_penalty_type must be one of {LENGTH_PENALTY_TYPES}"),
-            (self.min_decoding_length >= 0, "min_decoding_length must be >= 0"),
+             f"{{length_penalty_type}} must be one of {LENGTH_PENALTY_TYPES}"),
+            (self.min_decoding_length >= 0, "{min_decoding_length} must be >= 0"),
             (self.max_decoding_length is None or self.max_decoding_length >= 1,
-             "max_decoding_length must be at least 1"),
+             "{max_decoding_length} must be at least 1"),
             (all(math.isfinite(x) for x in (self.length_penalty, self.max_length_a, self.sampling_topp,
                                              self.sampling_temperature)),
-             "length_penalty, max_length_a, sampling_topp and sampling_temperature must be finite numbers"),
-            (self.beam_size <= MAX_BEAM_SIZE, f"beam_size must be at most {MAX_BEAM_SIZE}"),
+             "{length_penalty}, {max_length_a}, {sampling_topp} and {sampling_temperature} must be finite numbers"),
+            (self.beam_size <= MAX_BEAM_SIZE, f"{{beam_size}} must be at most {MAX_BEAM_SIZE}"),
             (self.max_length_a >= 0 and self.max_length_b >= 0
              and self.max_length_a + self.max_length_b > 0,
-             "max_length_a and max_length_b must be >= 0, not both 0"),
-            (self.no_repeat_ngram_size >= 0, "no_repeat_ngram_size must be >= 0"),
-            (self.sampling_topk >= 0, "sampling_topk must be >= 0"),
-            (0 < self.sampling_topp <= 1, "sampling_topp must be in (0, 1]"),
-            (self.sampling_temperature >= 0, "sampling_temperature must be >= 0"),
-            (self.seed >= 0, "seed must be >= 0"),
+             "{max_length_a} and {max_length_b} must be >= 0, not both 0"),
+            (self.no_repeat_ngram_size >= 0, "{no_repeat_ngram_size} must be >= 0"),
+            (self.sampling_topk >= 0, "{sampling_topk} must be >= 0"),
+            (0 < self.sampling_topp <= 1, "{sampling_topp} must be in (0, 1]"),
+            (self.sampling_temperature >= 0, "{sampling_temperature} must be >= 0"),
+            (self.seed >= 0, "{seed} must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(message)
+                raise OptionError(message)
 
     @property
     def sampling(self) -> bool:

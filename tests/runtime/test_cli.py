@@ -345,6 +345,23 @@ def test_option_errors_name_the_cli_flags(bundle, input_file):
         assert "_" not in result.stderr.split("error:")[1].split(";")[0]
 
 
+def test_every_decoding_option_is_a_translate_flag_with_the_librarys_default():
+    import dataclasses
+
+    from s2s_batch.runtime.search.options import LENGTH_PENALTY_TYPES, DecodingOptions
+
+    params = {p.name: p for p in main.commands["translate"].params}
+    fields = dataclasses.fields(DecodingOptions)
+    assert all("help" in f.metadata for f in fields)  # none left out of the CLI
+    for f in fields:
+        flags = f.metadata["flags"] or ("--" + f.name.replace("_", "-"),)
+        param = next(p for p in params.values() if flags[0].split("/")[0] in p.opts)
+        assert param.default == f.default and param.help == f.metadata["help"], f.name
+        if f.metadata["low"] is not None:
+            assert param.type.min == f.metadata["low"], f.name
+    assert tuple(params["length_penalty_type"].type.choices) == LENGTH_PENALTY_TYPES
+
+
 def test_max_decoding_length_caps_the_output_under_both_names(bundle, input_file):
     capped = [run("translate", input_file, "--bundle", bundle(), "-q", flag, 2).stdout
               for flag in ("--max-decoding-length", "--max-len")]
