@@ -15,9 +15,10 @@ import click
 
 from s2s_batch.runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_MAX_INPUT_LENGTH
 from s2s_batch.runtime.cli.config_file import MAX_THREADS
-from s2s_batch.runtime.errors import InputError, OptionError, S2SError, UsageError
+from s2s_batch.runtime.errors import OptionError, S2SError, UsageError
 from s2s_batch.runtime.files.job import NotableLines, translate_stream_file
 from s2s_batch.runtime.files.options import CHUNK_LINES
+from s2s_batch.runtime.files.scoring import SCORE_FORMATS
 from s2s_batch.runtime.search.options import DecodingOptions
 
 _DEFAULTS = DecodingOptions()  # the library's defaults are the CLI's
@@ -227,7 +228,8 @@ def translate(input_path, output, bundles, ray_address, ray_actors, quiet, **fla
         stats = translate_stream_file(translator, input_path, output, options, notable)
     if not quiet:
         _say(stats.summary(time.perf_counter() - start))
-    _report_notable(translator, stats, notable, quiet)
+    for message in notable.report(stats, translator.long_inputs, translator.input_limit, quiet):
+        _say(message)
 
 
 def _translator_settings(flags: dict) -> dict:
@@ -246,33 +248,6 @@ def _translator_settings(flags: dict) -> dict:
                 long_inputs=flags["long_inputs"])
 
 
-def _report_notable(translator, stats, notable: NotableLines, quiet: bool) -> None:
-    """Name the first lines that were cropped (always) and capped (unless quiet)."""
-    if stats.truncated_lines:
-        where = _first_lines(notable.cropped, stats.truncated_lines)
-        action = "cropped" if translator.long_inputs == "crop" else "left untranslated (empty)"
-        _say(f"s2s-batch: {stats.truncated_lines} lines had a sentence longer than "
-             f"{translator.input_limit} source tokens, {action}{where}")
-    if stats.capped_lines and not quiet:
-        where = _first_lines(notable.capped, stats.capped_lines)
-        _say(f"s2s-batch: {stats.capped_lines} lines stopped at their length cap before "
-             f"<eos>{where}")
-
-
-def _first_lines(numbers: list[int], total: int) -> str:
-    if not numbers:
-        return ""
-    more = ", ..." if total > len(numbers) else ""
-    return f" (line{'s' if total > 1 else ''} {', '.join(map(str, numbers))}{more})"
-
-
-def _read_text_lines(path: str) -> list[str]:
-    from s2s_batch.runtime.files.job import open_input, read_lines
-
-    with open_input(path) as f:
-        return list(read_lines(f, path))
-
-
 @main.command()
 @click.argument("hyp", type=click.Path(dir_okay=False))
 @click.option("--ref", "refs", multiple=True, required=True, type=click.Path(dir_okay=False),
@@ -283,8 +258,9 @@ def _read_text_lines(path: str) -> list[str]:
 def evaluate(hyp, refs, as_json):
     """Corpus BLEU and chrF (sacreBLEU, multi-reference) and the seed's mean sentence BLEU."""
     from s2s_batch.runtime.evaluation import evaluate as evaluate_lines
+    from s2s_batch.runtime.files.scoring import read_text_lines
 
-    scores = evaluate_lines(_read_text_lines(hyp), [_read_text_lines(r) for r in refs], refs, hyp)
+    scores = evaluate_lines(read_text_lines(hyp), [read_text_lines(r) for r in refs], refs, hyp)
     click.echo(json.dumps(scores.as_json()) if as_json else "\n".join(scores.lines()))
 
 
@@ -293,34 +269,18 @@ def evaluate(hyp, refs, as_json):
 @click.argument("tgt_path", metavar="TGT")
 @click.option("-o", "--output", default="-", help="output file ('-': stdout)")
 @_bundle_option
-@click.option("--output-format", type=click.Choice(["text", "jsonl"]), default="text",
+@click.option("--output-format", type=click.Choice(SCORE_FORMATS), default="text",
               help="text: each pair's total log-probability; jsonl: its tokens and their "
                    "log-probabilities too")
 @_user_errors
 def score(src_path, tgt_path, output, bundle, output_format):
     """Score each line of TGT as a translation of the same line of SRC: its log-probability
     under the model, by forced decoding (Translator.score_batch). A blank pair scores 0."""
-    from s2s_batch.runtime.files.output import atomic_write
+    from s2s_batch.runtime.files.scoring import score_files
     from s2s_batch.runtime.translator import Translator
 
-    sources, targets = _read_text_lines(src_path), _read_text_lines(tgt_path)
-    if len(sources) != len(targets):
-        raise InputError(f"{src_path} has {len(sources)} lines but {tgt_path} has {len(targets)}; "
-                         "give one target line per source line")
     with Translator(bundle) as translator:
-        results = translator.score_batch(sources, targets)
-    if output_format == "jsonl":
-        lines = [json.dumps({"score": round(r.score, 6), "tokens": r.tokens,
-                             "log_probs": [round(x, 6) for x in r.log_probs]}, ensure_ascii=False)
-                 for r in results]
-    else:
-        lines = [f"{r.score:.6f}" for r in results]
-    data = "".join(line + "\n" for line in lines).encode("utf-8")
-    if output == "-":
-        sys.stdout.buffer.write(data)
-    else:
-        with atomic_write(Path(output)) as f:
-            f.write(data)
+        score_files(translator, src_path, tgt_path, output, output_format)
 
 
 @main.command()
@@ -334,21 +294,13 @@ def explain(sentence, bundle, png, beam_size):
     """Translate SENTENCE and show where the model looked: for each output token, the
     source words with the highest attention weights (models with attention only)."""
     from s2s_batch.runtime.cli.plots import attention_heatmap
+    from s2s_batch.runtime.explain import explain as explain_sentence
     from s2s_batch.runtime.translator import Translator
 
-    translator = Translator(bundle, threads=1)
-    result = translator.translate_batch([sentence], beam_size=beam_size, return_attention=True)[0]
-    if not result.hypotheses:
-        raise UsageError("SENTENCE is blank; give the sentence to translate in quotes")
-    source = translator.src_tokenizer.encode(sentence)[: translator.config.num_steps - 1] + ["<eos>"]
-    target = translator.tgt_vocab.decode(result.ids[0])
-    target += ["<eos>"] * (len(result.attention[0]) - len(target))
-    click.echo(result.best)
-    for token, weights in zip(target, result.attention[0]):
-        top = sorted(range(len(weights)), key=lambda j: -weights[j])[:3]
-        click.echo(f"  {token:<14} " + "  ".join(f"{source[j]} {weights[j]:.2f}" for j in top))
+    explanation = explain_sentence(Translator(bundle, threads=1), sentence, beam_size)
+    click.echo("\n".join(explanation.lines()))
     if png:
-        attention_heatmap(source, target, result.attention[0], Path(png))
+        attention_heatmap(explanation.source, explanation.target, explanation.attention, Path(png))
         _say(f"s2s-batch: heatmap written to {png}")
 
 

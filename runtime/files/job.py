@@ -308,11 +308,31 @@ class NotableLines:
                 if flag and len(seen) < self.keep:
                     seen.append(number)
 
+    def report(self, stats, long_inputs: str, input_limit: int | None, quiet: bool = False) -> list[str]:
+        """The end-of-run lines naming the first lines cropped (always) and capped (unless
+        quiet), with a run's Stats for the totals."""
+        lines = []
+        if stats.truncated_lines:
+            action = "cropped" if long_inputs == "crop" else "left untranslated (empty)"
+            lines.append(f"s2s-batch: {stats.truncated_lines} lines had a sentence longer than {input_limit} "
+                         f"source tokens, {action}{_first(self.cropped, stats.truncated_lines)}")
+        if stats.capped_lines and not quiet:
+            lines.append(f"s2s-batch: {stats.capped_lines} lines stopped at their length cap before "
+                         f"<eos>{_first(self.capped, stats.capped_lines)}")
+        return lines
+
     def merge(self, split: list[int], cropped: list[int], capped: list[int]) -> None:
         """Add a later chunk's notable lines (a Ray block's), keeping the first few."""
         for name, numbers in (("split", split), ("cropped", cropped), ("capped", capped)):
             seen = getattr(self, name)
             seen += numbers[: max(0, self.keep - len(seen))]
+
+
+def _first(numbers: list[int], total: int) -> str:
+    if not numbers:
+        return ""
+    more = ", ..." if total > len(numbers) else ""
+    return f" (line{'s' if total > 1 else ''} {', '.join(map(str, numbers))}{more})"
 
 
 def translated_chunks(translator, records: Iterator[tuple[str, str]], options: FileOptions,
