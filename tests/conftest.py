@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import LINES
 from tests.toy import make_pairs, tiny_config, toy_corpus_text, variant_config
 
 __all__ = ["make_pairs", "tiny_config"]
@@ -74,3 +75,11 @@ def bundle(trained, tmp_path_factory):
         return _BUNDLES[key]
 
     return get
+
+
+@pytest.fixture
+def input_file(tmp_path):
+    """A small input file of tests.helpers.LINES, blank lines among them."""
+    path = tmp_path / "in.txt"
+    path.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    return path

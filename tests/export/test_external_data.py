@@ -8,7 +8,7 @@ import pytest
 
 from s2s_batch.runtime.bundle.manifest import ENCODER_FILE, sha256_of
 from s2s_batch.runtime.errors import BundleError
-from tests.runtime.test_untrusted import _copy_bundle, _list_file
+from tests.helpers import copy_bundle, list_file
 
 
 @pytest.mark.parametrize("location", ["weights.bin", "../weights.bin", "in the working directory"])
@@ -17,7 +17,7 @@ def test_a_graph_with_external_data_is_refused(bundle, tmp_path, location, monke
 
     from s2s_batch.runtime.translator import Translator
 
-    root = _copy_bundle(bundle, tmp_path)
+    root = copy_bundle(bundle, tmp_path)
     graph = onnx.load(str(root / ENCODER_FILE))
     onnx.save_model(graph, str(root / ENCODER_FILE), save_as_external_data=True,
                     all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
@@ -33,6 +33,6 @@ def test_a_graph_with_external_data_is_refused(bundle, tmp_path, location, monke
                 if entry.key == "location":
                     entry.value = location
         onnx.save(graph, str(root / ENCODER_FILE))
-    _list_file(root, ENCODER_FILE, sha256_of(root / ENCODER_FILE))
+    list_file(root, ENCODER_FILE, sha256_of(root / ENCODER_FILE))
     with pytest.raises(BundleError, match="onnxruntime cannot load it|External data"):
         Translator(root, threads=1)

@@ -7,7 +7,7 @@ import pytest
 
 from s2s_batch.runtime.bundle.manifest import ENCODER_FILE, sha256_of
 from s2s_batch.runtime.errors import BundleError
-from tests.runtime.test_untrusted import _copy_bundle, _list_file
+from tests.helpers import copy_bundle, list_file
 
 
 def test_a_source_length_of_another_type_is_refused_at_load(bundle, tmp_path):
@@ -16,7 +16,7 @@ def test_a_source_length_of_another_type_is_refused_at_load(bundle, tmp_path):
 
     from s2s_batch.runtime.translator import Translator
 
-    root = _copy_bundle(bundle, tmp_path)
+    root = copy_bundle(bundle, tmp_path)
     model = onnx.load(str(root / ENCODER_FILE))
     graph = model.graph
     for node in graph.node:  # the graph reads src_len through a Cast from int32
@@ -24,6 +24,6 @@ def test_a_source_length_of_another_type_is_refused_at_load(bundle, tmp_path):
     graph.node.insert(0, helper.make_node("Cast", ["src_len"], ["src_len_int64"], to=TensorProto.INT64))
     next(i for i in graph.input if i.name == "src_len").type.tensor_type.elem_type = TensorProto.INT32
     onnx.save(model, str(root / ENCODER_FILE))
-    _list_file(root, ENCODER_FILE, sha256_of(root / ENCODER_FILE))
+    list_file(root, ENCODER_FILE, sha256_of(root / ENCODER_FILE))
     with pytest.raises(BundleError, match="src_len is a tensor\\(int32\\) of rank 1, not a tensor\\(int64\\)"):
         Translator(root, threads=1)

@@ -22,7 +22,7 @@ from s2s_batch.runtime.bundle.manifest import (
     SHORTLIST_INPUT,
 )
 from s2s_batch.runtime.translator import Translator
-from tests.runtime.test_cli import input_file, run  # noqa: F401 (a fixture)
+from tests.helpers import run
 
 HIDDEN, VOCAB = 16, 100
 

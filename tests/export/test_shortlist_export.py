@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.runtime.test_cli import input_file, run  # noqa: F401 (a fixture)
+from tests.helpers import run
 
 
 def test_cli_shortlist(bundle, trained, input_file, tmp_path):  # noqa: F811 (a fixture)

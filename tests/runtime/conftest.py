@@ -4,11 +4,14 @@ in a runtime-only install, without torch."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.make_bundles import BUNDLES, VARIANTS, variant_name
+from tests.helpers import RESUME_LINES, resume_cli
+from tests.toy import make_pairs
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +37,18 @@ def bundle(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained():
     pytest.fail("tests/runtime must not train: use the committed bundles (the bundle fixture)")
+
+
+@pytest.fixture(scope="module")
+def job(bundle, tmp_path_factory):
+    """(bundle, a 3,000-line input with blanks, its uninterrupted translation): what the
+    resume tests stop and resume."""
+    root = tmp_path_factory.mktemp("resume")
+    src = root / "in.txt"
+    lines = [en for en, _ in make_pairs(RESUME_LINES, seed=9)][:RESUME_LINES]
+    lines[::97] = [""] * len(lines[::97])
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reference = root / "reference.txt"
+    proc = subprocess.run(resume_cli(bundle(), src, reference), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return bundle(), src, reference.read_bytes()

@@ -11,21 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from s2s_batch.runtime.cli.main import main
-
-LINES = ["I see the dog.", "", "   ", "She likes a big red car!", "We want the bread?",
-         "unknownword zzz", "They eat the apple."]
-
-
-def run(*args, input=None, env=None):
-    """The CLI in process; args may be paths or numbers."""
-    return CliRunner().invoke(main, [str(a) for a in args], input=input, env=env)
-
-
-@pytest.fixture
-def input_file(tmp_path):
-    path = tmp_path / "in.txt"
-    path.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    return path
+from tests.helpers import LINES, run
 
 
 def test_translate_file_keeps_line_count_and_empty_lines(bundle, input_file, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from s2s_batch.runtime.bundle.graphs import Graphs
 from s2s_batch.runtime.errors import UsageError
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
-from tests.runtime.test_cli import LINES, run
+from tests.helpers import LINES, run
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from s2s_batch.runtime.files.output import FileJob
 from s2s_batch.runtime.files.progress import Progress
-from tests.runtime.test_cli import run
+from tests.helpers import run
 
 SENTENCES = ["I see the dog.", "", "She likes a big red car!", "We want the bread?", "They eat the apple."]
 

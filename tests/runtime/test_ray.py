@@ -17,7 +17,6 @@ if os.environ.get("S2S_REQUIRE_RAY"):  # CI installs the extra: there, a skip wo
 else:
     pytest.importorskip("ray")
 
-from tests.runtime.test_resume import job  # noqa: E402,F401  (the resume test's input and reference)
 
 RAY = str(Path(sys.executable).parent / "ray")
 CLI = str(Path(sys.executable).parent / "s2s-batch")
@@ -147,8 +146,9 @@ def test_unreachable_cluster_is_exit_7():
 
 
 def test_a_killed_local_run_resumes_on_ray_byte_identical(ray_head, job, tmp_path):  # noqa: F811 (a fixture)
-    from tests.runtime.test_resume import N_LINES, start_and_stop_at
-    from tests.runtime.test_resume import cli as local_cli
+    from tests.helpers import RESUME_LINES as N_LINES
+    from tests.helpers import resume_cli as local_cli
+    from tests.helpers import start_and_stop_at
 
     bundle_dir, src, reference = job
     dst = tmp_path / "out.txt"

@@ -3,60 +3,14 @@
 import json
 import signal
 import subprocess
-import sys
-import time
 
 import pytest
 
-from tests.toy import make_pairs
+from tests.helpers import RESUME_LINES as N_LINES
+from tests.helpers import resume_cli as cli
+from tests.helpers import start_and_stop_at
 
 KILL_FRACTIONS = [0.1, 0.35, 0.6, 0.85]
-N_LINES = 3000
-
-
-@pytest.fixture(scope="module")
-def job(bundle, tmp_path_factory):
-    root = tmp_path_factory.mktemp("resume")
-    src = root / "in.txt"
-    lines = [en for en, _ in make_pairs(N_LINES, seed=9)][:N_LINES]
-    lines[::97] = [""] * len(lines[::97])
-    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    reference = root / "reference.txt"
-    proc = subprocess.run(cli(bundle(), src, reference), capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return bundle(), src, reference.read_bytes()
-
-
-def cli(bundle_dir, src, dst, *extra):
-    # one sentence at a time and small chunks make the run long enough to be killed mid-file
-    return [sys.executable, "-m", "s2s_batch.runtime.cli.main", "translate", str(src), "-o", str(dst),
-            "--bundle", str(bundle_dir), "--batch-size", "1", "--chunk-lines", "100", "--threads", "1",
-            "-q", *extra]
-
-
-def _default_sigint():
-    # A job started in the background by a non-interactive shell inherits SIGINT ignored
-    # (and Python then keeps ignoring it); the user's Ctrl-C case needs the default.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def start_and_stop_at(args, progress_file, target_lines, sig):
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_sigint)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if json.loads(progress_file.read_text())["lines"] >= target_lines:
-                break
-        except (FileNotFoundError, ValueError):
-            pass
-        time.sleep(0.005)
-    assert proc.poll() is None, "the run finished before it could be stopped"
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
-    return proc.returncode, err
-
-
 @pytest.mark.parametrize("fraction", KILL_FRACTIONS)
 def test_sigkill_then_resume_equals_an_uninterrupted_run(job, tmp_path, fraction):
     bundle_dir, src, reference = job

@@ -172,7 +172,8 @@ def test_splitting_keeps_batch_invariance_and_order(bundle, multi_sentence_file)
 
 
 def test_a_killed_run_with_splitting_resumes_byte_identical(bundle, multi_sentence_file, tmp_path):
-    from tests.runtime.test_resume import cli, start_and_stop_at
+    from tests.helpers import resume_cli as cli
+    from tests.helpers import start_and_stop_at
 
     reference = tmp_path / "reference.txt"
     assert subprocess.run(cli(bundle(), multi_sentence_file, reference), capture_output=True).returncode == 0

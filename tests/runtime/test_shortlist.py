@@ -12,7 +12,6 @@ from s2s_batch.runtime.bundle.manifest import SHORTLIST_FILE
 from s2s_batch.runtime.bundle.shortlist import LexicalTable, Shortlist
 from s2s_batch.runtime.errors import BundleError, UsageError
 from s2s_batch.runtime.translator import Translator
-from tests.runtime.test_cli import input_file, run  # noqa: F401 (a fixture)
 
 
 def _covering(table_of: Translator, ids: list[list[int]], extra: int = 0) -> Shortlist:

@@ -8,7 +8,7 @@ from s2s_batch.runtime.bundle.manifest import TRUECASE_FILE
 from s2s_batch.runtime.bundle.tokens import Recaser
 from s2s_batch.runtime.errors import BundleError
 from s2s_batch.runtime.translator import Translator
-from tests.runtime.test_cli import input_file, run  # noqa: F401 (a fixture)
+from tests.helpers import run
 
 
 def test_apply_restores_names_and_capitalises_the_first_letter():

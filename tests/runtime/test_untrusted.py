@@ -3,40 +3,27 @@ graphs with external data, and two runs on one output."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from s2s_batch.runtime.bundle.manifest import MANIFEST, SRC_VOCAB_FILE, load_manifest, sha256_of
+from s2s_batch.runtime.bundle.manifest import SRC_VOCAB_FILE, load_manifest, sha256_of
 from s2s_batch.runtime.cli.main import main as s2s_batch
 from s2s_batch.runtime.errors import BundleError, OutputError
 from s2s_batch.runtime.files.output import FileJob, OutputLock
-
-
-def _copy_bundle(bundle, tmp_path: Path) -> Path:
-    copy = tmp_path / "bundle"
-    shutil.copytree(bundle(), copy)
-    return copy
-
-
-def _list_file(root: Path, name: str, digest: str = "0" * 64) -> None:
-    manifest = json.loads((root / MANIFEST).read_text())
-    manifest["files"][name] = digest
-    (root / MANIFEST).write_text(json.dumps(manifest))
+from tests.helpers import copy_bundle, list_file
 
 
 @pytest.mark.parametrize("name", ["../secret.txt", "/etc/hostname", "sub/file.txt", "..", ""])
 def test_a_manifest_name_outside_the_folder_is_refused(bundle, tmp_path, name):
-    root = _copy_bundle(bundle, tmp_path)
+    root = copy_bundle(bundle, tmp_path)
     (tmp_path / "secret.txt").write_text("not yours")
-    _list_file(root, name, sha256_of(tmp_path / "secret.txt"))
+    list_file(root, name, sha256_of(tmp_path / "secret.txt"))
     with pytest.raises(BundleError, match="not a plain file name"):
         load_manifest(root)
     result = CliRunner().invoke(s2s_batch, ["translate", "-", "--bundle", str(root), "-q"], input="Hi.\n")
@@ -44,7 +31,7 @@ def test_a_manifest_name_outside_the_folder_is_refused(bundle, tmp_path, name):
 
 
 def test_a_symlink_out_of_the_folder_is_refused(bundle, tmp_path):
-    root = _copy_bundle(bundle, tmp_path)
+    root = copy_bundle(bundle, tmp_path)
     outside = tmp_path / "vocab-elsewhere.txt"
     shutil.move(root / SRC_VOCAB_FILE, outside)
     (root / SRC_VOCAB_FILE).symlink_to(outside)

@@ -9,7 +9,6 @@ from s2s_batch.runtime.bundle.tokens import tokenize
 from s2s_batch.train.data import Pair
 from s2s_batch.train.learned_tables import build_vocab
 from s2s_batch.train.lexicon import build_lexical_table
-from tests.runtime.test_cli import input_file, run  # noqa: F401 (a fixture)
 from tests.toy import make_pairs
 
 

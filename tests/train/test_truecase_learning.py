@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from s2s_batch.train.learned_tables import learn_source_casing, learn_truecasing
-from tests.runtime.test_cli import input_file, run  # noqa: F401 (a fixture)
 
 
 def test_learns_the_usual_form_away_from_the_sentence_start():
