@@ -122,13 +122,6 @@ class Graphs:
         self.device = "cuda" if CUDA_PROVIDER in providers[0] else "cpu"
         self.encoder = open_session(manifest.path(manifest.graphs["encoder"].file), providers, threads)
         self.decoder = open_session(manifest.path(manifest.graphs["decoder_step"].file), providers, threads)
-        for role, session in (("encoder", self.encoder), ("decoder_step", self.decoder)):
-            declared = manifest.graphs[role]
-            missing = set(declared.inputs) - input_names(session) or (
-                set(declared.outputs) - {o.name for o in session.get_outputs()})
-            if missing:
-                raise BundleError(f"{manifest.path(declared.file)}: the manifest lists {sorted(missing)}, "
-                                  "which the graph lacks; re-export the bundle")
         self.state_names, self.memory_names = cfg.state_names, cfg.memory_names
         self.vocab_size = cfg.tgt_vocab_size
         self.has_attention = cfg.attention != "none"
@@ -150,6 +143,15 @@ class Graphs:
         self._check_io(manifest)
 
     def _check_io(self, manifest: Manifest) -> None:
+        """The one check of the graphs against the bundle's spec: every name the manifest
+        lists and the model config needs, and each value's element type and rank."""
+        for role, session in (("encoder", self.encoder), ("decoder_step", self.decoder)):
+            declared = manifest.graphs[role]
+            missing = set(declared.inputs) - input_names(session) or (
+                set(declared.outputs) - {o.name for o in session.get_outputs()})
+            if missing:
+                raise BundleError(f"{manifest.path(declared.file)}: the manifest lists {sorted(missing)}, "
+                                  "which the graph lacks; re-export the bundle")
         enc_out = {o.name for o in self.encoder.get_outputs()}
         dec_in = {i.name for i in self.decoder.get_inputs()}
         dec_out = {o.name for o in self.decoder.get_outputs()}
