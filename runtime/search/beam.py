@@ -13,7 +13,7 @@ import numpy as np
 
 from s2s_batch.runtime.bundle.graphs import Graphs, log_softmax
 from s2s_batch.runtime.search.loop import CANDIDATES, LOGITS, StepRead, decode
-from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis, banned_by_ngrams, forbid, row_caps
+from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis, forbid, row_caps
 
 # The decoder step returns k + MASKED_AT_MOST candidates per row: the mask may forbid
 # <eos> (before the minimum length) and the banned id, and k allowed ones remain.
@@ -125,16 +125,14 @@ def _attention_of(attention, weights, row: int) -> list:
 def _mask(vocab: int, t: int, eos: int, banned: int | None, opts: DecodingOptions) -> np.ndarray:
     """0, or -inf for the ids step t may not produce (forbid's rules as an additive mask)."""
     mask = np.zeros((1, vocab), dtype=np.float32)
-    forbid(mask, t, eos, banned, opts)
+    forbid(mask, t, eos, banned, opts.min_decoding_length)
     return mask[0]
 
 
 def _rank_numpy(logits, beam_scores, t, eos, banned, opts: DecodingOptions, histories, k):
     """rank_rows's result from the full logits, with the n-gram bans of each row."""
     logp = log_softmax(logits)  # (n*K, V)
-    forbid(logp, t, eos, banned, opts)
-    for row, history in enumerate(histories):
-        logp[row, banned_by_ngrams(history, opts.no_repeat_ngram_size)] = -np.inf
+    forbid(logp, t, eos, banned, opts.min_decoding_length, opts.no_repeat_ngram_size, histories)
     sentences, vocab = beam_scores.shape[0], logp.shape[1]
     total = (beam_scores.reshape(-1, 1) + logp).reshape(sentences, k * vocab)
     flat, scores = _candidates(total, k)

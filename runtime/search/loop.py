@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from s2s_batch.runtime.bundle.graphs import Graphs, log_softmax, select_rows
-from s2s_batch.runtime.search.options import Hypothesis, banned_by_ngrams, row_caps
+from s2s_batch.runtime.search.options import Hypothesis, forbid, row_caps
 
 NEXT_TOKEN, LOGITS, CANDIDATES = "next_token", "logits", "candidates"
 
@@ -136,8 +136,7 @@ class Greedy:
         self.bos, self.eos, self.caps = bos, eos, caps
         self.with_scores, self.min_len, self.no_repeat_ngram = with_scores, min_len, no_repeat_ngram
         self.shortlist = shortlist
-        self.banned_column = None if banned is None else column_of(banned, shortlist)
-        self.eos_column = column_of(eos, shortlist)
+        self.banned = banned
         steps = int(caps.max())
         self.out = np.empty((rows, steps), dtype=np.int64)
         self.token_scores = np.zeros((rows, steps), dtype=np.float32)
@@ -157,16 +156,8 @@ class Greedy:
         if self.read.output == LOGITS:
             logits = output
             scores = log_softmax(logits)  # the model's, as beam search scores: not renormalised
-            if self.banned_column is not None:
-                logits[:, self.banned_column] = -np.inf
-            if t < self.min_len and self.eos_column is not None:
-                logits[:, self.eos_column] = -np.inf
-            if self.no_repeat_ngram:
-                for j, row in enumerate(rows):
-                    for token in banned_by_ngrams(self.out[row, :t].tolist(), self.no_repeat_ngram):
-                        column = column_of(token, self.shortlist)
-                        if column is not None:
-                            logits[j, column] = -np.inf
+            histories = ([self.out[row, :t].tolist() for row in rows] if self.no_repeat_ngram else None)
+            forbid(logits, t, self.eos, self.banned, self.min_len, self.no_repeat_ngram, histories, self.shortlist)
             columns = logits.argmax(axis=-1)
             self.token_scores[rows, t] = np.take_along_axis(scores, columns[:, None], 1)[:, 0]
             tokens = columns if self.shortlist is None else self.shortlist[columns]
@@ -205,12 +196,3 @@ def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int
     policy = Greedy(graphs, src.shape[0], bos, eos, caps, src.shape[1], with_scores, banned, with_attention,
                     shortlist, min_len, no_repeat_ngram)
     return [h for (h,) in decode(graphs, src, src_len, policy, int(caps.max()))]
-
-
-def column_of(token: int, shortlist: np.ndarray | None) -> int | None:
-    """The logits column of target id `token`: itself, or its place in the shortlist (None
-    if the shortlist lacks it)."""
-    if shortlist is None:
-        return token
-    at = int(np.searchsorted(shortlist, token))
-    return at if at < len(shortlist) and shortlist[at] == token else None

@@ -145,13 +145,33 @@ def row_caps(max_len, batch: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(max_len, dtype=np.int64), (batch,)).copy()
 
 
-def forbid(scores: np.ndarray, t: int, eos: int, banned: int | None, opts: DecodingOptions) -> None:
-    """Set to -inf, in place, what step t may not produce: <eos> before the minimum length,
-    and the banned token (<unk> with disable_unk)."""
-    if t < opts.min_decoding_length:
-        scores[:, eos] = -np.inf
-    if banned is not None:
-        scores[:, banned] = -np.inf
+def forbid(scores: np.ndarray, t: int, eos: int, banned: int | None, min_len: int = 0, ngram: int = 0,
+           histories: list[list[int]] | None = None, shortlist: np.ndarray | None = None) -> None:
+    """Set to -inf, in place, what step t may not produce, for every search: <eos> before
+    `min_len` tokens, the `banned` id (<unk> with disable_unk), and in each row a token
+    that would repeat an n-gram of `ngram` tokens of its history (`histories`, one per row
+    of `scores`). With a `shortlist` (sorted target ids), `scores`' columns are its ids."""
+    def columns(ids):
+        found = [c for c in (column_of(i, shortlist) for i in ids) if c is not None]
+        return found if shortlist is not None else list(ids)
+
+    fixed = ([eos] if t < min_len else []) + ([banned] if banned is not None else [])
+    if fixed:
+        scores[:, columns(fixed)] = -np.inf
+    if ngram and histories is not None:
+        for row, history in enumerate(histories):
+            repeats = banned_by_ngrams(history, ngram)
+            if repeats:
+                scores[row, columns(repeats)] = -np.inf
+
+
+def column_of(token: int, shortlist: np.ndarray | None) -> int | None:
+    """The scores column of target id `token`: itself, or its place in the shortlist (None
+    if the shortlist lacks it)."""
+    if shortlist is None:
+        return token
+    at = int(np.searchsorted(shortlist, token))
+    return at if at < len(shortlist) and shortlist[at] == token else None
 
 
 def banned_by_ngrams(history: list[int], n: int) -> list[int]:

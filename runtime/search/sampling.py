@@ -6,7 +6,7 @@ import numpy as np
 
 from s2s_batch.runtime.bundle.graphs import Graphs, log_softmax
 from s2s_batch.runtime.search.loop import LOGITS, StepRead, decode
-from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis, banned_by_ngrams, forbid, row_caps
+from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis, forbid, row_caps
 
 
 def truncated_distribution(logits: np.ndarray, temperature: float, topk: int, topp: float):
@@ -62,12 +62,11 @@ class Sample:
         """A draw for each live row; the rows that drew <eos> or reached their cap leave."""
         opts, rows = self.opts, self.rows
         logp = log_softmax(logits)
-        forbid(logits, t, self.eos, self.banned, opts)
+        forbid(logits, t, self.eos, self.banned, opts.min_decoding_length, opts.no_repeat_ngram_size,
+               [self.hyps[row].ids for row in rows] if opts.no_repeat_ngram_size else None)
         tokens = np.empty(len(rows), dtype=np.int64)
         for j, row in enumerate(rows):
             hyp = self.hyps[row]
-            if opts.no_repeat_ngram_size:
-                logits[j, banned_by_ngrams(hyp.ids, opts.no_repeat_ngram_size)] = -np.inf
             tokens[j] = draw(logits[j], self.rngs[row], opts)
             hyp.token_scores.append(float(logp[j, tokens[j]]))
             if weights is not None:
