@@ -58,7 +58,7 @@ echo "$(elapsed) bundles ready" | tee -a "$OUT/device.log"
 # its own, and measure without CUDA graphs if it fails.
 if ! python3 -c "import torch, sys; from s2s_batch.runtime.translator import Translator
 t = Translator('$b32', device='cuda', split_sentences=False); print(t.translate_ids(['Hello.', 'How are you?']))
-sys.exit(0 if t.graphs.loop.cuda_graph else 1)" 2>&1 | tail -3 | tee -a "$OUT/device.log"; then
+sys.exit(0 if t.fixed_loop.cuda_graph else 1)" 2>&1 | tail -3 | tee -a "$OUT/device.log"; then
   echo "CUDA graph capture failed: measuring without" | tee -a "$OUT/device.log"
   export S2S_BATCH_CUDA_GRAPHS=0
 fi

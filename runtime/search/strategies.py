@@ -2,10 +2,10 @@
 
 As CTranslate2's `SearchStrategy` (include/ctranslate2/decoding.h), each strategy takes
 the decoder-step graphs and a batch of sources and returns each row's hypotheses, best
-first. `choose_strategy` picks one from the decoding options; greedy search has two
-backends: the host loop (runtime/search/loop.py) and, on CUDA, the loop whose state stays
-bound on the device (runtime/search/device_loop.py). The loops themselves live in search.py,
-device_loop.py, beam.py and sampling.py.
+first. `choose_strategy` picks one from the decoding options; greedy search has three
+backends: the host loop (runtime/search/loop.py), and on CUDA the fixed-shape loop step
+(fixed_loop.py) or the loop whose state stays bound on the device (device_loop.py). Beam
+search and sampling are policies of the host loop (beam.py, sampling.py).
 """
 
 from __future__ import annotations
