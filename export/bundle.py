@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-import onnx
-
 from s2s_batch.export.context_gates import precompute_context_gates
 from s2s_batch.export.embedding_gates import precompute_embedding_gates
+from s2s_batch.export.graph_io import read_graph_io
 from s2s_batch.export.loop_step import write_loop_step
 from s2s_batch.export.onnx_export import OPSET, export_graphs
 from s2s_batch.export.output_head import PRESCORE_CANDIDATES, PRESCORE_GROUP, rewrite_output_head
@@ -51,14 +50,6 @@ def _special_tokens(vocab: Vocab) -> dict:
 
 def _versions() -> dict:
     return {pkg: metadata.version(pkg) for pkg in ("torch", "onnx", "onnxruntime")}
-
-
-def _graph_io(path: Path) -> dict:
-    """The input and output names the written graph really has (unused inputs are pruned)."""
-    graph = onnx.load(str(path), load_external_data=False).graph
-    initializers = {i.name for i in graph.initializer}
-    return {"inputs": [i.name for i in graph.input if i.name not in initializers],
-            "outputs": [o.name for o in graph.output]}
 
 
 def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload: dict,
@@ -215,7 +206,7 @@ def write_files(tmp: Path, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab,
         Recaser(payload["source_case"]).save(tmp / SOURCE_CASE_FILE)
         names.append(SOURCE_CASE_FILE)
     files = {name: sha256_of(tmp / name) for name in names}
-    graph_io = {name: _graph_io(tmp / name) for name in graphs}
+    graph_io = {name: read_graph_io(tmp / name) for name in graphs}
     manifest = build_manifest(cfg, src_vocab, tgt_vocab, payload, files, 0.0, graph_io)
     if lexicon is not None:
         manifest["shortlist"] = {"file": SHORTLIST_FILE, "source_ids": lexicon.source_size,

@@ -126,20 +126,22 @@ class Graphs:
         self.vocab_size = cfg.tgt_vocab_size
         self.has_attention = cfg.attention != "none"
         self._chunked = not cfg.pad_source  # seed-semantics encoders read num_steps columns
-        self.encoder_inputs = {i.name for i in self.encoder.get_inputs()}
+        encoder, step = manifest.graphs["encoder"], manifest.graphs["decoder_step"]
+        # What each graph can be fed is what the manifest lists (checked against the graphs
+        # by _check_io), never probed from the sessions: the bundle's revision says it.
+        self.encoder_inputs = set(encoder.inputs)
         _, self.encoder_outputs = encoder_io(cfg)
-        self._dec_inputs, dec_outputs = decoder_io(cfg)
+        self._dec_inputs, _ = decoder_io(cfg)
         state_outputs = [state_output(name) for name in cfg.state_names]
         self._step_outputs = [NEXT_TOKEN, *state_outputs]
         self._logit_outputs = [LOGITS, *state_outputs]
-        step_inputs = input_names(self.decoder)
-        self.takes_shortlist = SHORTLIST_INPUT in step_inputs
-        self.takes_banned = BANNED_INPUT in step_inputs  # next_token can skip ids in the graph
+        self.takes_shortlist = step.takes(SHORTLIST_INPUT)
+        self.takes_banned = step.takes(BANNED_INPUT)  # next_token can skip ids in the graph
         # The int8 prescoring kernel is onnxruntime's CPU one: on CUDA the plain layer is faster.
-        self.takes_prescore = PRESCORE_INPUT in step_inputs
+        self.takes_prescore = step.takes(PRESCORE_INPUT)
         self.prescores = self.takes_prescore and prescore and self.device == "cpu"
-        self._logits_only = {LOGITS_ONLY_INPUT: _ON} if LOGITS_ONLY_INPUT in step_inputs else {}
-        self.takes_row_candidates = ROW_CANDIDATES_INPUT in step_inputs
+        self._logits_only = {LOGITS_ONLY_INPUT: _ON} if step.takes(LOGITS_ONLY_INPUT) else {}
+        self.takes_row_candidates = step.takes(ROW_CANDIDATES_INPUT)
         self._check_io(manifest)
 
     def _check_io(self, manifest: Manifest) -> None:
@@ -147,16 +149,15 @@ class Graphs:
         lists and the model config needs, and each value's element type and rank."""
         for role, session in (("encoder", self.encoder), ("decoder_step", self.decoder)):
             declared = manifest.graphs[role]
-            missing = set(declared.inputs) - input_names(session) or (
+            required = {i.name for i in session.get_inputs()}
+            differ = (required ^ set(declared.inputs)) | (set(declared.optional_inputs) - input_names(session)) | (
                 set(declared.outputs) - {o.name for o in session.get_outputs()})
-            if missing:
-                raise BundleError(f"{manifest.path(declared.file)}: the manifest lists {sorted(missing)}, "
-                                  "which the graph lacks; re-export the bundle")
-        enc_out = {o.name for o in self.encoder.get_outputs()}
-        dec_in = {i.name for i in self.decoder.get_inputs()}
-        dec_out = {o.name for o in self.decoder.get_outputs()}
-        missing = ((set(self.encoder_outputs) - enc_out) | (set(self._dec_inputs) - dec_in)
-                   | (set(self._step_outputs) - dec_out))
+            if differ:
+                raise BundleError(f"{manifest.path(declared.file)}: the graph and the manifest disagree on "
+                                  f"{sorted(differ)}; re-export the bundle")
+        step = manifest.graphs["decoder_step"]
+        missing = ((set(self.encoder_outputs) - set(manifest.graphs["encoder"].outputs))
+                   | (set(self._dec_inputs) - set(step.inputs)) | (set(self._step_outputs) - set(step.outputs)))
         if missing or not self.encoder_inputs <= {SRC, SRC_LEN}:
             raise BundleError(f"{manifest.root}: graph inputs/outputs do not match the manifest's "
                               f"model ({', '.join(sorted(missing))}); re-export the bundle")

@@ -17,7 +17,14 @@ FORMAT_VERSION = 1
 # what a bundle holds changes. A manifest without one is revision 1. Revision 2
 # (2026-11-30): the manifest records its revision; the decoder may attend after the cell.
 # Revision 3 (2026-11-30): precision may be fp16 (s2s-export --quantize fp16).
-REVISION = 3
+# Revision 4 (2026-12-05): each graph lists its optional inputs (those with a default:
+# BANNED_INPUT, LOGITS_ONLY_INPUT, ROW_CANDIDATES_INPUT), and the runtime uses a graph
+# input only where the manifest lists it. Bundles of revisions 1-3 may have them too but
+# do not say so: they decode with the host-side paths (same results, slower beam search)
+# until `python -m s2s_batch.export.upgrade BUNDLE` rewrites their manifest.
+REVISION = 4
+# The revision from which a manifest lists each graph's optional inputs.
+OPTIONAL_INPUTS_SINCE = 4
 # What a bundle's graphs compute in, besides fp32 (s2s-export --quantize).
 LOWER_PRECISIONS = ("int8", "fp16")
 # The graphs of a bundle by role, and the special tokens each vocabulary records.
@@ -39,13 +46,14 @@ SHORTLIST_FILE, SHORTLIST_INPUT = "shortlist.npz", "shortlist_ids"
 # Only in fp32 bundles exported with int8 prescoring: the decoder step's switch (bool
 # scalar) between the exact int8-prescored argmax and the plain output layer.
 PRESCORE_INPUT = "prescore"
-# In bundles whose head has either switch: target ids next_token never takes (int64 [N],
-# default empty), e.g. <unk> with disable_unk; their logits read BANNED_LOGIT.
+# Optional inputs of the decoder step (in bundles whose head has either switch above):
+# target ids next_token never takes (int64 [N], default empty), e.g. <unk> with
+# disable_unk; their logits read BANNED_LOGIT.
 BANNED_INPUT, BANNED_LOGIT = "banned_ids", -1e9
-# In bundles exported since 2026-11-25 whose head has either switch: true when only the
-# logits are read (bool scalar, default false); next_token is then not computed.
+# True when only the logits are read (bool scalar, default false); next_token is then
+# not computed.
 LOGITS_ONLY_INPUT = "logits_only"
-# Exported with it (same bundles): when C > 0 (int64 [1], default 0), the step returns
+# When C > 0 (int64 [1], default 0), the step returns
 # each row's C best log-probabilities [B, C] as logits (sorted, best first) and their ids
 # [B * C] as next_token: beam search's per-row candidates, so the logits stay in the graph.
 ROW_CANDIDATES_INPUT = "row_candidates"
@@ -102,11 +110,18 @@ def member(root: Path, name: object) -> Path:
 
 @dataclass(frozen=True)
 class GraphEntry:
-    """One graph of the bundle: its file and the input and output names it has."""
+    """One graph of the bundle: its file, the input and output names it has, and (from
+    revision OPTIONAL_INPUTS_SINCE) the inputs a feed may leave out, each having a default."""
 
     file: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    optional_inputs: tuple[str, ...] = ()
+
+    def takes(self, name: str) -> bool:
+        """Whether the manifest says the graph can be fed `name`: the one place the runtime
+        decides which graph features a bundle has."""
+        return name in self.inputs or name in self.optional_inputs
 
 
 @dataclass(frozen=True)
@@ -143,7 +158,8 @@ def manifest_schema() -> dict:
     Fields it does not read (recipe, metrics, provenance) may hold anything."""
     names = {"type": "array", "items": {"type": "string"}}
     graph = {"type": "object", "required": ["file", "inputs", "outputs"],
-             "properties": {"file": {"type": "string"}, "inputs": names, "outputs": names}}
+             "properties": {"file": {"type": "string"}, "inputs": names, "outputs": names,
+                            "optional_inputs": names}}
     ids = {"type": "object", "required": list(SPECIAL_TOKENS),
            "properties": {k: {"type": "integer", "minimum": 0} for k in SPECIAL_TOKENS}}
     both = lambda item: {"type": "object", "required": ["src", "tgt"],  # noqa: E731
@@ -171,8 +187,10 @@ def manifest_schema() -> dict:
     }
 
 
-def _graph_entry(name: str, entry: dict) -> GraphEntry:
-    return GraphEntry(str(entry["file"]), tuple(entry["inputs"]), tuple(entry["outputs"]))
+def _graph_entry(entry: dict, revision: int) -> GraphEntry:
+    optional = entry.get("optional_inputs", []) if revision >= OPTIONAL_INPUTS_SINCE else []
+    return GraphEntry(str(entry["file"]), tuple(map(str, entry["inputs"])), tuple(map(str, entry["outputs"])),
+                      tuple(map(str, optional)))
 
 
 def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
@@ -199,7 +217,10 @@ def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
         raise BundleError(f"{manifest_path}: bundle format version {version!r}, this runtime reads "
                           f"{FORMAT_VERSION}; re-export with a matching s2s-export or upgrade s2s-batch")
     revision = data.get("revision", 1)
-    if not isinstance(revision, int) or revision > REVISION:
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
+        raise BundleError(f"{manifest_path}: bundle revision {revision!r} is not a revision number; "
+                          "re-export the bundle")
+    if revision > REVISION:
         raise BundleError(f"{manifest_path}: bundle revision {revision!r}, newer than this runtime's "
                           f"{REVISION}; upgrade s2s-batch or re-export with its s2s-export")
     try:
@@ -207,7 +228,7 @@ def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
         files = {str(k): str(v) for k, v in dict(data["files"]).items()}
         special = {side: {k: int(data["special_tokens"][side][k]) for k in SPECIAL_TOKENS}
                    for side in ("src", "tgt")}
-        graphs = {role: _graph_entry(role, data["graphs"][role]) for role in (*GRAPH_FILES, *OPTIONAL_GRAPH_FILES)
+        graphs = {role: _graph_entry(data["graphs"][role], revision) for role in (*GRAPH_FILES, *OPTIONAL_GRAPH_FILES)
                   if role in GRAPH_FILES or role in data["graphs"]}
         vocabularies = {side: str(data["vocabularies"][side]) for side in ("src", "tgt")}
         precision = str(data.get("precision", "fp32"))
