@@ -1,8 +1,8 @@
 """The s2s-batch runtime: numpy + onnxruntime + a bundle, no torch.
 
-translator.py is the library API (Translator, TranslationResult); text.py readies a
-line's sentences for the model and restores their translations; batching.py sorts them
-into batches; results.py holds scores of given targets and run counts; explain.py shows
+translator.py is the library API (Translator); text.py readies a line's sentences for
+the model and restores their translations; batching.py sorts them into batches;
+results.py holds what comes back (TranslationResult, ScoringResult, Stats); explain.py shows
 a translation's attention; evaluation.py and bleu.py score translations. Four folders
 hold the rest, each importing only the ones before it in this list: bundle/ (the spec
 and the sessions), search/ (decoding), files/ (file jobs, local and Ray), cli/ (the

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -21,26 +20,32 @@ from s2s_batch.runtime.batching import (
     token_batches,
 )
 from s2s_batch.runtime.bundle.ensemble import EnsembleGraphs, check_members
-from s2s_batch.runtime.bundle.graphs import CUDA_PROVIDER, Graphs, cpu_quota, providers_for
+from s2s_batch.runtime.bundle.graphs import (
+    CUDA_PROVIDER,
+    Graphs,
+    check_compute_type,
+    providers_for,
+    thread_layout,
+)
 from s2s_batch.runtime.bundle.manifest import (
     load_manifest,
 )
 from s2s_batch.runtime.bundle.shortlist import Shortlist, load_shortlist
 from s2s_batch.runtime.bundle.tokens import EOS as EOS_TOKEN
 from s2s_batch.runtime.bundle.tokens import (
-    Vocab,
-    detokenize,
     load_tokenizers,
     load_vocab,
     with_eos,
 )
 from s2s_batch.runtime.errors import UsageError
-from s2s_batch.runtime.results import ScoringResult, Stats
-from s2s_batch.runtime.search.fixed_loop import open_fixed_loop
+from s2s_batch.runtime.results import ScoringResult, Stats, TranslationResult
+from s2s_batch.runtime.search.fixed_loop import FixedShapeLoop, open_fixed_loop
 from s2s_batch.runtime.search.loop import Forced, decode
 from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis
 from s2s_batch.runtime.search.strategies import SourceBatch, Targets, choose_strategy
-from s2s_batch.runtime.text import SentenceSplitter, join_pieces, load_source_text
+from s2s_batch.runtime.text import SentenceSplitter, load_source_text
+
+__all__ = ["Translator", "TranslationResult", "default_bundle_dir"]  # TranslationResult: results.py
 
 LONG_INPUTS = ("crop", "empty")
 
@@ -48,83 +53,6 @@ LONG_INPUTS = ("crop", "empty")
 def default_bundle_dir() -> Path:
     """The bundle shipped with the package (models/fra-eng)."""
     return Path(str(resources.files("s2s_batch.models") / "fra-eng"))
-
-
-@dataclass
-class TranslationResult:
-    """The n-best hypotheses of one line, best first (empty for a blank line)."""
-
-    hypotheses: list[str] = field(default_factory=list)
-    # with return_scores: each hypothesis's total log-probability (<eos> included), and
-    # its tokens' (CTranslate2 returns the total divided by the length penalty instead)
-    scores: list[float] = field(default_factory=list)
-    token_scores: list[list[float]] = field(default_factory=list)
-    ids: list[list[int]] = field(default_factory=list)
-    tokens: list[list[str]] = field(default_factory=list)  # the target vocabulary's, <eos> not included
-    # with return_attention: per hypothesis, per target token (<eos> included), the weights
-    # over the source tokens the encoder saw (<eos> included); for a line split into
-    # sentences, each piece's rows in turn, over that piece's source
-    attention: list[list[list[float]]] = field(default_factory=list)
-    pieces: int = 1  # the sentences the line was split into (0 for a blank line)
-    cropped: bool = False  # a piece had more source tokens than max_input_length
-    capped: bool = False  # the best hypothesis of a piece stopped at its length cap, not <eos>
-
-    @classmethod
-    def of(cls, hyps: list[Hypothesis], vocab: Vocab, source_tokens: list[str],
-           replace_unknowns: bool = False, detok=detokenize) -> TranslationResult:
-        """Hypotheses with their tokens, detokenized by `detok` (None: texts left empty);
-        with replace_unknowns each <unk> becomes the source word with the highest attention
-        weight at that step."""
-        tokens = []
-        for h in hyps:
-            words = vocab.decode(h.ids)
-            if replace_unknowns:
-                words = [source_tokens[int(np.argmax(h.attention[t][: len(source_tokens)]))]
-                         if i == vocab.unk else word for t, (i, word) in enumerate(zip(h.ids, words))]
-            tokens.append(words)
-        texts = [detok(words) if detok is not None else "" for words in tokens]
-        width = len(source_tokens) + 1  # the encoder's input: the tokens and <eos>
-        scored = all(h.token_scores for h in hyps)  # searched with return_scores
-        return cls(texts, [h.score for h in hyps] if scored else [],
-                   [h.token_scores for h in hyps] if scored else [], [h.ids for h in hyps], tokens,
-                   [[[float(x) for x in w[:width]] for w in h.attention] for h in hyps])
-
-    @property
-    def best(self) -> str:
-        """The best hypothesis, or '' for a blank line."""
-        return self.hypotheses[0] if self.hypotheses else ""
-
-    @classmethod
-    def joined(cls, parts: list[TranslationResult]) -> TranslationResult:
-        """One line's result from its pieces' results, in order: hypothesis k joins each
-        piece's k-th hypothesis; scores add up, tokens and weights follow one another."""
-        if len(parts) == 1:
-            return parts[0]
-        pieces, cropped, capped = len(parts), any(p.cropped for p in parts), any(p.capped for p in parts)
-        # A piece left untranslated (too long, with long_inputs="empty") adds nothing.
-        parts = [p for p in parts if p.hypotheses]
-        n = min((len(p.hypotheses) for p in parts), default=0)
-        return cls([join_pieces([p.hypotheses[k] for p in parts]) for k in range(n)],
-                   [sum(p.scores[k] for p in parts) for k in range(n)]
-                   if all(p.scores for p in parts) else [],
-                   [[x for p in parts for x in p.token_scores[k]] for k in range(n)]
-                   if all(p.token_scores for p in parts) else [],
-                   [[i for p in parts for i in p.ids[k]] for k in range(n)],
-                   [[t for p in parts for t in p.tokens[k]] for k in range(n)],
-                   [[row for p in parts for row in p.attention[k]] for k in range(n)]
-                   if all(p.attention for p in parts) else [], pieces=pieces, cropped=cropped,
-                   capped=capped)
-
-
-_COMPUTE_TYPES = {"float32": "fp32", "int8": "int8", "int8_float32": "int8", "float16": "fp16"}
-
-
-def _check_compute_type(compute_type: str, precision: str) -> None:
-    if compute_type in ("default", "auto") or _COMPUTE_TYPES.get(compute_type) == precision:
-        return
-    raise UsageError(f"compute_type {compute_type!r}: this bundle's precision is {precision}, fixed "
-                     "when it was exported; pass compute_type='default', or export another bundle "
-                     "with s2s-export --quantize")
 
 
 class Translator:
@@ -182,11 +110,17 @@ class Translator:
                  max_input_length: int = DEFAULT_MAX_INPUT_LENGTH, long_inputs: str = "crop",
                  source_language: str = "en", target_language: str = "fr",
                  ensemble: Sequence[str | Path] = (), fixed_loop: bool | None = None):
+        if batch_type not in ("examples", "tokens"):
+            raise ValueError("batch_type must be 'examples' or 'tokens'")
+        if max_input_length < 0:
+            raise ValueError("max_input_length must be >= 0 (0: no limit)")
+        if long_inputs not in LONG_INPUTS:
+            raise ValueError(f"long_inputs must be one of {LONG_INPUTS}")
         self.manifest = load_manifest(Path(bundle_dir) if bundle_dir else default_bundle_dir())
         self.ensemble_manifests = [load_manifest(Path(path)) for path in ensemble]
         check_members([self.manifest, *self.ensemble_manifests])
         self.config = self.manifest.config
-        _check_compute_type(compute_type, self.manifest.precision)
+        check_compute_type(compute_type, self.manifest.precision)
         self.truecase, self.prescore = truecase, prescore
         self.src_tokenizer, self.tgt_tokenizer = load_tokenizers(self.manifest, truecase)
         self.source_text = load_source_text(self.manifest, (self.src_tokenizer, self.tgt_tokenizer), truecase,
@@ -194,31 +128,12 @@ class Translator:
         self.src_vocab, self.tgt_vocab = load_vocab(self.manifest, "src"), load_vocab(self.manifest, "tgt")
         providers = providers_for(device)
         self.device = "cuda" if providers[0] == CUDA_PROVIDER else "cpu"  # "auto" resolved
-        if intra_threads:
-            inter_threads = inter_threads or 1
-            threads = inter_threads * intra_threads
-        threads = threads or cpu_quota()
-        # On CPU, single-thread batch streams side by side beat one multi-thread stream
-        # (3,700 against 2,270 sentences/s on 2 cores; bench/RESULTS.md).
-        self.inter_threads = inter_threads or (threads if self.device == "cpu" else 1)
-        self.threads = threads  # also SentencePiece's, for the tokenizing before the batches
+        self.threads, self.inter_threads = thread_layout(self.device, threads, inter_threads, intra_threads)
         self._executor: ThreadPoolExecutor | None = None
         self.overlap = self.device == "cuda"  # searches on a worker thread (bench/cuda_greedy.py)
-        graph_threads = max(1, threads // self.inter_threads)
-        self.graphs: Graphs | EnsembleGraphs = Graphs(self.manifest, providers, graph_threads, prescore)
-        self.fixed_loop = open_fixed_loop(self.manifest, providers, graph_threads,
-                                          fixed_loop if not self.ensemble_manifests else False)
-        if self.ensemble_manifests:
-            self.graphs = EnsembleGraphs([self.graphs, *(Graphs(m, providers, graph_threads, prescore)
-                                                         for m in self.ensemble_manifests)])
-        if batch_type not in ("examples", "tokens"):
-            raise ValueError("batch_type must be 'examples' or 'tokens'")
+        self.graphs, self.fixed_loop = self._open_graphs(providers, prescore, fixed_loop)
         self.batch_size, self.batch_type = batch_size, batch_type
         self.max_decoding_length = max_decoding_length  # None: each sentence's cap follows its length
-        if max_input_length < 0:
-            raise ValueError("max_input_length must be >= 0 (0: no limit)")
-        if long_inputs not in LONG_INPUTS:
-            raise ValueError(f"long_inputs must be one of {LONG_INPUTS}")
         self.max_input_length, self.long_inputs = max_input_length, long_inputs
         # Seed-semantics encoders read exactly num_steps columns: cut there, as trained.
         self.input_limit = (self.config.num_steps - 1 if self.config.pad_source
@@ -231,12 +146,24 @@ class Translator:
                           else (shortlist or None))
         self.stats = Stats()
         self._settings = dict(device=self.device, batch_size=batch_size, batch_type=batch_type,
-                              max_decoding_length=max_decoding_length, threads=threads,
+                              max_decoding_length=max_decoding_length, threads=self.threads,
                               inter_threads=self.inter_threads, shortlist=self.shortlist is not None,
                               truecase=truecase, prescore=prescore, split_sentences=split_sentences,
                               max_input_length=max_input_length, long_inputs=long_inputs,
                               source_language=source_language, target_language=target_language,
                               ensemble=[str(m.root) for m in self.ensemble_manifests], fixed_loop=fixed_loop)
+
+    def _open_graphs(self, providers: list[str], prescore: bool,
+                     fixed_loop: bool | None) -> tuple[Graphs | EnsembleGraphs, FixedShapeLoop | None]:
+        """The bundle's sessions (with the ensemble's members), and its fixed-shape loop."""
+        graph_threads = max(1, self.threads // self.inter_threads)
+        graphs = Graphs(self.manifest, providers, graph_threads, prescore)
+        loop = open_fixed_loop(self.manifest, providers, graph_threads,
+                               fixed_loop if not self.ensemble_manifests else False)
+        if not self.ensemble_manifests:
+            return graphs, loop
+        members = [graphs, *(Graphs(m, providers, graph_threads, prescore) for m in self.ensemble_manifests)]
+        return EnsembleGraphs(members), loop
 
     def settings(self) -> dict:
         """The keyword arguments that build this translator again from the same bundle
