@@ -192,7 +192,8 @@ def torch_peers(net, compile_decoder: bool) -> dict:
     return peers
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="fewer sentences, repeats and sweep points (< 2 min)")
@@ -205,141 +206,181 @@ def main() -> None:
                              "it give the BLEU of the inexact PyTorch options")
     parser.add_argument("--no-compile", action="store_true",
                         help="leave torch.compile out (its first run compiles for minutes)")
-    args = parser.parse_args()
-    n_lines, seed_lines, repeats = (1000, 200, 3) if args.quick else (2000, 400, 3)
-    if args.checkpoint and not args.checkpoint.is_file():
-        sys.exit(f"no checkpoint {args.checkpoint}: pass the s2s-train checkpoint the bundle was "
-                 "exported from, or leave --checkpoint out to rebuild the eager model from the bundle")
-    input_path = args.input or DEFAULT_INPUT
-    lines = read_input(input_path, n_lines)
-    seed_rows = spread(len(lines), seed_lines)
-    threads = cpu_quota()
-    torch.set_num_threads(threads)
-    bundle = args.bundle or default_bundle_dir()
-    # The eager loops read each line whole with the model's fixed cap (max_decode_len): so
-    # does the runtime here (no sentence splitting), so that tokens compare one for one.
-    same = dict(max_decoding_length=load_manifest(bundle).config.max_decode_len, split_sentences=False)
-    translator = Translator(bundle, threads=threads, **same)
-    cfg, max_len = translator.config, translator.max_decoding_length
-    src_vocab, tgt_vocab = translator.src_vocab, translator.tgt_vocab
-    if args.checkpoint:
-        net, _, src_vocab, tgt_vocab, _ = load_checkpoint(args.checkpoint)
-        if net.config != cfg:
-            sys.exit(f"{args.checkpoint} is not the checkpoint behind the bundle (configs differ)")
-    else:
+    return parser.parse_args()
+
+
+class Bench:
+    """One run's lines, translator, eager model and recorded rows; a method per part."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        n_lines, seed_lines, self.repeats = (1000, 200, 3) if args.quick else (2000, 400, 3)
+        self.input_path = args.input or DEFAULT_INPUT
+        self.lines = read_input(self.input_path, n_lines)
+        self.seed_rows = spread(len(self.lines), seed_lines)
+        self.threads = cpu_quota()
+        torch.set_num_threads(self.threads)
+        self.bundle = args.bundle or default_bundle_dir()
+        # The eager loops read each line whole with the model's fixed cap (max_decode_len): so
+        # does the runtime here (no sentence splitting), so that tokens compare one for one.
+        self.same = dict(max_decoding_length=load_manifest(self.bundle).config.max_decode_len,
+                         split_sentences=False)
+        self.translator = Translator(self.bundle, threads=self.threads, **self.same)
+        self.cfg, self.max_len = self.translator.config, self.translator.max_decoding_length
+        self.src_vocab, self.tgt_vocab = self.translator.src_vocab, self.translator.tgt_vocab
+        self.net = self._eager_model()
+        self.encode = self.translator.src_tokenizer.encode  # words or subwords
+        self.tokens = [self.encode(line) for line in self.lines]
+        self.nonblank = [i for i, t in enumerate(self.tokens) if t]
+        # The runtime's default greedy never writes <unk> (disable_unk): the references skip it too.
+        self.banned = self.tgt_vocab.unk
+        self.references = read_references(
+            self.input_path, len(self.input_path.read_text(encoding="utf-8").splitlines()), n_lines)
+        self.rows: list[dict] = []
+
+    def _eager_model(self):
+        if self.args.checkpoint:
+            net, _, self.src_vocab, self.tgt_vocab, _ = load_checkpoint(self.args.checkpoint)
+            if net.config != self.cfg:
+                sys.exit(f"{self.args.checkpoint} is not the checkpoint behind the bundle (configs differ)")
+            return net
         try:
-            net = eager_from_bundle(bundle)
+            return eager_from_bundle(self.bundle)
         except ValueError as exc:
             sys.exit(str(exc))
-    rows = []
 
-    def record(name, seconds, n, **extra):
+    def record(self, name, seconds, n, **extra) -> None:
+        """Keep a configuration's row and print it as a JSON line."""
         row = {"config": name, "sentences": n, "seconds": round(seconds, 4),
                "sentences_per_s": round(n / seconds, 1), **extra}
-        rows.append(row)
+        self.rows.append(row)
         print(json.dumps(row), flush=True)
 
-    encode = translator.src_tokenizer.encode  # words or subwords
-    tokens = [encode(line) for line in lines]
-    # The runtime's default greedy never writes <unk> (disable_unk): the references skip it too.
-    banned = tgt_vocab.unk
-
-    # Every side starts from the text lines, as the runtime does: tokenizing is timed too.
-    def eager_batched(model=net, context=contextlib.nullcontext):
-        line_tokens = [encode(line) for line in lines]
-        out = [None] * len(lines)
+    def eager_batched(self, model=None, context=contextlib.nullcontext):
+        """Eager batched greedy from the text lines (tokenizing timed too, as the runtime's)."""
+        line_tokens = [self.encode(line) for line in self.lines]
+        out = [None] * len(self.lines)
         with context():
             for batch in sorted_batches([len(t) for t in line_tokens], DEFAULT_BATCH_SIZE):
-                for i, ids in zip(batch, greedy_batch(model, [line_tokens[i] for i in batch], src_vocab,
-                                                      tgt_vocab, max_len, len(batch), banned)):
+                for i, ids in zip(batch, greedy_batch(model or self.net, [line_tokens[i] for i in batch],
+                                                      self.src_vocab, self.tgt_vocab, self.max_len,
+                                                      len(batch), self.banned)):
                     out[i] = ids
         return out
 
-    # The three configurations of the last line and the sgemm bound, measured in turn.
-    sgemm, sgemm_flops = sgemm_work(cfg, DEFAULT_BATCH_SIZE)
-    int8, int8_ops = int8_work(cfg, DEFAULT_BATCH_SIZE, threads)
-    headline = timed_together({
-        "seed_loop_eager": lambda: [predict_seq2seq(net, encode(lines[i]), src_vocab, tgt_vocab,
-                                                    max_len, banned) for i in seed_rows],
-        "eager_batched": eager_batched,
-        "runtime_default": lambda: translator.translate_ids(lines),
-        "sgemm": sgemm,
-        "int8": int8}, repeats)
-    (seed_s, seed_out), (eager_s, eager_out), (runtime_s, runtime_out), (sgemm_s, _), (int8_s, _) = (
-        headline.values())
-    record("seed_loop_eager", seed_s, len(seed_rows))
-    record("eager_batched", eager_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
-    record("runtime_default", runtime_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
-    nonblank = [i for i, t in enumerate(tokens) if t]
-    references = read_references(input_path, len(input_path.read_text(encoding="utf-8").splitlines()),
-                                 n_lines)
-
-    def bleu_of(ids_per_line) -> float | None:
-        if references is None:
+    def bleu_of(self, ids_per_line) -> float | None:
+        """BLEU of target ids against the references beside the input, if there are some."""
+        if self.references is None:
             return None
-        texts = [translator.tgt_tokenizer.decode(tgt_vocab.decode(ids)) if ids else "" for ids in ids_per_line]
-        return round(corpus_bleu(texts, references).score, 2)
+        decode = self.translator.tgt_tokenizer.decode
+        texts = [decode(self.tgt_vocab.decode(ids)) if ids else "" for ids in ids_per_line]
+        return round(corpus_bleu(texts, self.references).score, 2)
 
-    fp32_bleu = bleu_of(eager_out)
-    # PyTorch's one-line speed-ups, timed in turn with exact fp32 (the same rounds).
-    peers = {"eager_batched": (eager_s, eager_out, 1.0, fp32_bleu)}
-    for name, (model, context) in torch_peers(net, not args.no_compile).items():
-        try:
-            measured = timed_together({"fp32": eager_batched,
-                                       name: lambda m=model, c=context: eager_batched(m, c)}, repeats)
-        except Exception as exc:  # a PyTorch option that does not run on this model or CPU
-            record(name, float("nan"), len(lines), error=f"{type(exc).__name__}: {str(exc)[:200]}")
-            continue
-        (fp32_s, _), (s, out) = measured["fp32"], measured[name]
-        agree = sum(out[i] == eager_out[i] for i in nonblank) / max(len(nonblank), 1)
-        bleu = fp32_bleu if agree == 1.0 else bleu_of(out)
-        # each peer's speed relative to fp32 of the same rounds, applied to fp32's headline time
-        peers[name] = (eager_s * s / fp32_s, out, agree, bleu)
-        record(name, eager_s * s / fp32_s, len(lines), batch_size=DEFAULT_BATCH_SIZE,
-               token_agreement=round(agree, 4), bleu=bleu, speed_vs_fp32=round(fp32_s / s, 3))
-    usable = {name: seconds for name, (seconds, _, agree, bleu) in peers.items()
-              if agree == 1.0 or (bleu is not None and fp32_bleu is not None and bleu >= fp32_bleu - 0.3)}
-    torch_best = min(usable, key=usable.get)
-    # The default settings less one technique each: what each earns.
-    for name, options in (("runtime_no_prescore", dict(prescore=False)),
-                          ("runtime_one_stream", dict(inter_threads=1))):
-        variant = Translator(bundle, threads=threads, **same, **options)
-        s, out = timed(lambda variant=variant: variant.translate_ids(lines), repeats)
-        record(name, s, len(lines), batch_size=DEFAULT_BATCH_SIZE, same_tokens=out == runtime_out)
-    for size in ((64, 1024) if args.quick else (32, 64, 128, 512, 1024)):
-        s, out = timed(lambda size=size: translator.translate_ids(lines, max_batch_size=size), repeats)
-        record(f"runtime_batch_{size}", s, len(lines), batch_size=size,
-               same_tokens=out == runtime_out)
-    for budget in ((2048,) if args.quick else (1024, 2048, 4096, 8192)):
-        by_tokens = Translator(bundle, threads=threads, **same,
-                               batch_type="tokens", batch_size=budget)
-        s, out = timed(lambda by_tokens=by_tokens: by_tokens.translate_ids(lines), repeats)
-        record(f"runtime_tokens_{budget}", s, len(lines), max_batch_tokens=budget,
-               same_tokens=out == runtime_out)
+    def headline(self) -> None:
+        """The seed loop, eager batched, the runtime's default and the two kernels of the
+        bound, timed in turn round after round."""
+        lines, net = self.lines, self.net
+        self.sgemm_work = sgemm_work(self.cfg, DEFAULT_BATCH_SIZE)
+        self.int8_work = int8_work(self.cfg, DEFAULT_BATCH_SIZE, self.threads)
+        measured = timed_together({
+            "seed_loop_eager": lambda: [predict_seq2seq(net, self.encode(lines[i]), self.src_vocab,
+                                                        self.tgt_vocab, self.max_len, self.banned)
+                                        for i in self.seed_rows],
+            "eager_batched": self.eager_batched,
+            "runtime_default": lambda: self.translator.translate_ids(lines),
+            "sgemm": self.sgemm_work[0],
+            "int8": self.int8_work[0]}, self.repeats)
+        ((self.seed_s, self.seed_out), (self.eager_s, self.eager_out), (self.runtime_s, self.runtime_out),
+         (self.sgemm_s, _), (self.int8_s, _)) = measured.values()
+        self.record("seed_loop_eager", self.seed_s, len(self.seed_rows))
+        self.record("eager_batched", self.eager_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
+        self.record("runtime_default", self.runtime_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
 
-    bound, exact_bound = sentences_bound(cfg, tokens, runtime_out, nonblank, max_len, len(lines),
-                                         sgemm_flops / sgemm_s / 1e9, int8_ops / int8_s / 1e9, record)
-    seed_mismatch = sum(seed_out[k] != runtime_out[i] for k, i in enumerate(seed_rows) if tokens[i])
-    eager_mismatch = sum(eager_out[i] != runtime_out[i] for i in nonblank)
-    print(f"\n{'configuration':<22}{'sentences/s':>14}")
-    for row in rows:
-        print(f"{row['config']:<22}{row['sentences_per_s']:>14.1f}")
-    print(f"token mismatches vs the seed loop: {seed_mismatch}/{len(seed_rows)}, "
-          f"eager batched vs runtime: {eager_mismatch}/{len(nonblank)}; threads {threads}")
-    differing = [row["config"] for row in rows if row.get("same_tokens") is False]
-    if differing:
-        print(f"configurations whose tokens differ from runtime_default: {', '.join(differing)}")
-    if seed_mismatch or eager_mismatch or differing:
-        sys.exit("token mismatch: the runtime does not reproduce eager PyTorch")
-    runtime_rate = len(lines) / runtime_s
-    print(f"fastest PyTorch configuration within 0.3 BLEU of exact fp32: {torch_best}; "
-          f"fp32 BLEU {fp32_bleu}")
-    print(f"fraction_of_exact_bound={runtime_rate / exact_bound:.2f} (fp32 sgemm for all but the "
-          "output layer, int8 for it)")
-    print(f"ratio_vs_torch_best={runtime_rate / (len(lines) / usable[torch_best]):.2f} "
-          f"ratio_vs_eager={runtime_rate / (len(lines) / eager_s):.2f} "
-          f"ratio_vs_seed_loop={runtime_rate / (len(seed_rows) / seed_s):.1f} "
-          f"fraction_of_fp32_bound={runtime_rate / bound:.2f}")
+    def torch_options(self) -> tuple[str, float, float | None]:
+        """PyTorch's one-line speed-ups, each timed in turn with exact fp32 (the same rounds);
+        → (the fastest usable one, its seconds, exact fp32's BLEU)."""
+        fp32_bleu = self.bleu_of(self.eager_out)
+        peers = {"eager_batched": (self.eager_s, 1.0, fp32_bleu)}
+        n = len(self.lines)
+        for name, (model, context) in torch_peers(self.net, not self.args.no_compile).items():
+            try:
+                measured = timed_together({"fp32": self.eager_batched,
+                                           name: lambda m=model, c=context: self.eager_batched(m, c)},
+                                          self.repeats)
+            except Exception as exc:  # a PyTorch option that does not run on this model or CPU
+                self.record(name, float("nan"), n, error=f"{type(exc).__name__}: {str(exc)[:200]}")
+                continue
+            (fp32_s, _), (s, out) = measured["fp32"], measured[name]
+            agree = sum(out[i] == self.eager_out[i] for i in self.nonblank) / max(len(self.nonblank), 1)
+            bleu = fp32_bleu if agree == 1.0 else self.bleu_of(out)
+            # each peer's speed relative to fp32 of the same rounds, applied to fp32's headline time
+            peers[name] = (self.eager_s * s / fp32_s, agree, bleu)
+            self.record(name, self.eager_s * s / fp32_s, n, batch_size=DEFAULT_BATCH_SIZE,
+                        token_agreement=round(agree, 4), bleu=bleu, speed_vs_fp32=round(fp32_s / s, 3))
+        usable = {name: seconds for name, (seconds, agree, bleu) in peers.items()
+                  if agree == 1.0 or (bleu is not None and fp32_bleu is not None and bleu >= fp32_bleu - 0.3)}
+        best = min(usable, key=usable.get)
+        return best, usable[best], fp32_bleu
+
+    def runtime_sweep(self) -> None:
+        """The default settings less one technique each, then batch sizes and token budgets."""
+        n, quick = len(self.lines), self.args.quick
+
+        def run(name, translator, call=None, **extra):
+            s, out = timed(lambda: translator.translate_ids(self.lines, **(call or {})), self.repeats)
+            self.record(name, s, n, **extra, same_tokens=out == self.runtime_out)
+
+        for name, options in (("runtime_no_prescore", dict(prescore=False)),
+                              ("runtime_one_stream", dict(inter_threads=1))):
+            run(name, Translator(self.bundle, threads=self.threads, **self.same, **options),
+                batch_size=DEFAULT_BATCH_SIZE)
+        for size in ((64, 1024) if quick else (32, 64, 128, 512, 1024)):
+            run(f"runtime_batch_{size}", self.translator, batch_size=size, call=dict(max_batch_size=size))
+        for budget in ((2048,) if quick else (1024, 2048, 4096, 8192)):
+            by_tokens = Translator(self.bundle, threads=self.threads, **self.same,
+                                   batch_type="tokens", batch_size=budget)
+            run(f"runtime_tokens_{budget}", by_tokens, max_batch_tokens=budget)
+
+    def report(self, torch_best: str, torch_best_s: float, fp32_bleu: float | None) -> None:
+        """The table, the token checks (exit 1 on a mismatch) and the ratio lines."""
+        n = len(self.lines)
+        bound, exact_bound = sentences_bound(
+            self.cfg, self.tokens, self.runtime_out, self.nonblank, self.max_len, n,
+            self.sgemm_work[1] / self.sgemm_s / 1e9, self.int8_work[1] / self.int8_s / 1e9, self.record)
+        seed_mismatch = sum(self.seed_out[k] != self.runtime_out[i]
+                            for k, i in enumerate(self.seed_rows) if self.tokens[i])
+        eager_mismatch = sum(self.eager_out[i] != self.runtime_out[i] for i in self.nonblank)
+        print(f"\n{'configuration':<22}{'sentences/s':>14}")
+        for row in self.rows:
+            print(f"{row['config']:<22}{row['sentences_per_s']:>14.1f}")
+        print(f"token mismatches vs the seed loop: {seed_mismatch}/{len(self.seed_rows)}, "
+              f"eager batched vs runtime: {eager_mismatch}/{len(self.nonblank)}; threads {self.threads}")
+        differing = [row["config"] for row in self.rows if row.get("same_tokens") is False]
+        if differing:
+            print(f"configurations whose tokens differ from runtime_default: {', '.join(differing)}")
+        if seed_mismatch or eager_mismatch or differing:
+            sys.exit("token mismatch: the runtime does not reproduce eager PyTorch")
+        runtime_rate = n / self.runtime_s
+        print(f"fastest PyTorch configuration within 0.3 BLEU of exact fp32: {torch_best}; "
+              f"fp32 BLEU {fp32_bleu}")
+        print(f"fraction_of_exact_bound={runtime_rate / exact_bound:.2f} (fp32 sgemm for all but the "
+              "output layer, int8 for it)")
+        print(f"ratio_vs_torch_best={runtime_rate / (n / torch_best_s):.2f} "
+              f"ratio_vs_eager={runtime_rate / (n / self.eager_s):.2f} "
+              f"ratio_vs_seed_loop={runtime_rate / (len(self.seed_rows) / self.seed_s):.1f} "
+              f"fraction_of_fp32_bound={runtime_rate / bound:.2f}")
+
+
+def main() -> None:
+    args = parse_args()
+    if args.checkpoint and not args.checkpoint.is_file():
+        sys.exit(f"no checkpoint {args.checkpoint}: pass the s2s-train checkpoint the bundle was "
+                 "exported from, or leave --checkpoint out to rebuild the eager model from the bundle")
+    bench = Bench(args)
+    bench.headline()
+    torch_best = bench.torch_options()
+    bench.runtime_sweep()
+    bench.report(*torch_best)
 
 
 def sentences_bound(cfg, tokens, outputs, nonblank, max_len, n_lines, gflops, int8_gops,

@@ -226,86 +226,146 @@ def train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool = Fa
         raise
 
 
-def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, device: str,
-           progress: bool, log, resume_settings: dict | None, init_from: Path | None,
-           provenance: dict) -> dict:
-    torch.manual_seed(cfg.seed)
-    history: list[dict] = []
-    start_epoch, best_bleu = 0, -1.0
-    if resume and (out_dir / LAST).is_file():
-        net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint(out_dir / LAST, device)
-        history, start_epoch = payload["history"], payload["epoch"] + 1
-        changed = {k: v for k, v in (resume_settings or {}).items()
-                   if k in RESUME_SETTINGS and v is not None}
-        cfg = dataclasses.replace(cfg, **changed)
-        if "lr" in changed:
-            log(f"resuming at learning rate {cfg.lr:g}")
-        payload["data"]["command"] += " ; " + data_provenance(data_path, **provenance)["command"]
-        best_bleu = max((h["dev_bleu"] for h in history), default=-1.0)
-        corpus = prepare(cfg, data_path, payload.get("spm_models"), out_dir, log)
-        train_pairs, dev, tgt_tok = corpus.train_pairs, corpus.dev, corpus.tgt_tok
-        log(f"resuming from {out_dir / LAST} at epoch {start_epoch + 1}/{cfg.epochs}")
-    elif init_from is not None:
-        net, cfg, src_vocab, tgt_vocab, payload = warm_start(cfg, Path(init_from), device, log)
-        corpus = prepare(cfg, data_path, payload["spm_models"], out_dir, log)
-        train_pairs, dev, tgt_tok = corpus.train_pairs, corpus.dev, corpus.tgt_tok
-        inherited_command = payload["data"]["command"]
-        payload["data"] = data_provenance(data_path, **provenance)
-        # The recipe of a warm-started model is the one it started from, then this one.
-        payload["data"]["command"] = inherited_command + " ; " + payload["data"]["command"]
-    else:
-        corpus = prepare(cfg, data_path, cache_dir=out_dir, log=log)
-        train_pairs, dev, tgt_tok, spm_models = corpus.train_pairs, corpus.dev, corpus.tgt_tok, corpus.spm_models
-        # Every piece of a SentencePiece model was chosen from this data: keep them all.
-        min_freq = cfg.min_freq if spm_models is None else 1
-        src_vocab = build_vocab((p.src for p in train_pairs), min_freq)
-        tgt_vocab = build_vocab((p.tgt for p in train_pairs), min_freq)
-        cfg = sized_for(cfg, src_vocab, tgt_vocab)
-        net = Seq2Seq(cfg.model).to(device)
-        payload = {"data": data_provenance(data_path, **provenance), "spm_models": spm_models}
-        pretraining = {}
-        if cfg.pretrain_decoder_lm:
-            pretraining["decoder_lm_loss"] = pretrain_decoder(
-                net, train_pairs, tgt_vocab, cfg.pretrain_epochs, cfg.batch_size, cfg.lr,
-                cfg.grad_clip, device, log)
-        if cfg.pretrain_encoder_lm:
-            pretraining["encoder_lm_loss"] = pretrain_encoder(
-                net, train_pairs, src_vocab, cfg.pretrain_epochs, cfg.batch_size, cfg.lr,
-                cfg.grad_clip, device, log)
-        payload["pretraining"] = pretraining
+class _Start(NamedTuple):
+    """Where a run begins: the model, its data and what the checkpoint carries on."""
+
+    net: Seq2Seq
+    cfg: TrainConfig
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    payload: dict
+    corpus: Prepared
+    history: list
+    start_epoch: int
+
+
+def _resumed(cfg: TrainConfig, data_path: Path, out_dir: Path, device: str, log,
+             resume_settings: dict | None, provenance: dict) -> _Start:
+    """The run in out_dir, from its last checkpoint, with the RESUME_SETTINGS given."""
+    net, cfg, src_vocab, tgt_vocab, payload = load_checkpoint(out_dir / LAST, device)
+    history, start_epoch = payload["history"], payload["epoch"] + 1
+    changed = {k: v for k, v in (resume_settings or {}).items() if k in RESUME_SETTINGS and v is not None}
+    cfg = dataclasses.replace(cfg, **changed)
+    if "lr" in changed:
+        log(f"resuming at learning rate {cfg.lr:g}")
+    payload["data"]["command"] += " ; " + data_provenance(data_path, **provenance)["command"]
+    corpus = prepare(cfg, data_path, payload.get("spm_models"), out_dir, log)
+    log(f"resuming from {out_dir / LAST} at epoch {start_epoch + 1}/{cfg.epochs}")
+    return _Start(net, cfg, src_vocab, tgt_vocab, payload, corpus, history, start_epoch)
+
+
+def _warm_started(cfg: TrainConfig, data_path: Path, out_dir: Path, device: str, log, init_from: Path,
+                  provenance: dict) -> _Start:
+    """A new run from another run's weights (warm_start)."""
+    net, cfg, src_vocab, tgt_vocab, payload = warm_start(cfg, Path(init_from), device, log)
+    corpus = prepare(cfg, data_path, payload["spm_models"], out_dir, log)
+    inherited_command = payload["data"]["command"]
+    payload["data"] = data_provenance(data_path, **provenance)
+    # The recipe of a warm-started model is the one it started from, then this one.
+    payload["data"]["command"] = inherited_command + " ; " + payload["data"]["command"]
+    return _Start(net, cfg, src_vocab, tgt_vocab, payload, corpus, [], 0)
+
+
+def _fresh(cfg: TrainConfig, data_path: Path, out_dir: Path, device: str, log, provenance: dict) -> _Start:
+    """A new run from random weights: vocabularies from the training split, then the
+    language-model pretraining the config asks for."""
+    corpus = prepare(cfg, data_path, cache_dir=out_dir, log=log)
+    train_pairs, spm_models = corpus.train_pairs, corpus.spm_models
+    # Every piece of a SentencePiece model was chosen from this data: keep them all.
+    min_freq = cfg.min_freq if spm_models is None else 1
+    src_vocab = build_vocab((p.src for p in train_pairs), min_freq)
+    tgt_vocab = build_vocab((p.tgt for p in train_pairs), min_freq)
+    cfg = sized_for(cfg, src_vocab, tgt_vocab)
+    net = Seq2Seq(cfg.model).to(device)
+    payload = {"data": data_provenance(data_path, **provenance), "spm_models": spm_models}
+    pretraining = {}
+    if cfg.pretrain_decoder_lm:
+        pretraining["decoder_lm_loss"] = pretrain_decoder(
+            net, train_pairs, tgt_vocab, cfg.pretrain_epochs, cfg.batch_size, cfg.lr, cfg.grad_clip, device, log)
+    if cfg.pretrain_encoder_lm:
+        pretraining["encoder_lm_loss"] = pretrain_encoder(
+            net, train_pairs, src_vocab, cfg.pretrain_epochs, cfg.batch_size, cfg.lr, cfg.grad_clip, device, log)
+    payload["pretraining"] = pretraining
+    return _Start(net, cfg, src_vocab, tgt_vocab, payload, corpus, [], 0)
+
+
+def _add_missing_tables(start: _Start) -> None:
+    """The tables a bundle ships, for checkpoints written before each was stored."""
+    payload, cfg, corpus = start.payload, start.cfg, start.corpus
     if "lexicon" not in payload:  # checkpoints written before shortlists lack it
-        payload["lexicon"] = lexicon_payload(build_lexical_table(train_pairs, src_vocab, tgt_vocab))
+        payload["lexicon"] = lexicon_payload(build_lexical_table(corpus.train_pairs, start.src_vocab,
+                                                                 start.tgt_vocab))
     if "truecase" not in payload:  # nor truecasing (SentencePiece models keep the case themselves)
         payload["truecase"] = truecasing_for(cfg, corpus.raw)
     if "source_case" not in payload:  # nor the source side's casing (runtime/text.py)
         payload["source_case"] = source_casing_for(cfg, corpus.raw)
-    log(f"{len(train_pairs)} training pairs, {len(dev.sources)} dev sentences, "
-        f"vocabularies {len(src_vocab)}/{len(tgt_vocab)}, "
-        f"{sum(p.numel() for p in net.parameters())} parameters")
+
+
+def _optimizer(net: Seq2Seq, cfg: TrainConfig, payload: dict):
+    """Adam and its warmup schedule, in the checkpoint's state where it has one (a resumed
+    --lr wins), and the checkpoint's random state."""
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup(cfg.warmup_steps))
     if "optimizer" in payload:
         optimizer.load_state_dict(payload["optimizer"])
     if "schedule" in payload:
         schedule.load_state_dict(payload["schedule"])
-        schedule.base_lrs = [cfg.lr for _ in optimizer.param_groups]  # a resumed --lr wins
+        schedule.base_lrs = [cfg.lr for _ in optimizer.param_groups]
         for group in optimizer.param_groups:
             group["initial_lr"] = cfg.lr
             group["lr"] = cfg.lr * warmup(cfg.warmup_steps)(schedule.last_epoch)
     if "torch_rng" in payload:
         torch.set_rng_state(payload["torch_rng"])
+    return optimizer, schedule
+
+
+def _save_epoch(start: _Start, out_dir: Path, epoch: int, state: dict, is_best: bool, log) -> None:
+    """checkpoint.pt, best.pt when dev BLEU improved, the metrics line, the curves, and the
+    averaged checkpoint."""
+    net, cfg, history = start.net, start.cfg, state["history"]
+    save_checkpoint(out_dir / LAST, net, cfg, start.src_vocab, start.tgt_vocab, **state)
+    if is_best:
+        save_checkpoint(out_dir / BEST, net, cfg, start.src_vocab, start.tgt_vocab, **state)
+    with (out_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps(history[-1]) + "\n")
+    _plot_curves(history, out_dir / CURVES, log)
+    if cfg.average_last:
+        keep_weights(net, out_dir, epoch + 1, cfg.average_last)
+        averaged = average_weights(out_dir, cfg.average_last)
+        save_checkpoint(out_dir / AVERAGED, averaged_model(net, averaged), cfg, start.src_vocab,
+                        start.tgt_vocab, **state, averaged_last=cfg.average_last)
+
+
+def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, device: str,
+           progress: bool, log, resume_settings: dict | None, init_from: Path | None,
+           provenance: dict) -> dict:
+    torch.manual_seed(cfg.seed)
+    if resume and (out_dir / LAST).is_file():
+        start = _resumed(cfg, data_path, out_dir, device, log, resume_settings, provenance)
+    elif init_from is not None:
+        start = _warm_started(cfg, data_path, out_dir, device, log, init_from, provenance)
+    else:
+        start = _fresh(cfg, data_path, out_dir, device, log, provenance)
+    _add_missing_tables(start)
+    net, cfg, src_vocab, tgt_vocab, payload, corpus, history, _ = start
+    train_pairs, dev = corpus.train_pairs, corpus.dev
+    best_bleu = max((h["dev_bleu"] for h in history), default=-1.0)
+    log(f"{len(train_pairs)} training pairs, {len(dev.sources)} dev sentences, "
+        f"vocabularies {len(src_vocab)}/{len(tgt_vocab)}, "
+        f"{sum(p.numel() for p in net.parameters())} parameters")
+    optimizer, schedule = _optimizer(net, cfg, payload)
     train_loss, dev_loss = MaskedSoftmaxCELoss(cfg.label_smoothing), MaskedSoftmaxCELoss()
     metrics = history[-1] if history else {}
     order = None if cfg.curriculum == "none" else difficulty_order(train_pairs, cfg.curriculum)
     augmenter = augmenter_for(cfg, corpus, log)
-    for epoch in range(start_epoch, cfg.epochs):
+    for epoch in range(start.start_epoch, cfg.epochs):
         if stale_epochs(history) >= cfg.patience > 0:
             log(f"early stop: no better dev BLEU for {cfg.patience} epochs")
             break
         epoch_pairs = train_pairs if augmenter is None else augmented_epoch(augmenter, corpus, cfg, epoch, log)
         metrics = run_epoch(net, cfg, epoch, epoch_pairs, src_vocab, tgt_vocab, optimizer,
                             train_loss, device, progress, schedule, order)
-        metrics.update(evaluate_dev(net, dev, src_vocab, tgt_vocab, dev_loss, device, tgt_tok.decode))
+        metrics.update(evaluate_dev(net, dev, src_vocab, tgt_vocab, dev_loss, device, corpus.tgt_tok.decode))
         history.append(metrics)
         log(json.dumps(metrics))
         state = dict(epoch=epoch, history=history, optimizer=optimizer.state_dict(),
@@ -313,18 +373,9 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
                      data=payload["data"], spm_models=payload.get("spm_models"),
                      pretraining=payload.get("pretraining", {}), lexicon=payload["lexicon"],
                      truecase=payload["truecase"], source_case=payload["source_case"])
-        save_checkpoint(out_dir / LAST, net, cfg, src_vocab, tgt_vocab, **state)
-        if metrics["dev_bleu"] > best_bleu:
-            best_bleu = metrics["dev_bleu"]
-            save_checkpoint(out_dir / BEST, net, cfg, src_vocab, tgt_vocab, **state)
-        with (out_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
-            f.write(json.dumps(metrics) + "\n")
-        _plot_curves(history, out_dir / CURVES, log)
-        if cfg.average_last:
-            keep_weights(net, out_dir, epoch + 1, cfg.average_last)
-            averaged = average_weights(out_dir, cfg.average_last)
-            save_checkpoint(out_dir / AVERAGED, averaged_model(net, averaged), cfg, src_vocab,
-                            tgt_vocab, **state, averaged_last=cfg.average_last)
+        is_best = metrics["dev_bleu"] > best_bleu
+        best_bleu = max(best_bleu, metrics["dev_bleu"])
+        _save_epoch(start, out_dir, epoch, state, is_best, log)
     return metrics
 
 
