@@ -14,12 +14,15 @@ from __future__ import annotations
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
-__all__ = ["DecodingOptions", "FileOptions", "ScoringResult", "Stats", "TranslationResult", "Translator",
-           "__version__"]
+__all__ = ["AsyncTranslationResult", "ClosedError", "DecodingOptions", "FileOptions", "ScoringResult", "Stats",
+           "TranslationResult", "Translator", "__version__", "default_bundle_dir"]
 
 _HOMES = {
     "Translator": "s2s_batch.runtime.translator",
-    "TranslationResult": "s2s_batch.runtime.translator",
+    "TranslationResult": "s2s_batch.runtime.results",
+    "AsyncTranslationResult": "s2s_batch.runtime.results",
+    "ClosedError": "s2s_batch.runtime.errors",
+    "default_bundle_dir": "s2s_batch.runtime.translator",
     "ScoringResult": "s2s_batch.runtime.results",
     "Stats": "s2s_batch.runtime.results",
     "DecodingOptions": "s2s_batch.runtime.search.options",

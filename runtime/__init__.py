@@ -2,6 +2,7 @@
 
 translator.py is the library API (Translator); text.py readies a line's sentences for
 the model and restores their translations; batching.py sorts them into batches;
+call.py holds what one call asks (token lists, target prefixes, per-call settings);
 results.py holds what comes back (TranslationResult, ScoringResult, Stats); explain.py shows
 a translation's attention; evaluation.py and bleu.py score translations. Four folders
 hold the rest, each importing only the ones before it in this list: bundle/ (the spec

@@ -53,6 +53,10 @@ class ClusterError(S2SError):
     exit_code = 7
 
 
+class ClosedError(RuntimeError):
+    """A Translator used after close() (a programming error, not a user's: no exit code)."""
+
+
 class OptionError(ValueError):
     """A bad option value or combination. The message names each option as a {field}
     placeholder: str() gives the library's field names, `spelled` a caller's own (the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,9 +57,11 @@ class Stats:
 class TranslationResult:
     """The n-best hypotheses of one line, best first (empty for a blank line)."""
 
-    hypotheses: list[str] = field(default_factory=list)
-    # with return_scores: each hypothesis's total log-probability (<eos> included), and
-    # its tokens' (CTranslate2 returns the total divided by the length penalty instead)
+    # text, or for token input the target tokens (as CTranslate2 returns them)
+    hypotheses: list = field(default_factory=list)
+    # with return_scores: each hypothesis's total log-probability (<eos> included), divided
+    # by the length penalty under beam search (the score that ranks it, as CTranslate2's);
+    # and its tokens' log-probabilities
     scores: list[float] = field(default_factory=list)
     token_scores: list[list[float]] = field(default_factory=list)
     ids: list[list[int]] = field(default_factory=list)
@@ -73,10 +76,11 @@ class TranslationResult:
 
     @classmethod
     def of(cls, hyps: list[Hypothesis], vocab: Vocab, source_tokens: list[str],
-           replace_unknowns: bool = False, detok=detokenize) -> TranslationResult:
+           replace_unknowns: bool = False, detok=detokenize, ranked: bool = False) -> TranslationResult:
         """Hypotheses with their tokens, detokenized by `detok` (None: texts left empty);
         with replace_unknowns each <unk> becomes the source word with the highest attention
-        weight at that step."""
+        weight at that step. `ranked` (beam search): each score is the one that ranked the
+        hypothesis (the total divided by the length penalty), else the total."""
         tokens = []
         for h in hyps:
             words = vocab.decode(h.ids)
@@ -87,7 +91,7 @@ class TranslationResult:
         texts = [detok(words) if detok is not None else "" for words in tokens]
         width = len(source_tokens) + 1  # the encoder's input: the tokens and <eos>
         scored = all(h.token_scores for h in hyps)  # searched with return_scores
-        return cls(texts, [h.score for h in hyps] if scored else [],
+        return cls(texts, [h.rank_score if ranked else h.score for h in hyps] if scored else [],
                    [h.token_scores for h in hyps] if scored else [], [h.ids for h in hyps], tokens,
                    [[[float(x) for x in w[:width]] for w in h.attention] for h in hyps])
 
@@ -116,3 +120,18 @@ class TranslationResult:
                    [[row for p in parts for row in p.attention[k]] for k in range(n)]
                    if all(p.attention for p in parts) else [], pieces=pieces, cropped=cropped,
                    capped=capped)
+
+
+class AsyncTranslationResult:
+    """One line's result of translate_batch(..., asynchronous=True), as CTranslate2's."""
+
+    def __init__(self, future: Future, index: int):
+        self._future, self._index = future, index
+
+    def result(self) -> TranslationResult:
+        """The result, once its batch call is done (its exception, if it failed)."""
+        return self._future.result()[self._index]
+
+    def done(self) -> bool:
+        """Whether the result is ready."""
+        return self._future.done()

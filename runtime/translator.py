@@ -37,8 +37,9 @@ from s2s_batch.runtime.bundle.tokens import (
     load_vocab,
     with_eos,
 )
-from s2s_batch.runtime.errors import UsageError
-from s2s_batch.runtime.results import ScoringResult, Stats, TranslationResult
+from s2s_batch.runtime.call import Call, read_source, target_prefix_ids
+from s2s_batch.runtime.errors import ClosedError, UsageError
+from s2s_batch.runtime.results import AsyncTranslationResult, ScoringResult, Stats, TranslationResult
 from s2s_batch.runtime.search.fixed_loop import FixedShapeLoop, open_fixed_loop
 from s2s_batch.runtime.search.loop import Forced, decode
 from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis
@@ -130,6 +131,8 @@ class Translator:
         self.device = "cuda" if providers[0] == CUDA_PROVIDER else "cpu"  # "auto" resolved
         self.threads, self.inter_threads = thread_layout(self.device, threads, inter_threads, intra_threads)
         self._executor: ThreadPoolExecutor | None = None
+        self._async: ThreadPoolExecutor | None = None
+        self._closed = False
         self.overlap = self.device == "cuda"  # searches on a worker thread (bench/cuda_greedy.py)
         self.graphs, self.fixed_loop = self._open_graphs(providers, prescore, fixed_loop)
         self.batch_size, self.batch_type = batch_size, batch_type
@@ -173,83 +176,120 @@ class Translator:
     def source_ids(self, line: str) -> list[int]:
         """Token ids the encoder sees for a line, as one sentence (with <eos>, cropped at
         the input limit); [] if blank."""
-        return self._ids_of(self.src_tokenizer.encode(line))[0]
+        return self._ids_of(self.src_tokenizer.encode(line), self.input_limit)[0]
 
-    def _ids_of(self, tokens: list[str]) -> tuple[list[int], bool]:
-        """(encoder ids with <eos>, whether the source was longer than the input limit)."""
+    def _ids_of(self, tokens: list[str], limit: int | None) -> tuple[list[int], bool]:
+        """(encoder ids with <eos>, whether the source was longer than `limit` tokens)."""
         if not tokens:
             return [], False
         ids = self.src_vocab.encode(tokens)
         self.stats.source_tokens += len(ids)
         self.stats.unknown_tokens += sum(i == self.src_vocab.unk for i in ids)
         eos = self.src_vocab.eos
-        if self.input_limit is None or len(ids) <= self.input_limit:
+        if limit is None or len(ids) <= limit:
             return ids + [eos], False
         if self.config.pad_source:
             return with_eos(ids, eos, self.config.num_steps, True), True
         if self.long_inputs == "empty":
             return [], True
-        return ids[: self.input_limit] + [eos], True
+        return ids[:limit] + [eos], True
 
-    @staticmethod
-    def _lines(lines) -> list[str]:
-        """The lines as a list (any iterable of strings); one bare string is refused."""
-        if isinstance(lines, str):
-            raise TypeError("lines must be a sequence of strings, not one string; wrap it in a list")
-        lines = list(lines)
-        for number, line in enumerate(lines):
-            if not isinstance(line, str):
-                raise TypeError(f"lines[{number}] is {type(line).__name__}, not a string; decode bytes "
-                                "first (line.decode('utf-8')) and pass '' for an empty line")
-        return lines
+    def translate_batch(self, source: Sequence[str] | Sequence[Sequence[str]],
+                        target_prefix: Sequence[str | Sequence[str] | None] | None = None, *,
+                        max_batch_size: int = 0, batch_type: str | None = None,
+                        max_input_length: int | None = None, asynchronous: bool = False,
+                        **options) -> list[TranslationResult] | list[AsyncTranslationResult]:
+        """Translate a batch of lines (CTranslate2's translate_batch), as text or as tokens.
 
-    def _pieces(self, lines: list[str]) -> tuple[list[str], list[int]]:
-        """Each line's sentences (the line itself unless it is split), and the line each
-        piece belongs to."""
-        pieces: list[str] = []
+        Args:
+            source: the lines, any sequence or iterable of strings; or of token lists (the
+                source tokenizer's pieces, as CTranslate2 takes them: no sentence splitting
+                or text preparation, and each result's `hypotheses` are token lists). One
+                bare string is refused: it would be read as its characters.
+            target_prefix: per line, the start its translation must have (text, or target
+                tokens; None: no prefix): the search continues from it. A line with a
+                prefix is not split into sentences.
+            max_batch_size: sentences (or tokens, by batch_type) per batch; 0: the
+                translator's batch_size.
+            batch_type: "examples" or "tokens" for this call; None: the translator's.
+            max_input_length: source tokens read per sentence for this call (0: no limit);
+                None: the translator's.
+            asynchronous: return at once, one AsyncTranslationResult per line (its
+                result() waits for it).
+            **options: DecodingOptions fields: beam_size, num_hypotheses, length_penalty,
+                length_penalty_type, max_decoding_length, max_length_a, max_length_b,
+                min_decoding_length, no_repeat_ngram_size, repetition_penalty,
+                sampling_topk, sampling_topp, sampling_temperature, seed, return_scores,
+                return_attention, disable_unk, replace_unknowns.
+        Returns:
+            One TranslationResult per line, in input order: its hypotheses best first, with
+            their tokens, ids and scores (and attention if asked); a blank line gives a
+            result with no hypotheses. Scores are total log-probabilities, divided by the
+            length penalty under beam search (what ranks the hypotheses, as CTranslate2).
+        """
+        self._check_open()
+        lines, tokenized = read_source(source)
+        call = self._call(options, max_batch_size, batch_type, max_input_length, self._prefixes(target_prefix, lines))
+        if asynchronous:
+            future = self._async_pool().submit(self._results, lines, call, tokenized)
+            return [AsyncTranslationResult(future, i) for i in range(len(lines))]
+        return self._results(lines, call, tokenized)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("this Translator is closed (close() was called or its with block ended); "
+                              "create a new Translator")
+
+    def _prefixes(self, target_prefix, lines: list) -> list[list[int]] | None:
+        prefixes = target_prefix_ids(target_prefix, len(lines), self.tgt_tokenizer, self.tgt_vocab)
+        if prefixes is not None and self.shortlist is not None:
+            raise UsageError("the vocabulary shortlist cannot hold a target prefix; drop --shortlist")
+        return prefixes
+
+    def _call(self, options: dict, max_batch_size: int = 0, batch_type: str | None = None,
+              max_input_length: int | None = None, prefixes: list[list[int]] | None = None,
+              with_text: bool = True) -> Call:
+        """One call's settings: the decoding options and the translator's settings it overrides."""
+        batch_type = batch_type or self.batch_type
+        if batch_type not in ("examples", "tokens"):
+            raise ValueError("batch_type must be 'examples' or 'tokens'")
+        if max_input_length is not None and max_input_length < 0:
+            raise ValueError("max_input_length must be >= 0 (0: no limit)")
+        limit = (self.input_limit if max_input_length is None or self.config.pad_source
+                 else max_input_length or None)
+        return Call(self._options(options), max_batch_size or self.batch_size, batch_type, limit, prefixes,
+                     with_text)
+
+    def _pieces(self, lines: list, call: Call, tokenized: bool) -> tuple[list, list[int]]:
+        """Each line's sentences (the line itself unless it is split: not tokens, nor a
+        line with a target prefix), and the line each piece belongs to."""
+        pieces: list = []
         owners: list[int] = []
         for i, line in enumerate(lines):
-            parts = self.splitter.split(line) if self.splitter is not None else [line]
+            whole = tokenized or (call.prefixes is not None and call.prefixes[i])
+            parts = self.splitter.split(line) if self.splitter is not None and not whole else [line]
             pieces += parts
             owners += [i] * len(parts)
         return pieces, owners
 
-    def translate_batch(self, source: Sequence[str], *, max_batch_size: int = 0,
-                        **options) -> list[TranslationResult]:
-        """Translate a batch of lines (CTranslate2's translate_batch, on text).
-
-        Args:
-            source: the lines, any sequence or iterable of strings (one bare string is
-                refused: it would be read as its characters).
-            max_batch_size: sentences (or tokens, by the translator's batch_type) per
-                batch; 0: the translator's batch_size.
-            **options: DecodingOptions fields: beam_size, num_hypotheses, length_penalty,
-                length_penalty_type, max_decoding_length, max_length_a, max_length_b,
-                min_decoding_length, no_repeat_ngram_size, sampling_topk, sampling_topp,
-                sampling_temperature, seed, return_scores, return_attention, disable_unk,
-                replace_unknowns.
-        Returns:
-            One TranslationResult per line, in input order: its hypotheses best first, as
-            text, with their tokens, ids and scores (and attention if asked); a blank line
-            gives a result with no hypotheses.
-        """
-        return self._results(self._lines(source), max_batch_size, self._options(options), True)
-
-    def _results(self, lines: list[str], max_batch_size: int, opts: DecodingOptions,
-                 with_text: bool) -> list[TranslationResult]:
+    def _results(self, lines: list, call: Call, tokenized: bool = False) -> list[TranslationResult]:
         """Each line's result, its sentences' results joined; text only when asked."""
-        pieces, owners = self._pieces(lines)
+        pieces, owners = self._pieces(lines, call, tokenized)
+        if call.prefixes is not None:  # a line with a prefix is one piece
+            call = dataclasses.replace(call, prefixes=[call.prefixes[o] for o in owners])
         # Text is prepared for the model and restored after; ids alone are the model's for the
         # line as written (translate_ids: the search measured and compared with PyTorch).
-        prepared = [self.source_text.prepare(p) for p in pieces] if self.source_text and with_text else None
-        results, placed = self._piece_results(pieces, prepared, max_batch_size, opts, with_text)
-        if prepared is not None and with_text:
+        prepared = ([self.source_text.prepare(p) for p in pieces]
+                    if self.source_text and call.with_text and not tokenized else None)
+        results, placed = self._piece_results(pieces, prepared, call, tokenized)
+        if prepared is not None:
             # A translation that dropped a number gets a second try (runtime/text.py).
             retry = {i: again for i, ok in enumerate(placed) if not ok
                      if (again := prepared[i].with_number_stand_ins()) is not None}
+            again_call = call if call.prefixes is None else dataclasses.replace(
+                call, prefixes=[call.prefixes[i] for i in retry])
             second, second_placed = self._piece_results([p.text for p in retry.values()], list(retry.values()),
-                                                        max_batch_size,
-                                                        opts, with_text)
+                                                        again_call, tokenized)
             for i, result, ok in zip(retry, second, second_placed):
                 if ok:
                     results[i] = result
@@ -257,21 +297,26 @@ class Translator:
         for owner, result in zip(owners, results):
             by_line[owner].append(result)
         merged = [TranslationResult.joined(parts) for parts in by_line]
+        if tokenized:  # as CTranslate2 returns them for token input
+            for result in merged:
+                result.hypotheses = [list(tokens) for tokens in result.tokens]
         self._count_lines(merged)
         return merged
 
-    def _piece_results(self, pieces: list, prepared: list | None, max_batch_size: int, opts: DecodingOptions,
-                       with_text: bool) -> tuple[list[TranslationResult], list[bool]]:
+    def _piece_results(self, pieces: list, prepared: list | None, call: Call,
+                       tokenized: bool) -> tuple[list[TranslationResult], list[bool]]:
         """Each piece's result (restored as its preparation says, when there is one), and
         whether its best translation placed all of its source's numbers."""
         texts = [p.text for p in prepared] if prepared is not None else pieces
         results = [TranslationResult(pieces=0) for _ in texts]
         placed = [True] * len(texts)
-        for i, tokens, hyps, cropped, cap in self._search_pieces(texts, max_batch_size, opts):
-            shown = tokens[: self.input_limit] if cropped else tokens
-            result = TranslationResult.of(hyps, self.tgt_vocab, shown, opts.replace_unknowns,
-                                          self.tgt_tokenizer.decode if with_text else None)
-            if prepared is not None and with_text:
+        opts = call.opts
+        detok = self.tgt_tokenizer.decode if call.with_text and not tokenized else None
+        for i, tokens, hyps, cropped, cap in self._search_pieces(texts, call, tokenized):
+            shown = tokens[: call.input_limit] if cropped else tokens
+            result = TranslationResult.of(hyps, self.tgt_vocab, shown, opts.replace_unknowns, detok,
+                                          ranked=opts.beam_size > 1)
+            if prepared is not None:
                 placed[i] = not result.hypotheses or prepared[i].places_numbers(result.hypotheses[0])
                 result.hypotheses = [prepared[i].restore(h) for h in result.hypotheses]
             if not opts.return_scores:  # beam search and sampling keep them anyway
@@ -301,29 +346,33 @@ class Translator:
             opts = dataclasses.replace(opts, return_attention=True)
         return opts
 
-    def _search_pieces(self, pieces: Sequence[str], max_batch_size: int, opts: DecodingOptions):
+    def _search_pieces(self, pieces: Sequence, call: Call, tokenized: bool):
         """(piece index, source tokens, hypotheses, cropped, length cap) of each non-blank
         piece, as batches finish."""
-        tokens = self.src_tokenizer.encode_many(list(pieces), self.threads)
-        encoded = [self._ids_of(t) for t in tokens]
+        opts, prefixes = call.opts, call.prefixes
+        tokens = [list(p) for p in pieces] if tokenized else self.src_tokenizer.encode_many(list(pieces), self.threads)
+        encoded = [self._ids_of(t, call.input_limit) for t in tokens]
         sources = [ids for ids, _ in encoded]
         todo = [i for i, ids in enumerate(sources) if ids]
         caps = opts.length_caps(np.array([len(sources[i]) - 1 for i in todo], dtype=np.int64),
                                 self.max_decoding_length)
-        cap_of = dict(zip(todo, caps.tolist()))
-        size = max_batch_size or self.batch_size
+        # A target prefix is always kept whole, and the search goes on after it.
+        cap_of = {i: max(cap, len(prefixes[i]) + 1) if prefixes else cap for i, cap in zip(todo, caps.tolist())}
         lengths = [len(sources[i]) for i in todo]
-        if self.batch_type == "tokens":  # size is a budget of padded source tokens
-            grouped = token_batches(lengths, size)
+        if call.batch_type == "tokens":  # size is a budget of padded source tokens
+            grouped = token_batches(lengths, call.batch_size)
         else:
             # The output does not depend on the batching.
-            grouped = stream_batches(lengths, size, self.inter_threads)
+            grouped = stream_batches(lengths, call.batch_size, self.inter_threads)
         batches = [[todo[j] for j in batch] for batch in grouped]
 
         def search(index: list[int]):
             rows = [sources[i] for i in index]
             src, src_len = pad_batch(rows, self.src_vocab.pad, self._pad_width)
-            return self._search(SourceBatch(src, src_len, rows, np.array([cap_of[i] for i in index])), opts)
+            rows_prefixes = [prefixes[i] for i in index] if prefixes else None
+            batch = SourceBatch(src, src_len, rows, np.array([cap_of[i] for i in index]),
+                                rows_prefixes if rows_prefixes and any(rows_prefixes) else None)
+            return self._search(batch, opts)
 
         # On CUDA one worker drives the GPU through the batches while this thread turns the
         # finished ones into results (detokenizing): the host's work overlaps the GPU's.
@@ -349,47 +398,76 @@ class Translator:
             self._executor = ThreadPoolExecutor(self.inter_threads, thread_name_prefix="s2s-batch")
         return self._executor
 
+    def _async_pool(self) -> ThreadPoolExecutor:
+        # One call at a time, in order, beside the caller's thread (which may go on).
+        if self._async is None:
+            self._async = ThreadPoolExecutor(1, thread_name_prefix="s2s-batch-async")
+        return self._async
+
     def _search(self, batch: SourceBatch, opts: DecodingOptions) -> list[list[Hypothesis]]:
         banned = self.tgt_vocab.unk if opts.disable_unk and not opts.replace_unknowns else None
-        strategy = choose_strategy(opts, self.graphs, self.device, self.shortlist, banned, self.fixed_loop)
+        strategy = choose_strategy(opts, self.graphs, self.device, self.shortlist, banned, self.fixed_loop,
+                                   batch.prefixes is not None)
         return strategy.search(self.graphs, batch, Targets(self.tgt_vocab.bos, self.tgt_vocab.eos, banned))
 
-    def translate_iterable(self, source: Iterable[str], *, max_batch_size: int = 0,
-                           chunk_lines: int = 1024, **options) -> Iterator[TranslationResult]:
-        """Translate lines from any iterable, yielding each line's result in order.
+    def translate_iterable(self, source: Iterable[str] | Iterable[Sequence[str]],
+                           target_prefix: Iterable[str | Sequence[str] | None] | None = None, *,
+                           max_batch_size: int = 0, batch_type: str | None = None,
+                           chunk_lines: int | None = None, **options) -> Iterator[TranslationResult]:
+        """Translate lines (text or token lists) from any iterable, yielding each line's
+        result in order.
 
         Args:
-            source: the lines; read `chunk_lines` at a time, so memory stays bounded for an
-                endless stream.
-            max_batch_size: as for translate_batch.
-            chunk_lines: lines translated together (batched and sorted by length).
+            source: the lines; read one batch at a time (`chunk_lines`, by default the
+                batch size in sentences), so memory stays bounded for an endless stream
+                and the first result comes after the first batch.
+            target_prefix: an iterable of prefixes (or None), one per line, as for
+                translate_batch.
+            max_batch_size, batch_type: as for translate_batch.
+            chunk_lines: lines read and translated together (sorted by length): more
+                lines, more parallel batch streams, later first results.
             **options: DecodingOptions fields, as for translate_batch.
         """
+        self._check_open()
         if isinstance(source, str):
             raise TypeError("source must be an iterable of strings, not one string; wrap it in a list")
+        if chunk_lines is None:
+            by_examples = (batch_type or self.batch_type) == "examples"
+            chunk_lines = (max_batch_size or self.batch_size) if by_examples else DEFAULT_BATCH_SIZE
+        prefixes = iter(target_prefix) if target_prefix is not None else None
         for chunk in chunks(source, chunk_lines):
-            yield from self.translate_batch(chunk, max_batch_size=max_batch_size, **options)
+            chunk_prefix = [next(prefixes, None) for _ in chunk] if prefixes is not None else None
+            yield from self.translate_batch(chunk, chunk_prefix, max_batch_size=max_batch_size,
+                                            batch_type=batch_type, **options)
 
-    def score_batch(self, source: Sequence[str], target: Sequence[str], *,
-                    max_batch_size: int = 0) -> list[ScoringResult]:
+    def score_batch(self, source: Sequence[str] | Sequence[Sequence[str]],
+                    target: Sequence[str] | Sequence[Sequence[str]], *, max_batch_size: int = 0,
+                    max_input_length: int | None = None) -> list[ScoringResult]:
         """The log-probability of each target given its source, by forced decoding through
         the same decoder step the searches use.
 
         Args:
-            source: source lines (each read whole: no sentence splitting).
-            target: their translations, line for line.
+            source: source lines (each read whole: no sentence splitting), as text or as
+                token lists.
+            target: their translations, line for line, as text or as target token lists.
             max_batch_size: sentences per batch (0: the translator's batch_size, in
                 sentences).
+            max_input_length: source tokens read (0: no limit; None: the translator's).
         Returns:
-            One ScoringResult per pair: the target's tokens and <eos>, each with its
-            log-probability; an empty result where the source or the target is blank.
+            One ScoringResult per pair: as CTranslate2's, the target's tokens then the end
+            token (<eos>), each with its log-probability; an empty result where the source
+            or the target is blank.
         """
-        sources, targets = self._lines(source), self._lines(target)
+        self._check_open()
+        (sources, src_tokenized), (targets, tgt_tokenized) = read_source(source), read_source(target)
         if len(sources) != len(targets):
             raise ValueError(f"{len(sources)} sources but {len(targets)} targets; give one target per source")
-        src_tokens = self.src_tokenizer.encode_many(list(sources), self.threads)
-        src_rows = [self._ids_of(tokens)[0] for tokens in src_tokens]
-        tgt_tokens = self.tgt_tokenizer.encode_many(list(targets), self.threads)
+        limit = self._call({}, max_input_length=max_input_length).input_limit
+        src_tokens = ([list(t) for t in sources] if src_tokenized
+                      else self.src_tokenizer.encode_many(list(sources), self.threads))
+        src_rows = [self._ids_of(tokens, limit)[0] for tokens in src_tokens]
+        tgt_tokens = ([list(t) for t in targets] if tgt_tokenized
+                      else self.tgt_tokenizer.encode_many(list(targets), self.threads))
         todo = [i for i in range(len(sources)) if src_rows[i] and tgt_tokens[i]]
         results = [ScoringResult() for _ in sources]
         size = max_batch_size or (self.batch_size if self.batch_type == "examples" else DEFAULT_BATCH_SIZE)
@@ -409,7 +487,12 @@ class Translator:
         return [hyps[0].token_scores for hyps in decode(self.graphs, src, src_len, policy, policy.steps)]
 
     def close(self) -> None:
-        """Stop the decoding threads; the translator is not used afterwards."""
+        """Finish the asynchronous calls under way, stop the decoding threads; any later call
+        raises ClosedError."""
+        self._closed = True
+        if self._async is not None:
+            self._async.shutdown()
+            self._async = None
         if self._executor is not None:
             self._executor.shutdown()
             self._executor = None
@@ -420,18 +503,21 @@ class Translator:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def translate_lines(self, lines: Sequence[str], *, max_batch_size: int = 0, **options) -> list[str]:
+    def translate_lines(self, lines: Sequence[str], **options) -> list[str]:
         """The best translation of each line, in input order ('' for a blank line); the
-        arguments are translate_batch's."""
-        return [r.best for r in self.translate_batch(lines, max_batch_size=max_batch_size, **options)]
+        keyword arguments are translate_batch's."""
+        return [r.best for r in self.translate_batch(lines, **options)]
 
-    def translate_ids(self, lines: Sequence[str], *, max_batch_size: int = 0,
-                      **options) -> list[list[int]]:
+    def translate_ids(self, lines: Sequence[str], *, max_batch_size: int = 0, batch_type: str | None = None,
+                      max_input_length: int | None = None, **options) -> list[list[int]]:
         """Target ids (without <eos>) of the best hypothesis of each line (its sentences'
         ids one after another); [] for a blank one. The hypotheses are never detokenized,
         and the line is read as written (no runtime/text.py preparation): for
         measuring the search alone."""
-        results = self._results(self._lines(lines), max_batch_size, self._options(options), False)
+        self._check_open()
+        rows, tokenized = read_source(lines)
+        call = self._call(options, max_batch_size, batch_type, max_input_length, with_text=False)
+        results = self._results(rows, call, tokenized)
         return [r.ids[0] if r.ids else [] for r in results]
 
     def translate_file(self, src, dst, **options) -> Stats:
@@ -449,4 +535,6 @@ class Translator:
         from s2s_batch.runtime.files.job import translate_stream_file  # the file layer sits above
         from s2s_batch.runtime.files.options import FileOptions
 
+        self._check_open()
         return translate_stream_file(self, src, dst, FileOptions.of(options))
+

@@ -13,7 +13,14 @@ import numpy as np
 
 from s2s_batch.runtime.bundle.graphs import Graphs, log_softmax
 from s2s_batch.runtime.search.loop import CANDIDATES, LOGITS, StepRead, decode
-from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis, forbid, row_caps
+from s2s_batch.runtime.search.options import (
+    DecodingOptions,
+    Hypothesis,
+    forbid,
+    forced_tokens,
+    penalize_repeats,
+    row_caps,
+)
 
 # The decoder step returns k + MASKED_AT_MOST candidates per row: the mask may forbid
 # <eos> (before the minimum length) and the banned id, and k allowed ones remain.
@@ -48,12 +55,13 @@ class Beam:
     whose n-best can no longer improve leaves the batch."""
 
     def __init__(self, graphs: Graphs, rows: int, bos: int, eos: int, caps: np.ndarray, opts: DecodingOptions,
-                 banned: int | None = None):
+                 banned: int | None = None, prefixes: list[list[int]] | None = None):
         self.k, self.bos, self.eos, self.caps, self.opts, self.banned = opts.beam_size, bos, eos, caps, opts, banned
         self.vocab = graphs.vocab_size
-        # Without per-row bans, the decoder step can keep its logits and return each row's
+        self.prefixes = prefixes  # each batch row's target prefix (ids), its first tokens
+        # Without per-row rules, the decoder step can keep its logits and return each row's
         # best continuations (enough of them to drop the masked ids), ranked here in numpy.
-        row_candidates = graphs.takes_row_candidates and not opts.no_repeat_ngram_size
+        row_candidates = graphs.takes_row_candidates and not opts.needs_histories and prefixes is None
         self.read = (StepRead(CANDIDATES, opts.return_attention, count=self.k + MASKED_AT_MOST) if row_candidates
                      else StepRead(LOGITS, opts.return_attention))
         self.beam_scores = np.full((rows, self.k), -np.inf, dtype=np.float32)
@@ -76,9 +84,10 @@ class Beam:
             row_logp, row_ids = output
             flat, cand_scores, cand_logp = rank_rows(row_logp, row_ids, _mask(vocab, t, self.eos, self.banned, opts),
                                                      self.beam_scores, 2 * k, vocab)
-        else:  # per-row n-gram bans, or a bundle exported before per-row candidates
+        else:  # per-row rules, or a bundle exported before per-row candidates
+            owners = self.sentences[np.arange(len(self.histories)) // k]
             flat, cand_scores, cand_logp = _rank_numpy(output, self.beam_scores, t, self.eos, self.banned, opts,
-                                                       self.histories, k)
+                                                       self.histories, k, forced_tokens(self.prefixes, owners, t))
         keep_sentence, next_rows, next_tokens, next_scores, next_logp = [], [], [], [], []
         for i, sentence in enumerate(self.sentences):
             cap = int(self.caps[sentence])
@@ -110,12 +119,14 @@ class Beam:
 
 
 def beam_search(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
-                max_len: int | np.ndarray, opts: DecodingOptions,
-                banned: int | None = None) -> list[list[Hypothesis]]:
+                max_len: int | np.ndarray, opts: DecodingOptions, banned: int | None = None,
+                prefixes: list[list[int]] | None = None) -> list[list[Hypothesis]]:
     """The num_hypotheses best hypotheses of each source row, best first, through the one
-    loop; `max_len` caps the tokens of every row, or of each row (an array)."""
+    loop; `max_len` caps the tokens of every row, or of each row (an array); `prefixes`:
+    each row's target prefix (ids), its first tokens."""
     caps = row_caps(max_len, src.shape[0])
-    return decode(graphs, src, src_len, Beam(graphs, src.shape[0], bos, eos, caps, opts, banned), int(caps.max()))
+    policy = Beam(graphs, src.shape[0], bos, eos, caps, opts, banned, prefixes)
+    return decode(graphs, src, src_len, policy, int(caps.max()))
 
 
 def _attention_of(attention, weights, row: int) -> list:
@@ -129,10 +140,12 @@ def _mask(vocab: int, t: int, eos: int, banned: int | None, opts: DecodingOption
     return mask[0]
 
 
-def _rank_numpy(logits, beam_scores, t, eos, banned, opts: DecodingOptions, histories, k):
-    """rank_rows's result from the full logits, with the n-gram bans of each row."""
+def _rank_numpy(logits, beam_scores, t, eos, banned, opts: DecodingOptions, histories, k, forced=None):
+    """rank_rows's result from the full logits, with each row's rules: its n-gram bans,
+    its repetition penalty, its forced prefix token."""
+    penalize_repeats(logits, histories, opts.repetition_penalty)
     logp = log_softmax(logits)  # (n*K, V)
-    forbid(logp, t, eos, banned, opts.min_decoding_length, opts.no_repeat_ngram_size, histories)
+    forbid(logp, t, eos, banned, opts.min_decoding_length, opts.no_repeat_ngram_size, histories, forced=forced)
     sentences, vocab = beam_scores.shape[0], logp.shape[1]
     total = (beam_scores.reshape(-1, 1) + logp).reshape(sentences, k * vocab)
     flat, scores = _candidates(total, k)

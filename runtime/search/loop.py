@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from s2s_batch.runtime.bundle.graphs import Graphs, log_softmax, select_rows
-from s2s_batch.runtime.search.options import Hypothesis, forbid, row_caps
+from s2s_batch.runtime.search.options import Hypothesis, forbid, forced_tokens, penalize_repeats, row_caps
 
 NEXT_TOKEN, LOGITS, CANDIDATES = "next_token", "logits", "candidates"
 
@@ -122,19 +122,22 @@ class Greedy:
     session; so is a `banned` token id skipped, where the graph takes banned ids (else the
     logits are read). With a shortlist (sorted target ids, <eos> among them) only those ids
     can be chosen, and scores are normalised over them. <eos> is not taken before `min_len`
-    tokens, nor a token that would repeat an n-gram of `no_repeat_ngram` tokens (both read
-    the logits).
+    tokens, nor a token that would repeat an n-gram of `no_repeat_ngram` tokens; a
+    `repetition_penalty` lowers the logits of the tokens a row already holds; a row's
+    target prefix (`prefixes`, ids per batch row) is its first tokens (all read the logits).
     """
 
     def __init__(self, graphs: Graphs, rows: int, bos: int, eos: int, caps: np.ndarray, width: int,
                  with_scores: bool = False, banned: int | None = None, with_attention: bool = False,
-                 shortlist: np.ndarray | None = None, min_len: int = 0, no_repeat_ngram: int = 0):
+                 shortlist: np.ndarray | None = None, min_len: int = 0, no_repeat_ngram: int = 0,
+                 repetition_penalty: float = 1.0, prefixes: list[list[int]] | None = None):
         use_logits = (with_scores or (banned is not None and not graphs.takes_banned) or min_len > 0
-                      or no_repeat_ngram > 0)
+                      or no_repeat_ngram > 0 or repetition_penalty != 1.0 or prefixes is not None)
         banned_ids = None if banned is None or use_logits else np.array([banned], dtype=np.int64)
         self.read = StepRead(LOGITS if use_logits else NEXT_TOKEN, with_attention, shortlist, banned_ids)
         self.bos, self.eos, self.caps = bos, eos, caps
         self.with_scores, self.min_len, self.no_repeat_ngram = with_scores, min_len, no_repeat_ngram
+        self.repetition_penalty, self.prefixes = repetition_penalty, prefixes
         self.shortlist = shortlist
         self.banned = banned
         steps = int(caps.max())
@@ -155,9 +158,13 @@ class Greedy:
         rows = self.rows
         if self.read.output == LOGITS:
             logits = output
+            histories = ([self.out[row, :t].tolist() for row in rows]
+                         if self.no_repeat_ngram or self.repetition_penalty != 1.0 else None)
+            if histories is not None:
+                penalize_repeats(logits, histories, self.repetition_penalty, self.shortlist)
             scores = log_softmax(logits)  # the model's, as beam search scores: not renormalised
-            histories = ([self.out[row, :t].tolist() for row in rows] if self.no_repeat_ngram else None)
-            forbid(logits, t, self.eos, self.banned, self.min_len, self.no_repeat_ngram, histories, self.shortlist)
+            forbid(logits, t, self.eos, self.banned, self.min_len, self.no_repeat_ngram, histories, self.shortlist,
+                   forced_tokens(self.prefixes, rows, t))
             columns = logits.argmax(axis=-1)
             self.token_scores[rows, t] = np.take_along_axis(scores, columns[:, None], 1)[:, 0]
             tokens = columns if self.shortlist is None else self.shortlist[columns]
@@ -188,11 +195,12 @@ class Greedy:
 def greedy_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, bos: int, eos: int,
                   max_len: int | np.ndarray, with_scores: bool = False, banned: int | None = None,
                   with_attention: bool = False, shortlist: np.ndarray | None = None, min_len: int = 0,
-                  no_repeat_ngram: int = 0) -> list[Hypothesis]:
+                  no_repeat_ngram: int = 0, repetition_penalty: float = 1.0,
+                  prefixes: list[list[int]] | None = None) -> list[Hypothesis]:
     """Greedy hypothesis (ids without <eos>) for each row of a source batch; `max_len`
     caps the tokens of every row, or of each row (an array): a row stops there without
     <eos>. The other arguments are Greedy's."""
     caps = row_caps(max_len, src.shape[0])
     policy = Greedy(graphs, src.shape[0], bos, eos, caps, src.shape[1], with_scores, banned, with_attention,
-                    shortlist, min_len, no_repeat_ngram)
+                    shortlist, min_len, no_repeat_ngram, repetition_penalty, prefixes)
     return [h for (h,) in decode(graphs, src, src_len, policy, int(caps.max()))]

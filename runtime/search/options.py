@@ -52,6 +52,10 @@ class DecodingOptions:
                               "--max-len-b", low=0)
     no_repeat_ngram_size: int = _flag(0, "forbid repeating any n-gram of this size (0: off)", "--no-repeat-ngram",
                                       low=0)
+    # CTranslate2's: before the softmax, a token the hypothesis already holds has its logit
+    # divided by the penalty where positive, multiplied where negative (Keskar et al. 2019).
+    repetition_penalty: float = _flag(1.0, "penalise tokens already generated: their logits divided by P "
+                                           "(multiplied where negative); 1: off, > 1 penalises")
     sampling_topk: int = _flag(1, "sample from the K most likely tokens (1: no sampling; 0: the whole "
                                   "distribution)", low=0)
     sampling_topp: float = _flag(1.0, "nucleus: sample from the smallest set holding this probability mass")
@@ -93,6 +97,8 @@ class DecodingOptions:
              and self.max_length_a + self.max_length_b > 0,
              "{max_length_a} and {max_length_b} must be >= 0, not both 0"),
             (self.no_repeat_ngram_size >= 0, "{no_repeat_ngram_size} must be >= 0"),
+            (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0,
+             "{repetition_penalty} must be a number > 0 (1: off)"),
             (self.sampling_topk >= 0, "{sampling_topk} must be >= 0"),
             (0 < self.sampling_topp <= 1, "{sampling_topp} must be in (0, 1]"),
             (self.sampling_temperature >= 0, "{sampling_temperature} must be >= 0"),
@@ -101,6 +107,12 @@ class DecodingOptions:
         for ok, message in checks:
             if not ok:
                 raise OptionError(message)
+
+    @property
+    def needs_histories(self) -> bool:
+        """Whether each step's choice reads the tokens a hypothesis already holds (so the
+        search needs the logits on the host)."""
+        return self.no_repeat_ngram_size > 0 or self.repetition_penalty != 1.0
 
     @property
     def sampling(self) -> bool:
@@ -146,15 +158,20 @@ def row_caps(max_len, batch: int) -> np.ndarray:
 
 
 def forbid(scores: np.ndarray, t: int, eos: int, banned: int | None, min_len: int = 0, ngram: int = 0,
-           histories: list[list[int]] | None = None, shortlist: np.ndarray | None = None) -> None:
+           histories: list[list[int]] | None = None, shortlist: np.ndarray | None = None,
+           forced: list[int | None] | None = None) -> None:
     """Set to -inf, in place, what step t may not produce, for every search: <eos> before
     `min_len` tokens, the `banned` id (<unk> with disable_unk), and in each row a token
     that would repeat an n-gram of `ngram` tokens of its history (`histories`, one per row
-    of `scores`). With a `shortlist` (sorted target ids), `scores`' columns are its ids."""
+    of `scores`). A row's `forced` token (its target prefix's at step t; None: free) is the
+    only one it may produce, whatever the other rules say. With a `shortlist` (sorted
+    target ids), `scores`' columns are its ids."""
     def columns(ids):
         found = [c for c in (column_of(i, shortlist) for i in ids) if c is not None]
         return found if shortlist is not None else list(ids)
 
+    pinned = [(row, token) for row, token in enumerate(forced or []) if token is not None]
+    kept = [scores[row, token] for row, token in pinned]
     fixed = ([eos] if t < min_len else []) + ([banned] if banned is not None else [])
     if fixed:
         scores[:, columns(fixed)] = -np.inf
@@ -163,6 +180,31 @@ def forbid(scores: np.ndarray, t: int, eos: int, banned: int | None, min_len: in
             repeats = banned_by_ngrams(history, ngram)
             if repeats:
                 scores[row, columns(repeats)] = -np.inf
+    for (row, token), value in zip(pinned, kept):
+        scores[row] = -np.inf
+        scores[row, token] = value
+
+
+def penalize_repeats(logits: np.ndarray, histories: list[list[int]], penalty: float,
+                     shortlist: np.ndarray | None = None) -> None:
+    """CTranslate2's repetition penalty, in place: in each row, the logit of every token
+    its history holds is divided by `penalty` where positive, multiplied where negative."""
+    if penalty == 1.0:
+        return
+    for row, history in enumerate(histories):
+        ids = sorted(set(history))
+        cols = ids if shortlist is None else [c for c in (column_of(i, shortlist) for i in ids) if c is not None]
+        if cols:
+            values = logits[row, cols]
+            logits[row, cols] = np.where(values > 0, values / penalty, values * penalty)
+
+
+def forced_tokens(prefixes: list[list[int]] | None, owners, t: int) -> list[int | None] | None:
+    """Each scores row's token at step t of its batch row's target prefix (`owners`: the
+    batch row of each scores row), None where the prefix is done; None without prefixes."""
+    if prefixes is None:
+        return None
+    return [prefixes[o][t] if t < len(prefixes[o]) else None for o in owners]
 
 
 def column_of(token: int, shortlist: np.ndarray | None) -> int | None:

@@ -6,7 +6,14 @@ import numpy as np
 
 from s2s_batch.runtime.bundle.graphs import Graphs, log_softmax
 from s2s_batch.runtime.search.loop import LOGITS, StepRead, decode
-from s2s_batch.runtime.search.options import DecodingOptions, Hypothesis, forbid, row_caps
+from s2s_batch.runtime.search.options import (
+    DecodingOptions,
+    Hypothesis,
+    forbid,
+    forced_tokens,
+    penalize_repeats,
+    row_caps,
+)
 
 
 def truncated_distribution(logits: np.ndarray, temperature: float, topk: int, topp: float):
@@ -45,13 +52,14 @@ class Sample:
     temperature and truncation)."""
 
     def __init__(self, src_ids: list[list[int]], bos: int, eos: int, caps: np.ndarray, opts: DecodingOptions,
-                 banned: int | None = None):
+                 banned: int | None = None, prefixes: list[list[int]] | None = None):
         # Each sentence draws from its own generator, seeded by (seed, its source ids), so
         # its sample does not depend on the batch size, the batch order or the others.
         self.rngs = [np.random.default_rng([opts.seed, *ids]) for ids in src_ids]
         self.bos, self.eos, self.caps, self.opts, self.banned = bos, eos, caps, opts, banned
         self.hyps = [Hypothesis([]) for _ in src_ids]
         self.rows = np.arange(len(src_ids))
+        self.prefixes = prefixes
         self.read = StepRead(LOGITS, opts.return_attention)
 
     def start(self, rows: int) -> tuple[None, np.ndarray]:
@@ -61,9 +69,12 @@ class Sample:
     def choose(self, t: int, logits: np.ndarray, weights) -> tuple[np.ndarray, np.ndarray | None]:
         """A draw for each live row; the rows that drew <eos> or reached their cap leave."""
         opts, rows = self.opts, self.rows
+        histories = [self.hyps[row].ids for row in rows] if opts.needs_histories else None
+        if histories is not None:
+            penalize_repeats(logits, histories, opts.repetition_penalty)
         logp = log_softmax(logits)
         forbid(logits, t, self.eos, self.banned, opts.min_decoding_length, opts.no_repeat_ngram_size,
-               [self.hyps[row].ids for row in rows] if opts.no_repeat_ngram_size else None)
+               histories, forced=forced_tokens(self.prefixes, rows, t))
         tokens = np.empty(len(rows), dtype=np.int64)
         for j, row in enumerate(rows):
             hyp = self.hyps[row]
@@ -89,8 +100,9 @@ class Sample:
 
 def sample_decode(graphs: Graphs, src: np.ndarray, src_len: np.ndarray, src_ids: list[list[int]],
                   bos: int, eos: int, max_len: int | np.ndarray, opts: DecodingOptions,
-                  banned: int | None = None) -> list[Hypothesis]:
-    """One sampled hypothesis per row (Sample's), through the one loop."""
+                  banned: int | None = None, prefixes: list[list[int]] | None = None) -> list[Hypothesis]:
+    """One sampled hypothesis per row (Sample's), through the one loop; `prefixes`: each
+    row's target prefix (ids), its first tokens."""
     caps = row_caps(max_len, src.shape[0])
-    policy = Sample(src_ids, bos, eos, caps, opts, banned)
+    policy = Sample(src_ids, bos, eos, caps, opts, banned, prefixes)
     return [h for (h,) in decode(graphs, src, src_len, policy, int(caps.max()))]

@@ -27,13 +27,14 @@ from s2s_batch.runtime.search.sampling import sample_decode
 
 @dataclass(frozen=True)
 class SourceBatch:
-    """Padded source ids [B, T], their lengths [B], each row's unpadded ids, and each row's
-    cap on generated tokens [B]."""
+    """Padded source ids [B, T], their lengths [B], each row's unpadded ids, each row's
+    cap on generated tokens [B], and each row's target prefix (ids; None: no row has one)."""
 
     src: np.ndarray
     src_len: np.ndarray
     rows: list[list[int]]
     caps: np.ndarray
+    prefixes: list[list[int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ class GreedySearch:
                                   with_scores=self.opts.return_scores, banned=targets.banned,
                                   with_attention=self.opts.return_attention, shortlist=candidates,
                                   min_len=self.opts.min_decoding_length,
-                                  no_repeat_ngram=self.opts.no_repeat_ngram_size)
+                                  no_repeat_ngram=self.opts.no_repeat_ngram_size,
+                                  repetition_penalty=self.opts.repetition_penalty, prefixes=batch.prefixes)
         return [[h] for h in found]
 
 
@@ -92,7 +94,7 @@ class BeamSearch:
     def search(self, graphs: Graphs, batch: SourceBatch, targets: Targets) -> list[list[Hypothesis]]:
         """The `opts.num_hypotheses` best hypotheses of each row."""
         return beam_search(graphs, batch.src, batch.src_len, targets.bos, targets.eos, batch.caps,
-                           self.opts, targets.banned)
+                           self.opts, targets.banned, batch.prefixes)
 
 
 @dataclass(frozen=True)
@@ -104,23 +106,25 @@ class Sampling:
     def search(self, graphs: Graphs, batch: SourceBatch, targets: Targets) -> list[list[Hypothesis]]:
         """One sampled hypothesis per row."""
         return [[h] for h in sample_decode(graphs, batch.src, batch.src_len, batch.rows, targets.bos,
-                                           targets.eos, batch.caps, self.opts, targets.banned)]
+                                           targets.eos, batch.caps, self.opts, targets.banned,
+                                           batch.prefixes)]
 
 
 def choose_strategy(opts: DecodingOptions, graphs: Graphs, device: str, shortlist: Shortlist | None,
-                    banned: int | None, fixed_loop: FixedShapeLoop | None = None) -> SearchStrategy:
+                    banned: int | None, fixed_loop: FixedShapeLoop | None = None,
+                    prefixed: bool = False) -> SearchStrategy:
     """Sampling when opts.sampling_topk != 1; greedy search when beam_size is 1 (as
     CTranslate2 treats it): with the decoder loop step in fixed shapes where the graphs
     have one (CUDA) and nothing needs the logits on the host, else on the device when
-    nothing needs them; beam search otherwise."""
+    nothing needs them; beam search otherwise. `prefixed`: some row has a target prefix
+    (read on the host)."""
     if opts.sampling:
         return Sampling(opts)
     if opts.beam_size > 1:
         return BeamSearch(opts)
-    if (fixed_loop is not None and shortlist is None and not opts.return_scores
-            and not opts.return_attention and not opts.no_repeat_ngram_size):
+    on_host = opts.return_scores or opts.return_attention or opts.needs_histories or prefixed
+    if fixed_loop is not None and shortlist is None and not on_host:
         return GreedySearch(opts, fixed_loop=fixed_loop)
-    on_device = (device == "cuda" and shortlist is None and not opts.return_scores
-                 and not opts.return_attention and not opts.min_decoding_length
-                 and not opts.no_repeat_ngram_size and can_decode_on_device(graphs, banned))
+    on_device = (device == "cuda" and shortlist is None and not on_host and not opts.min_decoding_length
+                 and can_decode_on_device(graphs, banned))
     return GreedySearch(opts, shortlist, on_device)

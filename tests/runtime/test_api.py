@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from s2s_batch.runtime.cli.main import main
-from s2s_batch.runtime.translator import Translator
+from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 
 @pytest.mark.parametrize("attention", ["none", "general+after"])
@@ -89,7 +89,8 @@ def test_the_package_exports_the_api_at_the_top_level():
     from s2s_batch.runtime.search import options as decoding
 
     assert s2s_batch.Translator is translator.Translator
-    assert s2s_batch.TranslationResult is translator.TranslationResult
+    assert s2s_batch.TranslationResult is translator.TranslationResult is results.TranslationResult
+    assert s2s_batch.AsyncTranslationResult is results.AsyncTranslationResult
     assert s2s_batch.ScoringResult is results.ScoringResult
     assert s2s_batch.DecodingOptions is decoding.DecodingOptions
     assert s2s_batch.FileOptions is file_options.FileOptions
@@ -98,26 +99,34 @@ def test_the_package_exports_the_api_at_the_top_level():
         s2s_batch.NoSuchThing  # noqa: B018
 
 
-def test_a_ctranslate2_shaped_script_runs_unchanged_but_for_its_import(bundle, toy_sentences):
+def test_a_ctranslate2_shaped_script_runs_unchanged_but_for_its_import():
+    """examples/ctranslate2_style.py is written against CTranslate2's API (token lists,
+    target_prefix, return_scores, asynchronous, translate_iterable, score_batch)."""
     import importlib.util
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "examples" / "ctranslate2_style.py"
+    assert "import s2s_batch as ctranslate2  # was: import ctranslate2" in path.read_text()
     spec = importlib.util.spec_from_file_location("ctranslate2_style", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    lines = toy_sentences[:5]
-    report = script.main(str(bundle()), lines)
-    assert len(report) == 2 * len(lines) + len(lines) + len(lines)
-    translator = Translator(bundle(), threads=1)
+    lines = ["I see the dog.", "We are happy.", "Tom has two cats."]
+    n = len(lines)
+    report = script.main(str(default_bundle_dir()), lines)
+    assert len(report) == 2 * n + n + n + n + n
+    translator = Translator(threads=1, split_sentences=False)
     results = translator.translate_batch(lines, beam_size=4, num_hypotheses=2, max_decoding_length=64,
-                                         return_scores=True)
-    assert report[: 2 * len(lines)] == [f"{s:.4f}\t{h}" for r in results for h, s in zip(r.hypotheses, r.scores)]
-    # translate_iterable gives the same best hypotheses as translate_batch
-    assert report[2 * len(lines): 3 * len(lines)] == report[: 2 * len(lines)][::2]
-    # score_batch scores each best translation as the search did, to 1e-4
-    for line, result in zip(report[3 * len(lines):], results):
-        assert float(line.split("\t")[0]) == pytest.approx(result.scores[0], abs=2e-4)
+                                         return_scores=True, max_batch_size=16)
+    nbest = [line.split("\t") for line in report[: 2 * n]]
+    # text in, token lists in: the same words for lines the text preparation leaves alone
+    assert [h for _, h in nbest] == [h for r in results for h in r.hypotheses]
+    assert [float(s) for s, _ in nbest] == pytest.approx([s for r in results for s in r.scores], abs=1e-4)
+    assert report[2 * n: 3 * n] == report[: 2 * n][::2]  # translate_iterable: the same best
+    prefixed, pending = report[3 * n: 4 * n], report[4 * n: 5 * n]
+    assert prefixed == [h for _, h in nbest[::2]]  # its own start as a prefix: the same best
+    assert pending == [h for _, h in nbest[::2]]  # asynchronous: the same as beam 4
+    for line, result in zip(report[5 * n:], results):  # score_batch: the beam's total, unnormalised
+        assert float(line.split("\t")[0]) == pytest.approx(sum(result.token_scores[0]), abs=2e-4)
 
 
 def test_translate_file_takes_decoding_options_as_keywords(bundle, toy_sentences, tmp_path):

@@ -158,8 +158,11 @@ def test_jsonl_output_carries_n_best_and_scores(bundle, tmp_path):
                                           "cropped": False, "capped": False}
     for row in (rows[0], rows[2]):
         assert len(row["hypotheses"]) == 2
+        # beam search's score ranks: the total over length ** 1.0 (<eos> counted), best first
+        assert [h["score"] for h in row["hypotheses"]] == sorted((h["score"] for h in row["hypotheses"]),
+                                                                 reverse=True)
         for h in row["hypotheses"]:
-            assert h["score"] == pytest.approx(sum(h["token_scores"]), abs=1e-4)
+            assert h["score"] == pytest.approx(sum(h["token_scores"]) / len(h["token_scores"]), abs=1e-4)
             assert all(s <= 0 for s in h["token_scores"])
     text = CliRunner().invoke(main, ["translate", str(src), "--bundle", str(bundle()), "-q",
                                      "--beam-size", "4", "--num-hypotheses", "2"])

@@ -25,6 +25,9 @@ APPLIED = {
     "max_decoding_length": ({"max_decoding_length": 2}, lambda rs, t: max(_lengths(rs)) <= 2),
     "max_length_a/b": ({"max_length_a": 0.0, "max_length_b": 2}, lambda rs, t: max(_lengths(rs)) <= 2),
     "no_repeat_ngram_size": ({"no_repeat_ngram_size": 1}, lambda rs, t: _no_repeats(rs, 1)),
+    # below 1 the penalty rewards what a hypothesis holds: its first words come back
+    "repetition_penalty": ({"repetition_penalty": 0.001, "max_decoding_length": 6},
+                           lambda rs, t: all(not _no_repeats([r], 1) for r in rs if len(r.ids[0]) > 2)),
     "return_scores": ({"return_scores": True},
                       lambda rs, t: all(len(r.scores) == len(r.hypotheses) and
                                         len(r.token_scores[0]) in (len(r.ids[0]), len(r.ids[0]) + 1)
@@ -93,3 +96,24 @@ def test_num_hypotheses_applied_to_beam_search(translator, toy_sentences):
 def test_temperature_zero_samples_the_argmax(translator, toy_sentences):
     assert (translator.translate_ids(toy_sentences, sampling_topk=0, sampling_temperature=0.0)
             == translator.translate_ids(toy_sentences))
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_target_prefix_starts_every_hypothesis_and_the_search_goes_on(translator, toy_sentences, strategy):
+    prefix = ["la", "maison"]  # words the toy model puts at no line's start
+    ids = translator.tgt_vocab.encode(prefix)
+    results = translator.translate_batch(toy_sentences, [prefix] * len(toy_sentences), num_hypotheses=1,
+                                         **STRATEGIES[strategy])
+    assert all(r.ids[0][:2] == ids and len(r.ids[0]) > 2 for r in results if r.ids), strategy
+
+
+def test_a_prefix_beats_every_rule_and_lines_without_one_are_untouched(translator, toy_sentences):
+    lines = toy_sentences[:6]
+    plain = translator.translate_batch(lines, beam_size=2)
+    prefixes = [None, "la maison", None, ["<unk>"], None, []]
+    got = translator.translate_batch(lines, prefixes, beam_size=2, min_decoding_length=1)
+    assert got[3].ids[0][0] == translator.tgt_vocab.unk  # forced, though disable_unk bans it
+    assert got[1].tokens[0][:2] == ["la", "maison"]  # text prefixes are tokenized
+    assert [got[i].hypotheses for i in (0, 2, 4, 5)] == [plain[i].hypotheses for i in (0, 2, 4, 5)]
+    with pytest.raises(ValueError, match="one prefix"):
+        translator.translate_batch(lines, [None])
