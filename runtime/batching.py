@@ -1,7 +1,10 @@
-"""Length-sorted batches that remember where each sentence came from."""
+"""Length-sorted batches that remember where each sentence came from, and the chunks of
+lines a stream is read in."""
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
@@ -111,3 +114,42 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+_END = object()
+
+
+def answering_chunks(items: Iterable[T], size: int, wait: float) -> Iterator[list[T]]:
+    """Consecutive lists of at most `size` items, each handed on as soon as no new item
+    has come for `wait` seconds: a person typing into a pipe gets each line answered, and
+    a stream that comes fast still fills whole chunks. Items are read on a thread; an
+    error raised while reading them is raised here, after the items before it."""
+    pending: queue.Queue = queue.Queue(maxsize=2 * size)
+
+    def read() -> None:
+        try:
+            for item in items:
+                pending.put((item, None))
+            pending.put((_END, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            pending.put((_END, exc))
+
+    threading.Thread(target=read, name="s2s-batch-reader", daemon=True).start()
+    chunk: list[T] = []
+    while True:
+        try:
+            item, error = pending.get(timeout=wait) if chunk else pending.get()
+        except queue.Empty:
+            yield chunk
+            chunk = []
+            continue
+        if item is _END:
+            if chunk:
+                yield chunk
+            if error is not None:
+                raise error
+            return
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []

@@ -4,6 +4,7 @@ the call overrides (batches, input limit)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from s2s_batch.runtime.search.options import DecodingOptions
@@ -20,6 +21,7 @@ class Call:
     input_limit: int | None
     prefixes: list[list[int]] | None = None
     with_text: bool = True
+    progress: Callable[[int, int], None] | None = None  # (sentences done, in all), per batch
 
 
 def read_source(source) -> tuple[list, bool]:

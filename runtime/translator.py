@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -198,6 +198,7 @@ class Translator:
                         target_prefix: Sequence[str | Sequence[str] | None] | None = None, *,
                         max_batch_size: int = 0, batch_type: str | None = None,
                         max_input_length: int | None = None, asynchronous: bool = False,
+                        progress_callback: Callable[[int, int], None] | None = None,
                         **options) -> list[TranslationResult] | list[AsyncTranslationResult]:
         """Translate a batch of lines (CTranslate2's translate_batch), as text or as tokens.
 
@@ -216,6 +217,8 @@ class Translator:
                 None: the translator's.
             asynchronous: return at once, one AsyncTranslationResult per line (its
                 result() waits for it).
+            progress_callback: called as batches finish, with (sentences done, sentences
+                in all); a file job moves its progress bar with it.
             **options: DecodingOptions fields: beam_size, num_hypotheses, length_penalty,
                 length_penalty_type, max_decoding_length, max_length_a, max_length_b,
                 min_decoding_length, no_repeat_ngram_size, repetition_penalty,
@@ -229,7 +232,8 @@ class Translator:
         """
         self._check_open()
         lines, tokenized = read_source(source)
-        call = self._call(options, max_batch_size, batch_type, max_input_length, self._prefixes(target_prefix, lines))
+        call = self._call(options, max_batch_size, batch_type, max_input_length, self._prefixes(target_prefix, lines),
+                          progress=progress_callback)
         if asynchronous:
             future = self._async_pool().submit(self._results, lines, call, tokenized)
             return [AsyncTranslationResult(future, i) for i in range(len(lines))]
@@ -248,7 +252,7 @@ class Translator:
 
     def _call(self, options: dict, max_batch_size: int = 0, batch_type: str | None = None,
               max_input_length: int | None = None, prefixes: list[list[int]] | None = None,
-              with_text: bool = True) -> Call:
+              with_text: bool = True, progress: Callable[[int, int], None] | None = None) -> Call:
         """One call's settings: the decoding options and the translator's settings it overrides."""
         batch_type = batch_type or self.batch_type
         if batch_type not in ("examples", "tokens"):
@@ -258,7 +262,7 @@ class Translator:
         limit = (self.input_limit if max_input_length is None or self.config.pad_source
                  else max_input_length or None)
         return Call(self._options(options), max_batch_size or self.batch_size, batch_type, limit, prefixes,
-                     with_text)
+                    with_text, progress)
 
     def _pieces(self, lines: list, call: Call, tokenized: bool) -> tuple[list, list[int]]:
         """Each line's sentences (the line itself unless it is split: not tokens, nor a
@@ -286,8 +290,8 @@ class Translator:
             # A translation that dropped a number gets a second try (runtime/text.py).
             retry = {i: again for i, ok in enumerate(placed) if not ok
                      if (again := prepared[i].with_number_stand_ins()) is not None}
-            again_call = call if call.prefixes is None else dataclasses.replace(
-                call, prefixes=[call.prefixes[i] for i in retry])
+            again_call = dataclasses.replace(call, progress=None, prefixes=None if call.prefixes is None
+                                             else [call.prefixes[i] for i in retry])
             second, second_placed = self._piece_results([p.text for p in retry.values()], list(retry.values()),
                                                         again_call, tokenized)
             for i, result, ok in zip(retry, second, second_placed):
@@ -378,10 +382,14 @@ class Translator:
         # finished ones into results (detokenizing): the host's work overlaps the GPU's.
         pooled = self.inter_threads > 1 or self.overlap
         found = self._pool().map(search, batches) if pooled else map(search, batches)
+        done = 0
         for index, hyps_of_batch in zip(batches, found):
             for i, hyps in zip(index, hyps_of_batch):
                 self.stats.target_tokens += len(hyps[0].ids) if hyps else 0
                 yield i, tokens[i], hyps, encoded[i][1], cap_of[i]
+            done += len(index)
+            if call.progress is not None:
+                call.progress(done, len(todo))
         for i in range(len(pieces)):
             if not sources[i] and encoded[i][1]:  # too long, and long_inputs="empty"
                 yield i, tokens[i], [], True, 0

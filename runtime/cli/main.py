@@ -114,7 +114,7 @@ def _param_of(f) -> str:
 _DECODING = [f for f in dataclasses.fields(DecodingOptions) if "help" in f.metadata]
 # Each option's field name as the translate command spells it, for its errors.
 _SPELLING = {f.name: _flags_of(f)[0].split("/")[0] for f in _DECODING} | {
-    "with_scores": "--with-scores", "output_format": "--output-format", "chunk_lines": "--chunk-lines",
+    "with_scores": "--return-scores", "output_format": "--output-format", "chunk_lines": "--chunk-lines",
     "errors": "--errors", "input_format": "--input-format"}
 
 
@@ -155,7 +155,8 @@ _SPELLING = {f.name: _flags_of(f)[0].split("/")[0] for f in _DECODING} | {
               help="lines read, translated and recorded at a time (the resume granularity)")
 @click.option("--input-format", type=click.Choice(["text", "jsonl", "tsv"]), default="text",
               help="text: a sentence per line; jsonl: a JSON object per line (--field); "
-                   "tsv: tab-separated columns (--column)")
+                   "tsv: tab-separated columns (--column) [default: by INPUT's name: .jsonl and "
+                   ".tsv (also .gz), else text]")
 @click.option("--field", default="text", help="jsonl input: the field holding the sentence")
 @click.option("--column", type=click.IntRange(min=1), default=1,
               help="tsv input: the column holding the sentence, counting from 1")
@@ -166,9 +167,8 @@ _SPELLING = {f.name: _flags_of(f)[0].split("/")[0] for f in _DECODING} | {
 @click.option("--target-field", default="translation", show_default=True,
               help="jsonl output: the field holding the translation (with jsonl input, beside the "
                    "input object's own fields)")
-@click.option("--with-scores", is_flag=True,
-              help="text output: write 'SCORE ||| TRANSLATION', SCORE the total log-probability "
-                   "(CTranslate2's with_scores)")
+@click.option("--with-scores", is_flag=True, hidden=True,
+              help="the old name of --return-scores (text output: 'SCORE ||| TRANSLATION')")
 @click.option("--shortlist", is_flag=True,
               help="greedy search: choose among each batch's vocabulary shortlist (faster with "
                    "large target vocabularies; about 1% of sentences change, bench/RESULTS.md)")
@@ -204,15 +204,32 @@ def translate(input_path, output, bundles, ray_address, ray_actors, quiet, **fla
 
         raise UsageError(ENSEMBLE_ON_RAY)
     decoding = {f.name: flags.pop(_param_of(f)) for f in _DECODING}
-    input_format = InputFormat(flags.pop("input_format"), flags.pop("field"), flags.pop("column"))
+    if flags.pop("with_scores"):
+        _say("s2s-batch: --with-scores is now --return-scores (the one flag for scores in every output format)")
+        decoding["return_scores"] = True
+    given = _given(click.get_current_context())
+    kind = flags.pop("input_format")
+    if "input_format" not in given:
+        kind = _input_format_by_name(input_path, quiet)
+    input_format = InputFormat(kind, flags.pop("field"), flags.pop("column"))
+    _refuse_inert_flags(given, input_format.kind, flags["output_format"])
     try:
         options = FileOptions(errors=flags.pop("errors"), resume=flags.pop("resume"),
                               chunk_lines=flags.pop("chunk_lines"), progress=False if quiet else None,
                               output_format=flags.pop("output_format"), input_format=input_format,
-                              target_field=flags.pop("target_field"), with_scores=flags.pop("with_scores"),
-                              decoding=decoding)
+                              target_field=flags.pop("target_field"), decoding=decoding)
     except OptionError as exc:
         raise UsageError(f"{exc.spelled(_SPELLING)}; see s2s-batch translate --help") from None
+    if input_path == "-" and not quiet and _is_terminal(sys.stdin):
+        _say("s2s-batch: reading standard input: type lines, end with Ctrl-D (or pass a file)")
+    if options.resume:
+        from s2s_batch.runtime.files.job import finished_output
+
+        done = finished_output(input_path, output, options.output_format)
+        if done is not None:
+            _say(f"s2s-batch: {output} already answers all {done:,} lines of {input_path}: nothing to "
+                 "resume (run without --resume to translate it again)")
+            return
     translator = Translator(bundles[0] if bundles else None, ensemble=bundles[1:],
                             **_translator_settings(flags))
     start = time.perf_counter()
@@ -230,6 +247,42 @@ def translate(input_path, output, bundles, ray_address, ray_actors, quiet, **fla
         _say(stats.summary(time.perf_counter() - start))
     for message in notable.report(stats, translator.long_inputs, translator.input_limit, quiet):
         _say(message)
+
+
+def _given(ctx: click.Context) -> set[str]:
+    """The parameters set on the command line or in the environment, not by a default."""
+    from click.core import ParameterSource
+
+    return {name for name in ctx.params
+            if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
+
+
+def _input_format_by_name(input_path: str, quiet: bool) -> str:
+    """The input format INPUT's name says (.jsonl, .tsv, also under .gz), with a notice;
+    text otherwise."""
+    name = Path(input_path).name.lower().removesuffix(".gz")
+    kind = next((k for k in ("jsonl", "tsv") if name.endswith("." + k)), "text")
+    if kind != "text" and not quiet:
+        _say(f"s2s-batch: reading {input_path} as {kind} (by its name; --input-format text reads "
+             "each line whole)")
+    return kind
+
+
+def _refuse_inert_flags(given: set[str], input_format: str, output_format: str) -> None:
+    """A flag that would do nothing with these formats is refused, not ignored."""
+    for flag, needs, kind, which in (("field", "jsonl", input_format, "input"),
+                                     ("column", "tsv", input_format, "input"),
+                                     ("target_field", "jsonl", output_format, "output")):
+        if flag in given and kind != needs:
+            raise UsageError(f"--{flag.replace('_', '-')} is for {needs} {which}, and the {which} is "
+                             f"{kind}; add --{which}-format {needs} or drop it")
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (ValueError, AttributeError):
+        return False
 
 
 def _translator_settings(flags: dict) -> dict:

@@ -14,18 +14,16 @@ import gzip
 import itertools
 import json
 import os
-import queue
 import stat
 import sys
-import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from s2s_batch.runtime.batching import chunks
+from s2s_batch.runtime.batching import answering_chunks, chunks
 from s2s_batch.runtime.errors import InputError, Interrupted
-from s2s_batch.runtime.files.output import open_job
+from s2s_batch.runtime.files.output import open_job, progress_record
 from s2s_batch.runtime.files.progress import Progress
 
 INPUT_FORMATS = ("text", "jsonl", "tsv")
@@ -120,7 +118,9 @@ def format_results(results, sources: Sequence[str], output_format: str,
         return "".join(_nbest_lines(results, first_id)).encode("utf-8")
     elif output_format == "jsonl":
         keep = records is not None and input_format.kind == "jsonl"
-        lines = [json.dumps({**(json.loads(record) if keep and record.strip() else {"source": s}),
+        # a blank input line keeps the input's own key for its (empty) sentence
+        lines = [json.dumps({**(json.loads(record) if keep and record.strip()
+                                else {input_format.field if keep else "source": s}),
                              target_field: r.best, "hypotheses": [
             {"text": text, "score": round(score, 6),
              **({"token_scores": [round(x, 6) for x in tokens]} if with_token_scores else {}),
@@ -215,45 +215,6 @@ def _open_binary(path):
     return gzip.open(path, "rb") if is_gzip_path(path) else open(path, "rb")
 
 
-_END = object()
-
-
-def answering_chunks(items: Iterable[T], size: int, wait: float) -> Iterator[list[T]]:
-    """Consecutive lists of at most `size` items, each handed on as soon as no new item
-    has come for `wait` seconds: a person typing into a pipe gets each line answered, and
-    a stream that comes fast still fills whole chunks. Items are read on a thread; an
-    error raised while reading them is raised here, after the items before it."""
-    pending: queue.Queue = queue.Queue(maxsize=2 * size)
-
-    def read() -> None:
-        try:
-            for item in items:
-                pending.put((item, None))
-            pending.put((_END, None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            pending.put((_END, exc))
-
-    threading.Thread(target=read, name="s2s-batch-reader", daemon=True).start()
-    chunk: list[T] = []
-    while True:
-        try:
-            item, error = pending.get(timeout=wait) if chunk else pending.get()
-        except queue.Empty:
-            yield chunk
-            chunk = []
-            continue
-        if item is _END:
-            if chunk:
-                yield chunk
-            if error is not None:
-                raise error
-            return
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-
-
 def is_interactive(src) -> bool:
     """Whether src is stdin from a pipe or a terminal (not a regular file), so that each
     line should be answered as soon as it is translated."""
@@ -337,29 +298,36 @@ def _first(numbers: list[int], total: int) -> str:
 
 def translated_chunks(translator, records: Iterator[tuple[str, str]], options: FileOptions,
                       first_line: int = 1, answer_wait: float | None = None,
-                      notable: NotableLines | None = None) -> Iterator[tuple[bytes, int]]:
+                      notable: NotableLines | None = None,
+                      progress: Progress | None = None) -> Iterator[tuple[bytes, int]]:
     """(output bytes, line count) for each chunk of (sentence, input line) records,
     translated here; with `answer_wait`, a chunk is cut short when no line has come for
     that many seconds. A line's sentences are split inside its chunk, so its pieces never
-    straddle two."""
+    straddle two. `progress` is moved through each chunk as its batches finish."""
     grouped = (chunks(records, options.chunk_lines) if answer_wait is None
                else answering_chunks(records, options.chunk_lines, answer_wait))
     for chunk in grouped:
+        within = None
+        if progress is not None:
+            def within(done: int, total: int, lines: int = len(chunk)) -> None:
+                progress.within(lines * done / max(total, 1))
         yield translate_chunk(translator, [s for s, _ in chunk], [line for _, line in chunk], first_line,
-                              options, notable), len(chunk)
+                              options, notable, within), len(chunk)
         first_line += len(chunk)
 
 
 def translate_chunk(translator, sentences: list[str], lines: list[str], first_line: int,
-                    options: FileOptions, notable: NotableLines | None = None) -> bytes:
+                    options: FileOptions, notable: NotableLines | None = None, progress_callback=None) -> bytes:
     """The output bytes of one chunk: its sentences translated, the results formatted with
     their input `lines`, the notable ones noted in `notable` (line numbers from
-    `first_line`). The one chunk step of a local run and of a Ray actor."""
-    results = translator.translate_batch(sentences, **options.search_options())
+    `first_line`); `progress_callback` as translate_batch takes it. The one chunk step of
+    a local run and of a Ray actor."""
+    results = translator.translate_batch(sentences, progress_callback=progress_callback,
+                                         **options.search_options())
     if notable is not None:
         notable.note(results, first_line)
     return format_results(results, sentences, options.output_format, options.with_token_scores, first_line - 1,
-                          lines, options.input_format, options.target_field, options.with_scores)
+                          lines, options.input_format, options.target_field, options.text_scores)
 
 
 def run_job(src, dst, key: dict, resume: bool, produce, progress: Progress) -> None:
@@ -387,13 +355,33 @@ def run_job(src, dst, key: dict, resume: bool, produce, progress: Progress) -> N
     job.commit()
 
 
+def finished_output(src, dst, output_format: str) -> int | None:
+    """The input lines of src when dst already holds a finished run's answer to each (no
+    interrupted run's record beside it, written after src changed last, an answer per
+    input line: a line, or an n-best ID); None when there is work to do."""
+    if str(src) == "-" or str(dst) == "-" or not os.path.isfile(dst) or progress_record(dst).exists():
+        return None
+    if os.stat(dst).st_mtime_ns < os.stat(src).st_mtime_ns:
+        return None
+    lines = count_lines(src)
+    if output_format == "nbest":
+        with _open_binary(dst) as f:
+            ids = {line.split(b" ||| ", 1)[0] for line in f}
+        return lines if len(ids) == lines else None
+    return lines if count_lines(dst) == lines else None
+
+
 def translate_stream_file(translator, src, dst, options: FileOptions, notable: NotableLines | None = None):
     """Translate src to dst line for line, chunk by chunk; returns the translator's Stats;
     the first lines split, cropped and capped go to `notable`.
 
-    With options.resume a run killed earlier continues after its last completed chunk.
+    With options.resume a run killed earlier continues after its last completed chunk; a
+    dst that a finished run wrote (finished_output) is left as it is, with no work done.
     """
     options.check_paths(src, dst)
+    if options.resume and finished_output(src, dst, options.output_format) is not None:
+        return translator.stats
+    progress = Progress.for_input(src, options.progress, count_lines)
     with open_input(src) as fin:
         def produce(lines_done: int):
             records = options.input_format.records(read_lines(fin, str(src), options.errors), str(src))
@@ -401,8 +389,7 @@ def translate_stream_file(translator, src, dst, options: FileOptions, notable: N
             for _ in itertools.islice(records, lines_done):
                 pass
             yield from translated_chunks(translator, records, options, lines_done + 1,
-                                         ANSWER_WAIT_S if is_interactive(src) else None, notable)
+                                         ANSWER_WAIT_S if is_interactive(src) else None, notable, progress)
 
-        run_job(src, dst, options.job_key(translator, src, dst), options.resume, produce,
-                Progress.for_input(src, options.progress, count_lines))
+        run_job(src, dst, options.job_key(translator, src, dst), options.resume, produce, progress)
     return translator.stats

@@ -30,7 +30,8 @@ class FileOptions:
         output_format: "text", "jsonl", "tsv" or "nbest" (runtime/files/job.py).
         target_field: jsonl output: the field holding the translation.
         with_scores: text output: each line is "SCORE ||| TRANSLATION", SCORE the best
-            hypothesis's total log-probability (CTranslate2's with_scores layout).
+            hypothesis's score (CTranslate2's with_scores layout); the same as
+            decoding's return_scores for text output.
         decoding: DecodingOptions fields (beam_size, length_penalty, ...).
     """
 
@@ -55,7 +56,14 @@ class FileOptions:
             raise OptionError("{chunk_lines} must be at least 1")
         if self.with_scores and self.output_format != "text":
             raise OptionError("{with_scores} is for text output; jsonl and nbest carry the scores")
-        DecodingOptions(**self.decoding)  # refuse bad decoding options before any work
+        decoding = DecodingOptions(**self.decoding)  # refuse bad decoding options before any work
+        # An option that would change nothing in this output is refused, not ignored.
+        if decoding.return_scores and self.output_format == "tsv":
+            raise OptionError("{return_scores} writes scores in text, jsonl and nbest output; tsv output has "
+                              "no column for them: use {output_format} jsonl")
+        if decoding.return_attention and self.output_format != "jsonl":
+            raise OptionError("{return_attention}: only jsonl output holds attention weights; add "
+                              "{output_format} jsonl")
 
     @classmethod
     def of(cls, options: dict[str, Any]) -> FileOptions:
@@ -74,6 +82,11 @@ class FileOptions:
         check_output(dst, src)
 
     @property
+    def text_scores(self) -> bool:
+        """Whether text output writes "SCORE ||| TRANSLATION"."""
+        return self.output_format == "text" and (self.with_scores or bool(self.decoding.get("return_scores")))
+
+    @property
     def with_token_scores(self) -> bool:
         """Whether jsonl output carries each token's log-probability."""
         return bool(self.decoding.get("return_scores"))
@@ -81,7 +94,7 @@ class FileOptions:
     def search_options(self) -> dict[str, Any]:
         """The decoding options to search with: every format that writes a score needs
         the hypotheses' scores."""
-        if self.output_format in ("jsonl", "nbest") or self.with_scores:
+        if self.output_format in ("jsonl", "nbest") or self.text_scores:
             return {**self.decoding, "return_scores": True}
         return dict(self.decoding)
 

@@ -154,6 +154,12 @@ class StreamJob:
         self.file.close()
 
 
+def progress_record(dst) -> Path:
+    """Where a run writing dst records its completed chunks, until it finishes."""
+    dst = Path(dst)
+    return dst.with_name(f".{dst.name}.progress.json")
+
+
 class FileJob:
     """Chunks to DST via `.DST.partial`, progress in `.DST.progress.json`. A DST that
     exists keeps its permissions (the new file takes its mode)."""
@@ -161,7 +167,7 @@ class FileJob:
     def __init__(self, dst: Path, job_key: dict, resume: bool):
         self.dst = Path(dst)
         self.partial = self.dst.with_name(f".{self.dst.name}.partial")
-        self.progress = self.dst.with_name(f".{self.dst.name}.progress.json")
+        self.progress = progress_record(self.dst)
         self.job_key = job_key
         self.compress = self.dst.name.endswith(".gz")
         self.lines_done, self.bytes_done = 0, 0

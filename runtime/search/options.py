@@ -61,7 +61,9 @@ class DecodingOptions:
     sampling_topp: float = _flag(1.0, "nucleus: sample from the smallest set holding this probability mass")
     sampling_temperature: float = _flag(1.0, "divide logits by T before sampling (0: argmax)")
     seed: int = _flag(0, "sampling seed; a sentence's sample depends only on it and the sentence")
-    return_scores: bool = _flag(False, "jsonl: add per-token log-probabilities")
+    return_scores: bool = _flag(False, "the scores that rank the hypotheses (beam search: divided by the "
+                                       "length penalty): text output writes 'SCORE ||| TRANSLATION', jsonl "
+                                       "adds each token's log-probability (nbest always has them)")
     # models with attention: weights over the source per token
     return_attention: bool = _flag(False, "jsonl: add attention weights (models with attention only)")
     # Never generate <unk> (the next best word instead): on by default, unlike CTranslate2,

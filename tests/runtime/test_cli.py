@@ -307,8 +307,8 @@ def test_training_commands_in_a_runtime_only_install_say_what_to_install(command
                                      "'s2s-batch[train]'")
 
 
-def test_with_scores_writes_the_best_translations_total_log_probability(bundle, input_file):
-    result = run("translate", input_file, "--bundle", bundle(), "-q", "--with-scores", "--beam-size", 2)
+def test_return_scores_is_the_one_scores_flag_in_text_output(bundle, input_file):
+    result = run("translate", input_file, "--bundle", bundle(), "-q", "--return-scores", "--beam-size", 2)
     assert result.exit_code == 0, result.output
     from s2s_batch.runtime.translator import Translator
 
@@ -318,8 +318,20 @@ def test_with_scores_writes_the_best_translations_total_log_probability(bundle, 
     for row, r in zip(rows, best):
         score, text = row.split(" ||| ")
         assert text == r.best and float(score) == pytest.approx(r.scores[0] if r.scores else 0.0, abs=1e-5)
-    wrong = run("translate", input_file, "--bundle", bundle(), "--with-scores", "--output-format", "jsonl")
-    assert wrong.exit_code == 2 and "--with-scores" in wrong.stderr and "--output-format" not in wrong.stderr
+    old = run("translate", input_file, "--bundle", bundle(), "-q", "--with-scores", "--beam-size", 2)
+    assert old.stdout == result.stdout and "--with-scores is now --return-scores" in old.stderr
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--return-scores", "--output-format", "tsv"], "--return-scores"),
+    (["--return-attention"], "--return-attention"),
+    (["--field", "en"], "--field is for jsonl input"),
+    (["--column", "2"], "--column is for tsv input"),
+    (["--target-field", "fr"], "--target-field is for jsonl output"),
+])
+def test_flags_that_would_do_nothing_are_refused(bundle, input_file, args, flag):
+    result = run("translate", input_file, "--bundle", bundle(), *args)
+    assert result.exit_code == 2 and flag in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_option_errors_name_the_cli_flags(bundle, input_file):

@@ -147,13 +147,30 @@ def test_bad_config_file_is_exit_2(text_file, tmp_path, content, message):
     assert result.exit_code == 2 and message in result.stderr
 
 
-def test_plain_progress_lines_when_not_a_terminal(capsys):
-    with Progress("plain", total=10, interval=0.0) as progress:
-        progress.advance(4)
-        progress.advance(6)
-    lines = capsys.readouterr().err.splitlines()
-    assert lines[0].startswith("s2s-batch: 4/10 lines (40%), ETA") and "lines/s" in lines[0]
-    assert lines[1].startswith("s2s-batch: 10/10 lines (100%)")
+def test_progress_is_a_bar_on_a_terminal_and_silent_elsewhere(monkeypatch, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("a\nb\nc\n")
+    assert Progress.for_input(src, None, lambda p: 3).mode == "off"  # pytest's stderr is no terminal
+    assert Progress.for_input(src, False, lambda p: 3).mode == "off"
+    bar = Progress.for_input(src, True, lambda p: 3)
+    assert (bar.mode, bar.total) == ("bar", 3)
+
+
+def test_progress_moves_batch_by_batch_inside_a_chunk(bundle, tmp_path, monkeypatch):
+    from s2s_batch.runtime.files.job import translate_stream_file
+    from s2s_batch.runtime.files.options import FileOptions
+    from s2s_batch.runtime.translator import Translator
+
+    src, dst = tmp_path / "in.txt", tmp_path / "out.txt"
+    src.write_text("".join(f"I see the dog number {i}.\n" for i in range(200)))
+    seen = []
+    monkeypatch.setattr(Progress, "within", lambda self, lines: seen.append(("within", lines)))
+    monkeypatch.setattr(Progress, "advance", lambda self, lines: seen.append(("advance", lines)))
+    translator = Translator(bundle(), threads=1, batch_size=16)
+    translate_stream_file(translator, src, dst, FileOptions(chunk_lines=10_000, progress=True))
+    within = [n for kind, n in seen if kind == "within"]
+    assert seen[-1] == ("advance", 200) and len(within) >= 200 // 16
+    assert within == sorted(within) and within[-1] == pytest.approx(200)
 
 
 def test_summary_counts_lines_and_tokens(bundle, text_file):
