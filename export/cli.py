@@ -12,6 +12,7 @@ from s2s_batch.runtime.bundle.manifest import LOWER_PRECISIONS
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="s2s-batch")
 @click.argument("checkpoint", type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               required=True, help="bundle folder to write (replaced if it exists)")

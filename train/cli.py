@@ -29,11 +29,13 @@ def _config_options(func):
         if f.type == "bool":
             func = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=None, help=help_text)(func)
         else:
-            func = click.option(flag, f.name, type=types[f.type], default=None, help=help_text)(func)
+            kind = click.Choice(f.metadata["choices"]) if f.metadata.get("choices") else types[f.type]
+            func = click.option(flag, f.name, type=kind, default=None, help=help_text)(func)
     return func
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(package_name="s2s-batch")
 @click.option("--data", "data_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="tab-separated English-French corpus, e.g. ../shared/data/fra-eng/fra.txt")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,

@@ -9,6 +9,8 @@ from s2s_batch.runtime.bundle.config import ModelConfig
 
 PRECISIONS = ("fp32", "bf16", "bf16-fp32-cells")
 DISTILL_SELECTIONS = ("best", "closest")
+SPM_MODEL_TYPES = ("bpe", "unigram")
+CURRICULA = ("none", "length", "rarity")
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -17,8 +19,8 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
-def _opt(default, help_text):
-    return field(default=default, metadata={"help": help_text})
+def _opt(default, help_text, choices: tuple[str, ...] = ()):
+    return field(default=default, metadata={"help": help_text, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,9 @@ class TrainConfig:
     spm_vocab_size: int = _opt(8000, "--tokenizer sentencepiece: pieces per language")
     # bpe by default: sentencepiece 0.2's unigram trainer cut the last letter off frequent
     # words of this corpus ("▁Nou" "s", a lone "▁" before "à"; compare google/sentencepiece#1047).
-    spm_model_type: str = _opt("bpe", "--tokenizer sentencepiece: bpe or unigram")
+    spm_model_type: str = _opt("bpe", "--tokenizer sentencepiece: bpe or unigram", SPM_MODEL_TYPES)
     curriculum: str = _opt("none", "curriculum learning: none, length or rarity (easiest pairs first, "
-                                   "competence growing as a square root)")
+                                   "competence growing as a square root)", CURRICULA)
     curriculum_steps: int = _opt(5000, "curriculum: updates until every pair is admitted")
     curriculum_start: float = _opt(0.01, "curriculum: the share of pairs admitted at the first update")
     adversarial: float = _opt(0.0, "adversarial training: also train on embeddings perturbed by this "
@@ -54,7 +56,8 @@ class TrainConfig:
     patience: int = _opt(0, "early stopping: stop after this many epochs without a better dev BLEU (0: never)")
     precision: str = _opt("fp32", "training arithmetic: fp32; bf16 (autocast: matmuls in bfloat16, "
                                   "weights and optimizer in float32; fast on CPUs with AVX512-BF16 or AMX); "
-                                  "bf16-fp32-cells (bf16 except the recurrent cells). Export is float32 either way")
+                                  "bf16-fp32-cells (bf16 except the recurrent cells). Export is float32 either way",
+                           PRECISIONS)
     distill_from: str = _opt("", "sequence-level knowledge distillation: a teacher bundle folder whose "
                                  "beam-search translations of the training split's English become the "
                                  "training targets (dev and test keep the references)")
@@ -64,7 +67,8 @@ class TrainConfig:
                                                 "too, beside the teacher's translations")
     distill_select: str = _opt("best", "--distill-from: each sentence's target: best (the teacher's best "
                                        "hypothesis; Seq-KD) or closest (of its n-best, beam-size many, the "
-                                       "one nearest the sentence's references by sentence BLEU; Seq-Inter)")
+                                       "one nearest the sentence's references by sentence BLEU; Seq-Inter)",
+                                DISTILL_SELECTIONS)
     augment_names: float = _opt(0.0, "augmentation: share of the pairs holding a corpus name (Tom, Boston...) "
                                      "whose names are swapped, on both sides, for names from Faker's lists")
     augment_numbers: float = _opt(0.0, "augmentation: share of the pairs holding a number both sides write "
@@ -74,8 +78,9 @@ class TrainConfig:
     average_last: int = _opt(0, "also write averaged.pt, the mean of the last N epochs' weights (0: off)")
 
     def __post_init__(self):
-        check_choice("precision", self.precision, PRECISIONS)
-        check_choice("distill_select", self.distill_select, DISTILL_SELECTIONS)
+        for f in dataclasses.fields(self):
+            if f.metadata.get("choices"):
+                check_choice(f.name, getattr(self, f.name), f.metadata["choices"])
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -36,8 +36,9 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"corpus not found: {path}; pass --data PATH to a tab-separated "
-                                "English<TAB>French file, such as ../shared/data/fra-eng/fra.txt")
+        raise FileNotFoundError(f"corpus not found: {path}; --data takes a tab-separated English<TAB>French "
+                                "file: the Tatoeba pairs (fra.txt in fra-eng.zip from "
+                                "https://www.manythings.org/anki/, CC-BY 2.0 FR), or any corpus in that layout")
     pairs = []
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):

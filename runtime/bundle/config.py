@@ -16,15 +16,15 @@ ATTENTIONS = ("none", "additive", "dot", "general", "local")
 ATTENTION_PLACEMENTS = ("before-cell", "after-cell")
 
 
-def _opt(default, help_text):
-    return field(default=default, metadata={"help": help_text})
+def _opt(default, help_text, choices: tuple[str, ...] = ()):
+    return field(default=default, metadata={"help": help_text, "choices": choices})
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture and sequence-length settings of a seq2seq model."""
 
-    cell: str = _opt("gru", "recurrent cell: rnn, gru or lstm")
+    cell: str = _opt("gru", "recurrent cell: rnn, gru or lstm", CELLS)
     embed_size: int = _opt(128, "embedding size of source and target tokens")
     hidden_size: int = _opt(256, "hidden size of every recurrent layer")
     num_layers: int = _opt(2, "stacked recurrent layers in encoder and decoder")
@@ -38,11 +38,11 @@ class ModelConfig:
     attention: str = _opt(
         "none", "decoder attention over the encoder outputs: none (the seed's fixed context), "
         "additive (Bahdanau), dot (scaled), general (Luong) or local (Luong's predictive "
-        "window, general scores)")
+        "window, general scores)", ATTENTIONS)
     attention_placement: str = _opt(
         "before-cell", "where attention sits: before-cell (Bahdanau: the previous state queries, "
         "the context feeds the cell) or after-cell (Luong: the cell's new output queries, "
-        "tanh(W_c [h; context]) feeds the output layer; trains in parallel over time)")
+        "tanh(W_c [h; context]) feeds the output layer; trains in parallel over time)", ATTENTION_PLACEMENTS)
     local_window: int = _opt(5, "attention local: half-width D of the window around the predicted position")
     self_attention: bool = _opt(
         False, "a self-attention layer (residual, layer norm) over the encoder outputs, "
@@ -54,21 +54,16 @@ class ModelConfig:
         False, "residual connections between stacked recurrent layers (from the second layer on)")
     tokenizer: str = _opt(
         "word", "word (the seed's lowercased words) or sentencepiece (cased subwords, trained "
-        "on the training split)")
+        "on the training split)", TOKENIZERS)
     max_decode_len: int = _opt(30, "default cap on generated tokens per sentence")
     src_vocab_size: int = _opt(0, "set from the data: source vocabulary size")
     tgt_vocab_size: int = _opt(0, "set from the data: target vocabulary size")
 
     def __post_init__(self):
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
-        if self.tokenizer not in TOKENIZERS:
-            raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {self.tokenizer!r}")
-        if self.attention not in ATTENTIONS:
-            raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
-        if self.attention_placement not in ATTENTION_PLACEMENTS:
-            raise ValueError(f"attention_placement must be one of {', '.join(ATTENTION_PLACEMENTS)}, "
-                             f"got {self.attention_placement!r}")
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                raise ValueError(f"{f.name} must be one of {', '.join(choices)}, got {getattr(self, f.name)!r}")
         for name in ("embed_size", "hidden_size", "num_layers", "num_steps", "max_decode_len"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

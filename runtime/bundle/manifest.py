@@ -165,7 +165,8 @@ def manifest_schema() -> dict:
     both = lambda item: {"type": "object", "required": ["src", "tgt"],  # noqa: E731
                          "properties": {"src": item, "tgt": item}}
     config = {"type": "object", "additionalProperties": False,
-              "properties": {f.name: {"type": _JSON_TYPES[str(f.type)]}
+              "properties": {f.name: {"type": _JSON_TYPES[str(f.type)],
+                                      **({"enum": list(f.metadata["choices"])} if f.metadata.get("choices") else {})}
                              for f in dataclasses.fields(ModelConfig)}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -180,7 +180,7 @@ _SPELLING = {f.name: _flags_of(f)[0].split("/")[0] for f in _DECODING} | {
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
               metavar="[ADDRESS]",
               help="translate on Ray actors: the cluster at ADDRESS (HOST:PORT), or a new local "
-                   "Ray instance when no ADDRESS is given (pip install 's2s-batch[ray]')")
+                   "Ray instance when no ADDRESS is given (from the clone: pip install '.[ray]')")
 @click.option("--ray-actors", type=click.IntRange(min=1), default=None,
               help="Ray actors, each holding one onnxruntime session [default: one per CPU "
                    "of the cluster]")

@@ -12,7 +12,8 @@ def pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise UsageError("drawing a PNG needs matplotlib; pip install 's2s-batch[explain]'") from None
+        raise UsageError("drawing a PNG needs matplotlib; pip install matplotlib (or from the s2s-batch "
+                         "clone, pip install '.[explain]')") from None
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 

@@ -47,7 +47,7 @@ def require_ray() -> None:
     """Fail with the fix when Ray is not installed."""
     if ray is None:
         raise ClusterError("--ray needs Ray Data, which is not installed; "
-                           "pip install 's2s-batch[ray]'")
+                           "from the s2s-batch clone, pip install '.[ray]'")
 
 
 class SourceLines(FileBasedDatasource):

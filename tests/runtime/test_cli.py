@@ -303,8 +303,8 @@ def test_training_commands_in_a_runtime_only_install_say_what_to_install(command
     result = CliRunner().invoke(entry, args)
     assert result.exit_code == 2
     assert result.output.strip() == (f"{command}: needs torch and onnx, which a runtime-only install lacks; "
-                                     "pip install torch==2.13.0 (a CPU wheel), then pip install "
-                                     "'s2s-batch[train]'")
+                                     "pip install torch==2.13.0 (a CPU wheel), then from the s2s-batch "
+                                     "clone pip install '.[train]'")
 
 
 def test_return_scores_is_the_one_scores_flag_in_text_output(bundle, input_file):

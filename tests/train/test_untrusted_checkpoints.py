@@ -74,9 +74,9 @@ def test_a_bad_corpus_is_one_line_naming_file_and_line_and_leaves_no_folder(tmp_
 def test_a_missing_corpus_is_one_line_and_leaves_no_folder(tmp_path):
     result, out = _train(tmp_path, tmp_path / "nowhere.tsv")
     assert result.exit_code == 2
-    assert result.output.strip() == (f"s2s-train: corpus not found: {tmp_path / 'nowhere.tsv'}; pass "
-                                     "--data PATH to a tab-separated English<TAB>French file, such as "
-                                     "../shared/data/fra-eng/fra.txt")
+    message = result.output.strip()
+    assert message.startswith(f"s2s-train: corpus not found: {tmp_path / 'nowhere.tsv'}; ")
+    assert "manythings.org/anki" in message and "\n" not in message  # where the data comes from
     assert not out.exists()
 
 
@@ -89,3 +89,17 @@ def test_a_failed_resume_keeps_the_existing_folder(tmp_path):
     result = CliRunner().invoke(s2s_train, ["--data", str(tmp_path / "nowhere.tsv"), "--out", str(out),
                                             "--quiet"])
     assert result.exit_code == 2 and (out / "notes.txt").read_text() == "mine"
+
+
+def test_s2s_train_and_s2s_export_show_their_version_and_choices():
+    from click.testing import CliRunner
+
+    from s2s_batch.export.cli import main as export_main
+    from s2s_batch.train.cli import main as train_main
+
+    for entry, name in ((train_main, "s2s-train"), (export_main, "s2s-export")):
+        assert CliRunner().invoke(entry, ["--version"], prog_name=name).output.startswith(f"{name}, version ")
+    help_text = CliRunner().invoke(train_main, ["--help"]).output
+    assert "--cell [rnn|gru|lstm]" in help_text and "--curriculum [none|length|rarity]" in help_text
+    bad = CliRunner().invoke(train_main, ["--data", "x", "--out", "y", "--cell", "transformer"])
+    assert bad.exit_code == 2 and "'transformer' is not one of" in bad.output
