@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 import sys
 import time
@@ -195,6 +196,8 @@ def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None,
     return Prepared(train_pairs, dev, test, src_tok, tgt_tok, spm_models, raw, train_raw)
 
 
+CURVES_EVERY_S = 30.0  # the training-curves figure is redrawn at most this often, and at the end
+
 # What a resumed run may change: how long and how fast it goes on, not the model or data.
 RESUME_SETTINGS = ("epochs", "lr", "average_last", "patience", "precision")
 
@@ -320,15 +323,14 @@ def _optimizer(net: Seq2Seq, cfg: TrainConfig, payload: dict):
 
 
 def _save_epoch(start: _Start, out_dir: Path, epoch: int, state: dict, is_best: bool, log) -> None:
-    """checkpoint.pt, best.pt when dev BLEU improved, the metrics line, the curves, and the
-    averaged checkpoint."""
+    """checkpoint.pt, best.pt when dev BLEU improved, the metrics line, and the averaged
+    checkpoint."""
     net, cfg, history = start.net, start.cfg, state["history"]
     save_checkpoint(out_dir / LAST, net, cfg, start.src_vocab, start.tgt_vocab, **state)
     if is_best:
         save_checkpoint(out_dir / BEST, net, cfg, start.src_vocab, start.tgt_vocab, **state)
     with (out_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
         f.write(json.dumps(history[-1]) + "\n")
-    _plot_curves(history, out_dir / CURVES, log)
     if cfg.average_last:
         keep_weights(net, out_dir, epoch + 1, cfg.average_last)
         averaged = average_weights(out_dir, cfg.average_last)
@@ -358,6 +360,7 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
     metrics = history[-1] if history else {}
     order = None if cfg.curriculum == "none" else difficulty_order(train_pairs, cfg.curriculum)
     augmenter = augmenter_for(cfg, corpus, log)
+    drawn_at, drawn_epochs = -math.inf, len(history)
     for epoch in range(start.start_epoch, cfg.epochs):
         if stale_epochs(history) >= cfg.patience > 0:
             log(f"early stop: no better dev BLEU for {cfg.patience} epochs")
@@ -376,6 +379,13 @@ def _train(cfg: TrainConfig, data_path: Path, out_dir: Path, *, resume: bool, de
         is_best = metrics["dev_bleu"] > best_bleu
         best_bleu = max(best_bleu, metrics["dev_bleu"])
         _save_epoch(start, out_dir, epoch, state, is_best, log)
+        # Drawing costs ~0.3 s: with epochs of a fraction of a second (the seed's 300) it
+        # would cost more than training, so the figure is redrawn at most every CURVES_EVERY_S.
+        if time.perf_counter() - drawn_at >= CURVES_EVERY_S:
+            _plot_curves(history, out_dir / CURVES, log)
+            drawn_at, drawn_epochs = time.perf_counter(), len(history)
+    if len(history) != drawn_epochs:
+        _plot_curves(history, out_dir / CURVES, log)  # the last epoch is always drawn
     return metrics
 
 

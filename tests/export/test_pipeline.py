@@ -38,7 +38,11 @@ def test_train_export_translate_with_the_d2l_preset(corpus_path, tmp_path):
 def test_train_rejects_bad_hyperparameters(corpus_path, tmp_path):
     result = CliRunner().invoke(train_main, ["--data", str(corpus_path), "--out", str(tmp_path),
                                              "--cell", "transformer"])
-    assert result.exit_code == 2 and "cell must be one of" in result.output
+    assert result.exit_code == 2 and "'transformer' is not one of 'rnn', 'gru', 'lstm'" in result.output
+    from s2s_batch.runtime.bundle.config import ModelConfig
+
+    with pytest.raises(ValueError, match="cell must be one of rnn, gru, lstm"):
+        ModelConfig(cell="transformer")  # a checkpoint or manifest is checked likewise
 
 
 def test_export_refuses_graphs_that_disagree_with_the_model(trained, tmp_path, monkeypatch):

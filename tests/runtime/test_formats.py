@@ -156,6 +156,17 @@ def test_progress_is_a_bar_on_a_terminal_and_silent_elsewhere(monkeypatch, tmp_p
     assert (bar.mode, bar.total) == ("bar", 3)
 
 
+def test_the_bar_has_an_eta_from_its_first_batches():
+    import time
+
+    with Progress("bar", total=1000) as progress:
+        for lines in (50, 100, 150):
+            time.sleep(0.02)
+            progress.within(lines)  # batches of the first chunk, before any chunk is written
+        task = progress._bar.tasks[0]
+        assert task.completed == 150 and task.time_remaining is not None and task.time_remaining > 0
+
+
 def test_progress_moves_batch_by_batch_inside_a_chunk(bundle, tmp_path, monkeypatch):
     from s2s_batch.runtime.files.job import translate_stream_file
     from s2s_batch.runtime.files.options import FileOptions
