@@ -355,6 +355,29 @@ def run_job(src, dst, key: dict, resume: bool, produce, progress: Progress) -> N
     job.commit()
 
 
+def unchanged_input(src, chunks: Iterable[tuple[bytes, int]]) -> Iterator[tuple[bytes, int]]:
+    """The chunks, each let through only while src is the file it was when they started
+    (same inode, size and modification time), and checked once more after the last: an
+    input rewritten, truncated or replaced mid-run stops the run (InputError) instead of
+    giving a short output. stdin and pipes are not checked."""
+    if str(src) == "-" or not os.path.isfile(src):
+        yield from chunks
+        return
+    start = os.stat(src)
+    key = (start.st_ino, start.st_size, start.st_mtime_ns)
+
+    def check() -> None:
+        now = os.stat(src)
+        if (now.st_ino, now.st_size, now.st_mtime_ns) != key:
+            raise InputError(f"{src}: changed while it was being translated (rewritten, truncated or "
+                             "replaced); the output was not written: rerun once the input is complete")
+
+    for chunk in chunks:
+        check()
+        yield chunk
+    check()
+
+
 def finished_output(src, dst, output_format: str) -> int | None:
     """The input lines of src when dst already holds a finished run's answer to each (no
     interrupted run's record beside it, written after src changed last, an answer per
@@ -391,5 +414,7 @@ def translate_stream_file(translator, src, dst, options: FileOptions, notable: N
             yield from translated_chunks(translator, records, options, lines_done + 1,
                                          ANSWER_WAIT_S if is_interactive(src) else None, notable, progress)
 
-        run_job(src, dst, options.job_key(translator, src, dst), options.resume, produce, progress)
+        run_job(src, dst, options.job_key(translator, src, dst), options.resume,
+                lambda lines_done: unchanged_input(src, produce(lines_done)), progress)
     return translator.stats
+

@@ -26,7 +26,7 @@ from s2s_batch.runtime.bundle.ensemble import ENSEMBLE_ON_RAY
 from s2s_batch.runtime.bundle.graphs import cpu_quota
 from s2s_batch.runtime.bundle.manifest import MANIFEST, member
 from s2s_batch.runtime.errors import ClusterError, S2SError, UsageError
-from s2s_batch.runtime.files.job import InputFormat, NotableLines, count_lines, run_job
+from s2s_batch.runtime.files.job import InputFormat, NotableLines, count_lines, run_job, unchanged_input
 from s2s_batch.runtime.files.options import FileOptions
 from s2s_batch.runtime.files.progress import Progress
 
@@ -210,7 +210,8 @@ def translate_file_on_ray(translator, src, dst, options: FileOptions, *, address
                                           actors=actors or default_actors(), threads=threads,
                                           stats=stats, notable=notable)
 
-        run_job(src, dst, options.job_key(translator, src, dst), options.resume, produce, progress)
+        run_job(src, dst, options.job_key(translator, src, dst), options.resume,
+                lambda lines_done: unchanged_input(src, produce(lines_done)), progress)
     finally:
         ray.shutdown()
     return stats

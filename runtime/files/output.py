@@ -171,6 +171,7 @@ class FileJob:
         self.job_key = job_key
         self.compress = self.dst.name.endswith(".gz")
         self.lines_done, self.bytes_done = 0, 0
+        self._ended = False
         try:
             self.lock = OutputLock(self.dst)
         except OSError as exc:
@@ -206,22 +207,36 @@ class FileJob:
         self.file.seek(self.bytes_done)
 
     def write_chunk(self, data: bytes, n_lines: int) -> None:
-        """Append a chunk, make it durable, then record it."""
+        """Append a chunk, make it durable, then record it. A failed write keeps what the
+        record says is done (the partial file cut back to it), so that --resume goes on
+        once the cause (a full disk) is gone."""
         if self.compress:
             data = gzip.compress(data, mtime=0)  # mtime 0: a resumed run is byte-identical
         try:
             self.file.write(data)
             self.file.flush()
             os.fsync(self.file.fileno())
-            self.lines_done += n_lines
-            self.bytes_done += len(data)
             with atomic_write(self.progress) as f:
                 f.write(json.dumps({"version": PROGRESS_VERSION, "job": self.job_key,
-                                    "lines": self.lines_done, "bytes": self.bytes_done}).encode())
+                                    "lines": self.lines_done + n_lines,
+                                    "bytes": self.bytes_done + len(data)}).encode())
         except OSError as exc:
-            self.abort(keep_for_resume=False)
             raise OutputError(f"{self.dst}: writing failed ({exc.strerror}); "
-                              "no output was left behind") from None
+                              f"{self._keep_recorded()}") from None
+        self.lines_done += n_lines
+        self.bytes_done += len(data)
+
+    def _keep_recorded(self) -> str:
+        """After a failed write: cut the partial file back to the last recorded chunk and
+        keep both for --resume (a job that cannot resume, or has no chunk done, keeps
+        nothing); says what was kept."""
+        keep = bool(self.job_key) and self.lines_done > 0
+        self.abort(keep_for_resume=keep)
+        if keep:
+            with contextlib.suppress(OSError):  # --resume cuts it back to the record too
+                os.truncate(self.partial, self.bytes_done)
+            return (f"the {self.lines_done:,} lines done are kept: free space and rerun with --resume")
+        return "no output was left behind"
 
     def commit(self) -> None:
         """Put the complete output in place and forget the progress record."""
@@ -230,17 +245,26 @@ class FileJob:
             with contextlib.suppress(FileNotFoundError):
                 os.chmod(self.partial, stat.S_IMODE(os.stat(self.dst).st_mode))
             os.replace(self.partial, self.dst)
-            fsync_folder(self.dst.parent)
         except OSError as exc:
-            self.abort(keep_for_resume=False)
+            keep = bool(self.job_key)
+            self.abort(keep_for_resume=keep)
+            rerun = "; it is kept: rerun with --resume to put it in place" if keep else ""
             raise OutputError(f"{self.dst}: cannot move the finished output into place "
-                              f"({exc.strerror})") from None
+                              f"({exc.strerror}){rerun}") from None
+        self._ended = True
+        with contextlib.suppress(OSError):  # in place already; the folder's fsync is for durability
+            fsync_folder(self.dst.parent)
         self.progress.unlink(missing_ok=True)
         self.lock.release()
 
     def abort(self, keep_for_resume: bool) -> None:
-        """Close; keep the partial file and its record for --resume, or remove both."""
-        self.file.close()
+        """Close; keep the partial file and its record for --resume, or remove both. Only
+        the first call acts (a failed write has already decided)."""
+        if self._ended:
+            return
+        self._ended = True
+        with contextlib.suppress(OSError):  # a full disk fails the flush; the record says what counts
+            self.file.close()
         if not keep_for_resume:
             self.partial.unlink(missing_ok=True)
             self.progress.unlink(missing_ok=True)

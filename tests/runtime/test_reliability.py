@@ -1,0 +1,93 @@
+"""A run that fails keeps what it finished, and a run never writes a short output: a full
+disk mid-run leaves the chunks done for --resume; an input that changes mid-run stops it."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+
+from s2s_batch.runtime.errors import InputError, OutputError
+from s2s_batch.runtime.files import output as output_module
+from s2s_batch.runtime.files.job import translate_stream_file
+from s2s_batch.runtime.files.options import FileOptions
+from s2s_batch.runtime.files.output import progress_record
+from s2s_batch.runtime.translator import Translator
+
+
+@pytest.fixture
+def lines_file(tmp_path, toy_sentences):
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"{toy_sentences[i % 40]}\n" for i in range(50)))
+    return src
+
+
+def _full_disk_from_chunk(monkeypatch, translator, chunk: int) -> None:
+    """Every fsync of the output job fails with ENOSPC from the `chunk`-th chunk's
+    translation on (the disk fills while it is translated)."""
+    real_fsync, real_translate, calls = os.fsync, translator.translate_batch, []
+
+    def translate(*args, **kwargs):
+        calls.append(1)
+        return real_translate(*args, **kwargs)
+
+    def fsync(fd):
+        if len(calls) >= chunk:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(translator, "translate_batch", translate)
+    monkeypatch.setattr(output_module.os, "fsync", fsync)
+
+
+@pytest.mark.parametrize("dst_name", ["out.txt", "out.txt.gz"])
+def test_a_full_disk_keeps_the_chunks_done_for_resume(bundle, lines_file, tmp_path, monkeypatch, dst_name):
+    translator = Translator(bundle(), threads=1)
+    dst = tmp_path / dst_name
+    expected = tmp_path / ("expected" + dst_name[3:])
+    translate_stream_file(translator, lines_file, expected, FileOptions(chunk_lines=10, progress=False))
+    _full_disk_from_chunk(monkeypatch, translator, 3)
+    with pytest.raises(OutputError, match="the 20 lines done are kept: free space and rerun with --resume"):
+        translate_stream_file(translator, lines_file, dst, FileOptions(chunk_lines=10, progress=False))
+    assert not dst.exists() and progress_record(dst).exists()
+    monkeypatch.undo()  # space freed
+    translate_stream_file(translator, lines_file, dst, FileOptions(chunk_lines=10, progress=False, resume=True))
+    assert dst.read_bytes() == expected.read_bytes() and not progress_record(dst).exists()
+
+
+def test_a_full_disk_before_any_chunk_leaves_nothing(bundle, lines_file, tmp_path, monkeypatch):
+    dst = tmp_path / "out.txt"
+    translator = Translator(bundle(), threads=1)
+    _full_disk_from_chunk(monkeypatch, translator, 1)
+    with pytest.raises(OutputError, match="no output was left behind"):
+        translate_stream_file(translator, lines_file, dst, FileOptions(chunk_lines=10, progress=False))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+@pytest.mark.parametrize("change", ["truncate", "append", "replace"])
+def test_an_input_changed_mid_run_stops_it_without_a_short_output(bundle, lines_file, tmp_path, change):
+    translator = Translator(bundle(), threads=1)
+    dst = tmp_path / "out.txt"
+    dst.write_text("the old output\n")
+    real = translator.translate_batch
+    calls = []
+
+    def translate_then_change(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # while the second chunk is translated
+            if change == "truncate":
+                lines_file.write_text("I see.\n")
+            elif change == "append":
+                with lines_file.open("a") as f:
+                    f.write("One more line.\n")
+            else:
+                other = tmp_path / "other.txt"
+                other.write_text(lines_file.read_text())
+                os.replace(other, lines_file)
+        return real(*args, **kwargs)
+
+    translator.translate_batch = translate_then_change
+    with pytest.raises(InputError, match="changed while it was being translated"):
+        translate_stream_file(translator, lines_file, dst, FileOptions(chunk_lines=10, progress=False))
+    assert dst.read_text() == "the old output\n"
