@@ -176,31 +176,94 @@ ANSWER_WAIT_S = 0.05
 _BOM = b"\xef\xbb\xbf"
 
 
-def read_lines(stream, name: str, errors: str = "strict") -> Iterator[str]:
-    """Decoded lines of a binary stream, split only at b'\\n'.
+# A text line is read at most this many bytes per source token the translator reads
+# (--max-input-length): 256 KiB at the default 1,024, hundreds of sentences beyond any
+# real line, so that one huge line costs bounded memory (issue 31: a 100 MB line took
+# 4.6 GB). The rest of such a line is skipped, never held.
+BYTES_PER_INPUT_TOKEN = 256
+READ_BLOCK = 1 << 20
+
+
+class CroppedLine(str):
+    """A line cut at the reader's byte limit: its translation is reported cropped (and
+    with --long-inputs empty, left empty), as a sentence past --max-input-length is."""
+
+
+def line_byte_limit(translator, input_format: InputFormat) -> int | None:
+    """The bytes read of each line: text lines by the translator's input limit; jsonl and
+    tsv lines whole (a cut record could not be parsed); None: no limit."""
+    limit = translator.input_limit
+    return limit * BYTES_PER_INPUT_TOKEN if limit and input_format.kind == "text" else None
+
+
+def read_lines(stream, name: str, errors: str = "strict", max_line_bytes: int | None = None) -> Iterator[str]:
+    """Decoded lines of a binary stream, split only at b'\n'.
 
     CRLF and a leading UTF-8 BOM are removed. Splitting at bytes (not str.splitlines)
-    keeps other Unicode line breaks inside their line, so line N stays line N.
+    keeps other Unicode line breaks inside their line, so line N stays line N. A line
+    longer than `max_line_bytes` is kept that far (whole characters) as a CroppedLine.
     """
     offset = 0
-    for number, raw in enumerate(_raw_lines(stream, name), start=1):
+    for number, (raw, length) in enumerate(_raw_lines(stream, name, max_line_bytes), start=1):
+        cut = length > len(raw)
         body = raw[:-1] if raw.endswith(b"\n") else raw
-        if body.endswith(b"\r"):
+        if body.endswith(b"\r") and not cut:
             body = body[:-1]
         start = offset
         if number == 1 and body.startswith(_BOM):
             body, start = body[len(_BOM):], offset + len(_BOM)
+        if cut:
+            body = _whole_characters(body)
         try:
-            yield body.decode("utf-8", errors=errors)
+            text = body.decode("utf-8", errors=errors)
         except UnicodeDecodeError as exc:
             raise InputError(f"{name}: line {number}: invalid UTF-8 at file byte offset {start + exc.start}; "
                              "fix the file or pass --errors replace") from None
-        offset += len(raw)
+        yield CroppedLine(text) if cut else text
+        offset += length
 
 
-def _raw_lines(stream, name: str) -> Iterator[bytes]:
+def _whole_characters(data: bytes) -> bytes:
+    """`data` without a UTF-8 character cut off at its end."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # the last character's first byte
+            size = 1 if byte < 0x80 else 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return data if size <= back else data[:-back]
+    return data
+
+
+def split_lines(read, limit: int | None = None) -> Iterator[tuple[bytes, int]]:
+    """(the line's bytes, with its b'\n', or its first `limit` bytes; its whole length in
+    bytes) for each line of a stream read by `read(n)` in blocks: a line is never held
+    longer than `limit`, however long it is."""
+    kept: list[bytes] = []
+    held = length = 0  # of the line under way
+
+    def take(part: bytes) -> None:
+        nonlocal held, length
+        if limit is None or held < limit:
+            piece = part if limit is None else part[: limit - held]
+            kept.append(piece)
+            held += len(piece)
+        length += len(part)
+
+    while block := read(READ_BLOCK):
+        *ended, rest = block.split(b"\n")
+        for part in ended:
+            take(part + b"\n")
+            yield b"".join(kept), length
+            kept.clear()
+            held = length = 0
+        take(rest)
+    if length:
+        yield b"".join(kept), length
+
+
+def _raw_lines(stream, name: str, limit: int | None = None) -> Iterator[tuple[bytes, int]]:
+    read = getattr(stream, "read1", None) or stream.read  # read1: a typed line is answered at once
     try:
-        yield from stream
+        yield from split_lines(read, limit)
     except (OSError, EOFError, zlib.error) as exc:  # a corrupt or truncated .gz file
         raise InputError(f"{name}: cannot read input ({exc}); check that the file is "
                          "complete (a .gz name means gzip)") from None
@@ -322,8 +385,16 @@ def translate_chunk(translator, sentences: list[str], lines: list[str], first_li
     their input `lines`, the notable ones noted in `notable` (line numbers from
     `first_line`); `progress_callback` as translate_batch takes it. The one chunk step of
     a local run and of a Ray actor."""
-    results = translator.translate_batch(sentences, progress_callback=progress_callback,
+    # A line the reader cut (CroppedLine) is cropped as a sentence past the input limit is.
+    cut = [i for i, sentence in enumerate(sentences) if isinstance(sentence, CroppedLine)]
+    skipped = set(cut) if translator.long_inputs == "empty" else set()
+    to_translate = ["" if i in skipped else sentence for i, sentence in enumerate(sentences)]
+    results = translator.translate_batch(to_translate, progress_callback=progress_callback,
                                          **options.search_options())
+    for i in cut:
+        if not results[i].cropped:
+            results[i].cropped = True
+            translator.stats.truncated_lines += 1
     if notable is not None:
         notable.note(results, first_line)
     return format_results(results, sentences, options.output_format, options.with_token_scores, first_line - 1,
@@ -407,7 +478,8 @@ def translate_stream_file(translator, src, dst, options: FileOptions, notable: N
     progress = Progress.for_input(src, options.progress, count_lines)
     with open_input(src) as fin:
         def produce(lines_done: int):
-            records = options.input_format.records(read_lines(fin, str(src), options.errors), str(src))
+            lines = read_lines(fin, str(src), options.errors, line_byte_limit(translator, options.input_format))
+            records = options.input_format.records(lines, str(src))
             # Lines already translated are read again (to find the position) but not translated.
             for _ in itertools.islice(records, lines_done):
                 pass

@@ -26,7 +26,14 @@ from s2s_batch.runtime.bundle.ensemble import ENSEMBLE_ON_RAY
 from s2s_batch.runtime.bundle.graphs import cpu_quota
 from s2s_batch.runtime.bundle.manifest import MANIFEST, member
 from s2s_batch.runtime.errors import ClusterError, S2SError, UsageError
-from s2s_batch.runtime.files.job import InputFormat, NotableLines, count_lines, run_job, unchanged_input
+from s2s_batch.runtime.files.job import (
+    InputFormat,
+    NotableLines,
+    count_lines,
+    line_byte_limit,
+    run_job,
+    unchanged_input,
+)
 from s2s_batch.runtime.files.options import FileOptions
 from s2s_batch.runtime.files.progress import Progress
 
@@ -39,7 +46,6 @@ except ImportError:  # the `ray` extra is not installed
     ray = None  # type: ignore[assignment]
     FileBasedDatasource = object  # type: ignore[assignment,misc]
 
-READ_BLOCK = 1 << 20
 NOTABLE = ("split", "cropped", "capped")  # NotableLines' lists, as a block hands them back
 
 
@@ -59,16 +65,18 @@ class SourceLines(FileBasedDatasource):
     """
 
     def __init__(self, path: str, name: str, input_format: InputFormat, errors: str,
-                 block_lines: int, skip_lines: int = 0):
+                 block_lines: int, skip_lines: int = 0, max_line_bytes: int | None = None):
         super().__init__(path)
         self.name, self.input_format = name, input_format
         self.errors, self.block_lines, self.skip_lines = errors, block_lines, skip_lines
+        self.max_line_bytes = max_line_bytes
 
     def _read_stream(self, f, path: str):
         from s2s_batch.runtime.batching import chunks
-        from s2s_batch.runtime.files.job import read_lines
+        from s2s_batch.runtime.files.job import CroppedLine, read_lines
 
-        records = self.input_format.records(read_lines(_raw_lines(f), self.name, self.errors), self.name)
+        lines = read_lines(f, self.name, self.errors, self.max_line_bytes)
+        records = self.input_format.records(lines, self.name)
         for _ in itertools.islice(records, self.skip_lines):  # done by an interrupted run
             pass
         first = self.skip_lines
@@ -78,22 +86,9 @@ class SourceLines(FileBasedDatasource):
             numbers = pa.array(range(first, first + len(block)), type=pa.int64())
             yield pa.table({"source": pa.array([s for s, _ in block], type=pa.string()),
                             "record": pa.array([r for _, r in block], type=pa.string()),
+                            "cut": pa.array([isinstance(s, CroppedLine) for s, _ in block], type=pa.bool_()),
                             "number": numbers})
             first += len(block)
-
-
-def _raw_lines(f) -> Iterator[bytes]:
-    """Lines (with their b'\\n') of a pyarrow input stream."""
-    tail = b""
-    while True:
-        block = f.read(READ_BLOCK)
-        if not block:
-            break
-        *lines, tail = (tail + block).split(b"\n")
-        for line in lines:
-            yield line + b"\n"
-    if tail:
-        yield tail
 
 
 class TranslateBlocks:
@@ -110,10 +105,10 @@ class TranslateBlocks:
         self.options = options
 
     def __call__(self, batch: dict) -> dict:
-        from s2s_batch.runtime.files.job import translate_chunk
+        from s2s_batch.runtime.files.job import CroppedLine, translate_chunk
         from s2s_batch.runtime.results import Stats
 
-        sources = [str(s) for s in batch["source"]]
+        sources = [CroppedLine(s) if cut else str(s) for s, cut in zip(batch["source"], batch["cut"])]
         before = Stats(**asdict(self.translator.stats))
         notable = NotableLines()  # this block's, handed back to the driver
         first_id = int(batch["number"][0]) if len(sources) else 0
@@ -227,7 +222,7 @@ def _translated_blocks(translator, src, options: FileOptions, *, skip_lines: int
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
     source = SourceLines(str(Path(src).resolve()), str(src), options.input_format, options.errors,
-                         options.chunk_lines, skip_lines)
+                         options.chunk_lines, skip_lines, line_byte_limit(translator, options.input_format))
     # The input is read where it is, on this node (no shared filesystem assumed). Reading
     # is light: with no CPU asked, it never waits for the actors to free one.
     here = ray.get_runtime_context().get_node_id()

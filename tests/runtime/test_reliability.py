@@ -91,3 +91,32 @@ def test_an_input_changed_mid_run_stops_it_without_a_short_output(bundle, lines_
     with pytest.raises(InputError, match="changed while it was being translated"):
         translate_stream_file(translator, lines_file, dst, FileOptions(chunk_lines=10, progress=False))
     assert dst.read_text() == "the old output\n"
+
+
+def test_a_huge_line_is_read_no_further_than_the_input_limit_needs():
+    import io
+
+    from s2s_batch.runtime.files.job import CroppedLine, read_lines
+
+    huge = "é" * 5000  # two bytes a character: the cut falls inside one
+    data = f"short\n{huge}\nlast\r\n".encode()
+    lines = list(read_lines(io.BytesIO(data), "in.txt", max_line_bytes=1001))
+    assert lines == ["short", "é" * 500, "last"]
+    assert [isinstance(line, CroppedLine) for line in lines] == [False, True, False]
+    bad = io.BytesIO(b"x" * 3000 + b"\nok\n\xff\n")
+    with pytest.raises(InputError, match="line 3: invalid UTF-8 at file byte offset 3004"):
+        list(read_lines(bad, "in.txt", max_line_bytes=100))  # offsets count the skipped bytes
+
+
+@pytest.mark.parametrize("long_inputs", ["crop", "empty"])
+def test_a_cut_line_is_reported_and_answered_like_a_cropped_one(bundle, tmp_path, long_inputs):
+    from tests.helpers import run
+
+    src = tmp_path / "in.txt"
+    src.write_text("I see the dog.\n" + "we eat a big cat " * 400 + "\nHe has a car.\n")  # 6,800 bytes > 8 x 256
+    result = run("translate", src, "--bundle", bundle(), "--max-input-length", 8, "--long-inputs", long_inputs)
+    assert result.exit_code == 0, result.output
+    out = result.stdout.split("\n")
+    assert len(out) == 4 and out[0] and out[2] and out[3] == ""  # a line per line, the last newline
+    assert (out[1] == "") == (long_inputs == "empty")
+    assert "(line 2)" in result.stderr and "1 lines cropped" in result.stderr
