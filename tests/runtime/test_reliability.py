@@ -120,3 +120,16 @@ def test_a_cut_line_is_reported_and_answered_like_a_cropped_one(bundle, tmp_path
     assert len(out) == 4 and out[0] and out[2] and out[3] == ""  # a line per line, the last newline
     assert (out[1] == "") == (long_inputs == "empty")
     assert "(line 2)" in result.stderr and "1 lines cropped" in result.stderr
+
+
+def test_a_beam_past_the_documented_maximum_is_refused_before_any_work(bundle, tmp_path):
+    from s2s_batch.runtime.search.options import MAX_BEAM_SIZE, DecodingOptions
+    from tests.helpers import run
+
+    DecodingOptions(beam_size=MAX_BEAM_SIZE, num_hypotheses=1)
+    with pytest.raises(ValueError, match=f"beam_size must be at most {MAX_BEAM_SIZE}"):
+        DecodingOptions(beam_size=MAX_BEAM_SIZE + 1)
+    src = tmp_path / "in.txt"
+    src.write_text("I see the dog.\n" * 10)
+    result = run("translate", src, "--bundle", bundle(), "--beam-size", 10_000)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "--beam-size must be at most" in result.stderr
