@@ -2,15 +2,18 @@
 
 For a change that must leave results alone (a refactor): each side translates the same
 lines greedy, with beam 4 and with sampling, in its own process, rounds alternating,
-and hashes everything it returns (ids, texts, scores, the forced-decoding log-
+and hashes what it returns, part by part (ids, texts, scores, the forced-decoding log-
 probabilities of `score_batch`). Prints one JSON line per side and search, then, per
-search, whether the hashes match and the ratio of best times (new / old; < 1 is faster).
+search, whether each part's hashes match and the ratio of best times (new / old; < 1 is
+faster).
 
     python bench/checkout_ab.py --ref f89665d [--input runs/heldout-cased/dev.en]
 
 The earlier commit is checked out with `git worktree` into a temporary folder and
-imported from there (its api/ as s2s_batch, its runtime/ as s2s_batch.runtime), with
-this checkout's models/ as the bundle.
+imported from there (its api/ as s2s_batch, its runtime/ as s2s_batch.runtime), with its
+own models/ as the bundle: an older runtime cannot read a newer manifest revision (the
+graphs were the same bytes across revisions 3 and 4; a commit that changed the bundle
+compares bundles too).
 """
 
 from __future__ import annotations
@@ -41,14 +44,15 @@ for _ in range(repeats):
     best = min(best, time.perf_counter() - start)
 results = translator.translate_batch(lines[:300], return_scores=True, **options)
 scored = translator.score_batch(lines[:200], [r.best for r in results[:200]])
-digest = hashlib.sha256(json.dumps([ids, [r.hypotheses for r in results], [r.scores for r in results],
-                                    [s.log_probs for s in scored]]).encode()).hexdigest()[:16]
+parts = {"ids": ids, "texts": [r.hypotheses for r in results], "scores": [r.scores for r in results],
+         "scored": [s.log_probs for s in scored]}
+digest = {k: hashlib.sha256(json.dumps(v).encode()).hexdigest()[:12] for k, v in parts.items()}
 print(json.dumps({"seconds": round(best, 4), "digest": digest}))
 """
 
 
 def old_tree(ref: str, folder: Path) -> Path:
-    """A package folder importing `ref`'s runtime as s2s_batch (with this checkout's models)."""
+    """A package folder importing `ref`'s runtime as s2s_batch, with its own models."""
     tree = folder / "tree"
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(tree), ref],
                    check=True, capture_output=True)
@@ -56,7 +60,7 @@ def old_tree(ref: str, folder: Path) -> Path:
     package.mkdir(parents=True)
     (package / "__init__.py").write_text((tree / "api" / "__init__.py").read_text())
     (package / "runtime").symlink_to(tree / "runtime")
-    (package / "models").symlink_to(ROOT / "models")
+    (package / "models").symlink_to(tree / "models")
     return folder / "pkg"
 
 
@@ -88,9 +92,11 @@ def main() -> None:
                     for name, path in (("old", pkg), ("new", None)):
                         runs[name].append(side(path, args, search))
                         print(json.dumps({"side": name, "search": search, **runs[name][-1]}), flush=True)
-                same = {r["digest"] for r in runs["old"] + runs["new"]}
+                same = {part: len({r["digest"][part] for r in runs["old"] + runs["new"]}) == 1
+                        for part in runs["old"][0]["digest"]}
                 ratio = min(r["seconds"] for r in runs["new"]) / min(r["seconds"] for r in runs["old"])
-                print(f"{search}: same_results={len(same) == 1} time_new_over_old={ratio:.3f}", flush=True)
+                print(f"{search}: same_results={all(same.values())} "
+                      f"({', '.join(f'{k}={v}' for k, v in same.items())}) time_new_over_old={ratio:.3f}", flush=True)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(Path(folder) / "tree")],
                            capture_output=True)
