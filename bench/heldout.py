@@ -17,9 +17,8 @@ import sys
 from pathlib import Path
 
 from s2s_batch.runtime.bleu import references_to_streams
-from s2s_batch.runtime.bundle.tokens import detokenize, tokenize
 from s2s_batch.train.config import TrainConfig
-from s2s_batch.train.data import read_pairs, split_of
+from s2s_batch.train.data import heldout_texts, read_pairs
 
 
 def main() -> None:
@@ -33,12 +32,8 @@ def main() -> None:
     if not args.data.is_file():
         sys.exit(f"no corpus {args.data}: pass --data with the path of fra.txt")
     defaults = TrainConfig()
-    groups: dict[str, tuple[str, list[str]]] = {}
-    for en, fr in read_pairs(args.data):
-        key = " ".join(tokenize(en))
-        if split_of(key.split(), defaults.dev_permille, defaults.test_permille) == args.split:
-            groups.setdefault(key, (en, []))[1].append(fr.strip() if args.cased else detokenize(tokenize(fr)))
-    items = list(groups.values())[: args.limit or None]
+    items = heldout_texts(read_pairs(args.data), args.split, defaults.dev_permille, defaults.test_permille,
+                          args.cased)[: args.limit or None]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.split}.en").write_text("".join(en + "\n" for en, _ in items), encoding="utf-8")
     for j, stream in enumerate(references_to_streams([refs for _, refs in items])):

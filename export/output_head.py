@@ -52,6 +52,7 @@ PRESCORE_SECOND_CANDIDATES = 64  # for the rows that K candidates do not prove
 # 8-bit weights can saturate; with |q| <= 63 no pair can, so the error bound holds there too.
 WEIGHT_LEVELS = 63
 MS_DOMAIN = "com.microsoft"
+SHORTLIST_SWITCH = "use_shortlist"  # the If condition: shortlist_ids is not empty
 
 
 def _value(name: str, elem_type: int, rank: int) -> onnx.ValueInfoProto:
@@ -320,8 +321,8 @@ def rewrite_output_head(path: Path, shortlist: bool, prescore: bool,
         switch = [
             n("Size", [SHORTLIST_INPUT], ["shortlist_size"]),
             n("Constant", [], ["shortlist_zero"], value=helper.make_tensor("zero", TensorProto.INT64, [], [0])),
-            n("Greater", ["shortlist_size", "shortlist_zero"], ["use_shortlist"]),
-            _if("use_shortlist", _shortlist(hidden, weight, bias, argmax_attrs), head),
+            n("Greater", ["shortlist_size", "shortlist_zero"], [SHORTLIST_SWITCH]),
+            _if(SHORTLIST_SWITCH, _shortlist(hidden, weight, bias, argmax_attrs), head),
         ]
         graph.input.append(helper.make_tensor_value_info(SHORTLIST_INPUT, TensorProto.INT64, ["shortlist"]))
     graph.input.append(helper.make_tensor_value_info(BANNED_INPUT, TensorProto.INT64, ["banned"]))

@@ -19,11 +19,11 @@ from s2s_batch.runtime.batching import (
     stream_batches,
     token_batches,
 )
+from s2s_batch.runtime.bundle.compute_type import select_compute_type
 from s2s_batch.runtime.bundle.ensemble import EnsembleGraphs, check_members
 from s2s_batch.runtime.bundle.graphs import (
     CUDA_PROVIDER,
     Graphs,
-    check_compute_type,
     providers_for,
     thread_layout,
 )
@@ -72,9 +72,13 @@ class Translator:
             each on threads // inter_threads onnxruntime threads.
         intra_threads: CTranslate2's name for the threads of each batch stream: when
             given, threads = inter_threads (default 1) x intra_threads.
-        compute_type: CTranslate2's argument; here the bundle fixes the precision
-            (s2s-export --quantize), so only "default", "auto" or the bundle's own
-            ("float32" for fp32, "int8", "float16" for fp16) are taken.
+        compute_type: CTranslate2's argument (runtime/bundle/compute_type.py): "default"
+            (the bundle's own precision: float32, exact, for the shipped default), "float32",
+            "int8" (int8_float32: every matmul of the decoder step in int8, on CPU; needs
+            the bundle's int8 graphs), "auto" (int8 where the bundle has it within 0.3 dev
+            BLEU of float32, on CPU), "float16" (fp16 bundles); "bfloat16" is refused in one
+            line, as onnxruntime has no bfloat16 matmul for CPUs. The type that runs is
+            `self.compute_type`.
         batch_type: "examples" or "tokens": what batch_size counts.
         shortlist: greedy search chooses each batch's words among a vocabulary shortlist
             (runtime/bundle/shortlist.py): faster with large target vocabularies, and not always
@@ -121,7 +125,6 @@ class Translator:
         self.ensemble_manifests = [load_manifest(Path(path)) for path in ensemble]
         check_members([self.manifest, *self.ensemble_manifests])
         self.config = self.manifest.config
-        check_compute_type(compute_type, self.manifest.precision)
         self.truecase, self.prescore = truecase, prescore
         self.src_tokenizer, self.tgt_tokenizer = load_tokenizers(self.manifest, truecase)
         self.source_text = load_source_text(self.manifest, (self.src_tokenizer, self.tgt_tokenizer), truecase,
@@ -130,6 +133,9 @@ class Translator:
         providers = providers_for(device)
         self.device = "cuda" if providers[0] == CUDA_PROVIDER else "cpu"  # "auto" resolved
         self.threads, self.inter_threads = thread_layout(self.device, threads, inter_threads, intra_threads)
+        self.compute_type, self.manifest = select_compute_type(self.manifest, compute_type, self.device)
+        self.ensemble_manifests = [select_compute_type(m, self.compute_type, self.device)[1]
+                                   for m in self.ensemble_manifests]
         self._executor: ThreadPoolExecutor | None = None
         self._async: ThreadPoolExecutor | None = None
         self._closed = False
@@ -154,7 +160,8 @@ class Translator:
                               truecase=truecase, prescore=prescore, split_sentences=split_sentences,
                               max_input_length=max_input_length, long_inputs=long_inputs,
                               source_language=source_language, target_language=target_language,
-                              ensemble=[str(m.root) for m in self.ensemble_manifests], fixed_loop=fixed_loop)
+                              ensemble=[str(m.root) for m in self.ensemble_manifests], fixed_loop=fixed_loop,
+                              compute_type=self.compute_type)
 
     def _open_graphs(self, providers: list[str], prescore: bool,
                      fixed_loop: bool | None) -> tuple[Graphs | EnsembleGraphs, FixedShapeLoop | None]:

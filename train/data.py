@@ -76,6 +76,21 @@ def split_of(src_tokens: list[str], dev_permille: int, test_permille: int) -> st
     return "train"
 
 
+def heldout_texts(raw: list[tuple[str, str]], split: str, dev_permille: int, test_permille: int,
+                  cased: bool = True) -> list[tuple[str, list[str]]]:
+    """The distinct English sentences of a held-out split as written, each with all its
+    French references (as the corpus writes them if `cased`, else tokenized and joined),
+    in corpus order: what `bench/heldout.py` writes and export's dev BLEU reads."""
+    from s2s_batch.runtime.bundle.tokens import detokenize
+
+    groups: dict[str, tuple[str, list[str]]] = {}
+    for en, fr in raw:
+        key = " ".join(tokenize(en))
+        if split_of(key.split(), dev_permille, test_permille) == split:
+            groups.setdefault(key, (en, []))[1].append(fr.strip() if cased else detokenize(tokenize(fr)))
+    return list(groups.values())
+
+
 def training_raw(raw: list[tuple[str, str]], dev_permille: int, test_permille: int,
                  max_pairs: int = 0) -> list[tuple[str, str]]:
     """The raw (English, French) pairs of the training split, the first max_pairs if set."""

@@ -31,7 +31,7 @@ from s2s_batch.runtime.bundle.manifest import (
     decoder_io,
     encoder_io,
 )
-from s2s_batch.runtime.errors import BundleError, DeviceError, UsageError
+from s2s_batch.runtime.errors import BundleError, DeviceError
 
 DEVICES = ("cpu", "cuda", "auto")
 CUDA_PROVIDER = "CUDAExecutionProvider"
@@ -78,18 +78,6 @@ def providers_for(device: str, announce=lambda msg: print(msg, file=sys.stderr))
     chosen = [CUDA_PROVIDER, _CPU] if CUDA_PROVIDER in available else [_CPU]
     announce(f"s2s-batch: --device auto chose {'cuda' if len(chosen) == 2 else 'cpu'}")
     return chosen
-
-
-_COMPUTE_TYPES = {"float32": "fp32", "int8": "int8", "int8_float32": "int8", "float16": "fp16"}
-
-
-def check_compute_type(compute_type: str, precision: str) -> None:
-    """Refuse a CTranslate2 compute type other than the bundle's own precision."""
-    if compute_type in ("default", "auto") or _COMPUTE_TYPES.get(compute_type) == precision:
-        return
-    raise UsageError(f"compute_type {compute_type!r}: this bundle's precision is {precision}, fixed "
-                     "when it was exported; pass compute_type='default', or export another bundle "
-                     "with s2s-export --quantize")
 
 
 def thread_layout(device: str, threads: int | None, inter_threads: int | None,

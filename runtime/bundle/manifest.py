@@ -27,6 +27,11 @@ REVISION = 4
 OPTIONAL_INPUTS_SINCE = 4
 # What a bundle's graphs compute in, besides fp32 (s2s-export --quantize).
 LOWER_PRECISIONS = ("int8", "fp16")
+# Optional (2026-12-05; runtimes before it ignore it): `compute_types` maps a CTranslate2
+# compute type to the graphs that replace the bundle's own for it (an empty map for the
+# bundle's own type) and the dev BLEU each type scored at export
+# (export/compute_types.py); its files are in `files` like every other.
+EXTRA_COMPUTE_TYPES = ("int8",)
 # The graphs of a bundle by role, and the special tokens each vocabulary records.
 GRAPH_FILES = {"encoder": "encoder.onnx", "decoder_step": "decoder_step.onnx"}
 # Optional (s2s-export --device cuda, 2026-12-04): the decoder loop step without branches
@@ -140,6 +145,8 @@ class Manifest:
     graphs: dict[str, GraphEntry]  # "encoder", "decoder_step", and "decoder_loop" if shipped
     vocabularies: dict[str, str]  # "src" / "tgt" → file name
     precision: str = "fp32"
+    # compute type → (the graphs that replace `graphs` for it, its dev BLEU or None)
+    compute_types: dict[str, tuple[dict[str, GraphEntry], float | None]] = dataclasses.field(default_factory=dict)
 
     def path(self, name: str) -> Path:
         """The bundle's file `name`, refused if it is not a plain file of the folder or not
@@ -184,6 +191,10 @@ def manifest_schema() -> dict:
             "files": {"type": "object",
                       "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
             "precision": {"enum": ["fp32", *LOWER_PRECISIONS]},
+            "compute_types": {"type": "object", "additionalProperties": {
+                "type": "object", "properties": {
+                    "graphs": {"type": "object", "properties": {role: graph for role in GRAPH_FILES}},
+                    "dev_bleu": {"type": ["number", "null"]}}}},
         },
     }
 
@@ -233,9 +244,14 @@ def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
                   if role in GRAPH_FILES or role in data["graphs"]}
         vocabularies = {side: str(data["vocabularies"][side]) for side in ("src", "tgt")}
         precision = str(data.get("precision", "fp32"))
-    except (KeyError, TypeError, ValueError) as exc:
+        compute_types = {str(name): ({role: _graph_entry(entry, revision)
+                                      for role, entry in dict(spec.get("graphs", {})).items() if role in GRAPH_FILES},
+                                     None if spec.get("dev_bleu") is None else float(spec["dev_bleu"]))
+                         for name, spec in dict(data.get("compute_types", {})).items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BundleError(f"{manifest_path}: malformed manifest ({exc}); re-export the bundle") from None
-    for name in [*(g.file for g in graphs.values()), *vocabularies.values()]:
+    extra_graphs = [g.file for replaced, _ in compute_types.values() for g in replaced.values()]
+    for name in [*(g.file for g in graphs.values()), *extra_graphs, *vocabularies.values()]:
         if name not in files:
             raise BundleError(f"{manifest_path}: lists no checksum for {name}; re-export the bundle")
     for name, expected in files.items():
@@ -246,4 +262,5 @@ def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
             raise BundleError(f"{path}: sha256 does not match the manifest (corrupt or modified); "
                               "copy the bundle again or re-export it")
     return Manifest(root=root, data=data, config=config, revision=revision, files=files,
-                    special_tokens=special, graphs=graphs, vocabularies=vocabularies, precision=precision)
+                    special_tokens=special, graphs=graphs, vocabularies=vocabularies, precision=precision,
+                    compute_types=compute_types)
