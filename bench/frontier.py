@@ -5,7 +5,8 @@
 
 For each bundle (default: the shipped one, named "default"): greedy search, greedy with
 the vocabulary shortlist (bundles that ship one), and beam search at each width (length
-penalty 1.0, the default); a bundle named NAME-int8 is an int8 export of another. Reads
+penalty 1.0, the default), at the bundle's own compute type and at each other one it has
+(compute_type int8: a line of its own, "NAME int8"). Reads
 SPLIT.en and SPLIT.ref* written by bench/heldout.py --cased. Prints one JSON line per
 point and a Markdown table, and draws BLEU against sentences/s (log scale) to --png.
 """
@@ -24,14 +25,14 @@ from s2s_batch.runtime.bundle.manifest import SHORTLIST_FILE, load_manifest
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 
-def points(name: str, bundle: Path, sources: list[str], refs, beams: list[int]):
+def points(name: str, bundle: Path, sources: list[str], refs, beams: list[int], compute_type: str = "default"):
     """(bundle name, search, BLEU, sentences/s) of each search on one bundle."""
     searches = [("greedy", {}, {})]
-    if SHORTLIST_FILE in load_manifest(bundle).files:
+    if SHORTLIST_FILE in load_manifest(bundle).files and compute_type == "default":
         searches.append(("greedy, shortlist", {"shortlist": True}, {}))
     searches += [(f"beam {k}", {}, {"beam_size": k}) for k in beams]
     for search, settings, options in searches:
-        translator = Translator(bundle, **settings)
+        translator = Translator(bundle, compute_type=compute_type, **settings)
         translator.translate_lines(sources[:64], **options)  # warm-up
         start = time.perf_counter()
         hyps = translator.translate_lines(sources, **options)
@@ -77,9 +78,12 @@ def main() -> None:
     sources, refs = read_split(args.heldout, args.split)
     rows = []
     for name, folder in bundles.items():
-        for row in points(name, Path(folder), sources, refs, args.beams):
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+        others = [t for t, (graphs, _) in load_manifest(Path(folder)).compute_types.items() if graphs]
+        for compute_type in ("default", *others):
+            label = name if compute_type == "default" else f"{name} {compute_type}"
+            for row in points(label, Path(folder), sources, refs, args.beams, compute_type):
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     print("\n| bundle | search | BLEU | sentences/s |\n| --- | --- | ---: | ---: |")
     for r in rows:
         print(f"| {r['bundle']} | {r['search']} | {r['bleu']:.2f} | {r['sentences_per_s']:,.1f} |")

@@ -13,7 +13,9 @@ speed-ups, the runtime, the bound.
    (torch.ao.quantization.quantize_dynamic), bf16 autocast, and torch.compile of the
    decoder step. Each gets its token agreement with exact fp32 and, where it is not
    exact and references sit beside the input (INPUT's SPLIT.ref*), its BLEU;
-3. the runtime at its default settings and a sweep of batch sizes and token budgets;
+3. the runtime at its default settings (exact fp32), with compute_type int8 (every matmul
+   of the decoder step in int8; the bundle's int8 graphs, added to a temporary copy of
+   the bundle if it has none), and a sweep of batch sizes and token budgets;
 4. the machine's limit: sgemm GFLOP/s at the model's shapes (timed in the same rounds as
    1-3) × the FLOPs the model needs for the real tokens → an upper bound on sentences/s;
    and the exact runtime's own limit: the same, with the output layer at the speed of
@@ -24,10 +26,13 @@ in turn, round after round, so that their ratios are taken at the same moments; 
 starts from the text lines (tokenizing is timed on every side, decoding to text on
 none). Prints
 one JSON line per configuration, a table, fraction_of_exact_bound (the runtime against 4's
-second bound), and last:
+second bound), and last, like for like:
 ratio_vs_torch_best=W.WW ratio_vs_eager=X.XX ratio_vs_seed_loop=Y.Y fraction_of_fp32_bound=Z.ZZ
-where torch_best is the fastest PyTorch configuration whose BLEU is within 0.3 of exact
-fp32 (an exact one needs no BLEU).
+int8_ratio_vs_torch_best=A.AA int8_bleu_delta=B.BB int8_ratio_vs_seed_loop=C.C
+where the exact runtime's torch_best is the fastest exact PyTorch configuration (eager,
+inference_mode, torch.compile: the same tokens), and the int8 runtime's the fastest PyTorch
+configuration whose BLEU is within 0.3 of exact fp32 (quantize_dynamic int8 and bf16
+autocast included); int8_bleu_delta is the int8 runtime's BLEU minus exact fp32's.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ import argparse
 import contextlib
 import copy
 import json
+import shutil
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -226,6 +233,7 @@ class Bench:
         self.same = dict(max_decoding_length=load_manifest(self.bundle).config.max_decode_len,
                          split_sentences=False)
         self.translator = Translator(self.bundle, threads=self.threads, **self.same)
+        self.int8_translator = Translator(self._with_int8(), threads=self.threads, compute_type="int8", **self.same)
         self.cfg, self.max_len = self.translator.config, self.translator.max_decoding_length
         self.src_vocab, self.tgt_vocab = self.translator.src_vocab, self.translator.tgt_vocab
         self.net = self._eager_model()
@@ -237,6 +245,19 @@ class Bench:
         self.references = read_references(
             self.input_path, len(self.input_path.read_text(encoding="utf-8").splitlines()), n_lines)
         self.rows: list[dict] = []
+
+    def _with_int8(self) -> Path:
+        """The bundle, or where it has no int8 graphs a temporary copy with them added."""
+        if "int8" in load_manifest(self.bundle).compute_types:
+            return self.bundle
+        from s2s_batch.export.compute_types import add_compute_types
+
+        self._int8_copy = tempfile.TemporaryDirectory(prefix="bench-int8-")
+        copy_dir = Path(self._int8_copy.name) / "bundle"
+        shutil.copytree(self.bundle, copy_dir)
+        add_compute_types(copy_dir, ["int8"])
+        print(f"{self.bundle} has no int8 graphs: timing a copy with them added", file=sys.stderr)
+        return copy_dir
 
     def _eager_model(self):
         if self.args.checkpoint:
@@ -288,17 +309,23 @@ class Bench:
                                         for i in self.seed_rows],
             "eager_batched": self.eager_batched,
             "runtime_default": lambda: self.translator.translate_ids(lines),
+            "runtime_int8": lambda: self.int8_translator.translate_ids(lines),
             "sgemm": self.sgemm_work[0],
             "int8": self.int8_work[0]}, self.repeats)
         ((self.seed_s, self.seed_out), (self.eager_s, self.eager_out), (self.runtime_s, self.runtime_out),
-         (self.sgemm_s, _), (self.int8_s, _)) = measured.values()
+         (self.runtime_int8_s, int8_out), (self.sgemm_s, _), (self.int8_s, _)) = measured.values()
         self.record("seed_loop_eager", self.seed_s, len(self.seed_rows))
         self.record("eager_batched", self.eager_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
         self.record("runtime_default", self.runtime_s, len(lines), batch_size=DEFAULT_BATCH_SIZE)
+        agree = sum(int8_out[i] == self.runtime_out[i] for i in self.nonblank) / max(len(self.nonblank), 1)
+        self.int8_bleu = self.bleu_of(int8_out)
+        self.record("runtime_int8", self.runtime_int8_s, len(lines), batch_size=DEFAULT_BATCH_SIZE,
+                    token_agreement=round(agree, 4), bleu=self.int8_bleu)
 
-    def torch_options(self) -> tuple[str, float, float | None]:
+    def torch_options(self) -> tuple[tuple[str, float], tuple[str, float], float | None]:
         """PyTorch's one-line speed-ups, each timed in turn with exact fp32 (the same rounds);
-        → (the fastest usable one, its seconds, exact fp32's BLEU)."""
+        → ((the fastest exact one, its seconds), (the fastest within 0.3 BLEU of exact fp32,
+        its seconds), exact fp32's BLEU)."""
         fp32_bleu = self.bleu_of(self.eager_out)
         peers = {"eager_batched": (self.eager_s, 1.0, fp32_bleu)}
         n = len(self.lines)
@@ -319,8 +346,9 @@ class Bench:
                         token_agreement=round(agree, 4), bleu=bleu, speed_vs_fp32=round(fp32_s / s, 3))
         usable = {name: seconds for name, (seconds, agree, bleu) in peers.items()
                   if agree == 1.0 or (bleu is not None and fp32_bleu is not None and bleu >= fp32_bleu - 0.3)}
-        best = min(usable, key=usable.get)
-        return best, usable[best], fp32_bleu
+        exact = {name: seconds for name, (seconds, agree, _) in peers.items() if agree == 1.0}
+        best, best_exact = min(usable, key=usable.get), min(exact, key=exact.get)
+        return (best_exact, exact[best_exact]), (best, usable[best]), fp32_bleu
 
     def runtime_sweep(self) -> None:
         """The default settings less one technique each, then batch sizes and token budgets."""
@@ -341,7 +369,7 @@ class Bench:
                                    batch_type="tokens", batch_size=budget)
             run(f"runtime_tokens_{budget}", by_tokens, max_batch_tokens=budget)
 
-    def report(self, torch_best: str, torch_best_s: float, fp32_bleu: float | None) -> None:
+    def report(self, exact_best: tuple[str, float], any_best: tuple[str, float], fp32_bleu: float | None) -> None:
         """The table, the token checks (exit 1 on a mismatch) and the ratio lines."""
         n = len(self.lines)
         bound, exact_bound = sentences_bound(
@@ -360,15 +388,20 @@ class Bench:
             print(f"configurations whose tokens differ from runtime_default: {', '.join(differing)}")
         if seed_mismatch or eager_mismatch or differing:
             sys.exit("token mismatch: the runtime does not reproduce eager PyTorch")
-        runtime_rate = n / self.runtime_s
-        print(f"fastest PyTorch configuration within 0.3 BLEU of exact fp32: {torch_best}; "
-              f"fp32 BLEU {fp32_bleu}")
+        runtime_rate, int8_rate = n / self.runtime_s, n / self.runtime_int8_s
+        seed_rate = len(self.seed_rows) / self.seed_s
+        print(f"fastest exact PyTorch configuration: {exact_best[0]}; fastest within 0.3 BLEU of exact "
+              f"fp32: {any_best[0]}; fp32 BLEU {fp32_bleu}, runtime int8 BLEU {self.int8_bleu}")
         print(f"fraction_of_exact_bound={runtime_rate / exact_bound:.2f} (fp32 sgemm for all but the "
               "output layer, int8 for it)")
-        print(f"ratio_vs_torch_best={runtime_rate / (n / torch_best_s):.2f} "
+        delta = (f"{self.int8_bleu - fp32_bleu:.2f}" if self.int8_bleu is not None and fp32_bleu is not None
+                 else "nan")
+        print(f"ratio_vs_torch_best={runtime_rate / (n / exact_best[1]):.2f} "
               f"ratio_vs_eager={runtime_rate / (n / self.eager_s):.2f} "
-              f"ratio_vs_seed_loop={runtime_rate / (len(self.seed_rows) / self.seed_s):.1f} "
-              f"fraction_of_fp32_bound={runtime_rate / bound:.2f}")
+              f"ratio_vs_seed_loop={runtime_rate / seed_rate:.1f} "
+              f"fraction_of_fp32_bound={runtime_rate / bound:.2f} "
+              f"int8_ratio_vs_torch_best={int8_rate / (n / any_best[1]):.2f} int8_bleu_delta={delta} "
+              f"int8_ratio_vs_seed_loop={int8_rate / seed_rate:.1f}")
 
 
 def main() -> None:
