@@ -150,6 +150,18 @@ def int8_work(cfg, batch: int, threads: int) -> tuple:
     return run, output_layer_flops(cfg) * batch * reps * threads
 
 
+def bundle_with_int8(bundle: Path, spare: Path) -> Path:
+    """`bundle` if it has int8 graphs, else a copy of it at `spare` with them added."""
+    if "int8" in load_manifest(bundle).compute_types:
+        return bundle
+    from s2s_batch.export.compute_types import add_compute_types
+
+    shutil.copytree(bundle, spare)
+    add_compute_types(spare, ["int8"])
+    print(f"{bundle} has no int8 graphs: timing a copy with them added", file=sys.stderr)
+    return spare
+
+
 def read_input(path: Path, limit: int) -> list[str]:
     """`limit` lines spread evenly over the file (the held-out test split by default): the
     split is in the corpus's order, shortest sentences first, so its first lines are not
@@ -233,7 +245,9 @@ class Bench:
         self.same = dict(max_decoding_length=load_manifest(self.bundle).config.max_decode_len,
                          split_sentences=False)
         self.translator = Translator(self.bundle, threads=self.threads, **self.same)
-        self.int8_translator = Translator(self._with_int8(), threads=self.threads, compute_type="int8", **self.same)
+        self._int8_copy = tempfile.TemporaryDirectory(prefix="bench-int8-")
+        self.int8_translator = Translator(bundle_with_int8(self.bundle, Path(self._int8_copy.name) / "bundle"),
+                                          threads=self.threads, compute_type="int8", **self.same)
         self.cfg, self.max_len = self.translator.config, self.translator.max_decoding_length
         self.src_vocab, self.tgt_vocab = self.translator.src_vocab, self.translator.tgt_vocab
         self.net = self._eager_model()
@@ -245,19 +259,6 @@ class Bench:
         self.references = read_references(
             self.input_path, len(self.input_path.read_text(encoding="utf-8").splitlines()), n_lines)
         self.rows: list[dict] = []
-
-    def _with_int8(self) -> Path:
-        """The bundle, or where it has no int8 graphs a temporary copy with them added."""
-        if "int8" in load_manifest(self.bundle).compute_types:
-            return self.bundle
-        from s2s_batch.export.compute_types import add_compute_types
-
-        self._int8_copy = tempfile.TemporaryDirectory(prefix="bench-int8-")
-        copy_dir = Path(self._int8_copy.name) / "bundle"
-        shutil.copytree(self.bundle, copy_dir)
-        add_compute_types(copy_dir, ["int8"])
-        print(f"{self.bundle} has no int8 graphs: timing a copy with them added", file=sys.stderr)
-        return copy_dir
 
     def _eager_model(self):
         if self.args.checkpoint:

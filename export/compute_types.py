@@ -3,8 +3,9 @@
     python -m s2s_batch.export.compute_types BUNDLE_DIR --add int8 [--data fra.txt]
 
 `s2s-export --compute-type int8` does the same for the bundle it writes. The bundle's own
-graphs are left as they are; the new graph (decoder_step.int8.onnx, export/int8_step.py)
-and its checksum join the manifest's `compute_types` and `files`. With the training
+graphs are left as they are; the new graphs (encoder.int8.onnx, export/int8_encoder.py;
+decoder_step.int8.onnx, export/int8_step.py) and their checksums join the manifest's
+`compute_types` and `files`. With the training
 corpus, the dev split (the one s2s-train holds out, all its references) is translated
 with each type and its cased BLEU recorded, with the share of lines int8 writes as
 float32 does: `compute_type="auto"` takes int8 only where it scores within 0.3 of float32.
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 
 from s2s_batch.export.graph_io import read_graph_io
+from s2s_batch.export.int8_encoder import int8_encoder
 from s2s_batch.export.int8_step import int8_decoder_step
 from s2s_batch.runtime.bundle.compute_type import NAME_OF
 from s2s_batch.runtime.bundle.manifest import (
@@ -32,7 +34,7 @@ from s2s_batch.runtime.bundle.manifest import (
 )
 from s2s_batch.runtime.errors import BundleError
 
-INT8_STEP_FILE = "decoder_step.int8.onnx"
+INT8_STEP_FILE, INT8_ENCODER_FILE = "decoder_step.int8.onnx", "encoder.int8.onnx"
 
 
 def _write_manifest(root: Path, data: dict) -> None:
@@ -84,23 +86,24 @@ def add_compute_types(bundle_dir: Path, names: list[str], data_file: Path | None
     if unknown:
         raise BundleError(f"compute types {unknown}: this s2s-export adds {', '.join(EXTRA_COMPUTE_TYPES)}")
     if manifest.precision != "fp32":
-        raise BundleError(f"{root}: its precision is {manifest.precision}; compute types are made from an fp32 bundle's "
-                          "graphs, re-export it without --quantize")
+        raise BundleError(f"{root}: its precision is {manifest.precision}; compute types are made from an fp32 "
+                          "bundle's graphs, re-export it without --quantize")
     if not manifest.graphs["decoder_step"].takes(PRESCORE_INPUT):
         raise BundleError(f"{root}: its decoder step has no prescoring head, which the int8 step is made from; "
                           "re-export it with s2s-export --prescore")
     data = dict(manifest.data)
     step = manifest.graphs["decoder_step"]
-    target = root / INT8_STEP_FILE
     try:
-        int8_decoder_step(manifest.path(step.file), target, manifest.config.tgt_vocab_size)
+        int8_decoder_step(manifest.path(step.file), root / INT8_STEP_FILE, manifest.config.tgt_vocab_size)
+        int8_encoder(manifest.path(manifest.graphs["encoder"].file), root / INT8_ENCODER_FILE)
     except ValueError as exc:
         raise BundleError(str(exc)) from None
     own = NAME_OF[manifest.precision]
+    written = {"encoder": INT8_ENCODER_FILE, "decoder_step": INT8_STEP_FILE}
     types = {own: {"graphs": {}, "dev_bleu": None},
-             "int8": {"graphs": {"decoder_step": {"file": INT8_STEP_FILE, **read_graph_io(target)}},
+             "int8": {"graphs": {role: {"file": name, **read_graph_io(root / name)} for role, name in written.items()},
                       "dev_bleu": None}}
-    data["files"] = {**data["files"], INT8_STEP_FILE: sha256_of(target)}
+    data["files"] = {**data["files"], **{name: sha256_of(root / name) for name in written.values()}}
     data["compute_types"] = types
     _write_manifest(root, data)
     if data_file is not None:

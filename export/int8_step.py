@@ -96,7 +96,7 @@ def _prune(model: onnx.ModelProto) -> None:
     model.graph.input.extend(inputs)
 
 
-class _Int8Weights:
+class Int8Weights:
     """The int8 form of each fp32 weight, made once and stored in the top graph."""
 
     def __init__(self, model: onnx.ModelProto):
@@ -120,7 +120,7 @@ class _Int8Weights:
         return self.made[key]
 
 
-def _quantize_matmuls(graph: onnx.GraphProto, int8: _Int8Weights) -> int:
+def quantize_matmuls(graph: onnx.GraphProto, int8: Int8Weights) -> int:
     """Each Gemm/MatMul of a constant weight (and a computed input) in `graph` and its
     branches → DynamicQuantizeMatMul; the count rewritten."""
     count = 0
@@ -190,12 +190,13 @@ def _int8_head(model: onnx.ModelProto, parent: onnx.GraphProto, switch: onnx.Nod
                     list(node.output))])
 
 
-def _int8_embeddings(model: onnx.ModelProto) -> int:
-    """Store each 2-D fp32 table read only by Gemms as the first factor (an embedding that
-    the step folds into a gate table at load) in int8 rows, dequantized by nodes that
-    onnxruntime folds at load too: the file shrinks, the step is unchanged in cost."""
+def int8_tables(model: onnx.ModelProto) -> int:
+    """Store each 2-D fp32 table that is only looked up (Gather data) or only the first
+    factor of Gemms (an embedding the step folds into a gate table at load) in int8 rows,
+    dequantized by nodes that onnxruntime folds at load: the file shrinks, the graph runs
+    as before on tables within int8 rounding of the fp32 ones."""
     graph = model.graph
-    readers: dict[str, list[onnx.NodeProto]] = {}
+    readers: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
     for g in _all_graphs(graph):
         for node in g.node:
             for position, name in enumerate(node.input):
@@ -203,7 +204,8 @@ def _int8_embeddings(model: onnx.ModelProto) -> int:
     count = 0
     for tensor in list(graph.initializer):
         uses = readers.get(tensor.name, [])
-        if len(tensor.dims) != 2 or not uses or any(n.op_type != "Gemm" or p != 0 for n, p in uses):
+        if (tensor.data_type != onnx.TensorProto.FLOAT or len(tensor.dims) != 2 or not uses
+                or any(n.op_type not in ("Gemm", "Gather") or p != 0 for n, p in uses)):
             continue
         table = numpy_helper.to_array(tensor).astype(np.float32)
         scale = np.abs(table).max(axis=1) / 127
@@ -232,8 +234,8 @@ def int8_decoder_step(fp32_step: Path, out: Path, vocab_size: int) -> dict:
                          "exported with prescoring (the default)")
     parent, switch = found
     _int8_head(model, parent, switch, vocab_size)
-    count = _quantize_matmuls(model.graph, _Int8Weights(model))
-    tables = _int8_embeddings(model)  # after: the tables' Gemms stay fp32, folded at load
+    count = quantize_matmuls(model.graph, Int8Weights(model))
+    tables = int8_tables(model)  # after: the tables' Gemms stay fp32, folded at load
     _prune(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(out))

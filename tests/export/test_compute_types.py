@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from onnx import numpy_helper
 
 from s2s_batch.export.cli import main as export_main
-from s2s_batch.export.compute_types import INT8_STEP_FILE, add_compute_types, main
+from s2s_batch.export.compute_types import INT8_ENCODER_FILE, INT8_STEP_FILE, add_compute_types, main
 from s2s_batch.export.int8_step import _all_graphs
 from s2s_batch.runtime.bundle.manifest import DECODER_FILE, MANIFEST, sha256_of
 from s2s_batch.runtime.errors import BundleError
@@ -62,6 +62,10 @@ def test_every_weight_matmul_of_the_step_runs_in_int8(copied, corpus_path, atten
     assert any(tuple(t.dims) in head for t in fp32.values() if t.data_type == onnx.TensorProto.FLOAT)
     assert not [t for t in int8.values() if t.data_type == onnx.TensorProto.FLOAT and tuple(t.dims) in head]
     assert (path / INT8_STEP_FILE).stat().st_size < 0.6 * (path / DECODER_FILE).stat().st_size
+    # the encoder's GRU layers as int8 matmuls in a loop over time (onnxruntime has no int8 GRU)
+    encoder_ops = {n.op_type for g in _all_graphs(onnx.load(str(path / INT8_ENCODER_FILE)).graph) for n in g.node}
+    assert "GRU" not in encoder_ops and {"Loop", "DynamicQuantizeMatMul"} <= encoder_ops
+    assert manifest["files"][INT8_ENCODER_FILE] == sha256_of(path / INT8_ENCODER_FILE)
 
 
 def test_int8_logits_stay_near_fp32_and_the_greedy_head_takes_their_argmax(copied, corpus_path):
@@ -117,3 +121,38 @@ def test_s2s_export_writes_the_int8_graphs_and_their_dev_bleu(trained, corpus_pa
     assert result.exit_code == 0, result.output
     assert "int8 dev BLEU" in result.output
     assert Translator(tmp_path / "b", compute_type="int8").translate_lines(["I see the dog."])[0]
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+def test_the_int8_gru_follows_the_gru_kernel_row_by_row(tmp_path, direction):
+    """One GRU node (PyTorch's semantics, sequence lengths) against its int8 rewrite: the
+    states within int8 rounding, zeros past each row's length, the reverse direction from
+    each row's own last token."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from s2s_batch.export.int8_encoder import int8_encoder
+
+    rng = np.random.default_rng(0)
+    steps, batch, inputs, hidden = 7, 5, 6, 16
+    dirs = 2 if direction == "bidirectional" else 1
+    weights = [numpy_helper.from_array(rng.normal(0, 0.4, shape).astype(np.float32), name) for name, shape in
+               (("W", (dirs, 3 * hidden, inputs)), ("R", (dirs, 3 * hidden, hidden)), ("B", (dirs, 6 * hidden)))]
+    node = helper.make_node("GRU", ["x", "W", "R", "B", "lens"], ["y", "y_h"], hidden_size=hidden,
+                            linear_before_reset=1, direction=direction)
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph([node], "gru", [value("x", TensorProto.FLOAT, [None, None, inputs]),
+                                              value("lens", TensorProto.INT32, [None])],
+                              [value("y", TensorProto.FLOAT, [None] * 4), value("y_h", TensorProto.FLOAT, [None] * 3)],
+                              weights)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(tmp_path / "fp32.onnx"))
+    assert int8_encoder(tmp_path / "fp32.onnx", tmp_path / "int8.onnx")["int8_gru_layers"] == 1
+    feed = {"x": rng.normal(0, 1, (steps, batch, inputs)).astype(np.float32),
+            "lens": np.array([7, 5, 3, 1, 6], np.int32)}
+    (y32, h32), (y8, h8) = (ort.InferenceSession(str(tmp_path / f"{name}.onnx"),
+                                                 providers=["CPUExecutionProvider"]).run(None, feed)
+                            for name in ("fp32", "int8"))
+    assert y8.shape == y32.shape == (steps, dirs, batch, hidden) and h8.shape == h32.shape
+    assert np.abs(y8 - y32).max() < 0.05 and np.abs(h8 - h32).max() < 0.05
+    past = np.arange(steps)[:, None] >= feed["lens"][None, :]  # [T, B]
+    assert not y8.transpose(0, 2, 1, 3)[past].any() and not y32.transpose(0, 2, 1, 3)[past].any()

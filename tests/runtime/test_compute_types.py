@@ -31,6 +31,7 @@ def test_int8_runs_its_own_graph_and_mostly_writes_float32s_lines(bundle, varian
     fast = Translator(bundle(*variant), compute_type="int8")
     assert (exact.compute_type, fast.compute_type) == ("float32", "int8")
     assert fast.manifest.graphs["decoder_step"].file == "decoder_step.int8.onnx"
+    assert fast.manifest.graphs["encoder"].file == "encoder.int8.onnx"
     assert exact.manifest.graphs["decoder_step"].file == "decoder_step.onnx"
     same = sum(a == b for a, b in zip(exact.translate_lines(LINES), fast.translate_lines(LINES)))
     # the committed bundles' export measured 83-98% of dev lines equal; a broken int8 step
