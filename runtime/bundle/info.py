@@ -31,6 +31,7 @@ def describe_bundle(manifest: Manifest) -> list[str]:
         f"({recipe.get('command')})",
         f"dev BLEU      {metrics.get('dev_bleu')} (sacreBLEU, {metrics.get('dev_sentences')} dev sentences"
         f"{_dev_epoch(metrics)}), seed BLEU {metrics.get('dev_seed_bleu')}",
+        f"compute types {_compute_types(manifest)}",
         f"extras        {_extras(manifest)}",
         f"data          {d.get('data_attribution')}"
         + (f"; licence {d['data_license']}" if "data_license" in d else ""),
@@ -49,6 +50,18 @@ def _dev_epoch(metrics: dict) -> str:
     averaged = metrics.get("averaged_last")
     return f", epoch {metrics['dev_epoch']}" + (f"; the bundle's weights are the mean of the last "
                                                  f"{averaged} epochs" if averaged else "")
+
+
+def _compute_types(manifest: Manifest) -> str:
+    """Each compute type the bundle runs (--compute-type), with the dev BLEU it recorded."""
+    own = {"fp32": "float32", "fp16": "float16"}.get(manifest.precision, manifest.precision)
+    names = dict.fromkeys([own, *manifest.compute_types])
+    parts = []
+    for name in names:
+        bleu = manifest.compute_types.get(name, ({}, None))[1]
+        parts.append(name + (" (the bundle's own)" if name == own else "")
+                     + (f", dev BLEU {bleu}" if bleu is not None else ""))
+    return "; ".join(parts)
 
 
 def _extras(manifest: Manifest) -> str:

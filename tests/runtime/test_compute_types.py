@@ -93,6 +93,9 @@ def test_cli_compute_type(bundle, tmp_path):
     tgt.write_text(fast.output, encoding="utf-8")
     scored = run("score", src, tgt, "--bundle", path, "--compute-type", "int8")
     assert scored.exit_code == 0 and len(scored.output.splitlines()) == 5
+    info = run("info", "--bundle", path).output
+    bleu = Translator(path).manifest.compute_types["int8"][1]
+    assert "float32 (the bundle's own), dev BLEU" in info and f"int8, dev BLEU {bleu}" in info
 
 
 def test_settings_rebuild_the_same_compute_type(bundle):
