@@ -82,6 +82,10 @@ _WORD = re.compile(r"[^\W\d_]+")
 SOURCE_NUMBER = re.compile(r"(?<![\w.,:])\d+(?:[.,:]\d+)*(?![\w])")
 _TARGET_NUMBER = re.compile(r"(?<![\w,.])(?:\d{1,2}[ \u00a0\u202f]?h[ \u00a0\u202f]?\d{2}|"
                             r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?|\d+(?:[.,:]\d+)*)(?![\w])")
+# The same, also where the model glued the digits to the word before ("ces31 ans"): such a
+# translation does not count as placing its numbers (it gets the second try), but when
+# it is kept, its numbers are replaced all the same, each with a space of its own.
+_GLUED_NUMBER = re.compile(r"(?<![\d_,.])" + _TARGET_NUMBER.pattern[len(r"(?<![\w,.])"):])
 # Numbers the model writes back most often (measured on the dev split's number
 # sentences), the stand-ins of a second try when a translation dropped a number.
 NUMBER_STAND_INS = ("3", "5", "50", "100")
@@ -209,9 +213,11 @@ class Prepared:
         """The translation with each stand-in and ASCII spelling turned back into its
         name or word (whole words only), its numbers the source's when it writes as many,
         in capitals for an ALL CAPS input."""
-        if self.numbers and self.places_numbers(translation):
+        if self.numbers and len(_GLUED_NUMBER.findall(translation)) == len(self.numbers):
             written = iter(self.numbers)
-            translation = _TARGET_NUMBER.sub(lambda _: next(written), translation)
+            translation = _GLUED_NUMBER.sub(
+                lambda m: (" " if m.start() and m.string[m.start() - 1].isalpha() else "") + next(written),
+                translation)
         for stand_in, name in self.names:
             translation = _whole_word(stand_in).sub(literal(name), translation)
         for spelled, word in self.spellings:

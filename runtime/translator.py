@@ -56,6 +56,11 @@ def default_bundle_dir() -> Path:
     return Path(str(resources.files("s2s_batch.models") / "fra-eng"))
 
 
+# The beam of the last tries for a translation that dropped a number (_place_numbers):
+# its n-best is searched for a hypothesis that places them all.
+RESCUE_BEAM = 4
+
+
 class Translator:
     """A loaded bundle with its two onnxruntime sessions.
 
@@ -294,16 +299,7 @@ class Translator:
                     if self.source_text and call.with_text and not tokenized else None)
         results, placed = self._piece_results(pieces, prepared, call, tokenized)
         if prepared is not None:
-            # A translation that dropped a number gets a second try (runtime/text.py).
-            retry = {i: again for i, ok in enumerate(placed) if not ok
-                     if (again := prepared[i].with_number_stand_ins()) is not None}
-            again_call = dataclasses.replace(call, progress=None, prefixes=None if call.prefixes is None
-                                             else [call.prefixes[i] for i in retry])
-            second, second_placed = self._piece_results([p.text for p in retry.values()], list(retry.values()),
-                                                        again_call, tokenized)
-            for i, result, ok in zip(retry, second, second_placed):
-                if ok:
-                    results[i] = result
+            self._place_numbers(prepared, call, tokenized, results, placed)
         by_line: list[list[TranslationResult]] = [[] for _ in lines]
         for owner, result in zip(owners, results):
             by_line[owner].append(result)
@@ -314,10 +310,37 @@ class Translator:
         self._count_lines(merged)
         return merged
 
-    def _piece_results(self, pieces: list, prepared: list | None, call: Call,
-                       tokenized: bool) -> tuple[list[TranslationResult], list[bool]]:
+    def _place_numbers(self, prepared: list, call: Call, tokenized: bool, results: list, placed: list) -> None:
+        """Translations that dropped a number get more tries (runtime/text.py), each kept
+        only where it places them all: the sentence with stand-in numbers; then the n-best
+        of a beam search (at least RESCUE_BEAM wide) over the sentence and over its
+        stand-in form, the first hypothesis that places them."""
+        stand_in = {i: p.with_number_stand_ins() for i, p in enumerate(prepared)}
+        opts = call.opts
+        rescue = dataclasses.replace(opts, beam_size=max(opts.beam_size, RESCUE_BEAM),
+                                     num_hypotheses=max(opts.beam_size, RESCUE_BEAM))
+        tries = [(lambda i: stand_in[i], opts), (lambda i: prepared[i], rescue), (lambda i: stand_in[i], rescue)]
+        for form, try_opts in tries:
+            if opts.sampling and try_opts is rescue:
+                break  # sampling's hypotheses are draws, not an n-best to choose from
+            retry = {i: again for i, ok in enumerate(placed) if not ok if (again := form(i)) is not None}
+            if not retry:
+                continue
+            again_call = dataclasses.replace(call, opts=try_opts, progress=None, prefixes=None if call.prefixes
+                                             is None else [call.prefixes[i] for i in retry])
+            more, more_placed = self._piece_results([p.text for p in retry.values()], list(retry.values()),
+                                                    again_call, tokenized,
+                                                    pick_placing=opts.num_hypotheses if try_opts is rescue else 0)
+            for i, result, ok in zip(retry, more, more_placed):
+                if ok:
+                    results[i], placed[i] = result, True
+
+    def _piece_results(self, pieces: list, prepared: list | None, call: Call, tokenized: bool,
+                       pick_placing: int = 0) -> tuple[list[TranslationResult], list[bool]]:
         """Each piece's result (restored as its preparation says, when there is one), and
-        whether its best translation placed all of its source's numbers."""
+        whether its best translation placed all of its source's numbers. With
+        `pick_placing` N, the result is the first hypothesis of the n-best that places them,
+        then the others, N in all."""
         texts = [p.text for p in prepared] if prepared is not None else pieces
         results = [TranslationResult(pieces=0) for _ in texts]
         placed = [True] * len(texts)
@@ -327,8 +350,16 @@ class Translator:
             shown = tokens[: call.input_limit] if cropped else tokens
             result = TranslationResult.of(hyps, self.tgt_vocab, shown, opts.replace_unknowns, detok,
                                           ranked=opts.beam_size > 1)
-            if prepared is not None:
+            if prepared is not None and pick_placing:
+                first = next((k for k, h in enumerate(result.hypotheses) if prepared[i].places_numbers(h)), None)
+                if first is not None:  # the placing hypothesis first, then the others in rank order
+                    chosen = [hyps[first], *(h for k, h in enumerate(hyps) if k != first)][:pick_placing]
+                    result = TranslationResult.of(chosen, self.tgt_vocab, shown, opts.replace_unknowns, detok,
+                                                  ranked=True)
+                placed[i] = first is not None
+            elif prepared is not None:
                 placed[i] = not result.hypotheses or prepared[i].places_numbers(result.hypotheses[0])
+            if prepared is not None:
                 result.hypotheses = [prepared[i].restore(h) for h in result.hypotheses]
             if not opts.return_scores:  # beam search and sampling keep them anyway
                 result.scores, result.token_scores = [], []

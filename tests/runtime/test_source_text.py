@@ -150,3 +150,32 @@ def test_the_default_bundle_keeps_an_unseen_name_and_a_number():
     out = Translator(threads=1).translate_lines(["My name is Elizabeth Warren.", "I bought 1,250 apples."])
     assert "Elizabeth Warren" in out[0]
     assert "1 250" in out[1]
+
+
+def test_digits_glued_to_a_word_are_not_placed_but_are_replaced_if_kept():
+    prepared = SourceText(NAMES_TABLE, None).prepare("My mother has been dead these 631 years.")
+    # the model wrote the number glued to the word before it: a second try is due...
+    assert not prepared.places_numbers("Ma mère est morte ces31 ans.")
+    # ...and if nothing better comes, the source's number takes its place, on its own
+    assert prepared.restore("Ma mère est morte ces31 ans.") == "Ma mère est morte ces 631 ans."
+    assert prepared.restore("Ma mère est morte depuis 31 ans.") == "Ma mère est morte depuis 631 ans."
+
+
+def test_a_dropped_number_is_looked_for_in_the_n_best(monkeypatch):
+    """A translation without the source's number gets further tries; the last ones take
+    the first hypothesis of a beam search's n-best that writes it (runtime/translator.py
+    _place_numbers). Here the stand-in try is made to fail, so only the n-best can help."""
+    from s2s_batch.runtime import text
+
+    source = "I gave each child 94 pieces of candy."
+    translator = Translator(threads=1)
+    monkeypatch.setattr(text.Prepared, "with_number_stand_ins", lambda self: None)
+    greedy = translator.translate_batch([source], beam_size=1)[0]
+    nbest = Translator(threads=1).translate_batch([source], beam_size=4, num_hypotheses=4)[0].hypotheses
+    placing = [h for h in nbest if "94" in h]
+    assert placing and "94" in greedy.hypotheses[0]
+    if "94" not in nbest[0]:
+        assert greedy.hypotheses[0] == placing[0]
+    # with the n-best asked for, the placing hypothesis comes first and the rest follow
+    asked = translator.translate_batch([source], beam_size=4, num_hypotheses=3)[0].hypotheses
+    assert len(asked) == 3 and "94" in asked[0]
