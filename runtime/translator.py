@@ -317,12 +317,12 @@ class Translator:
         stand-in form, the first hypothesis that places them."""
         stand_in = {i: p.with_number_stand_ins() for i, p in enumerate(prepared)}
         opts = call.opts
-        rescue = dataclasses.replace(opts, beam_size=max(opts.beam_size, RESCUE_BEAM),
-                                     num_hypotheses=max(opts.beam_size, RESCUE_BEAM))
-        tries = [(lambda i: stand_in[i], opts), (lambda i: prepared[i], rescue), (lambda i: stand_in[i], rescue)]
+        tries = [(lambda i: stand_in[i], opts)]
+        if not opts.sampling:  # sampling's hypotheses are draws, not an n-best to choose from
+            rescue = dataclasses.replace(opts, beam_size=max(opts.beam_size, RESCUE_BEAM),
+                                         num_hypotheses=max(opts.beam_size, RESCUE_BEAM))
+            tries += [(lambda i: prepared[i], rescue), (lambda i: stand_in[i], rescue)]
         for form, try_opts in tries:
-            if opts.sampling and try_opts is rescue:
-                break  # sampling's hypotheses are draws, not an n-best to choose from
             retry = {i: again for i, ok in enumerate(placed) if not ok if (again := form(i)) is not None}
             if not retry:
                 continue
@@ -330,7 +330,7 @@ class Translator:
                                              is None else [call.prefixes[i] for i in retry])
             more, more_placed = self._piece_results([p.text for p in retry.values()], list(retry.values()),
                                                     again_call, tokenized,
-                                                    pick_placing=opts.num_hypotheses if try_opts is rescue else 0)
+                                                    pick_placing=opts.num_hypotheses if try_opts is not opts else 0)
             for i, result, ok in zip(retry, more, more_placed):
                 if ok:
                     results[i], placed[i] = result, True

@@ -179,3 +179,6 @@ def test_a_dropped_number_is_looked_for_in_the_n_best(monkeypatch):
     # with the n-best asked for, the placing hypothesis comes first and the rest follow
     asked = translator.translate_batch([source], beam_size=4, num_hypotheses=3)[0].hypotheses
     assert len(asked) == 3 and "94" in asked[0]
+    # sampling keeps its draw: no n-best to choose from (and no error)
+    sampled = translator.translate_batch([source] * 3, sampling_topk=10, seed=3)
+    assert all(len(r.hypotheses) == 1 for r in sampled)
