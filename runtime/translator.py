@@ -79,8 +79,8 @@ class Translator:
             given, threads = inter_threads (default 1) x intra_threads.
         compute_type: CTranslate2's argument (runtime/bundle/compute_type.py): "default"
             (the bundle's own precision: float32, exact, for the shipped default), "float32",
-            "int8" (int8_float32: every matmul of the decoder step in int8, on CPU; needs
-            the bundle's int8 graphs), "auto" (int8 where the bundle has it within 0.3 dev
+            "int8" (int8_float32: every weight matmul of the encoder and the decoder step in
+            int8, on CPU; needs the bundle's int8 graphs), "auto" (int8 where the bundle has it within 0.3 dev
             BLEU of float32, on CPU), "float16" (fp16 bundles); "bfloat16" is refused in one
             line, as onnxruntime has no bfloat16 matmul for CPUs. The type that runs is
             `self.compute_type`.
@@ -330,17 +330,19 @@ class Translator:
                                              is None else [call.prefixes[i] for i in retry])
             more, more_placed = self._piece_results([p.text for p in retry.values()], list(retry.values()),
                                                     again_call, tokenized,
-                                                    pick_placing=opts.num_hypotheses if try_opts is not opts else 0)
+                                                    pick_placing=opts.num_hypotheses if try_opts is not opts else 0,
+                                                    ranked=opts.beam_size > 1)
             for i, result, ok in zip(retry, more, more_placed):
                 if ok:
                     results[i], placed[i] = result, True
 
     def _piece_results(self, pieces: list, prepared: list | None, call: Call, tokenized: bool,
-                       pick_placing: int = 0) -> tuple[list[TranslationResult], list[bool]]:
+                       pick_placing: int = 0, ranked: bool | None = None) -> tuple[list[TranslationResult], list[bool]]:
         """Each piece's result (restored as its preparation says, when there is one), and
         whether its best translation placed all of its source's numbers. With
         `pick_placing` N, the result is the first hypothesis of the n-best that places them,
-        then the others, N in all."""
+        then the others, N in all, scored as the caller's search scores (`ranked`: by the
+        length-penalised score, else the total)."""
         texts = [p.text for p in prepared] if prepared is not None else pieces
         results = [TranslationResult(pieces=0) for _ in texts]
         placed = [True] * len(texts)
@@ -355,7 +357,7 @@ class Translator:
                 if first is not None:  # the placing hypothesis first, then the others in rank order
                     chosen = [hyps[first], *(h for k, h in enumerate(hyps) if k != first)][:pick_placing]
                     result = TranslationResult.of(chosen, self.tgt_vocab, shown, opts.replace_unknowns, detok,
-                                                  ranked=True)
+                                                  ranked=opts.beam_size > 1 if ranked is None else ranked)
                 placed[i] = first is not None
             elif prepared is not None:
                 placed[i] = not result.hypotheses or prepared[i].places_numbers(result.hypotheses[0])

@@ -170,7 +170,9 @@ def test_a_dropped_number_is_looked_for_in_the_n_best(monkeypatch):
     source = "I gave each child 94 pieces of candy."
     translator = Translator(threads=1)
     monkeypatch.setattr(text.Prepared, "with_number_stand_ins", lambda self: None)
-    greedy = translator.translate_batch([source], beam_size=1)[0]
+    greedy = translator.translate_batch([source], beam_size=1, return_scores=True)[0]
+    # a greedy call's score stays the total log-probability, as greedy search reports it
+    assert greedy.scores[0] == pytest.approx(sum(greedy.token_scores[0]), abs=1e-4)
     nbest = Translator(threads=1).translate_batch([source], beam_size=4, num_hypotheses=4)[0].hypotheses
     placing = [h for h in nbest if "94" in h]
     assert placing and "94" in greedy.hypotheses[0]
