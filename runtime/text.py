@@ -82,9 +82,9 @@ _WORD = re.compile(r"[^\W\d_]+")
 SOURCE_NUMBER = re.compile(r"(?<![\w.,:])\d+(?:[.,:]\d+)*(?![\w])")
 _TARGET_NUMBER = re.compile(r"(?<![\w,.])(?:\d{1,2}[ \u00a0\u202f]?h[ \u00a0\u202f]?\d{2}|"
                             r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?|\d+(?:[.,:]\d+)*)(?![\w])")
-# The same, also where the model glued the digits to the word before ("ces31 ans"): such a
-# translation does not count as placing its numbers (it gets the second try), but when
-# it is kept, its numbers are replaced all the same, each with a space of its own.
+# The same, also where the model glued the digits to a lowercase word before ("ces31 ans"):
+# such a translation does not count as placing its numbers (it gets the further tries),
+# but when it is kept, its numbers are replaced all the same, each with a space of its own.
 _GLUED_NUMBER = re.compile(r"(?<![\d_,.])" + _TARGET_NUMBER.pattern[len(r"(?<![\w,.])"):])
 # Numbers the model writes back most often (measured on the dev split's number
 # sentences), the stand-ins of a second try when a translation dropped a number.
@@ -97,6 +97,16 @@ _APOSTROPHE_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _FOLDED = str.maketrans({"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ß": "ss",
                          "æ": "ae", "Æ": "Ae", "œ": "oe", "Œ": "Oe", "þ": "th", "Þ": "Th",
                          "ð": "d", "Ð": "D", "ı": "i", "ħ": "h", "Ħ": "H", "ŋ": "n", "Ŋ": "N"})
+
+
+def _only_lowercase_glue(translation: str, count: int) -> bool:
+    """Whether the translation writes `count` numbers once digits glued to a lowercase
+    word ("ces31") count too, and no digits glued to a word with a capital (MP3, G7:
+    names, not numbers the model misplaced)."""
+    matches = list(_GLUED_NUMBER.finditer(translation))
+    glued_to = [re.search(r"[^\W\d_]+$", translation[: m.start()]) for m in matches
+                if m.start() and translation[m.start() - 1].isalpha()]
+    return len(matches) == count and all(word and word.group(0).islower() for word in glued_to)
 
 
 def _whole_word(word: str) -> re.Pattern:
@@ -213,7 +223,10 @@ class Prepared:
         """The translation with each stand-in and ASCII spelling turned back into its
         name or word (whole words only), its numbers the source's when it writes as many,
         in capitals for an ALL CAPS input."""
-        if self.numbers and len(_GLUED_NUMBER.findall(translation)) == len(self.numbers):
+        if self.numbers and self.places_numbers(translation):
+            written = iter(self.numbers)
+            translation = _TARGET_NUMBER.sub(lambda _: next(written), translation)
+        elif self.numbers and _only_lowercase_glue(translation, len(self.numbers)):
             written = iter(self.numbers)
             translation = _GLUED_NUMBER.sub(
                 lambda m: (" " if m.start() and m.string[m.start() - 1].isalpha() else "") + next(written),

@@ -159,6 +159,10 @@ def test_digits_glued_to_a_word_are_not_placed_but_are_replaced_if_kept():
     # ...and if nothing better comes, the source's number takes its place, on its own
     assert prepared.restore("Ma mère est morte ces31 ans.") == "Ma mère est morte ces 631 ans."
     assert prepared.restore("Ma mère est morte depuis 31 ans.") == "Ma mère est morte depuis 631 ans."
+    # digits after a capital are a name's (MP3, G7), not a misplaced number: left alone
+    player = SourceText(NAMES_TABLE, None).prepare("The MP3 player costs 1987 dollars.")
+    assert player.restore("Le lecteur MP3 coûte 3 dollars.") == "Le lecteur MP3 coûte 1987 dollars."
+    assert player.restore("Le lecteur MP3 est cher.") == "Le lecteur MP3 est cher."
 
 
 def test_a_dropped_number_is_looked_for_in_the_n_best(monkeypatch):
