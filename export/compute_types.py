@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from s2s_batch.export.graph_io import read_graph_io
@@ -38,9 +39,18 @@ INT8_STEP_FILE, INT8_ENCODER_FILE = "decoder_step.int8.onnx", "encoder.int8.onnx
 
 
 def _write_manifest(root: Path, data: dict) -> None:
-    staged = root / (MANIFEST + ".writing")
-    staged.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    """manifest.json replaced in one step, through a fresh file of the bundle folder."""
+    fd, staged = tempfile.mkstemp(prefix=".manifest.", dir=root)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     os.replace(staged, root / MANIFEST)
+
+
+def _refuse_links(root: Path, names: list[str]) -> None:
+    for name in names:
+        if (root / name).is_symlink():
+            raise BundleError(f"{root / name}: a symlink; the bundle's files are written in place, so it is "
+                              "refused: replace it by a plain file or remove it")
 
 
 def dev_texts(data_file: Path, recipe: dict) -> list[tuple[str, list[str]]]:
@@ -93,17 +103,27 @@ def add_compute_types(bundle_dir: Path, names: list[str], data_file: Path | None
                           "re-export it with s2s-export --prescore")
     data = dict(manifest.data)
     step = manifest.graphs["decoder_step"]
-    try:
-        int8_decoder_step(manifest.path(step.file), root / INT8_STEP_FILE, manifest.config.tgt_vocab_size)
-        int8_encoder(manifest.path(manifest.graphs["encoder"].file), root / INT8_ENCODER_FILE)
-    except ValueError as exc:
-        raise BundleError(str(exc)) from None
-    own = NAME_OF[manifest.precision]
     written = {"encoder": INT8_ENCODER_FILE, "decoder_step": INT8_STEP_FILE}
+    _refuse_links(root, [*written.values(), MANIFEST])
+    # Both graphs are made in a staging folder inside the bundle, then moved into place:
+    # a failure half-way leaves the bundle as it was (its checksums still match).
+    with tempfile.TemporaryDirectory(prefix=".int8.", dir=root) as staging:
+        try:
+            int8_decoder_step(manifest.path(step.file), Path(staging) / INT8_STEP_FILE,
+                              manifest.config.tgt_vocab_size)
+            int8_encoder(manifest.path(manifest.graphs["encoder"].file), Path(staging) / INT8_ENCODER_FILE)
+        except Exception as exc:  # onnx's checker and onnxruntime raise several unrelated types
+            raise BundleError(f"{root}: its int8 graphs cannot be made ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); re-export the bundle") from None
+        graph_io = {role: read_graph_io(Path(staging) / name) for role, name in written.items()}
+        checksums = {name: sha256_of(Path(staging) / name) for name in written.values()}
+        for name in written.values():
+            os.replace(Path(staging) / name, root / name)
+    own = NAME_OF[manifest.precision]
     types = {own: {"graphs": {}, "dev_bleu": None},
-             "int8": {"graphs": {role: {"file": name, **read_graph_io(root / name)} for role, name in written.items()},
+             "int8": {"graphs": {role: {"file": name, **graph_io[role]} for role, name in written.items()},
                       "dev_bleu": None}}
-    data["files"] = {**data["files"], **{name: sha256_of(root / name) for name in written.values()}}
+    data["files"] = {**data["files"], **checksums}
     data["compute_types"] = types
     _write_manifest(root, data)
     if data_file is not None:

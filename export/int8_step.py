@@ -9,7 +9,7 @@ switches on) takes the argmax of its int8 logits, without prescoring's exact res
 (the state it reads is no longer fp32's anyway); the others read its logits. The
 shortlist branch is cut out (it gathers rows of the fp32 output weights). The embedding
 table is stored in int8 rows and made fp32 again when onnxruntime folds constants at
-load. The encoder stays fp32: onnxruntime has no integer GRU kernel.
+load. The encoder's int8 form is export/int8_encoder.py's.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class Int8Weights:
         if key not in self.made:
             weight = numpy_helper.to_array(self.fp32[name]).astype(np.float32)
             quantized, scale = int8_rows(weight if rows_are_outputs else weight.T)
-            names = (f"{name}_int8", f"{name}_int8_scale", f"{name}_int8_zero")
+            names = (f"{name}_mm_int8", f"{name}_mm_int8_scale", f"{name}_mm_int8_zero")
             for array, tensor_name in zip((quantized, scale, np.zeros_like(scale, dtype=np.int8)), names):
                 self.model.graph.initializer.append(numpy_helper.from_array(array, tensor_name))
             self.made[key] = names

@@ -352,10 +352,12 @@ class Translator:
             shown = tokens[: call.input_limit] if cropped else tokens
             result = TranslationResult.of(hyps, self.tgt_vocab, shown, opts.replace_unknowns, detok,
                                           ranked=opts.beam_size > 1)
+            best = hyps[0] if hyps else None
             if prepared is not None and pick_placing:
                 first = next((k for k, h in enumerate(result.hypotheses) if prepared[i].places_numbers(h)), None)
                 if first is not None:  # the placing hypothesis first, then the others in rank order
                     chosen = [hyps[first], *(h for k, h in enumerate(hyps) if k != first)][:pick_placing]
+                    best = chosen[0]
                     result = TranslationResult.of(chosen, self.tgt_vocab, shown, opts.replace_unknowns, detok,
                                                   ranked=opts.beam_size > 1 if ranked is None else ranked)
                 placed[i] = first is not None
@@ -366,7 +368,7 @@ class Translator:
             if not opts.return_scores:  # beam search and sampling keep them anyway
                 result.scores, result.token_scores = [], []
             result.cropped = cropped
-            result.capped = bool(hyps) and len(hyps[0].ids) >= cap
+            result.capped = best is not None and len(best.ids) >= cap
             results[i] = result
         return results, placed
 

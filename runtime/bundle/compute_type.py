@@ -34,6 +34,10 @@ def _auto(manifest: Manifest, device: str) -> str:
     if device != "cpu":
         return own
     own_bleu = manifest.compute_types.get(own, ({}, None))[1]
+    dev = manifest.data.get("metrics", {}).get("compute_types_dev", {}) if isinstance(
+        manifest.data.get("metrics"), dict) else {}
+    if isinstance(dev, dict) and dev.get("same_corpus_as_training") is False:
+        return own  # scored on another corpus's dev split: no basis for the choice
     for name in CPU_SPEED_ORDER:
         if name == own:
             return own

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,6 +206,20 @@ def _graph_entry(entry: dict, revision: int) -> GraphEntry:
                       tuple(map(str, optional)))
 
 
+def _object(value) -> dict:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, not {type(value).__name__}")
+    return value
+
+
+def _finite_or_none(value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
+        raise ValueError(f"dev_bleu {str(value)[:20]!r} is not a finite number")
+    return float(value)
+
+
 def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
     """Read and validate manifest.json; raise BundleError naming the file and the fix."""
     root = Path(bundle_dir)
@@ -246,9 +261,9 @@ def load_manifest(bundle_dir: Path, verify_checksums: bool = True) -> Manifest:
         precision = str(data.get("precision", "fp32"))
         compute_types = {str(name): ({role: _graph_entry(entry, revision)
                                       for role, entry in dict(spec.get("graphs", {})).items() if role in GRAPH_FILES},
-                                     None if spec.get("dev_bleu") is None else float(spec["dev_bleu"]))
-                         for name, spec in dict(data.get("compute_types", {})).items()}
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                                     _finite_or_none(spec.get("dev_bleu")))
+                         for name, spec in _object(data.get("compute_types", {})).items()}
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise BundleError(f"{manifest_path}: malformed manifest ({exc}); re-export the bundle") from None
     extra_graphs = [g.file for replaced, _ in compute_types.values() for g in replaced.values()]
     for name in [*(g.file for g in graphs.values()), *extra_graphs, *vocabularies.values()]:

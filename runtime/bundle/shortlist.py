@@ -86,6 +86,9 @@ class Shortlist:
 def load_shortlist(manifest: Manifest, takes_shortlist: bool) -> Shortlist:
     """The bundle's vocabulary shortlist; UsageError when the bundle has no table, or its
     decoder step (`takes_shortlist`) takes none."""
+    if SHORTLIST_FILE in manifest.files and not takes_shortlist and manifest.precision == "int8":
+        raise UsageError("--shortlist with compute type int8: the int8 decoder step has no shortlist "
+                         "input; drop --shortlist, or use compute type float32")
     if SHORTLIST_FILE not in manifest.files or not takes_shortlist:
         raise UsageError(f"{manifest.root}: this bundle has no shortlist table; re-export "
                          "it with s2s-export (add --data CORPUS for an older checkpoint), or "

@@ -54,8 +54,8 @@ def test_every_weight_matmul_of_the_step_runs_in_int8(copied, corpus_path, atten
     recurrent = [name for name in fp32 if name.endswith("_cell_weight_h")]
     assert recurrent  # the GRU layers' h-to-gates weights, each in int8 and read by the int8 kernel
     for name in recurrent:
-        assert name not in int8 and f"{name}_int8" in dqmm_weights
-        assert numpy_helper.to_array(int8[f"{name}_int8"]).dtype == np.int8
+        assert name not in int8 and f"{name}_mm_int8" in dqmm_weights
+        assert numpy_helper.to_array(int8[f"{name}_mm_int8"]).dtype == np.int8
     # no fp32 copy of the output layer is left (the shortlist and prescoring branches read it)
     cfg = Translator(path).config
     head = {(cfg.tgt_vocab_size, cfg.hidden_size), (cfg.hidden_size, cfg.tgt_vocab_size)}
@@ -156,3 +156,14 @@ def test_the_int8_gru_follows_the_gru_kernel_row_by_row(tmp_path, direction):
     assert np.abs(y8 - y32).max() < 0.05 and np.abs(h8 - h32).max() < 0.05
     past = np.arange(steps)[:, None] >= feed["lens"][None, :]  # [T, B]
     assert not y8.transpose(0, 2, 1, 3)[past].any() and not y32.transpose(0, 2, 1, 3)[past].any()
+
+
+def test_a_symlinked_target_is_refused_before_anything_is_written(copied, tmp_path):
+    path = copied("gru", False, "none")
+    outside = tmp_path / "outside.onnx"
+    outside.write_bytes(b"keep")
+    (path / INT8_STEP_FILE).unlink(missing_ok=True)
+    (path / INT8_STEP_FILE).symlink_to(outside)
+    with pytest.raises(BundleError, match="a symlink"):
+        add_compute_types(path, ["int8"])
+    assert outside.read_bytes() == b"keep"

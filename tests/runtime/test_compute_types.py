@@ -102,3 +102,37 @@ def test_settings_rebuild_the_same_compute_type(bundle):
     translator = Translator(bundle("gru", False, "general+after"), compute_type="auto")
     again = Translator(bundle("gru", False, "general+after"), **translator.settings())
     assert again.compute_type == translator.compute_type
+
+
+@pytest.mark.parametrize("value", [{"int8": {"dev_bleu": 10 ** 400}}, {"int8": {"dev_bleu": "41"}}, "int8",
+                                   {"int8": {"graphs": {"decoder_step": {"file": "../decoder_step.onnx"}}}}])
+def test_a_malformed_compute_types_entry_is_a_bundle_error(bundle, value, tmp_path):
+    import shutil
+
+    from s2s_batch.runtime.bundle.manifest import load_manifest
+    from s2s_batch.runtime.errors import BundleError
+
+    path = tmp_path / "bundle"
+    shutil.copytree(bundle("gru", False, "none"), path)
+    data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    data["compute_types"] = value
+    (path / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(BundleError):
+        load_manifest(path)
+
+
+def test_auto_ignores_bleu_measured_on_another_corpus(bundle, tmp_path):
+    import shutil
+
+    path = tmp_path / "bundle"
+    shutil.copytree(bundle("gru", False, "none"), path)
+    _set_dev_bleu(path, 30.0, 30.0)
+    data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    data["metrics"]["compute_types_dev"]["same_corpus_as_training"] = False
+    (path / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+    assert Translator(path, compute_type="auto").compute_type == "float32"
+
+
+def test_int8_with_a_shortlist_is_refused_naming_the_compute_type(bundle):
+    with pytest.raises(UsageError, match="--shortlist with compute type int8"):
+        Translator(bundle("gru", False, "general+after"), compute_type="int8", shortlist=True)
