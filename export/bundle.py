@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ from s2s_batch.export.output_head import PRESCORE_CANDIDATES, PRESCORE_GROUP, re
 from s2s_batch.export.quantize import LOWER_PRECISION, compare_with_fp32
 from s2s_batch.export.step_cells import unfuse_gru_steps
 from s2s_batch.export.verify import verify_graphs, verify_loop_step
+from s2s_batch.export.weight_storage import WEIGHT_STORAGES, round_to_float16, store_float16
 from s2s_batch.runtime.bundle.manifest import (
     DECODER_FILE,
     ENCODER_FILE,
@@ -36,7 +38,8 @@ from s2s_batch.runtime.bundle.manifest import (
 )
 from s2s_batch.runtime.bundle.shortlist import LexicalTable
 from s2s_batch.runtime.bundle.tokens import Recaser, Vocab
-from s2s_batch.train.config import TrainConfig
+from s2s_batch.runtime.files.output import readable_mode
+from s2s_batch.train.config import TrainConfig, check_choice
 from s2s_batch.train.lexicon import lexicon_from_payload
 from s2s_batch.train.model import Seq2Seq
 from s2s_batch.train.provenance import UNKNOWN
@@ -95,7 +98,8 @@ def build_manifest(cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab, payload
 def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vocab,
                  payload: dict, out_dir: Path, quantize: str = "none",
                  lexicon: LexicalTable | None = None, truecase: dict | None = None,
-                 prescore: bool = True, shortlist: bool = True, loop: bool = False) -> dict:
+                 prescore: bool = True, shortlist: bool = True, loop: bool = False,
+                 weight_storage: str = "float32") -> dict:
     """Export, verify and write a bundle; `out_dir` is replaced only once everything passed.
 
     The pipeline, in a staging folder beside `out_dir`: trace (the encoder and one decoder
@@ -112,7 +116,17 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
     SentencePiece model's source casing table (the checkpoint's) as source_case.txt.
     `loop` adds the decoder loop step (export/loop_step.py), which --device cuda runs in
     CUDA graphs; it is checked against the decoder step, token for token.
+    `weight_storage="float16"` (fp32 bundles) exports a copy of `net` with its weights
+    rounded to float16 and stores the graphs' weights in float16 (export/weight_storage.py):
+    the bundle is exact to that rounded model, and the manifest says so.
     """
+    check_choice("weight_storage", weight_storage, WEIGHT_STORAGES)
+    if weight_storage == "float16":
+        if quantize != "none":
+            raise ValueError(f"--weight-storage float16 is for fp32 bundles; a --quantize {quantize} "
+                             "bundle stores its weights in its own precision")
+        net = copy.deepcopy(net)
+        round_to_float16(net)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     if shortlist and lexicon is None:
@@ -120,6 +134,7 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
     table = lexicon if shortlist and quantize == "none" else None
     prescore = prescore and quantize == "none"
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    tmp.chmod(readable_mode(0o777))  # mkdtemp's 0700 would hide the bundle from other users
     encoder, decoder = tmp / ENCODER_FILE, tmp / DECODER_FILE
     loop_step = tmp / LOOP_FILE if loop else None
     try:
@@ -131,10 +146,15 @@ def write_bundle(net: Seq2Seq, cfg: TrainConfig, src_vocab: Vocab, tgt_vocab: Vo
         if loop_step is not None:
             verify_loop_step(encoder, decoder, loop_step, cfg.model, tgt_vocab.bos)
         quantization = lower_precision(net, encoder, decoder, quantize, loop_step) if quantize != "none" else {}
+        if weight_storage == "float16":  # lossless: the graphs verified above compute the same
+            for path in (encoder, decoder, *([loop_step] if loop_step is not None else [])):
+                store_float16(path)
         manifest = write_files(tmp, cfg, src_vocab, tgt_vocab, payload, table,     # write
                                truecase if truecase is not None else payload.get("truecase"))
         manifest["metrics"]["parity_max_abs_diff"] = parity
         manifest["precision"] = "fp32" if quantize == "none" else quantize
+        if weight_storage != "float32":
+            manifest["weight_storage"] = weight_storage
         if prescore:
             manifest["prescore"] = {"candidates": min(PRESCORE_CANDIDATES, cfg.model.tgt_vocab_size),
                                     "group": PRESCORE_GROUP, "weight_bits": 7}

@@ -23,6 +23,7 @@ from onnx import numpy_helper
 
 from s2s_batch.export.context_gates import CONTEXT_GATES_WEIGHT, CONTEXT_GATES_WEIGHT_EMB
 from s2s_batch.export.step_cells import CELL_SUFFIX
+from s2s_batch.export.weight_storage import load_widened
 from s2s_batch.runtime.bundle.manifest import (
     DECODER_FILE,
     ENCODER_FILE,
@@ -53,7 +54,7 @@ def _torch_gate_order(onnx_rows: np.ndarray) -> torch.Tensor:
 
 
 def _initializers(path: Path) -> tuple[onnx.GraphProto, dict[str, np.ndarray]]:
-    graph = onnx.load(str(path)).graph
+    graph = load_widened(path).graph
     return graph, {t.name: numpy_helper.to_array(t) for t in graph.initializer}
 
 

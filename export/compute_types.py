@@ -34,6 +34,7 @@ from s2s_batch.runtime.bundle.manifest import (
     sha256_of,
 )
 from s2s_batch.runtime.errors import BundleError
+from s2s_batch.runtime.files.output import readable_mode
 
 INT8_STEP_FILE, INT8_ENCODER_FILE = "decoder_step.int8.onnx", "encoder.int8.onnx"
 
@@ -43,6 +44,7 @@ def _write_manifest(root: Path, data: dict) -> None:
     fd, staged = tempfile.mkstemp(prefix=".manifest.", dir=root)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        os.fchmod(out.fileno(), readable_mode(0o666))  # mkstemp's 0600 would hide it from other users
     os.replace(staged, root / MANIFEST)
 
 

@@ -23,6 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from s2s_batch.export.int8_step import Int8Weights, int8_tables, quantize_matmuls
 from s2s_batch.export.output_head import MS_DOMAIN, int8_rows
+from s2s_batch.export.weight_storage import load_widened
 
 
 def _attrs(node: onnx.NodeProto) -> dict:
@@ -169,7 +170,7 @@ def int8_gru_nodes(node: onnx.NodeProto, initializers: dict, prefix: str) -> tup
 def int8_encoder(fp32_encoder, out) -> dict:
     """Write the int8 version of a bundle's fp32 encoder to `out`: its GRU nodes rewritten,
     its other weight matmuls (the attention keys) in int8, its embedding stored in int8."""
-    model = onnx.load(str(fp32_encoder))
+    model = load_widened(fp32_encoder)
     graph = model.graph
     initializers = {t.name: t for t in graph.initializer}
     count = 0

@@ -21,6 +21,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from s2s_batch.export.output_head import MS_DOMAIN, SHORTLIST_SWITCH, int8_rows
+from s2s_batch.export.weight_storage import load_widened
 from s2s_batch.runtime.bundle.manifest import PRESCORE_INPUT
 
 
@@ -226,7 +227,7 @@ def int8_tables(model: onnx.ModelProto) -> int:
 def int8_decoder_step(fp32_step: Path, out: Path, vocab_size: int) -> dict:
     """Write the int8 version of a bundle's fp32 decoder step (exported with prescoring)
     to `out`; what was changed. ValueError if the step has no prescoring branch."""
-    model = onnx.load(str(fp32_step))
+    model = load_widened(fp32_step)
     shortlist_removed = _inline_else(model.graph, SHORTLIST_SWITCH)
     found = _find_if(model.graph, PRESCORE_INPUT)
     if found is None:

@@ -17,7 +17,8 @@ def describe_bundle(manifest: Manifest) -> list[str]:
     # A warm-started run counts its own epochs; the runs before it are in the command.
     since = " since its last --init-from" if "--init-from" in str(recipe.get("command") or "") else ""
     return [
-        f"bundle        {manifest.root} ({size / 1e6:.1f} MB, {manifest.precision}, "
+        f"bundle        {manifest.root} ({size / 1e6:.1f} MB, {manifest.precision}"
+        f"{', weights stored in float16' if d.get('weight_storage') == 'float16' else ''}, "
         f"format {d['format_version']}, revision {manifest.revision}, opset {d.get('opset')})",
         f"model         {cfg.cell} encoder-decoder, {cfg.num_layers} layers, embed {cfg.embed_size}, "
         f"hidden {cfg.hidden_size}; {_architecture(cfg)}",

@@ -33,6 +33,11 @@ LOWER_PRECISIONS = ("int8", "fp16")
 # bundle's own type) and the dev BLEU each type scored at export
 # (export/compute_types.py); its files are in `files` like every other.
 EXTRA_COMPUTE_TYPES = ("int8",)
+# Optional (2026-12-05; runtimes before it ignore it, onnxruntime reads such graphs as any
+# other): `weight_storage` "float16" says the fp32 graphs keep their weights in float16,
+# each widened by a Cast that onnxruntime folds at load (s2s-export --weight-storage,
+# export/weight_storage.py); absent, "float32".
+WEIGHT_STORAGES = ("float32", "float16")
 # The graphs of a bundle by role, and the special tokens each vocabulary records.
 GRAPH_FILES = {"encoder": "encoder.onnx", "decoder_step": "decoder_step.onnx"}
 # Optional (s2s-export --device cuda, 2026-12-04): the decoder loop step without branches
@@ -192,6 +197,7 @@ def manifest_schema() -> dict:
             "files": {"type": "object",
                       "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
             "precision": {"enum": ["fp32", *LOWER_PRECISIONS]},
+            "weight_storage": {"enum": list(WEIGHT_STORAGES)},
             "compute_types": {"type": "object", "additionalProperties": {
                 "type": "object", "properties": {
                     "graphs": {"type": "object", "properties": {role: graph for role in GRAPH_FILES}},

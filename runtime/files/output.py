@@ -31,10 +31,16 @@ PROGRESS_VERSION = 1
 
 @contextlib.contextmanager
 def atomic_write(path: Path):
-    """A binary file that replaces `path` only once written and fsynced; on error, nothing."""
+    """A binary file that replaces `path` only once written and fsynced; on error, nothing.
+    It gets the mode `path` had, or a new file's (not mkstemp's 0600)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            mode = readable_mode(0o666)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
@@ -43,6 +49,14 @@ def atomic_write(path: Path):
         fsync_folder(path.parent)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def readable_mode(mode: int) -> int:
+    """`mode` less the process's umask: what open() or mkdir() would give a new file or
+    folder, for those made by mkstemp or mkdtemp (0600 and 0700)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
 
 
 def fsync_folder(folder: Path) -> None:
