@@ -60,7 +60,9 @@ class TrainConfig:
                            PRECISIONS)
     distill_from: str = _opt("", "sequence-level knowledge distillation: a teacher bundle folder whose "
                                  "beam-search translations of the training split's English become the "
-                                 "training targets (dev and test keep the references)")
+                                 "training targets (dev and test keep the references); several folders "
+                                 "separated by commas are one ensemble teacher (their log-probabilities "
+                                 "averaged at each step; they must share tokenizers and vocabularies)")
     distill_beam_size: int = _opt(4, "--distill-from: the teacher's beam size")
     distill_length_penalty: float = _opt(1.0, "--distill-from: the teacher's length penalty")
     distill_keep_references: bool = _opt(False, "--distill-from: train on the corpus's references "

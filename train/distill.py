@@ -41,21 +41,32 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def teacher_targets(sources: list[str], teacher: Path, beam_size: int, length_penalty: float,
+def teacher_bundles(distill_from: str) -> list[Path]:
+    """The bundle folders of --distill-from: one, or several separated by commas (an
+    ensemble teacher, the first one's tables serving)."""
+    paths = [Path(part.strip()) for part in distill_from.split(",") if part.strip()]
+    if not paths:
+        raise ValueError(f"--distill-from {distill_from!r}: name a teacher bundle folder")
+    return paths
+
+
+def teacher_targets(sources: list[str], teacher: Path | list[Path], beam_size: int, length_penalty: float,
                     cache_dir: Path | None = None, log=print,
                     references: dict[str, list[str]] | None = None) -> dict[str, str]:
     """The teacher's translation of each distinct source sentence: its best hypothesis, or
     with `references` (source → its reference translations), the one of its n-best list
-    (beam_size hypotheses) closest to them (see closest_hypothesis).
+    (beam_size hypotheses) closest to them (see closest_hypothesis). `teacher` is a bundle
+    folder, or a list of them decoded as one ensemble (runtime/bundle/ensemble.py).
 
     The sentences are translated as a resumable file job (Translator.translate_file with
     resume): a run cut off while translating continues after its last saved chunk, and a
     finished translation is read back instead of translated again, as long as the
     teacher's files and the search settings are the same.
     """
-    manifest = load_manifest(teacher)
+    members = [Path(teacher)] if isinstance(teacher, (str, Path)) else [Path(t) for t in teacher]
+    files = [load_manifest(member).files for member in members]
     n_best = beam_size if references is not None else 1
-    key = {"teacher": manifest.files, "beam_size": beam_size, "length_penalty": length_penalty,
+    key = {"teacher": files[0] if len(files) == 1 else files, "beam_size": beam_size, "length_penalty": length_penalty,
            "length_penalty_type": "power", **({"num_hypotheses": n_best} if n_best > 1 else {})}
     distinct = list(dict.fromkeys(_one_line(s) for s in sources))
     with contextlib.ExitStack() as stack:
@@ -74,11 +85,12 @@ def teacher_targets(sources: list[str], teacher: Path, beam_size: int, length_pe
         if dst.is_file():
             log(f"distillation: {len(distinct)} teacher translations read from {dst}")
         else:
-            log(f"distillation: translating {len(distinct)} training sentences with {teacher} "
+            log(f"distillation: translating {len(distinct)} training sentences with "
+                f"{' + '.join(map(str, members))} "
                 f"(beam {beam_size}, length penalty {length_penalty}), saved to {dst} every "
                 f"{CHUNK_LINES} lines")
             nbest = {"num_hypotheses": n_best, "output_format": "nbest"} if n_best > 1 else {}
-            with Translator(teacher, split_sentences=False) as translator:
+            with Translator(members[0], ensemble=members[1:], split_sentences=False) as translator:
                 translator.translate_file(src, dst, resume=True, chunk_lines=CHUNK_LINES,
                                           beam_size=beam_size, length_penalty=length_penalty, **nbest)
         translated = dst.read_text(encoding="utf-8")
@@ -100,7 +112,7 @@ def closest_hypothesis(hypotheses: list[str], references: list[str]) -> str:
     return hypotheses[scores.index(max(scores))]
 
 
-def distilled_corpus(raw: list[tuple[str, str]], teacher: Path, dev_permille: int, test_permille: int,
+def distilled_corpus(raw: list[tuple[str, str]], teacher: Path | list[Path], dev_permille: int, test_permille: int,
                      beam_size: int = 4, length_penalty: float = 1.0, keep_references: bool = False,
                      cache_dir: Path | None = None, log=print, select: str = "best") -> list[tuple[str, str]]:
     """`raw` with the training split's targets replaced by the teacher's translations (one
@@ -117,7 +129,7 @@ def distilled_corpus(raw: list[tuple[str, str]], teacher: Path, dev_permille: in
         for (en, fr), train in zip(raw, in_train):
             if train:
                 reference_texts.setdefault(_one_line(en), []).append(fr.strip())
-    targets = teacher_targets(sources, Path(teacher), beam_size, length_penalty, cache_dir, log,
+    targets = teacher_targets(sources, teacher, beam_size, length_penalty, cache_dir, log,
                               reference_texts)
     held_out = [pair for pair, train in zip(raw, in_train) if not train]
     references = [pair for pair, train in zip(raw, in_train) if train]

@@ -24,7 +24,7 @@ from s2s_batch.train.config import TrainConfig
 from s2s_batch.train.curriculum import curriculum_batches, difficulty_order
 from s2s_batch.train.curves import training_curves
 from s2s_batch.train.data import HeldOut, Pair, read_pairs, split_corpus, to_tensor, training_raw
-from s2s_batch.train.distill import distilled_corpus
+from s2s_batch.train.distill import distilled_corpus, teacher_bundles
 from s2s_batch.train.learned_tables import build_vocab, learn_source_casing, learn_truecasing, train_sentencepiece
 from s2s_batch.train.lexicon import build_lexical_table, lexicon_payload
 from s2s_batch.train.loss import MaskedSoftmaxCELoss
@@ -176,7 +176,7 @@ def prepare(cfg: TrainConfig, data_path: Path, spm_models: dict | None = None,
     word = cfg.model.tokenizer == "word"
     pairs = raw
     if cfg.distill_from:
-        pairs = distilled_corpus(raw, Path(cfg.distill_from), cfg.dev_permille, cfg.test_permille,
+        pairs = distilled_corpus(raw, teacher_bundles(cfg.distill_from), cfg.dev_permille, cfg.test_permille,
                                  cfg.distill_beam_size, cfg.distill_length_penalty,
                                  cfg.distill_keep_references, cache_dir, log, cfg.distill_select)
     train_pairs, dev, test = split_corpus(pairs, cfg.dev_permille, cfg.test_permille, cfg.max_pairs,

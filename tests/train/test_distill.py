@@ -32,6 +32,28 @@ def test_training_targets_are_the_teachers_beam_output(bundle, corpus_path, tmp_
     assert not list(tmp_path.glob(".*partial*"))  # the job finished and renamed its output
 
 
+def test_an_ensemble_teacher_gives_the_ensembles_translations(bundle, corpus_path, tmp_path):
+    from s2s_batch.train.distill import teacher_bundles
+
+    members = [bundle(), bundle("gru", attention="general+after")]
+    assert teacher_bundles(f" {members[0]} ,{members[1]}") == members
+    raw = read_pairs(corpus_path)
+    pairs = distilled_corpus(raw, members, 100, 100, beam_size=3, length_penalty=1.0, cache_dir=tmp_path,
+                             log=lambda m: None)
+    distinct = list(dict.fromkeys(en for en, _ in raw if split_of(tokenize(en), 100, 100) == "train"))
+    expected = Translator(members[0], ensemble=members[1:], split_sentences=False).translate_lines(
+        distinct, beam_size=3, length_penalty=1.0)
+    alone = Translator(members[0], split_sentences=False).translate_lines(distinct, beam_size=3,
+                                                                          length_penalty=1.0)
+    assert expected != alone  # the second member changes what the teacher writes
+    taught = [(en, fr) for en, fr in pairs if split_of(tokenize(en), 100, 100) == "train"]
+    assert taught == list(zip(distinct, expected))
+    # the cache belongs to this ensemble: the first member alone translates again
+    again = distilled_corpus(raw, members[0], 100, 100, beam_size=3, length_penalty=1.0, cache_dir=tmp_path,
+                             log=lambda m: None)
+    assert [fr for en, fr in again if split_of(tokenize(en), 100, 100) == "train"] == alone
+
+
 def test_references_can_stay_beside_the_teachers(bundle, corpus_path):
     raw = read_pairs(corpus_path)
     pairs = distilled_corpus(raw, bundle(), 100, 100, keep_references=True, log=lambda m: None)
