@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sacrebleu.metrics import BLEU
 
+from s2s_batch.runtime.bundle.ensemble import check_members
 from s2s_batch.runtime.bundle.manifest import load_manifest
 from s2s_batch.runtime.bundle.tokens import tokenize
 from s2s_batch.runtime.files.job import read_nbest
@@ -64,7 +65,9 @@ def teacher_targets(sources: list[str], teacher: Path | list[Path], beam_size: i
     teacher's files and the search settings are the same.
     """
     members = [Path(teacher)] if isinstance(teacher, (str, Path)) else [Path(t) for t in teacher]
-    files = [load_manifest(member).files for member in members]
+    manifests = [load_manifest(member) for member in members]
+    check_members(manifests, option="--distill-from")  # before any cache file is written
+    files = [manifest.files for manifest in manifests]
     n_best = beam_size if references is not None else 1
     key = {"teacher": files[0] if len(files) == 1 else files, "beam_size": beam_size, "length_penalty": length_penalty,
            "length_penalty_type": "power", **({"num_hypotheses": n_best} if n_best > 1 else {})}

@@ -22,8 +22,9 @@ ENSEMBLE_ON_RAY = ("--ray ships one bundle to its workers; translate an ensemble
 SHARED_FILES = (SRC_VOCAB_FILE, TGT_VOCAB_FILE, SRC_SPM_FILE, TGT_SPM_FILE)
 
 
-def check_members(manifests: list[Manifest]) -> None:
-    """UsageError naming the first bundle whose tokens differ from the first bundle's."""
+def check_members(manifests: list[Manifest], option: str = "--bundle") -> None:
+    """UsageError naming the first bundle whose tokens differ from the first bundle's
+    (`option`: the command-line option that named the bundles)."""
     first = manifests[0]
     for other in manifests[1:]:
         differ = [name for name in SHARED_FILES if first.files.get(name) != other.files.get(name)]
@@ -32,7 +33,7 @@ def check_members(manifests: list[Manifest]) -> None:
         if other.config.pad_source != first.config.pad_source:
             differ.append("seed-semantics padding")
         if differ:
-            raise UsageError(f"--bundle {other.root}: its {', '.join(differ)} differ from {first.root}'s; "
+            raise UsageError(f"{option} {other.root}: its {', '.join(differ)} differ from {first.root}'s; "
                              "an ensemble's bundles must share their tokenizers and vocabularies")
 
 

@@ -21,6 +21,7 @@ import os
 import stat
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,12 +37,13 @@ def atomic_write(path: Path):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        try:
-            mode = stat.S_IMODE(os.stat(path).st_mode)
-        except OSError:
-            mode = readable_mode(0o666)
-        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
+            try:
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+            except OSError:
+                mode = readable_mode(0o666)
+            with contextlib.suppress(OSError):  # a filesystem without modes keeps its own
+                os.fchmod(f.fileno(), mode)
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -54,9 +56,22 @@ def atomic_write(path: Path):
 def readable_mode(mode: int) -> int:
     """`mode` less the process's umask: what open() or mkdir() would give a new file or
     folder, for those made by mkstemp or mkdtemp (0600 and 0700)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mode & ~mask
+    return mode & ~_umask()
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """The process's umask, read from /proc where it can be (Linux 4.7+): setting it to
+    read it back would let another thread's file get the wrong mode meanwhile."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
 
 
 def fsync_folder(folder: Path) -> None:

@@ -50,3 +50,18 @@ def test_atomic_write_keeps_an_existing_mode_and_gives_new_files_the_umasks(tmp_
     with atomic_write(private) as f:
         f.write(b"new")
     assert private.read_bytes() == b"new" and _mode(private) == 0o600
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077])
+def test_a_new_files_mode_follows_the_umask_and_reading_it_leaves_it_alone(tmp_path, mask):
+    from s2s_batch.runtime.files.output import readable_mode
+
+    old = os.umask(mask)
+    try:
+        assert readable_mode(0o666) == 0o666 & ~mask and readable_mode(0o777) == 0o777 & ~mask
+        with atomic_write(tmp_path / f"{mask:o}.txt") as f:
+            f.write(b"x")
+        assert _mode(tmp_path / f"{mask:o}.txt") == 0o666 & ~mask
+        assert os.umask(mask) == mask  # still the caller's
+    finally:
+        os.umask(old)

@@ -203,6 +203,42 @@ def test_s2s_export_writes_and_refuses_float16_storage(trained, tmp_path):
     assert info.exit_code == 0 and "weights stored in float16" in info.output, info.output
     refused = CliRunner().invoke(main, [checkpoint, "-o", str(tmp_path / "q"), "--weight-storage", "float16",
                                         "--quantize", "int8"])
-    assert refused.exit_code == 4
-    assert "--weight-storage float16 is for fp32 bundles" in refused.output
+    assert refused.exit_code == 2  # a usage error, refused before the checkpoint is read
+    assert "drop --quantize int8, or --weight-storage" in refused.output
     assert not (tmp_path / "q").exists()
+
+
+def test_the_loop_step_is_stored_too_and_the_callers_model_is_left_as_it_was(trained, tmp_path, toy_sentences):
+    from s2s_batch.runtime.bundle.manifest import LOOP_FILE
+
+    net, cfg, sv, tv, payload = load_checkpoint(trained("gru", False, ATTENTION))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    write_bundle(net, cfg, sv, tv, payload, tmp_path / "b", loop=True, weight_storage="float16")
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # a rounded copy was exported
+    assert stored_float16(tmp_path / "b" / LOOP_FILE)
+    looped = Translator(tmp_path / "b", fixed_loop=True, threads=1)
+    assert looped.fixed_loop is not None
+    stepped = Translator(tmp_path / "b", fixed_loop=False, threads=1)
+    assert looped.translate_ids(toy_sentences) == stepped.translate_ids(toy_sentences)
+
+
+def test_onnxruntime_folds_the_casts_into_float32_constants(stored_pair, tmp_path):
+    import onnxruntime as ort
+
+    _, f16, _ = stored_pair
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(f16 / DECODER_FILE), options, providers=["CPUExecutionProvider"])
+    optimized = onnx.load(str(tmp_path / "optimized.onnx")).graph
+    stored = {t.name for t in _all_initializers(onnx.load(str(f16 / DECODER_FILE)).graph)
+              if t.name.endswith(STORED_SUFFIX)}
+    assert stored
+    def inputs(graph) -> set[str]:
+        found = {name for node in graph.node for name in node.input}
+        for node in graph.node:
+            for attribute in node.attribute:
+                if attribute.type == onnx.AttributeProto.GRAPH:
+                    found |= inputs(attribute.g)
+        return found
+
+    assert not inputs(optimized) & stored  # no Cast reads them at run time

@@ -149,3 +149,31 @@ def test_seq_inter_targets_are_the_teachers_hypotheses_nearest_the_references(bu
     assert (tmp_path / CACHE_NBEST).is_file() and not (tmp_path / CACHE).exists()
     with pytest.raises(ValueError, match="distill_select"):
         distilled_corpus(raw, teacher, 100, 100, select="nearest")
+
+
+def test_a_single_teachers_cache_key_is_unchanged_by_ensembles(bundle, corpus_path, tmp_path):
+    """Caches written before ensemble teachers existed stay valid: one teacher's key holds
+    its files' checksums as a mapping, not a one-member list."""
+    import json
+
+    from s2s_batch.runtime.bundle.manifest import load_manifest
+    from s2s_batch.train.distill import CACHE_KEY
+
+    teacher = bundle()
+    distilled_corpus(read_pairs(corpus_path), teacher, 100, 100, beam_size=2, cache_dir=tmp_path,
+                     log=lambda m: None)
+    key = json.loads((tmp_path / CACHE_KEY).read_text(encoding="utf-8"))
+    assert key == {"teacher": load_manifest(teacher).files, "beam_size": 2, "length_penalty": 1.0,
+                   "length_penalty_type": "power"}
+
+
+def test_an_ensemble_teacher_of_other_vocabularies_is_refused_before_anything_is_written(
+        bundle, corpus_path, tmp_path):
+    from s2s_batch.runtime.errors import UsageError
+
+    members = [bundle(), bundle("gru", True)]  # the seed's padding: another model family
+    out = tmp_path / "student"
+    cfg = tiny_config(epochs=1, distill_from=f"{members[0]},{members[1]}", distill_beam_size=2)
+    with pytest.raises(UsageError, match=f"--distill-from {members[1]}: its .* differ"):
+        train(cfg, corpus_path, out, progress=False, log=lambda m: None)
+    assert not out.exists()
