@@ -24,7 +24,7 @@ from s2s_batch.runtime.bundle.ensemble import check_members
 from s2s_batch.runtime.bundle.manifest import load_manifest
 from s2s_batch.runtime.bundle.tokens import tokenize
 from s2s_batch.runtime.files.job import read_nbest
-from s2s_batch.runtime.files.output import atomic_write
+from s2s_batch.runtime.files.output import atomic_write, discard_unfinished, lines_saved
 from s2s_batch.runtime.translator import Translator
 from s2s_batch.train.config import DISTILL_SELECTIONS, check_choice
 from s2s_batch.train.data import split_of
@@ -81,6 +81,7 @@ def teacher_targets(sources: list[str], teacher: Path | list[Path], beam_size: i
         if not (key_file.is_file() and json.loads(key_file.read_text(encoding="utf-8")) == key
                 and src.is_file() and src.read_text(encoding="utf-8") == text):
             dst.unlink(missing_ok=True)
+            discard_unfinished(dst)  # another teacher's or sentences' partial pass
             with atomic_write(src) as f:
                 f.write(text.encode("utf-8"))
             with atomic_write(key_file) as f:
@@ -88,8 +89,9 @@ def teacher_targets(sources: list[str], teacher: Path | list[Path], beam_size: i
         if dst.is_file():
             log(f"distillation: {len(distinct)} teacher translations read from {dst}")
         else:
-            log(f"distillation: translating {len(distinct)} training sentences with "
-                f"{' + '.join(map(str, members))} "
+            done = lines_saved(dst)
+            log(f"distillation: {f'resuming after {done} of ' if done else 'translating '}"
+                f"{len(distinct)} training sentences with {' + '.join(map(str, members))} "
                 f"(beam {beam_size}, length penalty {length_penalty}), saved to {dst} every "
                 f"{CHUNK_LINES} lines")
             nbest = {"num_hypotheses": n_best, "output_format": "nbest"} if n_best > 1 else {}

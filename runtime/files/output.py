@@ -189,13 +189,35 @@ def progress_record(dst) -> Path:
     return dst.with_name(f".{dst.name}.progress.json")
 
 
+def partial_file(dst) -> Path:
+    """Where a run writing dst appends its chunks, until it finishes."""
+    dst = Path(dst)
+    return dst.with_name(f".{dst.name}.partial")
+
+
+def lines_saved(dst) -> int:
+    """How many input lines an unfinished run on dst has recorded as done (0: none, or
+    an unreadable record, which --resume refuses with its own message)."""
+    try:
+        lines = json.loads(progress_record(dst).read_text(encoding="utf-8")).get("lines", 0)
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return 0
+    return lines if isinstance(lines, int) and lines > 0 else 0
+
+
+def discard_unfinished(dst) -> None:
+    """Remove an unfinished run's partial file and its record, so the next run starts over."""
+    partial_file(dst).unlink(missing_ok=True)
+    progress_record(dst).unlink(missing_ok=True)
+
+
 class FileJob:
     """Chunks to DST via `.DST.partial`, progress in `.DST.progress.json`. A DST that
     exists keeps its permissions (the new file takes its mode)."""
 
     def __init__(self, dst: Path, job_key: dict, resume: bool):
         self.dst = Path(dst)
-        self.partial = self.dst.with_name(f".{self.dst.name}.partial")
+        self.partial = partial_file(self.dst)
         self.progress = progress_record(self.dst)
         self.job_key = job_key
         self.compress = self.dst.name.endswith(".gz")

@@ -108,6 +108,47 @@ def test_a_teacher_translation_cut_off_resumes_after_its_last_saved_chunk(bundle
     assert sum(calls) == distinct - 32  # the two chunks saved before the cut are not translated again
 
 
+def test_a_cut_off_teachers_partial_translation_is_dropped_when_the_teacher_changes(
+        bundle, corpus_path, tmp_path, monkeypatch):
+    """A pass cut off with one teacher and rerun with another starts over, instead of
+    failing on the first teacher's partial file; a rerun with the same teacher says where
+    it resumes."""
+    from s2s_batch.runtime.errors import Interrupted
+    from s2s_batch.train import distill
+
+    sources = [en for en, _ in read_pairs(corpus_path)][:300]
+    first, second = bundle(), bundle("gru", attention="general+after")
+    monkeypatch.setattr(distill, "CHUNK_LINES", 16)
+    real = Translator.translate_batch
+    calls = []
+
+    def cut_off_at_the_third_chunk(self, lines, **options):
+        calls.append(len(lines))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, lines, **options)
+
+    monkeypatch.setattr(Translator, "translate_batch", cut_off_at_the_third_chunk)
+    with pytest.raises(Interrupted):
+        distill.teacher_targets(sources, first, 2, 1.0, tmp_path / "cut", log=lambda m: None)
+    monkeypatch.setattr(Translator, "translate_batch", real)
+    messages = []
+    resumed = distill.teacher_targets(sources, second, 2, 1.0, tmp_path / "cut", log=messages.append)
+    assert resumed == distill.teacher_targets(sources, second, 2, 1.0, tmp_path / "whole",
+                                              log=lambda m: None)
+    assert not any("resuming" in m for m in messages)
+
+    calls.clear()
+    monkeypatch.setattr(Translator, "translate_batch", cut_off_at_the_third_chunk)
+    with pytest.raises(Interrupted):
+        distill.teacher_targets(sources, first, 2, 1.0, tmp_path / "again", log=lambda m: None)
+    monkeypatch.setattr(Translator, "translate_batch", real)
+    messages.clear()
+    distill.teacher_targets(sources, first, 2, 1.0, tmp_path / "again", log=messages.append)
+    distinct = len(dict.fromkeys(sources))
+    assert any(f"resuming after 32 of {distinct}" in m for m in messages), messages
+
+
 def test_the_closest_hypothesis_is_the_one_nearest_the_references():
     from s2s_batch.train.distill import closest_hypothesis
 
