@@ -15,6 +15,19 @@ from s2s_batch.train.trainer import prepare, train  # noqa: E402
 from tests.toy import tiny_config  # noqa: E402
 
 
+def translating_until_the_third_chunk(calls: list[int]):
+    """A stand-in for Translator.translate_batch that records each call's size in `calls`
+    and raises KeyboardInterrupt (a user's Ctrl-C) at the third."""
+    real = Translator.translate_batch
+
+    def cut_off_at_the_third_chunk(self, lines, **options):
+        calls.append(len(lines))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, lines, **options)
+    return cut_off_at_the_third_chunk
+
+
 def test_training_targets_are_the_teachers_beam_output(bundle, corpus_path, tmp_path):
     teacher = bundle()
     raw = read_pairs(corpus_path)
@@ -86,14 +99,9 @@ def test_a_teacher_translation_cut_off_resumes_after_its_last_saved_chunk(bundle
     assert len(set(sources)) > 3 * 16
     expected = distill.teacher_targets(sources, bundle(), 2, 1.0, tmp_path / "whole", log=lambda m: None)
     monkeypatch.setattr(distill, "CHUNK_LINES", 16)
-    calls = []
+    calls: list[int] = []
     real = Translator.translate_batch
-
-    def cut_off_at_the_third_chunk(self, lines, **options):
-        calls.append(len(lines))
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(self, lines, **options)
+    cut_off_at_the_third_chunk = translating_until_the_third_chunk(calls)
 
     monkeypatch.setattr(Translator, "translate_batch", cut_off_at_the_third_chunk)
     with pytest.raises(Interrupted):
@@ -120,13 +128,8 @@ def test_a_cut_off_teachers_partial_translation_is_dropped_when_the_teacher_chan
     first, second = bundle(), bundle("gru", attention="general+after")
     monkeypatch.setattr(distill, "CHUNK_LINES", 16)
     real = Translator.translate_batch
-    calls = []
-
-    def cut_off_at_the_third_chunk(self, lines, **options):
-        calls.append(len(lines))
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(self, lines, **options)
+    calls: list[int] = []
+    cut_off_at_the_third_chunk = translating_until_the_third_chunk(calls)
 
     monkeypatch.setattr(Translator, "translate_batch", cut_off_at_the_third_chunk)
     with pytest.raises(Interrupted):
