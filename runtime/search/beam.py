@@ -40,8 +40,9 @@ def _candidates(total: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _can_stop(done: list[Hypothesis], live_best: float, opts: DecodingOptions, max_len: int) -> bool:
-    """True when no live beam can enter the n-best: its score only falls, and its length
-    normalizer is at most that of the longest allowed length."""
+    """True when no live beam can enter the n-best: its score only falls, its length
+    normalizer is at most that of the longest allowed length, and the coverage penalty
+    (beta >= 0) can only lower it."""
     if len(done) < opts.num_hypotheses:
         return False
     worst_kept = sorted(h.rank_score for h in done)[-opts.num_hypotheses]
@@ -62,13 +63,17 @@ class Beam:
         # Without per-row rules, the decoder step can keep its logits and return each row's
         # best continuations (enough of them to drop the masked ids), ranked here in numpy.
         row_candidates = graphs.takes_row_candidates and not opts.needs_histories and prefixes is None
-        self.read = (StepRead(CANDIDATES, opts.return_attention, count=self.k + MASKED_AT_MOST) if row_candidates
-                     else StepRead(LOGITS, opts.return_attention))
+        weighted = opts.return_attention or opts.coverage_penalty > 0
+        self.read = (StepRead(CANDIDATES, weighted, count=self.k + MASKED_AT_MOST) if row_candidates
+                     else StepRead(LOGITS, weighted))
         self.beam_scores = np.full((rows, self.k), -np.inf, dtype=np.float32)
         self.beam_scores[:, 0] = 0.0  # one start beam per sentence, so the first step has no duplicates
         self.histories: list[list[int]] = [[] for _ in range(rows * self.k)]
         self.token_scores: list[list[float]] = [[] for _ in range(rows * self.k)]
         self.attention: list[list] | None = [[] for _ in range(rows * self.k)] if opts.return_attention else None
+        # with the coverage penalty: per row, the attention each source position received
+        # so far (the weights of the tokens it holds), [rows, T] once the first step is read
+        self.coverage: np.ndarray | None = None
         self.sentences = np.arange(rows)  # batch rows of the live sentences
         self.finished: list[list[Hypothesis]] = [[] for _ in range(rows)]
 
@@ -88,12 +93,14 @@ class Beam:
             owners = self.sentences[np.arange(len(self.histories)) // k]
             flat, cand_scores, cand_logp = _rank_numpy(output, self.beam_scores, t, self.eos, self.banned, opts,
                                                        self.histories, k, forced_tokens(self.prefixes, owners, t))
+        if opts.coverage_penalty and self.coverage is None:
+            self.coverage = np.zeros_like(weights)
         keep_sentence, next_rows, next_tokens, next_scores, next_logp = [], [], [], [], []
         for i, sentence in enumerate(self.sentences):
             cap = int(self.caps[sentence])
             live = _advance(i, flat[i], cand_scores[i], cand_logp[i], vocab, k, self.eos, t, cap,
                             self.histories, self.token_scores, self.finished[sentence], opts, self.attention,
-                            weights)
+                            weights, self.coverage)
             if live and not _can_stop(self.finished[sentence], live[0][2], opts, cap):
                 keep_sentence.append(i)
                 live += [live[-1][:2] + (-np.inf, 0.0)] * (k - len(live))  # pad a short beam
@@ -110,6 +117,8 @@ class Beam:
         self.token_scores = [self.token_scores[r] + [lp] for r, lp in zip(next_rows, next_logp)]
         if self.attention is not None:
             self.attention = [self.attention[r] + [weights[r]] for r in next_rows]
+        if self.coverage is not None:
+            self.coverage = self.coverage[rows] + weights[rows]
         self.beam_scores = np.array(next_scores, dtype=np.float32).reshape(len(self.sentences), k)
         return np.array(next_tokens, dtype=np.int64), rows
 
@@ -154,10 +163,13 @@ def _rank_numpy(logits, beam_scores, t, eos, banned, opts: DecodingOptions, hist
 
 def _advance(i, flat, scores, logps, vocab, k, eos, t, max_len, histories, token_scores,
              done: list[Hypothesis], opts: DecodingOptions, attention=None,
-             weights=None) -> list[tuple[int, int, float, float]]:
+             weights=None, coverage=None) -> list[tuple[int, int, float, float]]:
     """Walk sentence i's candidates: a top-K candidate ending in <eos> finishes a
     hypothesis; the best K others become the live beams (row, token, score, the token's
-    log-probability). At the last step the live beams finish too, cut at max_len."""
+    log-probability). At the last step the live beams finish too, cut at max_len. A
+    finished hypothesis ranks by its score over the length normalizer, plus the coverage
+    penalty's term of what its tokens (not <eos>) attended to (`coverage` per row before
+    this step, `weights` this step's)."""
     live: list[tuple[int, int, float, float]] = []
     for rank, (index, score, tok_logp) in enumerate(zip(flat.tolist(), scores.tolist(), logps.tolist())):
         if score == -np.inf:
@@ -166,16 +178,18 @@ def _advance(i, flat, scores, logps, vocab, k, eos, t, max_len, histories, token
         if tok == eos:
             if rank < k:
                 steps = token_scores[row] + [tok_logp]
+                covered = opts.coverage_term(coverage[row]) if coverage is not None else 0.0
                 done.append(Hypothesis(list(histories[row]), steps,
-                                       score / opts.length_normalizer(len(steps)),
+                                       score / opts.length_normalizer(len(steps)) + covered,
                                        _attention_of(attention, weights, row)))
         elif len(live) < k:
             live.append((row, tok, score, tok_logp))
     if t == max_len - 1:
         for row, tok, score, tok_logp in live:
             steps = token_scores[row] + [tok_logp]
+            covered = opts.coverage_term(coverage[row] + weights[row]) if coverage is not None else 0.0
             done.append(Hypothesis(histories[row] + [tok], steps,
-                                   score / opts.length_normalizer(len(steps)),
+                                   score / opts.length_normalizer(len(steps)) + covered,
                                    _attention_of(attention, weights, row)))
         return []
     return live

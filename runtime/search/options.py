@@ -39,6 +39,14 @@ class DecodingOptions:
                                        "(CTranslate2's meaning; 0: none); 1.0 was best on dev")
     length_penalty_type: str = _flag("power", "power: length^ALPHA; gnmt: ((5 + length) / 6)^ALPHA (Wu et al. 2016)",
                                      choices=LENGTH_PENALTY_TYPES)
+    # CTranslate2's coverage_penalty (Wu et al. 2016's cp): each finished hypothesis's
+    # score gains BETA x sum over source tokens of log(min(attention they received, 1)),
+    # so a hypothesis that left part of the source unread ranks lower; <eos>'s weights
+    # are not counted, as in CTranslate2. Beam search only: it re-ranks finished beams.
+    coverage_penalty: float = _flag(0.0, "beam search adds BETA x the sum over source tokens of log(min(attention "
+                                         "they received, 1)) to each finished hypothesis's score, ranking "
+                                         "lower one that left source words unread (CTranslate2's; 0: off)",
+                                    low=0)
     min_decoding_length: int = _flag(0, "no <eos> before this many tokens", "--min-len", low=0)
     # A fixed cap on generated tokens; None: max_length_a * source tokens + max_length_b
     # (fairseq's max_len_a / max_len_b), chosen on the dev split so that no reference of
@@ -86,6 +94,11 @@ class DecodingOptions:
              "sampling draws one hypothesis per sentence: use {beam_size} 1 with {sampling_topk}, or "
              "{sampling_topk} 1 with {beam_size}"),
             (self.length_penalty >= 0, "{length_penalty} must be >= 0"),
+            # >= 0: a finished score can only fall, which keeps beam search's early stop exact
+            (math.isfinite(self.coverage_penalty) and self.coverage_penalty >= 0,
+             "{coverage_penalty} must be a finite number >= 0 (0: off)"),
+            (self.coverage_penalty == 0 or self.beam_size > 1,
+             "{coverage_penalty} re-ranks beam search's hypotheses: add {beam_size} 2 or more, or drop it"),
             (self.length_penalty_type in LENGTH_PENALTY_TYPES,
              f"{{length_penalty_type}} must be one of {LENGTH_PENALTY_TYPES}"),
             (self.min_decoding_length >= 0, "{min_decoding_length} must be >= 0"),
@@ -130,6 +143,16 @@ class DecodingOptions:
         caps = np.floor(self.max_length_a * np.asarray(source_lengths)) + self.max_length_b
         return np.maximum(caps, 1).astype(np.int64)
 
+    def coverage_term(self, coverage: np.ndarray) -> float:
+        """What the coverage penalty adds to a finished hypothesis's score: beta x the sum,
+        over source positions that received attention, of log(min(received, 1)); 0 when
+        the penalty is off. `coverage`: the attention each source position received, summed
+        over the hypothesis's tokens (<eos> not counted)."""
+        if not self.coverage_penalty:
+            return 0.0
+        received = coverage[coverage > 0]
+        return self.coverage_penalty * float(np.log(np.minimum(received, 1.0)).sum())
+
     def length_normalizer(self, length: int) -> float:
         """What beam search divides a hypothesis's total log-probability by to rank it:
         length ** alpha, or GNMT's ((5 + length) / 6) ** alpha; length counts <eos> if
@@ -145,7 +168,7 @@ class Hypothesis:
 
     ids: list[int]
     token_scores: list[float] = field(default_factory=list)  # one per token, <eos> included
-    rank_score: float = 0.0  # total score / length normalizer
+    rank_score: float = 0.0  # total score / length normalizer (+ coverage penalty's term)
     attention: list = field(default_factory=list)  # weights [T] per token, <eos> included
 
     @property

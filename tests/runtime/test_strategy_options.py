@@ -4,6 +4,7 @@ the reason, and a check that the output is indeed unchanged). One assertion per 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from s2s_batch.runtime.translator import Translator
@@ -82,6 +83,9 @@ def test_options_of_one_strategy(translator, toy_sentences, strategy, option):
     ("greedy", {"num_hypotheses": 2}, "num_hypotheses must be between 1 and beam_size"),
     ("sampling", {"num_hypotheses": 2}, "num_hypotheses"),
     ("sampling", {"beam_size": 3}, "sampling draws one hypothesis"),
+    ("greedy", {"coverage_penalty": 0.2}, "coverage_penalty re-ranks beam search"),
+    ("sampling", {"coverage_penalty": 0.2}, "coverage_penalty re-ranks beam search"),
+    ("beam", {"coverage_penalty": -0.2}, "coverage_penalty must be a finite number >= 0"),
 ])
 def test_refused(translator, strategy, options, message):
     with pytest.raises(ValueError, match=message):
@@ -117,3 +121,29 @@ def test_a_prefix_beats_every_rule_and_lines_without_one_are_untouched(translato
     assert [got[i].hypotheses for i in (0, 2, 4, 5)] == [plain[i].hypotheses for i in (0, 2, 4, 5)]
     with pytest.raises(ValueError, match="one prefix"):
         translator.translate_batch(lines, [None])
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.3])
+def test_the_coverage_penalty_is_ctranslate2s(translator, toy_sentences, beta):
+    """Each beam hypothesis's score: its total over length, plus beta x the sum over source
+    positions that its tokens (not <eos>) attended to of log(min(received, 1))."""
+    results = translator.translate_batch(toy_sentences, beam_size=3, num_hypotheses=3, return_scores=True,
+                                         return_attention=True, coverage_penalty=beta)
+    for r in results:
+        for ids, score, steps, weights in zip(r.ids, r.scores, r.token_scores, r.attention):
+            received = np.asarray(weights, dtype=np.float64)[: len(ids)].sum(axis=0)
+            covered = beta * np.log(np.minimum(received[received > 0], 1.0)).sum()
+            assert score == pytest.approx(sum(steps) / len(steps) + covered, abs=1e-4)
+        assert r.scores == sorted(r.scores, reverse=True)
+
+
+def test_the_coverage_penalty_ranks_up_hypotheses_that_read_more_of_the_source(translator, toy_sentences):
+    def coverage(result):
+        received = np.asarray(result.attention[0])[: len(result.ids[0])].sum(axis=0)
+        return np.log(np.minimum(received[received > 0], 1.0)).sum()
+
+    plain = translator.translate_batch(toy_sentences, beam_size=4, return_attention=True)
+    covering = translator.translate_batch(toy_sentences, beam_size=4, return_attention=True, coverage_penalty=5.0)
+    changed = [i for i, (p, c) in enumerate(zip(plain, covering)) if p.ids != c.ids]
+    assert changed  # the penalty re-ranked some line's beams
+    assert all(coverage(covering[i]) >= coverage(plain[i]) for i in changed)
