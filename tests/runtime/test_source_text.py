@@ -119,6 +119,49 @@ def test_unknown_names_stand_in_as_known_ones_and_come_back():
     assert source.prepare("Tom met Mary in Boston.").names == []  # known names stay
 
 
+PLACES_TABLE = {**NAMES_TABLE, "tokyo": "Tokyo", "we": "we", "go": "go", "to": "to", "with": "with", "vary": "vary",
+                "guinea": "guinea", "yesterday": "yesterday", "came": "came", "house": "house", "s": "s",
+                "smith": "Smith", "mr": "Mr", "will": "will", "call": "call", "marie": "Marie", "saw": "saw"}
+
+
+def test_a_name_after_a_word_that_introduces_places_stands_in_as_a_place():
+    prepared = SourceText(PLACES_TABLE, None).prepare("We go to Karlovy Vary with Ahmed and Priya.")
+    # "Vary", known in lowercase, is part of the name past the first word
+    assert prepared.text == "We go to Boston with Tom and Mary."
+    assert prepared.restore("Nous allons à Boston avec Tom et Mary.") == \
+        "Nous allons à Karlovy Vary avec Ahmed et Priya."
+    # a person's name before "'s" stays a person's, and the sentence's first word is no name
+    assert SourceText(PLACES_TABLE, None).prepare("We go to Ahmed's house.").text == "We go to Tom's house."
+    assert SourceText(PLACES_TABLE, None).prepare("Yesterday Ahmed came.").text == "Yesterday Tom came."
+    # places beyond the place stand-ins take a person's
+    assert SourceText(PLACES_TABLE, None).prepare("We go to Oslo, to Bergen and to Molde.").text == \
+        "We go to Boston, to Tokyo and to Tom."
+
+
+def test_a_stand_in_the_model_translated_is_turned_back_too():
+    prepared = SourceText(PLACES_TABLE, None).prepare("I saw Ahmed and Priya.")
+    assert prepared.text == "I saw Tom and Mary."
+    assert prepared.restore("J'ai vu Tom et Marie.") == "J'ai vu Ahmed et Priya."
+    # not where the source has a Marie of its own
+    prepared = SourceText(PLACES_TABLE, None).prepare("Marie saw Ahmed and Priya.")
+    assert prepared.restore("Marie a vu Tom et Marie.") == "Marie a vu Ahmed et Marie."
+    # nor for a target language without that form
+    german = SourceText(PLACES_TABLE, None, target_language="de").prepare("I saw Ahmed and Priya.")
+    assert german.restore("Ich sah Tom und Marie.") == "Ich sah Ahmed und Marie."
+
+
+def test_a_title_and_its_name_stand_in_together_and_come_back_as_french_writes_them():
+    source = SourceText(PLACES_TABLE, None)
+    prepared = source.prepare("Mr. Smith will call.")  # a known name, read with its title
+    assert prepared.text == "Tom will call."
+    assert prepared.restore("Tom appellera.") == "M. Smith appellera."
+    assert source.prepare("I saw Dr Nakamura.").restore("J'ai vu Tom.") == "J'ai vu Dr Nakamura."
+    assert source.prepare("I saw Mrs. Smith.").restore("J'ai vu Tom.") == "J'ai vu Mme Smith."
+    assert source.prepare("I saw Mr.").text == "I saw Mr."  # no name after it: no title
+    assert SourceText(PLACES_TABLE, None, target_language="de").prepare("I saw Mr. Smith.").restore(
+        "Ich sah Tom.") == "Ich sah Mr. Smith."
+
+
 def test_caps_names_and_numbers_together():
     prepared = SourceText(NAMES_TABLE, None).prepare("I MET ELIZABETH WARREN AT 2:30.")
     assert prepared.text == "I met Tom at 2:30." and prepared.upper
@@ -150,6 +193,13 @@ def test_the_default_bundle_keeps_an_unseen_name_and_a_number():
     out = Translator(threads=1).translate_lines(["My name is Elizabeth Warren.", "I bought 1,250 apples."])
     assert "Elizabeth Warren" in out[0]
     assert "1 250" in out[1]
+
+
+def test_the_default_bundle_keeps_a_place_two_people_and_a_title():
+    out = Translator(threads=1).translate_lines(["We are going to Barcelona next week with Ahmed and Priya.",
+                                                 "I have an appointment with Dr. Nakamura on Monday."])
+    assert all(name in out[0] for name in ("Barcelona", "Ahmed", "Priya")), out[0]
+    assert "Dr Nakamura" in out[1] and out[1].count(".") == 1, out[1]
 
 
 def test_digits_glued_to_a_word_are_not_placed_but_are_replaced_if_kept():
