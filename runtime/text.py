@@ -102,6 +102,7 @@ NUMBER_STAND_INS = ("3", "5", "50", "100")
 NAME_STAND_INS = ("Tom", "Mary")
 PLACE_STAND_INS = ("Boston", "Tokyo")
 _BEFORE_PLACES = frozenset({"in", "to", "from", "near", "into"})
+_SENTENCE_OPENERS = frozenset('.!?:;"“”«»')
 # A stand-in the model also translates, per target language: Mary is Marie in a third of
 # the corpus's French pairs with Mary; that form is turned back too.
 STAND_IN_FORMS: dict[str, dict[str, tuple[str, ...]]] = {"fr": {"Mary": ("Marie",)}}
@@ -193,33 +194,32 @@ NUMBER_WRITERS: dict[str, Callable[[str], str]] = {"fr": french_number}
 def _name_spans(text: str, table: dict[str, str]) -> list[tuple[str, bool]]:
     """Runs of capitalised words ("Tapani Jalonen", "Jean-Pierre Roy") holding one that
     the table does not know, with the known capitalised words in them ("Elizabeth" of
-    "Elizabeth Warren"), and past the first word the capitalised words the table knows
-    in lowercase ("Guinea" of "Nueva Guinea Bissau", "Vary" of "Karlovy Vary": English
-    capitalises those only in names); a title and the name after it, known or not ("Dr.
-    Nakamura", "Mr. Smith": the model reads titles poorly). Each with whether a word that
-    introduces places comes before it and no "'s" after it."""
+    "Elizabeth Warren"), and the capitalised words the table knows in lowercase where no
+    sentence starts ("Guinea" of "Nueva Guinea Bissau", "Red" of "Red Sox": English
+    capitalises those only in names; not "Hello" of '"Hello Ahmed."'); a title and the name after it, known or not ("Dr.
+    Nakamura", "Mr. Smith": the model reads titles poorly). Each with whether it is a
+    place's: right after a word that introduces places ("to Karlovy Vary"), with no "'s"
+    after it, and no title."""
     spans: list[tuple[str, bool]] = []
     run: list[str] = []
     unknown = False
-    before = ""  # the word before the run
-    words_before: list[str] = []
+    before = ""  # the word right before the run
+    starts = True  # whether a sentence (or a quotation) starts at this token
     tokens = re.findall(r"[^\W\d_]+| |-|.", text) + [""]
     at = 0
     while at < len(tokens):
         token = tokens[at]
+        if not run:
+            before = tokens[at - 2].lower() if at >= 2 and tokens[at - 1] == " " else ""
         usual = table.get(token.lower())
         dotted = tokens[at + 1 : at + 2] == ["."]
         after = tokens[at + 1 + dotted : at + 3 + dotted]
         if token in TITLES and len(after) == 2 and after[0] == " " and after[1][:1].isupper():
-            if not run:
-                before = words_before[-1].lower() if words_before else ""
             run.append(token + "." * dotted)
             unknown = True
             at += 1 + dotted
             continue
-        if token[:1].isupper() and token.isalpha() and (usual is None or usual[0].isupper() or words_before):
-            if not run:
-                before = words_before[-1].lower() if words_before else ""
+        if token[:1].isupper() and token.isalpha() and (usual is None or usual[0].isupper() or run or not starts):
             run.append(token)
             unknown = unknown or usual is None
         elif run and token in (" ", "-") and run[-1] not in (" ", "-"):
@@ -230,8 +230,8 @@ def _name_spans(text: str, table: dict[str, str]) -> list[tuple[str, bool]]:
                 title = run[0].rstrip(".") in TITLES
                 spans.append(("".join(run).strip(" -"), before in _BEFORE_PLACES and not possessive and not title))
             run, unknown = [], False
-        if token.isalpha():
-            words_before.append(token)
+        if token.isalpha() or token in _SENTENCE_OPENERS:
+            starts = token in _SENTENCE_OPENERS
         at += 1
     return spans
 
@@ -245,7 +245,8 @@ class Prepared:
     spellings: list[tuple[str, str]] = field(default_factory=list)  # (ASCII spelling, word)
     names: list[tuple[str, str]] = field(default_factory=list)  # (stand-in, the name)
     numbers: list[str] = field(default_factory=list)  # the source's numbers, as the target writes them
-    stand_in_forms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a stand-in's translated forms
+    # each stand-in's translated forms that the sentence does not write itself
+    stand_in_forms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def places_numbers(self, translation: str) -> bool:
         """Whether the model's translation writes as many numbers as the source."""
@@ -274,13 +275,17 @@ class Prepared:
             translation = _GLUED_NUMBER.sub(
                 lambda m: (" " if m.start() and m.string[m.start() - 1].isalpha() else "") + next(written),
                 translation)
+        # each stand-in, or failing it its first translated form found, turned back in
+        # one pass, so that no name put back is read again as another's stand-in
+        back: dict[str, str] = {}
         for stand_in, name in self.names:
-            # a translated form only where the source did not write it itself
-            forms = [f for f in self.stand_in_forms.get(stand_in, ()) if not _whole_word(f).search(self.text)]
-            for form in (stand_in, *forms):
-                if _whole_word(form).search(translation):
-                    translation = _whole_word(form).sub(literal(name), translation)
-                    break
+            found = next((f for f in (stand_in, *self.stand_in_forms.get(stand_in, ()))
+                          if _whole_word(f).search(translation)), None)
+            if found is not None:
+                back.setdefault(found, name)
+        if back:
+            pattern = "|".join(re.escape(w) for w in sorted(back, key=len, reverse=True))
+            translation = re.sub(rf"(?<![^\W\d_])(?:{pattern})(?![^\W\d_])", lambda m: back[m.group(0)], translation)
         for spelled, word in self.spellings:
             translation = _whole_word(spelled).sub(literal(word), translation)
         return translation.upper() if self.upper else translation
@@ -315,22 +320,24 @@ class SourceText:
         """The sentence as the model should read it (see the module docstring)."""
         upper = False
         names: list[tuple[str, str]] = []
+        as_written = text  # in its usual case, before any stand-in
         if self.table is not None:
             case = case_of(text, self.table)
             if case != "as written":
                 text, upper = usual_case(text, self.table), case == "upper"
+                as_written = text
             if _TITLED.search(text) or any(w.lower() not in self.table for w in _CAPITALISED.findall(text)):
                 people = [n for n in self.stand_ins if not _whole_word(n).search(text)]
                 places = [n for n in self.place_stand_ins if not _whole_word(n).search(text)]
-                for name, place in dict.fromkeys(_name_spans(text, self.table)):
-                    if name in (n for n, _ in names):
-                        continue
+                chosen: dict[str, str] = {}  # name → its stand-in, in the sentence's order
+                for name, place in _name_spans(text, self.table):
                     free = (places or people) if place else people
-                    if not free:
-                        continue
-                    stand_in = free.pop(0)
-                    names.append((stand_in, self._as_target_writes(name)))
-                    text = _whole_word(name).sub(literal(stand_in), text)
+                    if name not in chosen and free:
+                        chosen[name] = free.pop(0)
+                # the longest first: "Dr. Nakamura" before a "Nakamura" of its own
+                for name in sorted(chosen, key=len, reverse=True):
+                    text = _whole_word(name).sub(literal(chosen[name]), text)
+                names = [(stand_in, self._as_target_writes(name)) for name, stand_in in chosen.items()]
         numbers = ([self.write_number(n) for n in SOURCE_NUMBER.findall(text)]
                    if self.write_number else [])
         spellings: list[tuple[str, str]] = []
@@ -342,7 +349,11 @@ class SourceText:
                     spellings.append((spelled, word))
             for spelled, word in spellings:
                 text = _whole_word(word).sub(literal(spelled), text)
-        return Prepared(text, upper, spellings, names, numbers, self.stand_in_forms)
+        # a translated form only where the sentence did not write it itself
+        forms = {stand_in: tuple(f for f in self.stand_in_forms.get(stand_in, ())
+                                 if not _whole_word(f).search(as_written))
+                 for stand_in, _ in names}
+        return Prepared(text, upper, spellings, names, numbers, forms)
 
 
 def load_source_text(manifest: Manifest, tokenizers, truecase: bool = True,

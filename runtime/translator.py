@@ -381,8 +381,8 @@ class Translator:
 
     def _options(self, decoding: dict) -> DecodingOptions:
         opts = DecodingOptions(**decoding)
-        if (opts.replace_unknowns or opts.return_attention) and not self.graphs.has_attention:
-            raise UsageError("attention weights (--return-attention, --replace-unk, explain) "
+        if (opts.replace_unknowns or opts.return_attention or opts.coverage_penalty) and not self.graphs.has_attention:
+            raise UsageError("attention weights (--return-attention, --replace-unk, --coverage-penalty, explain) "
                              "need a model with attention (this one's decoder reads one context "
                              "vector); use a bundle trained with s2s-train --attention")
         if self.shortlist is not None and (opts.sampling or opts.beam_size > 1):

@@ -121,7 +121,9 @@ def test_unknown_names_stand_in_as_known_ones_and_come_back():
 
 PLACES_TABLE = {**NAMES_TABLE, "tokyo": "Tokyo", "we": "we", "go": "go", "to": "to", "with": "with", "vary": "vary",
                 "guinea": "guinea", "yesterday": "yesterday", "came": "came", "house": "house", "s": "s",
-                "smith": "Smith", "mr": "Mr", "will": "will", "call": "call", "marie": "Marie", "saw": "saw"}
+                "smith": "Smith", "mr": "Mr", "will": "will", "call": "call", "marie": "Marie", "saw": "saw",
+                "said": "said", "went": "went", "red": "red", "then": "then", "him": "him", "game": "game",
+                "stayed": "stayed", "left": "left"}
 
 
 def test_a_name_after_a_word_that_introduces_places_stands_in_as_a_place():
@@ -133,6 +135,12 @@ def test_a_name_after_a_word_that_introduces_places_stands_in_as_a_place():
     # a person's name before "'s" stays a person's, and the sentence's first word is no name
     assert SourceText(PLACES_TABLE, None).prepare("We go to Ahmed's house.").text == "We go to Tom's house."
     assert SourceText(PLACES_TABLE, None).prepare("Yesterday Ahmed came.").text == "Yesterday Tom came."
+    # only the word right before a name says place; a capitalised word joins a name, not starts one
+    assert SourceText(PLACES_TABLE, None).prepare("I went in, Ahmed stayed.").text == "I went in, Tom stayed."
+    assert SourceText(PLACES_TABLE, None).prepare('I said: "Hello Ahmed."').text == 'I said: "Hello Tom."'
+    assert SourceText(PLACES_TABLE, None).prepare("I saw him. Then Tapani came.").text == "I saw him. Then Tom came."
+    # ...but within a sentence a capitalised word the table knows in lowercase is a name's
+    assert SourceText(PLACES_TABLE, None).prepare("Tom saw a Red Sox game.").names == [("Mary", "Red Sox")]
     # places beyond the place stand-ins take a person's
     assert SourceText(PLACES_TABLE, None).prepare("We go to Oslo, to Bergen and to Molde.").text == \
         "We go to Boston, to Tokyo and to Tom."
@@ -145,6 +153,10 @@ def test_a_stand_in_the_model_translated_is_turned_back_too():
     # not where the source has a Marie of its own
     prepared = SourceText(PLACES_TABLE, None).prepare("Marie saw Ahmed and Priya.")
     assert prepared.restore("Marie a vu Tom et Marie.") == "Marie a vu Ahmed et Marie."
+    # nor over a name put back: "Marie Kowalski" stood in as Tom, and the Marie after it stays
+    prepared = SourceText(PLACES_TABLE, None).prepare("I met Marie Kowalski and Ahmed.")
+    assert prepared.text == "I met Tom and Mary."
+    assert prepared.restore("J'ai rencontré Tom et Marie.") == "J'ai rencontré Marie Kowalski et Marie."
     # nor for a target language without that form
     german = SourceText(PLACES_TABLE, None, target_language="de").prepare("I saw Ahmed and Priya.")
     assert german.restore("Ich sah Tom und Marie.") == "Ich sah Ahmed und Marie."
@@ -158,6 +170,10 @@ def test_a_title_and_its_name_stand_in_together_and_come_back_as_french_writes_t
     assert source.prepare("I saw Dr Nakamura.").restore("J'ai vu Tom.") == "J'ai vu Dr Nakamura."
     assert source.prepare("I saw Mrs. Smith.").restore("J'ai vu Tom.") == "J'ai vu Mme Smith."
     assert source.prepare("I saw Mr.").text == "I saw Mr."  # no name after it: no title
+    # a name with its title and alone: each its own stand-in, the longer span replaced first
+    prepared = source.prepare("Nakamura left. Dr. Nakamura came.")
+    assert prepared.text == "Tom left. Mary came."
+    assert prepared.restore("Tom est parti. Mary est venu.") == "Nakamura est parti. Dr Nakamura est venu."
     assert SourceText(PLACES_TABLE, None, target_language="de").prepare("I saw Mr. Smith.").restore(
         "Ich sah Tom.") == "Ich sah Mr. Smith."
 

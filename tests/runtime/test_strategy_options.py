@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from s2s_batch.runtime.errors import UsageError
 from s2s_batch.runtime.translator import Translator
 
 STRATEGIES = {"greedy": {}, "beam": {"beam_size": 3}, "sampling": {"sampling_topk": 5, "seed": 3}}
@@ -147,3 +148,23 @@ def test_the_coverage_penalty_ranks_up_hypotheses_that_read_more_of_the_source(t
     changed = [i for i, (p, c) in enumerate(zip(plain, covering)) if p.ids != c.ids]
     assert changed  # the penalty re-ranked some line's beams
     assert all(coverage(covering[i]) >= coverage(plain[i]) for i in changed)
+
+
+def test_the_coverage_penalty_reads_the_weights_itself_on_either_ranking_path(translator, toy_sentences):
+    options = {"beam_size": 3, "num_hypotheses": 3, "return_scores": True, "coverage_penalty": 0.3}
+    with_weights = translator.translate_batch(toy_sentences, return_attention=True, **options)
+    alone = translator.translate_batch(toy_sentences, **options)
+    # n-gram bans send every row's logits to numpy: the other ranking path, the same result
+    full_logits = translator.translate_batch(toy_sentences, no_repeat_ngram_size=40, **options)
+    assert [r.scores for r in alone] == [r.scores for r in with_weights]
+    assert [r.ids for r in full_logits] == [r.ids for r in alone]
+    flat = [x for r in full_logits for x in r.scores]
+    assert flat == pytest.approx([x for r in alone for x in r.scores], abs=1e-5)  # float32 sums in another order
+    assert [r.scores for r in alone] != [r.scores for r in translator.translate_batch(
+        toy_sentences, **{**options, "coverage_penalty": 0.0})]
+
+
+def test_the_coverage_penalty_needs_a_model_with_attention(bundle):
+    plain = Translator(bundle(), threads=1)
+    with pytest.raises(UsageError, match="--coverage-penalty"):
+        plain.translate_batch(["hello ."], beam_size=2, coverage_penalty=0.2)
