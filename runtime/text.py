@@ -20,7 +20,7 @@ Two things a model trained on Tatoeba has never seen, handled here rather than h
   an ALL CAPS sentence is written in capitals; a Title Case one is left as translated.
 - **Names it has never seen.** A run of capitalised words the casing table does not know
   ("Tapani Jalonen", "Enonkoski"; with any known capitalised word beside them, as in
-  "Elizabeth Warren", and past the first word any capitalised one, as in "Karlovy
+  "Elizabeth Warren", and where no sentence starts any capitalised one, as in "Karlovy
   Vary") is read as a name the model knows well and copies ("Tom", then "Mary" for a
   second name; after "in", "to", "from", "near" or "into", a place's: "Boston", then
   "Tokyo": placeholders, as Marian and CTranslate2 users mask spans), and that name is
