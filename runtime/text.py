@@ -252,6 +252,13 @@ class Prepared:
         """Whether the model's translation writes as many numbers as the source."""
         return len(_TARGET_NUMBER.findall(translation)) == len(self.numbers)
 
+    def carries(self, translation: str) -> bool:
+        """Whether the model's translation writes as many numbers as the source and every
+        name's stand-in (or a translated form of it): what a translation is tried again for."""
+        return self.places_numbers(translation) and all(
+            any(_whole_word(form).search(translation) for form in (stand_in, *self.stand_in_forms.get(stand_in, ())))
+            for stand_in, _ in self.names)
+
     def with_number_stand_ins(self) -> Prepared | None:
         """The same sentence with its numbers read as numbers the model writes back
         reliably (NUMBER_STAND_INS), for a second try; None when it has none or more

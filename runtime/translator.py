@@ -311,10 +311,11 @@ class Translator:
         return merged
 
     def _place_numbers(self, prepared: list, call: Call, tokenized: bool, results: list, placed: list) -> None:
-        """Translations that dropped a number get more tries (runtime/text.py), each kept
-        only where it places them all: the sentence with stand-in numbers; then the n-best
-        of a beam search (at least RESCUE_BEAM wide) over the sentence and over its
-        stand-in form, the first hypothesis that places them."""
+        """Translations that dropped a number or a name's stand-in get more tries
+        (runtime/text.py), each kept only where it carries them all: the sentence with
+        stand-in numbers (where it has numbers); then the n-best of a beam search (at least
+        RESCUE_BEAM wide) over the sentence and over its stand-in form, the first
+        hypothesis that carries them."""
         stand_in = {i: p.with_number_stand_ins() for i, p in enumerate(prepared)}
         opts = call.opts
         tries = [(lambda i: stand_in[i], opts)]
@@ -339,8 +340,8 @@ class Translator:
     def _piece_results(self, pieces: list, prepared: list | None, call: Call, tokenized: bool,
                        pick_placing: int = 0, ranked: bool | None = None) -> tuple[list[TranslationResult], list[bool]]:
         """Each piece's result (restored as its preparation says, when there is one), and
-        whether its best translation placed all of its source's numbers. With
-        `pick_placing` N, the result is the first hypothesis of the n-best that places them,
+        whether its best translation carried all of its source's numbers and names. With
+        `pick_placing` N, the result is the first hypothesis of the n-best that carries them,
         then the others, N in all, scored as the caller's search scores (`ranked`: by the
         length-penalised score, else the total)."""
         texts = [p.text for p in prepared] if prepared is not None else pieces
@@ -354,7 +355,7 @@ class Translator:
                                           ranked=opts.beam_size > 1)
             best = hyps[0] if hyps else None
             if prepared is not None and pick_placing:
-                first = next((k for k, h in enumerate(result.hypotheses) if prepared[i].places_numbers(h)), None)
+                first = next((k for k, h in enumerate(result.hypotheses) if prepared[i].carries(h)), None)
                 if first is not None:  # the placing hypothesis first, then the others in rank order
                     chosen = [hyps[first], *(h for k, h in enumerate(hyps) if k != first)][:pick_placing]
                     best = chosen[0]
@@ -362,7 +363,7 @@ class Translator:
                                                   ranked=opts.beam_size > 1 if ranked is None else ranked)
                 placed[i] = first is not None
             elif prepared is not None:
-                placed[i] = not result.hypotheses or prepared[i].places_numbers(result.hypotheses[0])
+                placed[i] = not result.hypotheses or prepared[i].carries(result.hypotheses[0])
             if prepared is not None:
                 result.hypotheses = [prepared[i].restore(h) for h in result.hypotheses]
             if not opts.return_scores:  # beam search and sampling keep them anyway

@@ -231,6 +231,19 @@ def test_digits_glued_to_a_word_are_not_placed_but_are_replaced_if_kept():
     assert player.restore("Le lecteur MP3 est cher.") == "Le lecteur MP3 est cher."
 
 
+def test_a_translation_carries_its_numbers_and_every_names_stand_in():
+    prepared = SourceText(PLACES_TABLE, None).prepare("I saw Ahmed and Priya at 5.")
+    assert prepared.carries("J'ai vu Tom et Marie à 5.")  # Mary's French form counts
+    assert not prepared.carries("J'ai vu Tom à 5.")  # a name dropped: tried again
+    assert not prepared.carries("J'ai vu Tom et Mary.")  # a number dropped
+
+
+def test_a_dropped_name_is_looked_for_in_the_n_best():
+    # greedy search drops "in Boston" (Lyon's stand-in) after "in 1987"; a beam's n-best has it
+    out = Translator(threads=1).translate_lines(["She was born in 1987 in Lyon."])[0]
+    assert "Lyon" in out and "1987" in out, out
+
+
 def test_a_dropped_number_is_looked_for_in_the_n_best(monkeypatch):
     """A translation without the source's number gets further tries; the last ones take
     the first hypothesis of a beam search's n-best that writes it (runtime/translator.py
