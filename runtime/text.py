@@ -34,6 +34,12 @@ Two things a model trained on Tatoeba has never seen, handled here rather than h
   many as the source: the model places the number, the runtime spells it. A
   translation that dropped a number is tried again with the numbers read as ones the
   model writes back reliably (3, 5, 50, 100), and kept if that one places them all.
+- **Spans to keep as written.** URLs, e-mail addresses, codes (letters and digits in one
+  token, "B12", "AF1234", "COVID-19", or digits in hyphenated groups, "555-0199") and
+  brands written in mixed case ("iPhone", "eBay") are held out of the sentence while
+  its case and names are read, then read as stand-ins the model copies (an address or a
+  brand as a name, a URL as a place, a code as a number) and put back as written, in
+  an ALL CAPS translation too. A translation that drops one gets the further tries.
 - **Letters the tokenizers do not know.** A word holding a character that either side's
   SentencePiece model lacks ("Pešić", "Søren") would reach the model as <unk>. It is
   replaced by its ASCII spelling ("Pesic", "Soren"), which the model copies like any
@@ -103,6 +109,19 @@ NAME_STAND_INS = ("Tom", "Mary")
 PLACE_STAND_INS = ("Boston", "Tokyo")
 _BEFORE_PLACES = frozenset({"in", "to", "from", "near", "into"})
 _SENTENCE_OPENERS = frozenset('.!?:;"“”«»')
+# Spans the model cannot read but the translation must hold as written: held out of the
+# sentence (each as one private-use character while case and names are handled), read
+# as a stand-in the model copies, and put back as written.
+_HELD = 0xE000
+_LEADING = "([{\"'«“‘"
+_TRAILING = ".,;:!?)]}\"'»”’"
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"\+?\d+(?:[-‐]\d+)+")  # 555-0199, +33-1-23: digits in hyphenated groups
+_CODE = re.compile(r"(?=[^\s]*\d)(?=[^\s]*[^\W\d_])[^\W_](?:[\w\-/#.+]*[^\W_])?")  # B12, AF1234, COVID-19
+_UNIT = re.compile(r"\d+(?:[.,]\d+)?[a-z]+")  # 10km, 5pm, 2nd, 90s: the model's to translate
+_WITHOUT_HELD = re.compile(r"[\ue000-\uf8ff](?:['’]s)?")  # a held span's mark, with its "'s"
+_MIXED_CASE = re.compile(r"[^\W\d_]*[a-z][A-Z][^\W\d_]*")  # iPhone, eBay, McDonald
 # A stand-in the model also translates, per target language: Mary is Marie in a third of
 # the corpus's French pairs with Mary; that form is turned back too.
 STAND_IN_FORMS: dict[str, dict[str, tuple[str, ...]]] = {"fr": {"Mary": ("Marie",)}}
@@ -191,6 +210,37 @@ def french_number(text: str) -> str:
 NUMBER_WRITERS: dict[str, Callable[[str], str]] = {"fr": french_number}
 
 
+def held_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each span the translation must hold as written: "url",
+    "email", "code" (letters and digits in one token, or digits in hyphenated groups:
+    "B12", "AF1234", "555-0199"; not "10km" or "2nd") and "brand" (a word with a capital
+    after a lowercase letter: "iPhone", "eBay", "McDonald" of "McDonald's")."""
+    spans = []
+    for chunk in re.finditer(r"\S+", text):
+        start, end = chunk.span()
+        while start < end and text[start] in _LEADING:
+            start += 1
+        while end > start and text[end - 1] in _TRAILING:
+            end -= 1
+        core = text[start:end]
+        if core.endswith(("'s", "’s")):
+            core, end = core[:-2], end - 2
+        if not core:
+            continue
+        if _URL.fullmatch(core):
+            kind = "url"
+        elif _EMAIL.fullmatch(core):
+            kind = "email"
+        elif _PHONE.fullmatch(core) or (_CODE.fullmatch(core) and not _UNIT.fullmatch(core)):
+            kind = "code"
+        elif _MIXED_CASE.fullmatch(core):
+            kind = "brand"
+        else:
+            continue
+        spans.append((start, end, kind))
+    return spans
+
+
 def _name_spans(text: str, table: dict[str, str]) -> list[tuple[str, bool]]:
     """Runs of capitalised words ("Tapani Jalonen", "Jean-Pierre Roy") holding one that
     the table does not know, with the known capitalised words in them ("Elizabeth" of
@@ -247,6 +297,7 @@ class Prepared:
     numbers: list[str] = field(default_factory=list)  # the source's numbers, as the target writes them
     # each stand-in's translated forms that the sentence does not write itself
     stand_in_forms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    verbatim: list[tuple[str, str]] = field(default_factory=list)  # (stand-in, a URL, e-mail or brand)
 
     def places_numbers(self, translation: str) -> bool:
         """Whether the model's translation writes as many numbers as the source."""
@@ -257,7 +308,7 @@ class Prepared:
         name's stand-in (or a translated form of it): what a translation is tried again for."""
         return self.places_numbers(translation) and all(
             any(_whole_word(form).search(translation) for form in (stand_in, *self.stand_in_forms.get(stand_in, ())))
-            for stand_in, _ in self.names)
+            for stand_in, _ in [*self.names, *self.verbatim])
 
     def with_number_stand_ins(self) -> Prepared | None:
         """The same sentence with its numbers read as numbers the model writes back
@@ -283,19 +334,30 @@ class Prepared:
                 lambda m: (" " if m.start() and m.string[m.start() - 1].isalpha() else "") + next(written),
                 translation)
         # each stand-in, or failing it its first translated form found, turned back in
-        # one pass, so that no name put back is read again as another's stand-in
-        back: dict[str, str] = {}
-        for stand_in, name in self.names:
+        # one pass, so that no name put back is read again as another's stand-in; a held
+        # span stays as written in an ALL CAPS translation (a URL's path is case-sensitive)
+        back: dict[str, tuple[str, bool]] = {}
+        for (stand_in, name), as_written in [*((n, False) for n in self.names), *((v, True) for v in self.verbatim)]:
             found = next((f for f in (stand_in, *self.stand_in_forms.get(stand_in, ()))
                           if _whole_word(f).search(translation)), None)
             if found is not None:
-                back.setdefault(found, name)
+                back.setdefault(found, (name, as_written))
+        marked: list[tuple[str, bool]] = []
+
+        def mark(match: re.Match) -> str:
+            marked.append(back[match.group(0)])
+            return chr(_HELD + len(marked) - 1)
+
         if back:
             pattern = "|".join(re.escape(w) for w in sorted(back, key=len, reverse=True))
-            translation = re.sub(rf"(?<![^\W\d_])(?:{pattern})(?![^\W\d_])", lambda m: back[m.group(0)], translation)
+            translation = re.sub(rf"(?<![^\W\d_])(?:{pattern})(?![^\W\d_])", mark, translation)
         for spelled, word in self.spellings:
             translation = _whole_word(spelled).sub(literal(word), translation)
-        return translation.upper() if self.upper else translation
+        if self.upper:
+            translation = translation.upper()
+        for k, (text, as_written) in enumerate(marked):
+            translation = translation.replace(chr(_HELD + k), text if as_written or not self.upper else text.upper())
+        return translation
 
 
 class SourceText:
@@ -325,27 +387,55 @@ class SourceText:
 
     def prepare(self, text: str) -> Prepared:
         """The sentence as the model should read it (see the module docstring)."""
+        held = held_spans(text)
+        held_text = [(kind, text[start:end]) for start, end, kind in held]
+        for k, (start, end, _) in reversed(list(enumerate(held))):
+            text = text[:start] + chr(_HELD + k) + text[end:]
         upper = False
         names: list[tuple[str, str]] = []
         as_written = text  # in its usual case, before any stand-in
         if self.table is not None:
-            case = case_of(text, self.table)
+            case = case_of(_WITHOUT_HELD.sub("", text), self.table)  # judged on the words around them
             if case != "as written":
-                text, upper = usual_case(text, self.table), case == "upper"
+                written, text, upper = text, usual_case(text, self.table), case == "upper"
                 as_written = text
-            if _TITLED.search(text) or any(w.lower() not in self.table for w in _CAPITALISED.findall(text)):
-                people = [n for n in self.stand_ins if not _whole_word(n).search(text)]
-                places = [n for n in self.place_stand_ins if not _whole_word(n).search(text)]
-                chosen: dict[str, str] = {}  # name → its stand-in, in the sentence's order
-                for name, place in _name_spans(text, self.table):
-                    free = (places or people) if place else people
-                    if name not in chosen and free:
-                        chosen[name] = free.pop(0)
-                # the longest first: "Dr. Nakamura" before a "Nakamura" of its own
-                for name in sorted(chosen, key=len, reverse=True):
-                    text = _whole_word(name).sub(literal(chosen[name]), text)
-                names = [(stand_in, self._as_target_writes(name)) for name, stand_in in chosen.items()]
-        numbers = ([self.write_number(n) for n in SOURCE_NUMBER.findall(text)]
+                # brands the table writes in mixed case ("MCDONALD'S" → "McDonald's"), held
+                # too, and put back as the line wrote them
+                source = written if len(written) == len(text) else text
+                brands = [(start, end, len(held_text) + i) for i, (start, end, _) in
+                          enumerate(s for s in held_spans(text) if s[2] == "brand")]
+                held_text += [("brand", source[start:end]) for start, end, _ in brands]
+                for start, end, k in reversed(brands):
+                    text = text[:start] + chr(_HELD + k) + text[end:]
+        # stand-ins the sentence, in its usual case, does not hold already
+        people = [n for n in self.stand_ins if not _whole_word(n).search(text)]
+        places = [n for n in self.place_stand_ins if not _whole_word(n).search(text)]
+        if self.table is not None and (_TITLED.search(text) or any(w.lower() not in self.table
+                                                                   for w in _CAPITALISED.findall(text))):
+            chosen: dict[str, str] = {}  # name → its stand-in, in the sentence's order
+            for name, place in _name_spans(text, self.table):
+                free = (places or people) if place else people
+                if name not in chosen and free:
+                    chosen[name] = free.pop(0)
+            # the longest first: "Dr. Nakamura" before a "Nakamura" of its own
+            for name in sorted(chosen, key=len, reverse=True):
+                text = _whole_word(name).sub(literal(chosen[name]), text)
+            names = [(stand_in, self._as_target_writes(name)) for name, stand_in in chosen.items()]
+        # held spans as stand-ins: a code as a number the model writes back (it comes back
+        # where the translation writes that number), the others as a name, a URL as a place's
+        verbatim: list[tuple[str, str]] = []
+        codes: dict[str, str] = {}
+        free_numbers = [n for n in NUMBER_STAND_INS if n not in SOURCE_NUMBER.findall(text)]
+        for k, (kind, written) in enumerate(held_text):
+            pool = (free_numbers if kind == "code" and self.write_number
+                    else (places or people) if kind == "url" else people if kind != "code" else [])
+            stand_in = pool.pop(0) if pool else written
+            if pool is free_numbers and stand_in != written:
+                codes[stand_in] = written
+            elif stand_in != written:
+                verbatim.append((stand_in, written))
+            text = text.replace(chr(_HELD + k), stand_in)
+        numbers = ([codes.get(n) or self.write_number(n) for n in SOURCE_NUMBER.findall(text)]
                    if self.write_number else [])
         spellings: list[tuple[str, str]] = []
         # Letters without an ASCII spelling have nothing to gain: ASCII text skips the check.
@@ -360,7 +450,7 @@ class SourceText:
         forms = {stand_in: tuple(f for f in self.stand_in_forms.get(stand_in, ())
                                  if not _whole_word(f).search(as_written))
                  for stand_in, _ in names}
-        return Prepared(text, upper, spellings, names, numbers, forms)
+        return Prepared(text, upper, spellings, names, numbers, forms, verbatim)
 
 
 def load_source_text(manifest: Manifest, tokenizers, truecase: bool = True,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s2s_batch.runtime.text import SourceText, ascii_spelling, case_of, french_number, usual_case
+from s2s_batch.runtime.text import SourceText, ascii_spelling, case_of, french_number, held_spans, usual_case
 from s2s_batch.runtime.translator import Translator, default_bundle_dir
 
 TABLE = {"hello": "hello", "how": "how", "are": "are", "you": "you", "i": "I", "tom": "Tom",
@@ -123,7 +123,7 @@ PLACES_TABLE = {**NAMES_TABLE, "tokyo": "Tokyo", "we": "we", "go": "go", "to": "
                 "guinea": "guinea", "yesterday": "yesterday", "came": "came", "house": "house", "s": "s",
                 "smith": "Smith", "mr": "Mr", "will": "will", "call": "call", "marie": "Marie", "saw": "saw",
                 "said": "said", "went": "went", "red": "red", "then": "then", "him": "him", "game": "game",
-                "stayed": "stayed", "left": "left"}
+                "stayed": "stayed", "left": "left", "room": "room", "opens": "opens"}
 
 
 def test_a_name_after_a_word_that_introduces_places_stands_in_as_a_place():
@@ -226,9 +226,54 @@ def test_digits_glued_to_a_word_are_not_placed_but_are_replaced_if_kept():
     assert prepared.restore("Ma mère est morte ces31 ans.") == "Ma mère est morte ces 631 ans."
     assert prepared.restore("Ma mère est morte depuis 31 ans.") == "Ma mère est morte depuis 631 ans."
     # digits after a capital are a name's (MP3, G7), not a misplaced number: left alone
-    player = SourceText(NAMES_TABLE, None).prepare("The MP3 player costs 1987 dollars.")
+    player = SourceText(NAMES_TABLE, None).prepare("The player costs 1987 dollars.")
     assert player.restore("Le lecteur MP3 coûte 3 dollars.") == "Le lecteur MP3 coûte 1987 dollars."
     assert player.restore("Le lecteur MP3 est cher.") == "Le lecteur MP3 est cher."
+
+
+@pytest.mark.parametrize("text, held", [
+    ("Mail john.doe@example.com, or visit https://example.org/a?b=1.", ["john.doe@example.com", "https://example.org/a?b=1"]),
+    ("Room B12, flight AF1234, (COVID-19) and 555-0199.", ["B12", "AF1234", "COVID-19", "555-0199"]),
+    ("My new iPhone, an eBay sale at McDonald's.", ["iPhone", "eBay", "McDonald"]),
+    ("It is 10km away, the 2nd time, in the 90s, at 5pm, for 3.5kg.", []),  # the model's to translate
+    ("Tom bought 3 apples at 2:30 in 1987.", []),  # numbers: see below
+])
+def test_spans_held_as_written(text, held):
+    assert [text[start:end] for start, end, _ in held_spans(text)] == held
+
+
+def test_held_spans_stand_in_and_come_back_as_written():
+    source = SourceText(PLACES_TABLE, None)
+    prepared = source.prepare("I saw john.doe@example.com at https://example.org/A.")
+    assert prepared.text == "I saw Tom at Boston."  # an address as a person's name, a URL as a place's
+    assert prepared.restore("J'ai vu Tom à Boston.") == "J'ai vu john.doe@example.com à https://example.org/A."
+    assert not prepared.carries("J'ai vu Tom.")  # one dropped: tried again
+    # a code reads as a number the model writes back, and is put back where that number is
+    prepared = source.prepare("Room B12 opens at 9.")
+    assert prepared.text == "Room 3 opens at 9." and prepared.numbers == ["B12", "9"]
+    assert prepared.restore("La salle 3 ouvre à 9.") == "La salle B12 ouvre à 9."
+    # a stand-in is one the sentence does not hold, read in its usual case
+    assert source.prepare("TOM SAW AHMED.").text == "Tom saw Mary."
+    # case is judged on the words around a held span ("'s" included)
+    assert source.prepare("I Saw Tom At McDonald's Today.").text == "I saw Tom at Mary's today."
+    # a brand the table writes in mixed case is held in an ALL CAPS line too, as the line wrote it
+    table = {**PLACES_TABLE, "iphone": "iPhone", "ipad": "iPad", "an": "an", "bought": "bought"}
+    prepared = SourceText(table, None).prepare("I BOUGHT AN IPHONE AND AN IPAD.")
+    assert prepared.text == "I bought an Tom and an Mary."
+    assert prepared.restore("J'ai acheté un Tom et un Mary.") == "J'AI ACHETÉ UN IPHONE ET UN IPAD."
+    # in an ALL CAPS line the rest is capitals, the held span as written
+    prepared = source.prepare("I SAW https://example.org/A/b TODAY.")
+    assert prepared.upper and prepared.text == "I saw Boston today."
+    assert prepared.restore("J'ai vu Boston aujourd'hui.") == "J'AI VU https://example.org/A/b AUJOURD'HUI."
+
+
+def test_the_default_bundle_keeps_addresses_codes_and_brands():
+    lines = ["Send the report to john.doe@example.com before Friday.",
+             "Please visit https://www.example.org/help for more information.",
+             "She sold her old bike on eBay.", "The password is Xk7#pq."]
+    out = Translator(threads=1).translate_lines(lines)
+    for kept, translation in zip(["john.doe@example.com", "https://www.example.org/help", "eBay", "Xk7#pq"], out):
+        assert kept in translation, translation
 
 
 def test_a_translation_carries_its_numbers_and_every_names_stand_in():
