@@ -16,6 +16,9 @@ From a held-out split (the one s2s-train uses) it builds variants and translates
   the same value, read as French writes it (1 250 or 1250, 3,5, 14 h 30);
 - ALL CAPS and Title Case: every sentence so written; BLEU (lowercased) as a ratio to
   the lowercased BLEU of the sentences as written;
+- spans: the name sentences again, an e-mail address, a URL, a code ("KT4821") or a
+  phone number ("555-0199") where the name was; the share of outputs holding it as
+  written;
 - joined: 2-3 consecutive sentences joined into one line, read whole (no sentence
   splitting), and with the runtime's splitting; BLEU as a ratio to the sentences
   translated one by one and joined;
@@ -88,6 +91,21 @@ def bench_names(corpus: list[tuple[str, str]], count: int = 3000, seed: int = 1)
     pool = name_pool(BENCH_NAME_LOCALES, size=count * 3, seed=seed)
     return [n for n in pool if latin_name(n)
             and not any(w in seen_words or w in trained for w in re.findall(r"[^\W\d_]+", n))][:count]
+
+
+def bench_span(rng: random.Random, name: str) -> str:
+    """A span the translation must hold as written, of a random kind, from a bench name:
+    an e-mail address, a URL, a code of capitals and digits, or a phone number."""
+    word = re.sub(r"[^a-z]", "", name.lower()) or "x"
+    kind = rng.choice(("email", "url", "code", "phone"))
+    if kind == "email":
+        return f"{word}.{rng.randint(1, 99)}@{rng.choice(('mail', 'post', 'web'))}.{rng.choice(('com', 'org', 'net'))}"
+    if kind == "url":
+        return f"https://www.{word}.{rng.choice(('com', 'org', 'fi'))}/{rng.choice(('help', 'news', 'a/b'))}"
+    if kind == "code":
+        letters = "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(rng.randint(1, 3)))
+        return f"{letters}{rng.randint(1, 9999)}"
+    return f"{rng.randint(200, 999)}-{rng.randint(1000, 9999):04d}"
 
 
 def _whole(word: str) -> re.Pattern:
@@ -231,6 +249,16 @@ def main() -> None:
                        "carried_known_characters": round(sum(kept[i] for i in spelled) / max(len(spelled), 1), 4),
                        "bleu": bleu(_CASED, outputs, [v[1] for v in variants]),
                        "examples": [[v[0], o] for v, o, k in zip(variants, outputs, kept) if not k][:5]}
+    # the same sentences with a span to keep as written where the name was (a stream of
+    # its own, so that the other variants are drawn as before)
+    span_rng = random.Random(args.seed + 1_000_003)
+    spans = [(src.replace(name, span), [r.replace(name, span) for r in rs], span)
+             for (src, rs, name), span in ((v, bench_span(span_rng, v[2])) for v in variants)]
+    outputs = run([v[0] for v in spans])
+    kept = [span in out for (_, _, span), out in zip(spans, outputs)]
+    report["spans"] = {"sentences": len(spans), "carried": round(sum(kept) / max(len(kept), 1), 4),
+                       "bleu": bleu(_CASED, outputs, [v[1] for v in spans]),
+                       "examples": [[v[0], o] for v, o, k in zip(spans, outputs, kept) if not k][:5]}
     numbers = number_variants(sources, refs, rng)
     outputs = run([v[0] for v in numbers])
     kept = [value in french_values(out) for (_, _, value), out in zip(numbers, outputs)]

@@ -108,6 +108,7 @@ NUMBER_STAND_INS = ("3", "5", "50", "100")
 NAME_STAND_INS = ("Tom", "Mary")
 PLACE_STAND_INS = ("Boston", "Tokyo")
 _BEFORE_PLACES = frozenset({"in", "to", "from", "near", "into"})
+_BEFORE_URLS = _BEFORE_PLACES | {"visit", "at", "on", "see"}
 _SENTENCE_OPENERS = frozenset('.!?:;"“”«»')
 # Spans the model cannot read but the translation must hold as written: held out of the
 # sentence (each as one private-use character while case and names are handled), read
@@ -421,20 +422,30 @@ class SourceText:
             for name in sorted(chosen, key=len, reverse=True):
                 text = _whole_word(name).sub(literal(chosen[name]), text)
             names = [(stand_in, self._as_target_writes(name)) for name, stand_in in chosen.items()]
-        # held spans as stand-ins: a code as a number the model writes back (it comes back
-        # where the translation writes that number), the others as a name, a URL as a place's
+        # held spans as stand-ins: a code after a word as a number the model writes back (it
+        # comes back where the translation writes that number); the others, and a code that
+        # starts the sentence, as a person's name; a URL after "to", "visit", "at"... as a
+        # place's (the model drops a number or a place that is a sentence's subject)
         verbatim: list[tuple[str, str]] = []
         codes: dict[str, str] = {}
-        free_numbers = [n for n in NUMBER_STAND_INS if n not in SOURCE_NUMBER.findall(text)]
+        free_numbers = [n for n in NUMBER_STAND_INS if n not in SOURCE_NUMBER.findall(text)] \
+            if self.write_number else []
         for k, (kind, written) in enumerate(held_text):
-            pool = (free_numbers if kind == "code" and self.write_number
-                    else (places or people) if kind == "url" else people if kind != "code" else [])
+            mark = chr(_HELD + k)
+            words_before = re.findall(r"[^\W\d_]+", text[: text.index(mark)])
+            before = words_before[-1].lower() if words_before else ""
+            if kind == "code" and before and free_numbers:
+                pool = free_numbers
+            elif kind == "url" and before in _BEFORE_URLS and places:
+                pool = places
+            else:
+                pool = people or (free_numbers if kind == "code" else [])
             stand_in = pool.pop(0) if pool else written
             if pool is free_numbers and stand_in != written:
                 codes[stand_in] = written
             elif stand_in != written:
                 verbatim.append((stand_in, written))
-            text = text.replace(chr(_HELD + k), stand_in)
+            text = text.replace(mark, stand_in)
         numbers = ([codes.get(n) or self.write_number(n) for n in SOURCE_NUMBER.findall(text)]
                    if self.write_number else [])
         spellings: list[tuple[str, str]] = []

@@ -262,9 +262,12 @@ def test_held_spans_stand_in_and_come_back_as_written():
     assert prepared.text == "I bought an Tom and an Mary."
     assert prepared.restore("J'ai acheté un Tom et un Mary.") == "J'AI ACHETÉ UN IPHONE ET UN IPAD."
     # in an ALL CAPS line the rest is capitals, the held span as written
-    prepared = source.prepare("I SAW https://example.org/A/b TODAY.")
-    assert prepared.upper and prepared.text == "I saw Boston today."
-    assert prepared.restore("J'ai vu Boston aujourd'hui.") == "J'AI VU https://example.org/A/b AUJOURD'HUI."
+    prepared = source.prepare("I WENT TO https://example.org/A/b TODAY.")
+    assert prepared.upper and prepared.text == "I went to Boston today."
+    assert prepared.restore("Je suis allé à Boston aujourd'hui.") == \
+        "JE SUIS ALLÉ À https://example.org/A/b AUJOURD'HUI."
+    # a span that starts the sentence is its subject: a person's name, whatever its kind
+    assert source.prepare("KT4821 saw https://example.org today.").text == "Tom saw Mary today."
 
 
 def test_the_default_bundle_keeps_addresses_codes_and_brands():
