@@ -299,6 +299,7 @@ class Prepared:
     # each stand-in's translated forms that the sentence does not write itself
     stand_in_forms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     verbatim: list[tuple[str, str]] = field(default_factory=list)  # (stand-in, a URL, e-mail or brand)
+    codes: dict[str, str] = field(default_factory=dict)  # a code's stand-in number → the code
 
     def places_numbers(self, translation: str) -> bool:
         """Whether the model's translation writes as many numbers as the source."""
@@ -319,8 +320,14 @@ class Prepared:
         if not self.numbers or len(self.numbers) > len(free):
             return None
         stand_ins = iter(free)
-        text = SOURCE_NUMBER.sub(lambda _: next(stand_ins), self.text)
-        return dataclasses.replace(self, text=text)
+        renamed: dict[str, str] = {}
+
+        def swap(match: re.Match) -> str:
+            renamed[match.group(0)] = next(stand_ins)
+            return renamed[match.group(0)]
+
+        text = SOURCE_NUMBER.sub(swap, self.text)
+        return dataclasses.replace(self, text=text, codes={renamed.get(n, n): c for n, c in self.codes.items()})
 
     def restore(self, translation: str) -> str:
         """The translation with each stand-in and ASCII spelling turned back into its
@@ -334,6 +341,9 @@ class Prepared:
             translation = _GLUED_NUMBER.sub(
                 lambda m: (" " if m.start() and m.string[m.start() - 1].isalpha() else "") + next(written),
                 translation)
+        elif self.codes:  # not as many numbers: a code's stand-in is still never left showing
+            translation = re.sub(rf"(?<![\w,.])(?:{'|'.join(self.codes)})(?![\w,])",
+                                 lambda m: self.codes[m.group(0)], translation)
         # each stand-in, or failing it its first translated form found, turned back in
         # one pass, so that no name put back is read again as another's stand-in; a held
         # span stays as written in an ALL CAPS translation (a URL's path is case-sensitive)
@@ -461,7 +471,7 @@ class SourceText:
         forms = {stand_in: tuple(f for f in self.stand_in_forms.get(stand_in, ())
                                  if not _whole_word(f).search(as_written))
                  for stand_in, _ in names}
-        return Prepared(text, upper, spellings, names, numbers, forms, verbatim)
+        return Prepared(text, upper, spellings, names, numbers, forms, verbatim, codes)
 
 
 def load_source_text(manifest: Manifest, tokenizers, truecase: bool = True,

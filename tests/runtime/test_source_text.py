@@ -252,6 +252,10 @@ def test_held_spans_stand_in_and_come_back_as_written():
     prepared = source.prepare("Room B12 opens at 9.")
     assert prepared.text == "Room 3 opens at 9." and prepared.numbers == ["B12", "9"]
     assert prepared.restore("La salle 3 ouvre à 9.") == "La salle B12 ouvre à 9."
+    # a translation with more numbers than the source still never shows a code's stand-in
+    assert prepared.restore("La salle 3 3 ouvre à 9.") == "La salle B12 B12 ouvre à 9."
+    retry = prepared.with_number_stand_ins()  # the second try renames the code's stand-in
+    assert retry.text == "Room 5 opens at 50." and retry.restore("La salle 5 ouvre.") == "La salle B12 ouvre."
     # a stand-in is one the sentence does not hold, read in its usual case
     assert source.prepare("TOM SAW AHMED.").text == "Tom saw Mary."
     # case is judged on the words around a held span ("'s" included)
