@@ -221,7 +221,8 @@ def held_spans(text: str) -> list[tuple[int, int, str]]:
         start, end = chunk.span()
         while start < end and text[start] in _LEADING:
             start += 1
-        while end > start and text[end - 1] in _TRAILING:
+        while end > start and text[end - 1] in _TRAILING and not (
+                text[end - 1] == ")" and text.count("(", start, end) >= text.count(")", start, end)):
             end -= 1
         core = text[start:end]
         if core.endswith(("'s", "’s")):
@@ -232,7 +233,7 @@ def held_spans(text: str) -> list[tuple[int, int, str]]:
             kind = "url"
         elif _EMAIL.fullmatch(core):
             kind = "email"
-        elif _PHONE.fullmatch(core) or (_CODE.fullmatch(core) and not _UNIT.fullmatch(core)):
+        elif _PHONE.fullmatch(core) or (_CODE.fullmatch(core) and not _UNIT.fullmatch(core.lower())):
             kind = "code"
         elif _MIXED_CASE.fullmatch(core):
             kind = "brand"
@@ -302,8 +303,11 @@ class Prepared:
     codes: dict[str, str] = field(default_factory=dict)  # a code's stand-in number → the code
 
     def places_numbers(self, translation: str) -> bool:
-        """Whether the model's translation writes as many numbers as the source."""
-        return len(_TARGET_NUMBER.findall(translation)) == len(self.numbers)
+        """Whether the model's translation writes each code's stand-in number and as many
+        other numbers as the source."""
+        found = _TARGET_NUMBER.findall(translation)
+        return all(value in found for value in self.codes) and \
+            len([n for n in found if n not in self.codes]) == len(self.numbers)
 
     def carries(self, translation: str) -> bool:
         """Whether the model's translation writes as many numbers as the source and every
@@ -317,7 +321,7 @@ class Prepared:
         reliably (NUMBER_STAND_INS), for a second try; None when it has none or more
         than there are stand-ins."""
         free = [n for n in NUMBER_STAND_INS if n not in SOURCE_NUMBER.findall(self.text)]
-        if not self.numbers or len(self.numbers) > len(free):
+        if not self.numbers or len(self.numbers) + len(self.codes) > len(free):
             return None
         stand_ins = iter(free)
         renamed: dict[str, str] = {}
@@ -333,7 +337,19 @@ class Prepared:
         """The translation with each stand-in and ASCII spelling turned back into its
         name or word (whole words only), its numbers the source's when it writes as many,
         in capitals for an ALL CAPS input."""
-        if self.numbers and self.places_numbers(translation):
+        marked: list[tuple[str, bool]] = []  # what each mark stands for, and whether as written
+
+        def mark(text: str, as_written: bool) -> str:
+            marked.append((text, as_written))
+            return chr(_HELD + len(marked) - 1)
+
+        # a code's stand-in number turned back by its value, wherever the translation puts it
+        if self.codes:
+            for value in self.codes:  # the model wrote it twice in a row ("3 3 ans"): once
+                translation = re.sub(rf"(?<![\w,.])({value})(?:\s+{value})+(?![\w,])", r"\1", translation)
+            translation = _TARGET_NUMBER.sub(
+                lambda m: mark(self.codes[m.group(0)], True) if m.group(0) in self.codes else m.group(0), translation)
+        if self.numbers and len(_TARGET_NUMBER.findall(translation)) == len(self.numbers):
             written = iter(self.numbers)
             translation = _TARGET_NUMBER.sub(lambda _: next(written), translation)
         elif self.numbers and _only_lowercase_glue(translation, len(self.numbers)):
@@ -341,9 +357,6 @@ class Prepared:
             translation = _GLUED_NUMBER.sub(
                 lambda m: (" " if m.start() and m.string[m.start() - 1].isalpha() else "") + next(written),
                 translation)
-        elif self.codes:  # not as many numbers: a code's stand-in is still never left showing
-            translation = re.sub(rf"(?<![\w,.])(?:{'|'.join(self.codes)})(?![\w,])",
-                                 lambda m: self.codes[m.group(0)], translation)
         # each stand-in, or failing it its first translated form found, turned back in
         # one pass, so that no name put back is read again as another's stand-in; a held
         # span stays as written in an ALL CAPS translation (a URL's path is case-sensitive)
@@ -353,15 +366,10 @@ class Prepared:
                           if _whole_word(f).search(translation)), None)
             if found is not None:
                 back.setdefault(found, (name, as_written))
-        marked: list[tuple[str, bool]] = []
-
-        def mark(match: re.Match) -> str:
-            marked.append(back[match.group(0)])
-            return chr(_HELD + len(marked) - 1)
-
         if back:
             pattern = "|".join(re.escape(w) for w in sorted(back, key=len, reverse=True))
-            translation = re.sub(rf"(?<![^\W\d_])(?:{pattern})(?![^\W\d_])", mark, translation)
+            translation = re.sub(rf"(?<![^\W\d_])(?:{pattern})(?![^\W\d_])", lambda m: mark(*back[m.group(0)]),
+                                 translation)
         for spelled, word in self.spellings:
             translation = _whole_word(spelled).sub(literal(word), translation)
         if self.upper:
@@ -398,7 +406,8 @@ class SourceText:
 
     def prepare(self, text: str) -> Prepared:
         """The sentence as the model should read it (see the module docstring)."""
-        held = held_spans(text)
+        # the marks are private-use characters: a line that writes some is read as it is
+        held = [] if _WITHOUT_HELD.search(text) else held_spans(text)
         held_text = [(kind, text[start:end]) for start, end, kind in held]
         for k, (start, end, _) in reversed(list(enumerate(held))):
             text = text[:start] + chr(_HELD + k) + text[end:]
@@ -438,7 +447,7 @@ class SourceText:
         # place's (the model drops a number or a place that is a sentence's subject)
         verbatim: list[tuple[str, str]] = []
         codes: dict[str, str] = {}
-        free_numbers = [n for n in NUMBER_STAND_INS if n not in SOURCE_NUMBER.findall(text)] \
+        free_numbers = [n for n in NUMBER_STAND_INS if n not in re.findall(r"\d+", text)] \
             if self.write_number else []
         for k, (kind, written) in enumerate(held_text):
             mark = chr(_HELD + k)
@@ -456,7 +465,7 @@ class SourceText:
             elif stand_in != written:
                 verbatim.append((stand_in, written))
             text = text.replace(mark, stand_in)
-        numbers = ([codes.get(n) or self.write_number(n) for n in SOURCE_NUMBER.findall(text)]
+        numbers = ([self.write_number(n) for n in SOURCE_NUMBER.findall(text) if n not in codes]
                    if self.write_number else [])
         spellings: list[tuple[str, str]] = []
         # Letters without an ASCII spelling have nothing to gain: ASCII text skips the check.
@@ -470,7 +479,7 @@ class SourceText:
         # a translated form only where the sentence did not write it itself
         forms = {stand_in: tuple(f for f in self.stand_in_forms.get(stand_in, ())
                                  if not _whole_word(f).search(as_written))
-                 for stand_in, _ in names}
+                 for stand_in, _ in [*names, *verbatim]}
         return Prepared(text, upper, spellings, names, numbers, forms, verbatim, codes)
 
 

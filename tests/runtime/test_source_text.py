@@ -123,7 +123,9 @@ PLACES_TABLE = {**NAMES_TABLE, "tokyo": "Tokyo", "we": "we", "go": "go", "to": "
                 "guinea": "guinea", "yesterday": "yesterday", "came": "came", "house": "house", "s": "s",
                 "smith": "Smith", "mr": "Mr", "will": "will", "call": "call", "marie": "Marie", "saw": "saw",
                 "said": "said", "went": "went", "red": "red", "then": "then", "him": "him", "game": "game",
-                "stayed": "stayed", "left": "left", "room": "room", "opens": "opens"}
+                "stayed": "stayed", "left": "left", "room": "room", "opens": "opens",
+                "the": "the", "password": "password", "write": "write", "has": "has", "beds": "beds",
+                "press": "press", "type": "type"}
 
 
 def test_a_name_after_a_word_that_introduces_places_stands_in_as_a_place():
@@ -237,6 +239,9 @@ def test_digits_glued_to_a_word_are_not_placed_but_are_replaced_if_kept():
     ("My new iPhone, an eBay sale at McDonald's.", ["iPhone", "eBay", "McDonald"]),
     ("It is 10km away, the 2nd time, in the 90s, at 5pm, for 3.5kg.", []),  # the model's to translate
     ("Tom bought 3 apples at 2:30 in 1987.", []),  # numbers: see below
+    ("AT 5PM, 10KM AWAY, ON THE 25TH.", []),  # units and ordinals in capitals too
+    ("See https://en.wikipedia.org/wiki/Foo_(bar). (Or https://x.org/a.)",
+     ["https://en.wikipedia.org/wiki/Foo_(bar)", "https://x.org/a"]),
 ])
 def test_spans_held_as_written(text, held):
     assert [text[start:end] for start, end, _ in held_spans(text)] == held
@@ -250,12 +255,28 @@ def test_held_spans_stand_in_and_come_back_as_written():
     assert not prepared.carries("J'ai vu Tom.")  # one dropped: tried again
     # a code reads as a number the model writes back, and is put back where that number is
     prepared = source.prepare("Room B12 opens at 9.")
-    assert prepared.text == "Room 3 opens at 9." and prepared.numbers == ["B12", "9"]
+    assert prepared.text == "Room 3 opens at 9." and prepared.numbers == ["9"] and prepared.codes == {"3": "B12"}
     assert prepared.restore("La salle 3 ouvre à 9.") == "La salle B12 ouvre à 9."
-    # a translation with more numbers than the source still never shows a code's stand-in
-    assert prepared.restore("La salle 3 3 ouvre à 9.") == "La salle B12 B12 ouvre à 9."
+    assert prepared.places_numbers("La salle 3 ouvre à 9.") and not prepared.places_numbers("La salle ouvre à 9.")
+    # a code's stand-in written twice in a row comes back once; elsewhere each time
+    assert prepared.restore("La salle 3 3 ouvre à 9.") == "La salle B12 ouvre à 9."
+    assert prepared.restore("La salle 3 ouvre à 9, la 3 à 10.") == "La salle B12 ouvre à 9, la B12 à 10."
     retry = prepared.with_number_stand_ins()  # the second try renames the code's stand-in
     assert retry.text == "Room 5 opens at 50." and retry.restore("La salle 5 ouvre.") == "La salle B12 ouvre."
+    # by its value, wherever the translation puts it; no stand-in whose digits the sentence holds
+    prepared = source.prepare("Room B12 has 3 beds.")
+    assert prepared.text == "Room 5 has 3 beds."
+    assert prepared.restore("Il y a 3 lits dans la salle 5.") == "Il y a 3 lits dans la salle B12."
+    assert source.prepare("Room B12 opens at 3:30.").restore("Elle ouvre à 3 h 30.") == "Elle ouvre à 3 h 30."
+    # a code stays as written in an ALL CAPS line too
+    assert source.prepare("THE PASSWORD IS Xk7#pq.").restore("Le mot de passe est 3.") == \
+        "LE MOT DE PASSE EST Xk7#pq."
+    # a held span's stand-in the model translated is turned back too
+    prepared = source.prepare("Write to bob@x.com and alice@y.com.")
+    assert prepared.text == "Write to Tom and Mary."
+    assert prepared.restore("Écris à Tom et Marie.") == "Écris à bob@x.com et alice@y.com."
+    # a line that writes private-use characters (the marks) is read as it is
+    assert source.prepare("Press \ue000 then type x@y.org.").text == "Press \ue000 then type x@y.org."
     # a stand-in is one the sentence does not hold, read in its usual case
     assert source.prepare("TOM SAW AHMED.").text == "Tom saw Mary."
     # case is judged on the words around a held span ("'s" included)
