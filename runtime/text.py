@@ -37,9 +37,10 @@ Two things a model trained on Tatoeba has never seen, handled here rather than h
 - **Spans to keep as written.** URLs, e-mail addresses, codes (letters and digits in one
   token, "B12", "AF1234", "COVID-19", or digits in hyphenated groups, "555-0199") and
   brands written in mixed case ("iPhone", "eBay") are held out of the sentence while
-  its case and names are read, then read as stand-ins the model copies (an address or a
-  brand as a name, a URL as a place, a code as a number) and put back as written, in
-  an ALL CAPS translation too. A translation that drops one gets the further tries.
+  its case and names are read, then read as stand-ins the model copies (a person's name;
+  a URL after "to", "at", "visit"... a place's; a code once the names are taken, a
+  number) and put back as written, in an ALL CAPS translation too. A translation that
+  drops one gets the further tries.
 - **Letters the tokenizers do not know.** A word holding a character that either side's
   SentencePiece model lacks ("Pešić", "Søren") would reach the model as <unk>. It is
   replaced by its ASCII spelling ("Pesic", "Soren"), which the model copies like any
@@ -120,7 +121,9 @@ _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\+?\d+(?:[-‐]\d+)+")  # 555-0199, +33-1-23: digits in hyphenated groups
 _CODE = re.compile(r"(?=[^\s]*\d)(?=[^\s]*[^\W\d_])[^\W_](?:[\w\-/#.+]*[^\W_])?")  # B12, AF1234, COVID-19
-_UNIT = re.compile(r"\d+(?:[.,]\d+)?[a-z]+")  # 10km, 5pm, 2nd, 90s: the model's to translate
+# 10km, 5pm, 2nd, 90s (read in lowercase): the model's to translate
+_UNIT = re.compile(r"\d+(?:[.,]\d+)?(?:st|nd|rd|th|s|am|pm|k|km|m|cm|mm|kg|g|mg|l|ml|h|min|mph|ft|lbs?|oz"
+                   r"|[kmgt]b|g?hz)")
 _WITHOUT_HELD = re.compile(r"[\ue000-\uf8ff](?:['’]s)?")  # a held span's mark, with its "'s"
 _MIXED_CASE = re.compile(r"[^\W\d_]*[a-z][A-Z][^\W\d_]*")  # iPhone, eBay, McDonald
 # A stand-in the model also translates, per target language: Mary is Marie in a third of
@@ -441,10 +444,10 @@ class SourceText:
             for name in sorted(chosen, key=len, reverse=True):
                 text = _whole_word(name).sub(literal(chosen[name]), text)
             names = [(stand_in, self._as_target_writes(name)) for name, stand_in in chosen.items()]
-        # held spans as stand-ins: a code after a word as a number the model writes back (it
-        # comes back where the translation writes that number); the others, and a code that
-        # starts the sentence, as a person's name; a URL after "to", "visit", "at"... as a
-        # place's (the model drops a number or a place that is a sentence's subject)
+        # held spans as stand-ins: a person's name (the model copies Tom and Mary wherever a
+        # code or an address stands: docs/quality.md), a URL after "to", "visit", "at"... a
+        # place's; a code with no name left, a number the model writes back (it comes back
+        # by that number's value)
         verbatim: list[tuple[str, str]] = []
         codes: dict[str, str] = {}
         free_numbers = [n for n in NUMBER_STAND_INS if n not in re.findall(r"\d+", text)] \
@@ -453,9 +456,7 @@ class SourceText:
             mark = chr(_HELD + k)
             words_before = re.findall(r"[^\W\d_]+", text[: text.index(mark)])
             before = words_before[-1].lower() if words_before else ""
-            if kind == "code" and before and free_numbers:
-                pool = free_numbers
-            elif kind == "url" and before in _BEFORE_URLS and places:
+            if kind == "url" and before in _BEFORE_URLS and places:
                 pool = places
             else:
                 pool = people or (free_numbers if kind == "code" else [])

@@ -240,6 +240,7 @@ def test_digits_glued_to_a_word_are_not_placed_but_are_replaced_if_kept():
     ("It is 10km away, the 2nd time, in the 90s, at 5pm, for 3.5kg.", []),  # the model's to translate
     ("Tom bought 3 apples at 2:30 in 1987.", []),  # numbers: see below
     ("AT 5PM, 10KM AWAY, ON THE 25TH.", []),  # units and ordinals in capitals too
+    ("Platform 9B, bus 42A, a 4x4.", ["9B", "42A", "4x4"]),
     ("See https://en.wikipedia.org/wiki/Foo_(bar). (Or https://x.org/a.)",
      ["https://en.wikipedia.org/wiki/Foo_(bar)", "https://x.org/a"]),
 ])
@@ -253,24 +254,30 @@ def test_held_spans_stand_in_and_come_back_as_written():
     assert prepared.text == "I saw Tom at Boston."  # an address as a person's name, a URL as a place's
     assert prepared.restore("J'ai vu Tom à Boston.") == "J'ai vu john.doe@example.com à https://example.org/A."
     assert not prepared.carries("J'ai vu Tom.")  # one dropped: tried again
-    # a code reads as a number the model writes back, and is put back where that number is
+    # a code reads as a person's name too (the model copies it where a number would be dropped)
     prepared = source.prepare("Room B12 opens at 9.")
-    assert prepared.text == "Room 3 opens at 9." and prepared.numbers == ["9"] and prepared.codes == {"3": "B12"}
-    assert prepared.restore("La salle 3 ouvre à 9.") == "La salle B12 ouvre à 9."
-    assert prepared.places_numbers("La salle 3 ouvre à 9.") and not prepared.places_numbers("La salle ouvre à 9.")
+    assert prepared.text == "Room Tom opens at 9." and prepared.numbers == ["9"]
+    assert prepared.restore("La salle Tom ouvre à 9.") == "La salle B12 ouvre à 9."
+    # with the names taken, as a number the model writes back, put back by that number's value
+    prepared = source.prepare("Tom and Mary saw room B12 at 9.")
+    assert prepared.text == "Tom and Mary saw room 3 at 9." and prepared.codes == {"3": "B12"}
+    assert prepared.restore("Tom et Mary ont vu la salle 3 à 9.") == "Tom et Mary ont vu la salle B12 à 9."
+    assert prepared.places_numbers("La salle 3 à 9.") and not prepared.places_numbers("La salle à 9.")
+    assert prepared.restore("Il y a 9 lits dans la salle 3.") == "Il y a 9 lits dans la salle B12."
     # a code's stand-in written twice in a row comes back once; elsewhere each time
-    assert prepared.restore("La salle 3 3 ouvre à 9.") == "La salle B12 ouvre à 9."
-    assert prepared.restore("La salle 3 ouvre à 9, la 3 à 10.") == "La salle B12 ouvre à 9, la B12 à 10."
+    assert prepared.restore("La salle 3 3 à 9.") == "La salle B12 à 9."
+    assert prepared.restore("La salle 3 à 9, la 3 à 10.") == "La salle B12 à 9, la B12 à 10."
     retry = prepared.with_number_stand_ins()  # the second try renames the code's stand-in
-    assert retry.text == "Room 5 opens at 50." and retry.restore("La salle 5 ouvre.") == "La salle B12 ouvre."
-    # by its value, wherever the translation puts it; no stand-in whose digits the sentence holds
-    prepared = source.prepare("Room B12 has 3 beds.")
-    assert prepared.text == "Room 5 has 3 beds."
-    assert prepared.restore("Il y a 3 lits dans la salle 5.") == "Il y a 3 lits dans la salle B12."
-    assert source.prepare("Room B12 opens at 3:30.").restore("Elle ouvre à 3 h 30.") == "Elle ouvre à 3 h 30."
+    assert retry.text == "Tom and Mary saw room 5 at 50." and retry.restore("La salle 5.") == "La salle B12."
+    # no stand-in whose digits the sentence holds (3 beside 3:30)
+    prepared = source.prepare("Tom and Mary saw room B12 at 3:30.")
+    assert prepared.text == "Tom and Mary saw room 5 at 3:30."
+    assert prepared.restore("Ils l'ont vue à 3 h 30.") == "Ils l'ont vue à 3 h 30."
     # a code stays as written in an ALL CAPS line too
-    assert source.prepare("THE PASSWORD IS Xk7#pq.").restore("Le mot de passe est 3.") == \
+    assert source.prepare("THE PASSWORD IS Xk7#pq.").restore("Le mot de passe est Tom.") == \
         "LE MOT DE PASSE EST Xk7#pq."
+    assert source.prepare("TOM AND MARY SAW ROOM Xk7#pq.").restore("Tom et Mary ont vu la salle 3.") == \
+        "TOM ET MARY ONT VU LA SALLE Xk7#pq."
     # a held span's stand-in the model translated is turned back too
     prepared = source.prepare("Write to bob@x.com and alice@y.com.")
     assert prepared.text == "Write to Tom and Mary."
@@ -291,7 +298,7 @@ def test_held_spans_stand_in_and_come_back_as_written():
     assert prepared.upper and prepared.text == "I went to Boston today."
     assert prepared.restore("Je suis allé à Boston aujourd'hui.") == \
         "JE SUIS ALLÉ À https://example.org/A/b AUJOURD'HUI."
-    # a span that starts the sentence is its subject: a person's name, whatever its kind
+    # a URL is a place's only after a word that introduces places
     assert source.prepare("KT4821 saw https://example.org today.").text == "Tom saw Mary today."
 
 
