@@ -41,6 +41,10 @@ Two things a model trained on Tatoeba has never seen, handled here rather than h
   a URL after "to", "at", "visit"... a place's; a code once the names are taken, a
   number) and put back as written, in an ALL CAPS translation too. A translation that
   drops one gets the further tries.
+- **What Tatoeba never writes** (runtime/surface.py): symbols and emoticons at a
+  sentence's ends ("😀", ":)") and quotes or brackets around all of it are taken off
+  and put back around the translation; currency signs are read as words ("$5" → "5
+  dollars") and am/pm times on the 24-hour clock ("3pm" → "15:00").
 - **Letters the tokenizers do not know.** A word holding a character that either side's
   SentencePiece model lacks ("Pešić", "Søren") would reach the model as <unk>. It is
   replaced by its ASCII spelling ("Pesic", "Soren"), which the model copies like any
@@ -61,6 +65,7 @@ from dataclasses import dataclass, field
 
 from s2s_batch.runtime.bundle.manifest import SOURCE_CASE_FILE, Manifest
 from s2s_batch.runtime.bundle.tokens import Recaser
+from s2s_batch.runtime.surface import Edges, peel, spell_out
 
 # A sentence mark (possibly closed by quotes or brackets) followed by whitespace: only a
 # line holding one can hold more than one sentence.
@@ -304,6 +309,7 @@ class Prepared:
     stand_in_forms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     verbatim: list[tuple[str, str]] = field(default_factory=list)  # (stand-in, a URL, e-mail or brand)
     codes: dict[str, str] = field(default_factory=dict)  # a code's stand-in number → the code
+    edges: Edges = field(default_factory=Edges)  # symbols and the quotes or brackets taken off
 
     def places_numbers(self, translation: str) -> bool:
         """Whether the model's translation writes each code's stand-in number and as many
@@ -379,7 +385,7 @@ class Prepared:
             translation = translation.upper()
         for k, (text, as_written) in enumerate(marked):
             translation = translation.replace(chr(_HELD + k), text if as_written or not self.upper else text.upper())
-        return translation
+        return self.edges.around(translation)
 
 
 class SourceText:
@@ -409,6 +415,8 @@ class SourceText:
 
     def prepare(self, text: str) -> Prepared:
         """The sentence as the model should read it (see the module docstring)."""
+        text, edges = peel(text)
+        text = spell_out(text)
         # the marks are private-use characters: a line that writes some is read as it is
         held = [] if _WITHOUT_HELD.search(text) else held_spans(text)
         held_text = [(kind, text[start:end]) for start, end, kind in held]
@@ -481,7 +489,7 @@ class SourceText:
         forms = {stand_in: tuple(f for f in self.stand_in_forms.get(stand_in, ())
                                  if not _whole_word(f).search(as_written))
                  for stand_in, _ in [*names, *verbatim]}
-        return Prepared(text, upper, spellings, names, numbers, forms, verbatim, codes)
+        return Prepared(text, upper, spellings, names, numbers, forms, verbatim, codes, edges)
 
 
 def load_source_text(manifest: Manifest, tokenizers, truecase: bool = True,

@@ -300,6 +300,9 @@ class Translator:
         results, placed = self._piece_results(pieces, prepared, call, tokenized)
         if prepared is not None:
             self._place_numbers(prepared, call, tokenized, results, placed)
+            for i, piece in enumerate(prepared):
+                if not piece.text and piece.edges.lead:  # symbols only ("😀"): written back as they are
+                    results[i] = TranslationResult([piece.edges.lead.strip()], [0.0], [[]], [[]], [[]])
         by_line: list[list[TranslationResult]] = [[] for _ in lines]
         for owner, result in zip(owners, results):
             by_line[owner].append(result)
