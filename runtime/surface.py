@@ -19,41 +19,38 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-# Emoticons as people type them: :) :-( ;D :P <3 xD ^^
-_EMOTICON = re.compile(r"(?:[:;=8][-'^]?[()\[\]DPpOo3/\\|*]|<3|[xX]D|\^\^)$")
-_LEADING_EMOTICON = re.compile(r"(?:[:;=8][-'^]?[()\[\]DPpOo3/\\|*]|<3|[xX]D|\^\^)(?=\s)")
+# Emoticons as people type them: :) :-( ;D :P <3 xD ^^ (not 8): "83" is a number)
+_EMOTICON = re.compile(r"(?:[:;=][-'^]?[()\[\]DPpOo3/\\|*]|<3|[xX]D|\^\^)$")
+_LEADING_EMOTICON = re.compile(r"(?:[:;=][-'^]?[()\[\]DPpOo3/\\|*]|<3|[xX]D|\^\^)(?=\s)")
 _PAIRS = {"(": ")", "[": "]", '"': '"', "“": "”", "«": "»", "„": "“"}
 # How the translation is wrapped again: quotes in French guillemets, brackets as they were.
 _FRENCH_QUOTES = ("« ", " »")
 _CURRENCIES = {"$": ("dollar", "dollars"), "€": ("euro", "euros"), "£": ("pound", "pounds"),
                "¥": ("yen", "yen")}
 _AMOUNT = r"\d+(?:,\d{3})*(?:\.\d+)?"
-_SIGN_FIRST = re.compile(rf"(?<![\w$€£¥])([$€£¥])\s?({_AMOUNT})(?![\w])")
+_SCALE = r"(?:\s(?:thousand|million|billion|trillion))?"
+_SIGN_FIRST = re.compile(rf"(?<![\w$€£¥])([$€£¥])\s?({_AMOUNT}{_SCALE})(?![\w.,]\d)(?![\w])")
 _SIGN_AFTER = re.compile(rf"(?<![\w.,])({_AMOUNT})\s?([$€£¥])(?![\w$€£¥])")
 _CLOCK = re.compile(r"(?<![\w:.,])(\d{1,2})(?::(\d{2}))?\s?([ap])\.?m(\.?)(?![\w])", re.IGNORECASE)
 
 
 def _is_symbol(ch: str) -> bool:
     """Emoji and other pictures, their joiners and variation selectors, and modifiers."""
-    return (unicodedata.category(ch) in ("So", "Sk", "Cf") and ch != "°") or ch == "\ufe0f"
+    return (unicodedata.category(ch) in ("So", "Sk", "Cf") and ch != "°") or ch in ("\ufe0e", "\ufe0f")
 
 
 @dataclass(frozen=True)
 class Edges:
-    """What `peel` took off a sentence: `lead` and `trail` (symbols, with their spaces),
-    and the enclosing pair's `opening` and `closing` (empty when none)."""
+    """What `peel` took off a sentence, as it goes back around the translation: `before`
+    and `after` (symbols with their spaces, the enclosing pair, French quotes for double
+    quotes)."""
 
-    lead: str = ""
-    trail: str = ""
-    opening: str = ""
-    closing: str = ""
+    before: str = ""
+    after: str = ""
 
     def around(self, translation: str) -> str:
         """The translation with what was taken off put back."""
-        if self.opening:
-            opening, closing = _FRENCH_QUOTES if self.opening in '"“„«' else (self.opening, self.closing)
-            translation = opening + translation + closing
-        return self.lead + translation + self.trail
+        return self.before + translation + self.after
 
 
 def _trail_end(text: str) -> int:
@@ -86,21 +83,37 @@ def _lead_end(text: str, end: int) -> int:
             return start
 
 
+def _symbols_off(text: str) -> tuple[str, str, str]:
+    """(the symbols before, the rest stripped, the symbols after); the rest is "" for
+    symbols only."""
+    end = _trail_end(text)
+    start = _lead_end(text, end)
+    core = text[start:end].strip()
+    if not core:
+        return text, "", ""
+    at = text.index(core, start)
+    return text[:at], core, text[at + len(core):]
+
+
 def peel(text: str) -> tuple[str, Edges]:
     """The sentence without the symbols at its ends and the pair of quotes or brackets
-    around it, and what was taken off (a pair only where neither of its marks stands
-    inside it too); "" for a sentence of symbols only, all of them in `lead`."""
-    end = _trail_end(text)
-    core = text[_lead_end(text, end):end].strip()
-    if not core:  # symbols only: nothing for the model, all of it put back
-        return ("", Edges(lead=text)) if text.strip() else (text, Edges())
-    at = text.index(core, _lead_end(text, end))
-    lead, trail = text[:at], text[at + len(core):]
+    around it (and the symbols inside that pair), and what goes back around its
+    translation; a pair only where neither of its marks stands inside it too; "" for a
+    sentence of symbols only, all of it (stripped) in `before`."""
+    if not text.strip():
+        return text, Edges()
+    lead, core, trail = _symbols_off(text)
+    if not core:
+        return "", Edges(before=text.strip())
     opening, closing = core[0], _PAIRS.get(core[0], "")
     inner = core[1:-1].strip()
     if closing and len(core) > 1 and core.endswith(closing) and inner and opening not in inner \
             and closing not in inner:
-        return inner, Edges(lead, trail, opening, closing)
+        inner_lead, inner, inner_trail = _symbols_off(inner)
+        if not inner:
+            return "", Edges(before=text.strip())
+        opening, closing = _FRENCH_QUOTES if opening in '"“„«' else (opening, closing)
+        return inner, Edges(lead + opening + inner_lead, inner_trail + closing + trail)
     if not lead.strip() and not trail.strip():  # nothing but spaces to take off
         return text, Edges()
     return core, Edges(lead, trail)
@@ -118,7 +131,7 @@ def spell_out(text: str) -> str:
             return match.group(0)
         hour24 = int(hour) % 12 + (12 if half.lower() == "p" else 0)
         # "at 3 p.m." ends the sentence with the abbreviation's full stop: keep one
-        ending = "." if dot and match.end() == len(match.string) else ""
+        ending = "." if dot and match.end() >= len(match.string.rstrip()) else ""
         return f"{hour24}:{minute or '00'}{ending}"
 
     text = _SIGN_FIRST.sub(lambda m: amount(m.group(2), m.group(1)), text)

@@ -127,7 +127,7 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\+?\d+(?:[-‐]\d+)+")  # 555-0199, +33-1-23: digits in hyphenated groups
 _CODE = re.compile(r"(?=[^\s]*\d)(?=[^\s]*[^\W\d_])[^\W_](?:[\w\-/#.+]*[^\W_])?")  # B12, AF1234, COVID-19
 # 10km, 5pm, 2nd, 90s (read in lowercase): the model's to translate
-_UNIT = re.compile(r"\d+(?:[.,]\d+)?(?:st|nd|rd|th|s|am|pm|k|km|m|cm|mm|kg|g|mg|l|ml|h|min|mph|ft|lbs?|oz"
+_UNIT = re.compile(r"\d+(?:[.,:]\d+)?(?:st|nd|rd|th|s|am|pm|k|km|m|cm|mm|kg|g|mg|l|ml|h|min|mph|ft|lbs?|oz"
                    r"|[kmgt]b|g?hz)")
 _WITHOUT_HELD = re.compile(r"[\ue000-\uf8ff](?:['’]s)?")  # a held span's mark, with its "'s"
 _MIXED_CASE = re.compile(r"[^\W\d_]*[a-z][A-Z][^\W\d_]*")  # iPhone, eBay, McDonald
@@ -413,10 +413,10 @@ class SourceText:
         written = self.title_forms.get(title.rstrip("."))
         return f"{written} {rest}" if written and rest else name
 
-    def prepare(self, text: str) -> Prepared:
-        """The sentence as the model should read it (see the module docstring)."""
-        text, edges = peel(text)
-        text = spell_out(text)
+    def prepare(self, text: str, edges: bool = True) -> Prepared:
+        """The sentence as the model should read it (see the module docstring); with
+        `edges` False, its symbols, quotes and brackets stay in it."""
+        text, taken_off = peel(text) if edges else (text, Edges())
         # the marks are private-use characters: a line that writes some is read as it is
         held = [] if _WITHOUT_HELD.search(text) else held_spans(text)
         held_text = [(kind, text[start:end]) for start, end, kind in held]
@@ -438,6 +438,9 @@ class SourceText:
                 held_text += [("brand", source[start:end]) for start, end, _ in brands]
                 for start, end, k in reversed(brands):
                     text = text[:start] + chr(_HELD + k) + text[end:]
+        # after the case is undone ("IT COSTS $5." reads "5 dollars" in lowercase) and with
+        # URLs held ("https://x.org/$5" stays)
+        text = spell_out(text)
         # stand-ins the sentence, in its usual case, does not hold already
         people = [n for n in self.stand_ins if not _whole_word(n).search(text)]
         places = [n for n in self.place_stand_ins if not _whole_word(n).search(text)]
@@ -489,7 +492,7 @@ class SourceText:
         forms = {stand_in: tuple(f for f in self.stand_in_forms.get(stand_in, ())
                                  if not _whole_word(f).search(as_written))
                  for stand_in, _ in [*names, *verbatim]}
-        return Prepared(text, upper, spellings, names, numbers, forms, verbatim, codes, edges)
+        return Prepared(text, upper, spellings, names, numbers, forms, verbatim, codes, taken_off)
 
 
 def load_source_text(manifest: Manifest, tokenizers, truecase: bool = True,

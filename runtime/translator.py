@@ -295,14 +295,16 @@ class Translator:
             call = dataclasses.replace(call, prefixes=[call.prefixes[o] for o in owners])
         # Text is prepared for the model and restored after; ids alone are the model's for the
         # line as written (translate_ids: the search measured and compared with PyTorch).
-        prepared = ([self.source_text.prepare(p) for p in pieces]
+        # a line with a target prefix keeps its edges: its translation must start with the prefix
+        prepared = ([self.source_text.prepare(p, edges=not (call.prefixes and call.prefixes[i]))
+                     for i, p in enumerate(pieces)]
                     if self.source_text and call.with_text and not tokenized else None)
         results, placed = self._piece_results(pieces, prepared, call, tokenized)
         if prepared is not None:
             self._place_numbers(prepared, call, tokenized, results, placed)
             for i, piece in enumerate(prepared):
-                if not piece.text and piece.edges.lead:  # symbols only ("😀"): written back as they are
-                    results[i] = TranslationResult([piece.edges.lead.strip()], [0.0], [[]], [[]], [[]])
+                if not piece.text and piece.edges.before:  # symbols only ("😀"): written back as they are
+                    results[i] = self._as_written(piece.edges.before, call.opts)
         by_line: list[list[TranslationResult]] = [[] for _ in lines]
         for owner, result in zip(owners, results):
             by_line[owner].append(result)
@@ -312,6 +314,16 @@ class Translator:
                 result.hypotheses = [list(tokens) for tokens in result.tokens]
         self._count_lines(merged)
         return merged
+
+    @staticmethod
+    def _as_written(text: str, opts: DecodingOptions) -> TranslationResult:
+        """A piece's result that is its own text, as many times as hypotheses are asked
+        for, with empty token rows and a score of 0 where scores are asked for."""
+        n = 1 if opts.sampling else opts.num_hypotheses
+        return TranslationResult([text] * n, [0.0] * n if opts.return_scores else [],
+                                 [[] for _ in range(n)] if opts.return_scores else [],
+                                 [[] for _ in range(n)], [[] for _ in range(n)],
+                                 [[] for _ in range(n)] if opts.return_attention else [])
 
     def _place_numbers(self, prepared: list, call: Call, tokenized: bool, results: list, placed: list) -> None:
         """Translations that dropped a number or a name's stand-in get more tries
