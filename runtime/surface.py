@@ -31,6 +31,7 @@ _AMOUNT = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _SCALE = r"(?:\s(?:thousand|million|billion|trillion))?"
 _SIGN_FIRST = re.compile(rf"(?<![\w$€£¥])([$€£¥])\s?({_AMOUNT}{_SCALE})(?![\w.,]\d)(?![\w])")
 _SIGN_AFTER = re.compile(rf"(?<![\w.,])({_AMOUNT})\s?([$€£¥])(?![\w$€£¥])")
+_MAY_SPELL = re.compile(r"[$€£¥]|\d\s?[ap]\.?m", re.IGNORECASE)
 _CLOCK = re.compile(r"(?<![\w:.,])(\d{1,2})(?::(\d{2}))?\s?([ap])\.?m(\.?)(?![\w])", re.IGNORECASE)
 
 
@@ -100,7 +101,8 @@ def peel(text: str) -> tuple[str, Edges]:
     around it (and the symbols inside that pair), and what goes back around its
     translation; a pair only where neither of its marks stands inside it too; "" for a
     sentence of symbols only, all of it (stripped) in `before`."""
-    if not text.strip():
+    stripped = text.strip()
+    if not stripped or (stripped[0].isalnum() and stripped[-1] in ".!?…"):  # most sentences: nothing to take off
         return text, Edges()
     lead, core, trail = _symbols_off(text)
     if not core:
@@ -134,6 +136,8 @@ def spell_out(text: str) -> str:
         ending = "." if dot and match.end() >= len(match.string.rstrip()) else ""
         return f"{hour24}:{minute or '00'}{ending}"
 
+    if not _MAY_SPELL.search(text):
+        return text
     text = _SIGN_FIRST.sub(lambda m: amount(m.group(2), m.group(1)), text)
     text = _SIGN_AFTER.sub(lambda m: amount(m.group(1), m.group(2)), text)
     return _CLOCK.sub(clock, text)

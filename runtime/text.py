@@ -129,6 +129,7 @@ _CODE = re.compile(r"(?=[^\s]*\d)(?=[^\s]*[^\W\d_])[^\W_](?:[\w\-/#.+]*[^\W_])?"
 # 10km, 5pm, 2nd, 90s (read in lowercase): the model's to translate
 _UNIT = re.compile(r"\d+(?:[.,:]\d+)?(?:st|nd|rd|th|s|am|pm|k|km|m|cm|mm|kg|g|mg|l|ml|h|min|mph|ft|lbs?|oz"
                    r"|[kmgt]b|g?hz)")
+_MAY_HOLD = re.compile(r"\d|@|://|www\.|[a-z][A-Z]")
 _WITHOUT_HELD = re.compile(r"[\ue000-\uf8ff](?:['’]s)?")  # a held span's mark, with its "'s"
 _MIXED_CASE = re.compile(r"[^\W\d_]*[a-z][A-Z][^\W\d_]*")  # iPhone, eBay, McDonald
 # A stand-in the model also translates, per target language: Mary is Marie in a third of
@@ -224,6 +225,8 @@ def held_spans(text: str) -> list[tuple[int, int, str]]:
     "email", "code" (letters and digits in one token, or digits in hyphenated groups:
     "B12", "AF1234", "555-0199"; not "10km" or "2nd") and "brand" (a word with a capital
     after a lowercase letter: "iPhone", "eBay", "McDonald" of "McDonald's")."""
+    if not _MAY_HOLD.search(text):  # most sentences: nothing to look at word by word
+        return []
     spans = []
     for chunk in re.finditer(r"\S+", text):
         start, end = chunk.span()
@@ -426,7 +429,7 @@ class SourceText:
         names: list[tuple[str, str]] = []
         as_written = text  # in its usual case, before any stand-in
         if self.table is not None:
-            case = case_of(_WITHOUT_HELD.sub("", text), self.table)  # judged on the words around them
+            case = case_of(_WITHOUT_HELD.sub("", text) if held else text, self.table)  # the words around them
             if case != "as written":
                 written, text, upper = text, usual_case(text, self.table), case == "upper"
                 as_written = text
@@ -441,11 +444,13 @@ class SourceText:
         # after the case is undone ("IT COSTS $5." reads "5 dollars" in lowercase) and with
         # URLs held ("https://x.org/$5" stays)
         text = spell_out(text)
+        has_names = self.table is not None and (_TITLED.search(text) is not None or any(
+            w.lower() not in self.table for w in _CAPITALISED.findall(text)))
         # stand-ins the sentence, in its usual case, does not hold already
-        people = [n for n in self.stand_ins if not _whole_word(n).search(text)]
-        places = [n for n in self.place_stand_ins if not _whole_word(n).search(text)]
-        if self.table is not None and (_TITLED.search(text) or any(w.lower() not in self.table
-                                                                   for w in _CAPITALISED.findall(text))):
+        people = [n for n in self.stand_ins if not _whole_word(n).search(text)] if has_names or held_text else []
+        places = [n for n in self.place_stand_ins if not _whole_word(n).search(text)] if has_names or held_text \
+            else []
+        if has_names and self.table is not None:
             chosen: dict[str, str] = {}  # name → its stand-in, in the sentence's order
             for name, place in _name_spans(text, self.table):
                 free = (places or people) if place else people
@@ -462,7 +467,7 @@ class SourceText:
         verbatim: list[tuple[str, str]] = []
         codes: dict[str, str] = {}
         free_numbers = [n for n in NUMBER_STAND_INS if n not in re.findall(r"\d+", text)] \
-            if self.write_number else []
+            if self.write_number and held_text else []
         for k, (kind, written) in enumerate(held_text):
             mark = chr(_HELD + k)
             words_before = re.findall(r"[^\W\d_]+", text[: text.index(mark)])
