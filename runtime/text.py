@@ -126,7 +126,7 @@ _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\+?\d+(?:[-‐]\d+)+")  # 555-0199, +33-1-23: digits in hyphenated groups
 _CODE = re.compile(r"(?=[^\s]*\d)(?=[^\s]*[^\W\d_])[^\W_](?:[\w\-/#.+]*[^\W_])?")  # B12, AF1234, COVID-19
-# 10km, 5pm, 2nd, 90s (read in lowercase): the model's to translate
+# not held (read in lowercase): 10km, 2nd, 90s are the model's to translate; 5pm is read as 15:00 (surface.py)
 _UNIT = re.compile(r"\d+(?:[.,:]\d+)?(?:st|nd|rd|th|s|am|pm|k|km|m|cm|mm|kg|g|mg|l|ml|h|min|mph|ft|lbs?|oz"
                    r"|[kmgt]b|g?hz)")
 _MAY_HOLD = re.compile(r"\d|@|://|www\.|[a-z][A-Z]")
