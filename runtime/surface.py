@@ -20,8 +20,9 @@ import unicodedata
 from dataclasses import dataclass
 
 # Emoticons as people type them: :) :-( ;D :P <3 xD ^^ (not 8): "83" is a number)
-_EMOTICON = re.compile(r"(?:[:;=][-'^]?[()\[\]DPpOo3/\\|*]|<3|[xX]D|\^\^)$")
-_LEADING_EMOTICON = re.compile(r"(?:[:;=][-'^]?[()\[\]DPpOo3/\\|*]|<3|[xX]D|\^\^)(?=\s)")
+_EMOTICON_BODY = r"(?:[:;=][-'^]?[()\[\]DPpOo3/\\|*]|<3|[xX]D|\^\^)"
+_EMOTICON = re.compile(_EMOTICON_BODY + "$")
+_LEADING_EMOTICON = re.compile(_EMOTICON_BODY + r"(?=\s)")
 _PAIRS = {"(": ")", "[": "]", '"': '"', "“": "”", "«": "»", "„": "“"}
 # How the translation is wrapped again: quotes in French guillemets, brackets as they were.
 _FRENCH_QUOTES = ("« ", " »")

@@ -259,10 +259,10 @@ def _name_spans(text: str, table: dict[str, str]) -> list[tuple[str, bool]]:
     the table does not know, with the known capitalised words in them ("Elizabeth" of
     "Elizabeth Warren"), and the capitalised words the table knows in lowercase where no
     sentence starts ("Guinea" of "Nueva Guinea Bissau", "Red" of "Red Sox": English
-    capitalises those only in names; not "Hello" of '"Hello Ahmed."'); a title and the name after it, known or not ("Dr.
-    Nakamura", "Mr. Smith": the model reads titles poorly). Each with whether it is a
-    place's: right after a word that introduces places ("to Karlovy Vary"), with no "'s"
-    after it, and no title."""
+    capitalises those only in names; not "Hello" of '"Hello Ahmed."'); a title and the
+    name after it, known or not ("Dr. Nakamura", "Mr. Smith": the model reads titles
+    poorly). Each with whether it is a place's: right after a word that introduces
+    places ("to Karlovy Vary"), with no "'s" after it, and no title."""
     spans: list[tuple[str, bool]] = []
     run: list[str] = []
     unknown = False
@@ -325,8 +325,13 @@ class Prepared:
         """Whether the model's translation writes as many numbers as the source and every
         name's stand-in (or a translated form of it): what a translation is tried again for."""
         return self.places_numbers(translation) and all(
-            any(_whole_word(form).search(translation) for form in (stand_in, *self.stand_in_forms.get(stand_in, ())))
-            for stand_in, _ in [*self.names, *self.verbatim])
+            self._form_written(stand_in, translation) is not None for stand_in, _ in [*self.names, *self.verbatim])
+
+    def _form_written(self, stand_in: str, translation: str) -> str | None:
+        """The stand-in as the translation writes it (itself, or failing it its first
+        translated form there), or None where it wrote neither."""
+        return next((form for form in (stand_in, *self.stand_in_forms.get(stand_in, ()))
+                     if _whole_word(form).search(translation)), None)
 
     def with_number_stand_ins(self) -> Prepared | None:
         """The same sentence with its numbers read as numbers the model writes back
@@ -374,8 +379,7 @@ class Prepared:
         # span stays as written in an ALL CAPS translation (a URL's path is case-sensitive)
         back: dict[str, tuple[str, bool]] = {}
         for (stand_in, name), as_written in [*((n, False) for n in self.names), *((v, True) for v in self.verbatim)]:
-            found = next((f for f in (stand_in, *self.stand_in_forms.get(stand_in, ()))
-                          if _whole_word(f).search(translation)), None)
+            found = self._form_written(stand_in, translation)
             if found is not None:
                 back.setdefault(found, (name, as_written))
         if back:
@@ -446,10 +450,11 @@ class SourceText:
         text = spell_out(text)
         has_names = self.table is not None and (_TITLED.search(text) is not None or any(
             w.lower() not in self.table for w in _CAPITALISED.findall(text)))
-        # stand-ins the sentence, in its usual case, does not hold already
-        people = [n for n in self.stand_ins if not _whole_word(n).search(text)] if has_names or held_text else []
-        places = [n for n in self.place_stand_ins if not _whole_word(n).search(text)] if has_names or held_text \
-            else []
+        # stand-ins the sentence, in its usual case, does not hold already (looked for only
+        # where a name or a held span needs one)
+        needed = has_names or bool(held_text)
+        people, places = ([[n for n in pool if not _whole_word(n).search(text)] if needed else []
+                           for pool in (self.stand_ins, self.place_stand_ins)])
         if has_names and self.table is not None:
             chosen: dict[str, str] = {}  # name → its stand-in, in the sentence's order
             for name, place in _name_spans(text, self.table):

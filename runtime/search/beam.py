@@ -170,6 +170,11 @@ def _advance(i, flat, scores, logps, vocab, k, eos, t, max_len, histories, token
     finished hypothesis ranks by its score over the length normalizer, plus the coverage
     penalty's term of what its tokens (not <eos>) attended to (`coverage` per row before
     this step, `weights` this step's)."""
+    def finished(row: int, ids: list[int], steps: list[float], score: float, received) -> Hypothesis:
+        covered = opts.coverage_term(received) if received is not None else 0.0
+        return Hypothesis(ids, steps, score / opts.length_normalizer(len(steps)) + covered,
+                          _attention_of(attention, weights, row))
+
     live: list[tuple[int, int, float, float]] = []
     for rank, (index, score, tok_logp) in enumerate(zip(flat.tolist(), scores.tolist(), logps.tolist())):
         if score == -np.inf:
@@ -177,20 +182,14 @@ def _advance(i, flat, scores, logps, vocab, k, eos, t, max_len, histories, token
         row, tok = i * k + index // vocab, index % vocab
         if tok == eos:
             if rank < k:
-                steps = token_scores[row] + [tok_logp]
-                covered = opts.coverage_term(coverage[row]) if coverage is not None else 0.0
-                done.append(Hypothesis(list(histories[row]), steps,
-                                       score / opts.length_normalizer(len(steps)) + covered,
-                                       _attention_of(attention, weights, row)))
+                done.append(finished(row, list(histories[row]), token_scores[row] + [tok_logp], score,
+                                     None if coverage is None else coverage[row]))
         elif len(live) < k:
             live.append((row, tok, score, tok_logp))
     if t == max_len - 1:
         for row, tok, score, tok_logp in live:
-            steps = token_scores[row] + [tok_logp]
-            covered = opts.coverage_term(coverage[row] + weights[row]) if coverage is not None else 0.0
-            done.append(Hypothesis(histories[row] + [tok], steps,
-                                   score / opts.length_normalizer(len(steps)) + covered,
-                                   _attention_of(attention, weights, row)))
+            done.append(finished(row, histories[row] + [tok], token_scores[row] + [tok_logp], score,
+                                 None if coverage is None else coverage[row] + weights[row]))
         return []
     return live
 
